@@ -1,0 +1,1 @@
+//! bandx-sim: the band emulated on the host, for the demo and for tests.

@@ -1,0 +1,4 @@
+//! bandx-studio: the desktop core of BandX Studio (links, store, calibration, training, deployment, plots),
+//! the Tauri app that puts a face on it, and the `bandx` CLI on the same library.
+
+pub mod app;
