@@ -1,0 +1,64 @@
+# BandX Studio. Two commands do everything: `make run` and `make test` (both install what is missing first).
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: run test bench fuzz setup ui build check lint fmt clippy test-rust test-ui test-e2e clean
+
+## Install what is missing (Debian packages, Rust components, tauri-driver, npm packages). Idempotent.
+setup:
+	@bash scripts/setup
+
+## Build the front end that the app embeds.
+ui: setup
+	npm run build
+
+## Build the app and the CLI (debug, UI embedded).
+build: ui
+	$(CARGO) build -p bandx-studio --bins
+
+## Launch BandX Studio. With no band or no Bluetooth adapter it offers the built-in virtual band.
+run: build
+	@if [ -z "$$DISPLAY" ] && [ -z "$$WAYLAND_DISPLAY" ]; then \
+	  echo "No display found: starting the app under xvfb-run (headless)."; \
+	  xvfb-run -a ./target/debug/bandx-studio; \
+	else ./target/debug/bandx-studio; fi
+
+## Every check and every test of every crate and of the UI, then the GUI end-to-end tests.
+test: ui
+	$(MAKE) --no-print-directory check test-ui test-rust test-e2e
+
+check: fmt lint clippy
+
+fmt:
+	$(CARGO) fmt --all --check
+
+lint:
+	npm run check
+	npm run lint
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-ui:
+	npm test
+
+test-rust:
+	$(CARGO) test --workspace
+
+test-e2e:
+	$(CARGO) build -p bandx-studio --bins
+	bash scripts/e2e target/debug/bandx-studio
+
+## Benchmarks and budget reports.
+bench: setup
+	$(CARGO) bench -p bandx-core
+
+## Run each fuzz target briefly (needs the nightly toolchain; installs cargo-fuzz if missing).
+fuzz:
+	bash firmware/core/fuzz/run-brief.sh 30
+
+clean:
+	$(CARGO) clean
+	rm -rf ui/dist test-output
