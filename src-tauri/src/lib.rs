@@ -2,3 +2,4 @@
 //! the Tauri app that puts a face on it, and the `bandx` CLI on the same library.
 
 pub mod app;
+pub mod deploy;

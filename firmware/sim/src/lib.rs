@@ -1,1 +1,2 @@
 //! bandx-sim: the band emulated on the host, for the demo and for tests.
+pub mod partitions;

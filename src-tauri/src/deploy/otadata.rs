@@ -1,0 +1,99 @@
+//! The ESP-IDF bootloader's boot selection record (`otadata`), enough to make it start a given
+//! app slot after a USB firmware write.
+//!
+//! `otadata` is two 4 KB sectors, each starting with an `esp_ota_select_entry_t`
+//! (`ota_seq: u32, seq_label: [u8; 20], ota_state: u32, crc: u32`). The bootloader takes the
+//! valid entry with the highest `ota_seq` and starts OTA app number `(ota_seq - 1) % app_count`.
+
+use bandx_sim::partitions::AppSlot;
+
+/// Size of the `otadata` partition ESP-IDF requires.
+pub const OTADATA_SIZE: usize = 0x2000;
+const SECTOR: usize = 0x1000;
+/// `ESP_OTA_IMG_UNDEFINED`: what ESP-IDF writes when app rollback is not enabled.
+const OTA_STATE_UNDEFINED: u32 = 0xFFFF_FFFF;
+/// The band has two app slots, `ota_0` and `ota_1`.
+const APP_SLOTS: u32 = 2;
+
+/// A fresh `otadata` image (both sectors) that makes the bootloader start `slot`.
+pub fn select(slot: AppSlot) -> Vec<u8> {
+    let seq = slot.index() + 1;
+    let mut image = vec![0xFF; OTADATA_SIZE];
+    image[0..4].copy_from_slice(&seq.to_le_bytes());
+    // seq_label stays erased (0xFF), as ESP-IDF leaves it.
+    image[24..28].copy_from_slice(&OTA_STATE_UNDEFINED.to_le_bytes());
+    image[28..32].copy_from_slice(&entry_crc(seq).to_le_bytes());
+    image
+}
+
+/// The app slot an `otadata` image selects, or `None` when no entry is valid (the bootloader then
+/// starts `ota_0`, the first app partition, as the band has no factory app).
+pub fn selected(image: &[u8]) -> Option<AppSlot> {
+    image
+        .chunks(SECTOR)
+        .take(2)
+        .filter_map(|sector| {
+            let seq = u32::from_le_bytes(sector.get(0..4)?.try_into().ok()?);
+            let crc = u32::from_le_bytes(sector.get(28..32)?.try_into().ok()?);
+            (seq != 0xFFFF_FFFF && seq != 0 && crc == entry_crc(seq)).then_some(seq)
+        })
+        .max()
+        .map(|seq| match (seq - 1) % APP_SLOTS {
+            0 => AppSlot::Ota0,
+            _ => AppSlot::Ota1,
+        })
+}
+
+/// `esp_rom_crc32_le(UINT32_MAX, &ota_seq, 4)`, as the bootloader checks it.
+fn entry_crc(seq: u32) -> u32 {
+    // The ROM's crc32_le inverts its seed on entry and its result on exit.
+    let mut crc = !0xFFFF_FFFFu32;
+    for byte in seq.to_le_bytes() {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_matches_esp_idf_reference_values() {
+        // From esptool's otatool formula, binascii.crc32(pack("<I", seq), 0xFFFFFFFF).
+        assert_eq!(entry_crc(1), 0x4743_989a);
+        assert_eq!(entry_crc(2), 0x55f6_3774);
+        assert_eq!(entry_crc(3), 0xed4a_5011);
+    }
+
+    #[test]
+    fn select_round_trips_through_the_bootloader_rule() {
+        assert_eq!(selected(&select(AppSlot::Ota0)), Some(AppSlot::Ota0));
+        assert_eq!(selected(&select(AppSlot::Ota1)), Some(AppSlot::Ota1));
+        assert_eq!(select(AppSlot::Ota1).len(), OTADATA_SIZE);
+    }
+
+    #[test]
+    fn blank_or_corrupt_otadata_selects_nothing() {
+        assert_eq!(selected(&vec![0xFF; OTADATA_SIZE]), None);
+        let mut image = select(AppSlot::Ota1);
+        image[28] ^= 1;
+        assert_eq!(selected(&image), None);
+        assert_eq!(selected(&[0u8; 3]), None);
+    }
+
+    #[test]
+    fn highest_sequence_wins() {
+        let mut image = select(AppSlot::Ota0);
+        let later = select(AppSlot::Ota1); // seq 2 in its first sector
+        image[SECTOR..SECTOR + 32].copy_from_slice(&later[..32]);
+        assert_eq!(selected(&image), Some(AppSlot::Ota1));
+    }
+}

@@ -1,0 +1,395 @@
+//! The USB flasher's real espflash code path against an emulated ESP32 ROM loader on a pty.
+
+#[path = "support/rom_loader.rs"]
+mod rom_loader;
+
+use std::sync::atomic::Ordering;
+
+use bandx_sim::partitions::{AppSlot, FlashLayout, ModelSlot, Partition};
+use bandx_studio::deploy::{
+    otadata,
+    usb::{self, FlashOptions, FlashProgress, Payload, SerialLine, Stage, UsbError},
+};
+use espflash::connection::{ResetAfterOperation, ResetBeforeOperation};
+use rom_loader::{Fault, LoaderConfig, RomLoader, Transcript};
+use serialport::TTYPort;
+
+const FLASH_BEGIN: u8 = 0x02;
+const FLASH_DATA: u8 = 0x03;
+const MEM_BEGIN: u8 = 0x05;
+
+/// Deterministic bytes that are not all alike (xorshift).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A band whose flash holds older contents everywhere, on the far end of a pty.
+fn band(config: impl FnOnce(Vec<u8>) -> LoaderConfig) -> (RomLoader, SerialLine, Vec<u8>) {
+    let before = noise(rom_loader::FLASH_SIZE, 7);
+    let (device_end, host_end) = TTYPort::pair().expect("a pseudo-terminal pair");
+    let loader = RomLoader::spawn(device_end, config(before.clone()));
+    (loader, SerialLine::from_port(host_end, "pty"), before)
+}
+
+/// The emulator is already in download mode and a pty has no DTR/RTS lines.
+fn options() -> FlashOptions {
+    FlashOptions {
+        before: ResetBeforeOperation::NoReset,
+        after: ResetAfterOperation::NoReset,
+        baud: Some(921_600),
+        ..FlashOptions::default()
+    }
+}
+
+/// Asserts that nothing outside `written` changed.
+fn assert_only_changed(before: &[u8], after: &[u8], written: &[&Partition]) {
+    let mut start = 0;
+    let mut regions: Vec<_> = written.iter().map(|p| p.range()).collect();
+    regions.sort_by_key(|r| r.start);
+    for r in regions
+        .iter()
+        .chain(std::iter::once(&(after.len()..after.len())))
+    {
+        assert!(
+            before[start..r.start] == after[start..r.start],
+            "flash changed outside the written partitions, between {start:#x} and {:#x}",
+            r.start
+        );
+        start = r.end;
+    }
+}
+
+fn flash_with(
+    line: SerialLine,
+    payload: Payload<'_>,
+    options: &FlashOptions,
+) -> (Result<usb::FlashReport, UsbError>, Vec<FlashProgress>) {
+    let mut events = Vec::new();
+    let result = usb::flash(line, &FlashLayout::band(), payload, options, &mut |p| {
+        events.push(p.clone())
+    });
+    (result, events)
+}
+
+#[test]
+fn a_model_blob_lands_in_model_a_byte_exact() {
+    let layout = FlashLayout::band();
+    let slot = layout.model_slot(ModelSlot::A).clone();
+    let (loader, line, before) = band(LoaderConfig::esp32);
+    let blob = noise(20_003, 42); // not a whole number of blocks or words
+
+    let (result, _) = flash_with(
+        line,
+        Payload::Model {
+            slot: ModelSlot::A,
+            blob: &blob,
+        },
+        &options(),
+    );
+    let report = result.expect("a clean write");
+    let after = loader.flash();
+    let transcript: Transcript = loader.finish();
+
+    let start = slot.offset as usize;
+    assert_eq!(&after[start..start + blob.len()], &blob[..]);
+    // The ROM erased whole sectors: the rest of the last one is blank, the slot beyond untouched.
+    let erased_end = start + blob.len().div_ceil(0x1000) * 0x1000;
+    assert!(
+        after[start + blob.len()..erased_end]
+            .iter()
+            .all(|&b| b == 0xff)
+    );
+    assert_eq!(
+        after[erased_end..slot.end() as usize],
+        before[erased_end..slot.end() as usize]
+    );
+    assert_only_changed(&before, &after, &[&slot]);
+
+    assert_eq!(
+        (report.partition.as_str(), report.offset),
+        ("model_a", slot.offset)
+    );
+    assert_eq!(transcript.count(FLASH_DATA), blob.len().div_ceil(1024));
+    assert_eq!(transcript.count(MEM_BEGIN), 0, "no stub loader is uploaded");
+    assert_eq!(transcript.baud_changes, [921_600]);
+}
+
+#[test]
+fn a_firmware_image_lands_in_ota_0_and_is_selected_for_boot() {
+    let layout = FlashLayout::band();
+    let ota_0 = layout.app_slot(AppSlot::Ota0).clone();
+    let (loader, line, before) = band(|flash| {
+        let mut flash = flash;
+        // The band currently boots ota_1.
+        let range = layout.otadata().range();
+        flash[range].copy_from_slice(&otadata::select(AppSlot::Ota1));
+        LoaderConfig::esp32(flash)
+    });
+    let mut image = noise(300_000, 3);
+    image[0] = 0xE9; // ESP image magic, for realism
+
+    let (result, _) = flash_with(
+        line,
+        Payload::Firmware {
+            slot: AppSlot::Ota0,
+            image: &image,
+        },
+        &options(),
+    );
+    let report = result.expect("a clean write");
+    let after = loader.flash();
+    drop(loader);
+
+    let start = ota_0.offset as usize;
+    assert_eq!(&after[start..start + image.len()], &image[..]);
+    assert!(report.boot_slot_selected);
+    assert_eq!(
+        otadata::selected(&after[layout.otadata().range()]),
+        Some(AppSlot::Ota0)
+    );
+    assert_only_changed(&before, &after, &[&ota_0, layout.otadata()]);
+    eprintln!(
+        "firmware: {} bytes in {:.2} s, {:.0} KB/s writing against the emulated ROM loader",
+        report.bytes,
+        report.elapsed.as_secs_f64(),
+        report.bytes_per_sec / 1024.0
+    );
+}
+
+#[test]
+fn progress_is_monotonic_and_reaches_100_percent() {
+    let (_loader, line, _) = band(LoaderConfig::esp32);
+    let blob = noise(48 * 1024 + 17, 5);
+    let (result, events) = flash_with(
+        line,
+        Payload::Model {
+            slot: ModelSlot::B,
+            blob: &blob,
+        },
+        &options(),
+    );
+    result.expect("a clean write");
+
+    assert_eq!(events.first().map(|e| e.stage), Some(Stage::Connecting));
+    assert_eq!(events.last().map(|e| e.stage), Some(Stage::Done));
+    for pair in events.windows(2) {
+        assert!(pair[1].written >= pair[0].written, "{pair:?}");
+        assert!(pair[1].stage as u8 >= pair[0].stage as u8, "{pair:?}");
+    }
+    let writes: Vec<_> = events
+        .iter()
+        .filter(|e| e.stage == Stage::Writing)
+        .collect();
+    assert_eq!(
+        writes.len(),
+        blob.len().div_ceil(1024),
+        "one event per block"
+    );
+    let last = writes.last().unwrap();
+    assert_eq!(
+        (last.written, last.total),
+        (blob.len() as u64, blob.len() as u64)
+    );
+    assert_eq!(last.fraction(), 1.0);
+    assert_eq!(last.eta, Some(std::time::Duration::ZERO));
+    assert!(
+        writes
+            .iter()
+            .all(|e| e.bytes_per_sec > 0.0 && e.partition == "model_b")
+    );
+}
+
+#[test]
+fn unplugging_mid_flash_reports_it_and_leaves_the_other_slot_alone() {
+    let layout = FlashLayout::band();
+    let (loader, line, before) =
+        band(|flash| LoaderConfig::esp32(flash).with_fault(Fault::UnplugAfter(8 * 1024)));
+    let blob = noise(40_000, 9);
+
+    let (result, events) = flash_with(
+        line,
+        Payload::Model {
+            slot: ModelSlot::B,
+            blob: &blob,
+        },
+        &options(),
+    );
+    let err = result.unwrap_err();
+    let after = loader.flash();
+    let transcript = loader.finish();
+
+    assert!(transcript.unplugged);
+    match &err {
+        UsbError::Unplugged {
+            partition,
+            written,
+            total,
+            ..
+        } => {
+            assert_eq!(partition, "model_b");
+            assert_eq!(*total, blob.len() as u64);
+            // The block that crossed 8 KB was never acknowledged.
+            assert_eq!(*written, 7 * 1024);
+        }
+        other => panic!("expected Unplugged, got {other:?}"),
+    }
+    let message = err.to_string();
+    assert!(message.contains("model_a was not touched"), "{message}");
+    assert!(!events.iter().any(|e| e.stage == Stage::Done));
+    let a = layout.model_slot(ModelSlot::A).range();
+    assert_eq!(after[a.clone()], before[a]);
+    assert_only_changed(&before, &after, &[layout.model_slot(ModelSlot::B)]);
+}
+
+#[test]
+fn a_corrupted_write_fails_verification_and_the_slot_is_erased() {
+    let layout = FlashLayout::band();
+    let slot = layout.model_slot(ModelSlot::A).clone();
+    let (loader, line, before) = band(|flash| {
+        LoaderConfig::esp32(flash).with_fault(Fault::CorruptByte(slot.offset + 5_000))
+    });
+    let blob = noise(12_000, 11);
+
+    let (result, _) = flash_with(
+        line,
+        Payload::Model {
+            slot: ModelSlot::A,
+            blob: &blob,
+        },
+        &options(),
+    );
+    let err = result.unwrap_err();
+    let after = loader.flash();
+    drop(loader);
+
+    assert!(
+        matches!(&err, UsbError::VerifyFailed { partition, .. } if partition == "model_a"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("model_b was not touched"), "{err}");
+    let start = slot.offset as usize;
+    assert!(
+        after[start..start + 0x1000].iter().all(|&b| b == 0xff),
+        "the slot's first sector is blank"
+    );
+    assert_only_changed(&before, &after, &[&slot]);
+}
+
+#[test]
+fn a_board_that_is_not_an_esp32_is_refused_before_writing() {
+    let (loader, line, before) = band(|flash| LoaderConfig {
+        magic: rom_loader::ESP32C3_MAGIC,
+        ..LoaderConfig::esp32(flash)
+    });
+    let (result, _) = flash_with(
+        line,
+        Payload::Model {
+            slot: ModelSlot::A,
+            blob: &[1, 2, 3, 4],
+        },
+        &options(),
+    );
+    let err = result.unwrap_err();
+    let after = loader.flash();
+    let transcript = loader.finish();
+
+    assert!(
+        matches!(&err, UsbError::NotAnEsp32 { detected, .. } if detected.to_lowercase().contains("esp32-c3")),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("Nothing was written"));
+    assert_eq!(transcript.count(FLASH_BEGIN), 0);
+    assert!(after == before);
+}
+
+#[test]
+fn an_unknown_chip_is_refused_too() {
+    let (_loader, line, _) = band(|flash| LoaderConfig {
+        magic: 0xdead_beef,
+        ..LoaderConfig::esp32(flash)
+    });
+    let (result, _) = flash_with(
+        line,
+        Payload::Model {
+            slot: ModelSlot::A,
+            blob: &[0; 8],
+        },
+        &options(),
+    );
+    assert!(
+        matches!(result, Err(UsbError::NotAnEsp32 { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn cancelling_stops_between_blocks_and_keeps_the_other_slot() {
+    let layout = FlashLayout::band();
+    let (loader, line, before) = band(LoaderConfig::esp32);
+    let blob = noise(30_000, 13);
+    let options = options();
+    let cancel = options.cancel.clone();
+
+    let mut events = Vec::new();
+    let result = usb::flash(
+        line,
+        &layout,
+        Payload::Model {
+            slot: ModelSlot::A,
+            blob: &blob,
+        },
+        &options,
+        &mut |p| {
+            if p.written >= 4 * 1024 {
+                cancel.store(true, Ordering::SeqCst);
+            }
+            events.push(p.clone());
+        },
+    );
+    let after = loader.flash();
+    let transcript = loader.finish();
+
+    match result {
+        Err(UsbError::Cancelled { written, .. }) => assert_eq!(written, 4 * 1024),
+        other => panic!("expected Cancelled, got {other:?}"),
+    }
+    assert_eq!(
+        transcript.count(FLASH_DATA),
+        4,
+        "no block is sent after the flag is set"
+    );
+    assert_only_changed(&before, &after, &[layout.model_slot(ModelSlot::A)]);
+}
+
+#[test]
+fn a_band_that_stops_answering_times_out() {
+    // Takes about 10 s: espflash's shortest FLASH_DATA timeout.
+    let layout = FlashLayout::band();
+    let (loader, line, before) =
+        band(|flash| LoaderConfig::esp32(flash).with_fault(Fault::SilentAfter(2 * 1024)));
+    let blob = noise(6_000, 17);
+    let (result, _) = flash_with(
+        line,
+        Payload::Model {
+            slot: ModelSlot::B,
+            blob: &blob,
+        },
+        &options(),
+    );
+    let after = loader.flash();
+    drop(loader);
+    match &result {
+        Err(UsbError::Timeout { written, .. }) => assert_eq!(*written, 1024),
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+    let a = layout.model_slot(ModelSlot::A).range();
+    assert_eq!(after[a.clone()], before[a]);
+}
