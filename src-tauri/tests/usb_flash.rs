@@ -33,9 +33,10 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 
 /// A band whose flash holds older contents everywhere, on the far end of a pty.
 fn band(config: impl FnOnce(Vec<u8>) -> LoaderConfig) -> (RomLoader, SerialLine, Vec<u8>) {
-    let before = noise(rom_loader::FLASH_SIZE, 7);
+    let config = config(noise(rom_loader::FLASH_SIZE, 7));
+    let before = config.flash.clone();
     let (device_end, host_end) = TTYPort::pair().expect("a pseudo-terminal pair");
-    let loader = RomLoader::spawn(device_end, config(before.clone()));
+    let loader = RomLoader::spawn(device_end, config);
     (loader, SerialLine::from_port(host_end, "pty"), before)
 }
 
@@ -392,4 +393,77 @@ fn a_band_that_stops_answering_times_out() {
     }
     let a = layout.model_slot(ModelSlot::A).range();
     assert_eq!(after[a.clone()], before[a]);
+}
+
+/// A band that boots `ota_0` today.
+fn booting_ota_0(flash: Vec<u8>) -> Vec<u8> {
+    let mut flash = flash;
+    let range = FlashLayout::band().otadata().range();
+    flash[range].copy_from_slice(&otadata::select(AppSlot::Ota0));
+    flash
+}
+
+#[test]
+fn unplugging_during_a_firmware_write_keeps_the_boot_selection() {
+    let layout = FlashLayout::band();
+    let (loader, line, before) = band(|flash| {
+        LoaderConfig::esp32(booting_ota_0(flash)).with_fault(Fault::UnplugAfter(64 * 1024))
+    });
+    let image = noise(200_000, 19);
+
+    let (result, _) = flash_with(
+        line,
+        Payload::Firmware {
+            slot: AppSlot::Ota1,
+            image: &image,
+        },
+        &options(),
+    );
+    let err = result.unwrap_err();
+    let after = loader.flash();
+    drop(loader);
+
+    assert!(matches!(err, UsbError::Unplugged { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("ota_0 and the boot selection were not touched"),
+        "{err}"
+    );
+    assert_eq!(
+        otadata::selected(&after[layout.otadata().range()]),
+        Some(AppSlot::Ota0)
+    );
+    assert_only_changed(&before, &after, &[layout.app_slot(AppSlot::Ota1)]);
+}
+
+#[test]
+fn a_firmware_that_fails_verification_is_not_selected_for_boot() {
+    let layout = FlashLayout::band();
+    let ota_1 = layout.app_slot(AppSlot::Ota1).clone();
+    let (loader, line, before) = band(|flash| {
+        LoaderConfig::esp32(booting_ota_0(flash))
+            .with_fault(Fault::CorruptByte(ota_1.offset + 70_000))
+    });
+    let image = noise(100_000, 23);
+
+    let (result, _) = flash_with(
+        line,
+        Payload::Firmware {
+            slot: AppSlot::Ota1,
+            image: &image,
+        },
+        &options(),
+    );
+    let after = loader.flash();
+    drop(loader);
+
+    assert!(
+        matches!(&result, Err(UsbError::VerifyFailed { partition, .. }) if partition == "ota_1"),
+        "{result:?}"
+    );
+    assert_eq!(
+        otadata::selected(&after[layout.otadata().range()]),
+        Some(AppSlot::Ota0)
+    );
+    assert_only_changed(&before, &after, &[&ota_1]);
 }

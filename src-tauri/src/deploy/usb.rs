@@ -70,6 +70,13 @@ pub fn list_band_ports() -> Result<Vec<BandPort>, UsbError> {
     Ok(band_ports(ports))
 }
 
+/// The one band port to use when the user did not pick one: the first ESP32-looking port.
+pub fn find_band_port() -> Result<BandPort, UsbError> {
+    let mut ports = list_band_ports()?;
+    ports.sort_by(|a, b| a.path.cmp(&b.path));
+    ports.into_iter().next().ok_or(UsbError::NoPort)
+}
+
 /// Keeps the ports whose USB vendor/product id is a known ESP32 bridge.
 pub fn band_ports(ports: Vec<SerialPortInfo>) -> Vec<BandPort> {
     ports
