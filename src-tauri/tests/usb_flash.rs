@@ -134,7 +134,8 @@ fn a_firmware_image_lands_in_ota_0_and_is_selected_for_boot() {
         flash[range].copy_from_slice(&otadata::select(AppSlot::Ota1));
         LoaderConfig::esp32(flash)
     });
-    let mut image = noise(300_000, 3);
+    // Most of a 1.875 MB slot, like a real firmware.
+    let mut image = noise(1_500_000, 3);
     image[0] = 0xE9; // ESP image magic, for realism
 
     let (result, _) = flash_with(

@@ -255,7 +255,8 @@ pub struct FlashProgress {
     pub written: u64,
     pub total: u64,
     pub bytes_per_sec: f64,
-    /// Estimated time left in the writing stage.
+    /// Estimated time left in the writing stage (seconds, for the UI).
+    #[serde(serialize_with = "as_secs_opt")]
     pub eta: Option<Duration>,
 }
 
@@ -270,6 +271,17 @@ impl FlashProgress {
     }
 }
 
+fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn as_secs_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
 /// The result of a verified write.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlashReport {
@@ -278,6 +290,7 @@ pub struct FlashReport {
     pub bytes: usize,
     /// MD5 of the payload, equal to the one the band's ROM computed over the written region.
     pub md5: [u8; 16],
+    #[serde(serialize_with = "as_secs")]
     pub elapsed: Duration,
     /// Payload throughput of the writing stage.
     pub bytes_per_sec: f64,
@@ -748,6 +761,22 @@ mod tests {
                 product: Some("board".into()),
             }),
         }
+    }
+
+    #[test]
+    fn progress_events_serialize_for_the_ui() {
+        let event = FlashProgress {
+            stage: Stage::Writing,
+            partition: "model_a".into(),
+            written: 1024,
+            total: 4096,
+            bytes_per_sec: 2048.0,
+            eta: Some(Duration::from_millis(1500)),
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["stage"], "writing");
+        assert_eq!(json["eta"], 1.5);
+        assert_eq!(event.fraction(), 0.25);
     }
 
     #[test]
