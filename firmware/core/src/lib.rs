@@ -1,3 +1,29 @@
 //! bandx-core: everything the BandX band does and everything that crosses the air between band and desktop.
+//!
+//! `no_std`, no heap, no `unsafe`. Modules:
+//! - [`quant`]: TFLite-style fixed-point requantization (the one definition the exporter also uses);
+//! - [`blob`]: the model blob format (`FORMAT.md`), its writer and zero-copy parser;
+//! - [`infer`]: the int8 engine;
+//! - [`demo`]: a representative 7-class model (random weights) for tests, benches and the simulator.
 #![no_std]
 #![forbid(unsafe_code)]
+
+pub mod blob;
+pub mod infer;
+pub mod quant;
+
+pub mod demo;
+#[cfg(test)]
+mod reference;
+
+/// Samples per model window (3 s at 20 Hz).
+pub const WINDOW_LEN: usize = 60;
+/// Channels per sample: ax, ay, az (m/s²), gx, gy, gz (rad/s).
+pub const CHANNELS: usize = 6;
+/// IMU sample rate.
+pub const SAMPLE_RATE_HZ: u32 = 20;
+/// New samples between consecutive windows (50 % overlap).
+pub const WINDOW_HOP: usize = 30;
+
+/// One window of SI samples, `[t][c]`.
+pub type Window = [[f32; CHANNELS]; WINDOW_LEN];

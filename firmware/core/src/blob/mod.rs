@@ -1,0 +1,64 @@
+//! The model blob: a versioned, self-checking byte format for the band's int8 CNN (see `FORMAT.md`).
+//!
+//! [`BlobWriter`] writes one into a caller buffer without allocating; [`Model::parse`] checks every byte
+//! of one and gives a zero-copy view (weights stay in flash).
+
+mod error;
+mod layer;
+mod model;
+mod reader;
+mod writer;
+
+pub use error::{BlobError, LayerFault, Section};
+pub use layer::{Filter, Layer, Layers, Shape};
+pub use model::{Labels, Model, SelfTest};
+pub use writer::{BlobWriter, FilterSpec};
+
+use crate::{CHANNELS, WINDOW_LEN};
+
+/// First four bytes of every blob.
+pub const MAGIC: [u8; 4] = *b"BXMD";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// Bytes of the fixed header.
+pub const HEADER_LEN: usize = 24;
+/// Bytes of the trailing SHA-256.
+pub const DIGEST_LEN: usize = 32;
+/// Most classes a model may have.
+pub const MAX_CLASSES: usize = 16;
+/// Longest label, in UTF-8 bytes.
+pub const MAX_LABEL_LEN: usize = 24;
+/// Most layers a model may have.
+pub const MAX_LAYERS: usize = 32;
+/// Values in one quantized input window (60 x 6).
+pub const INPUT_LEN: usize = WINDOW_LEN * CHANNELS;
+
+/// Layer op tags (byte 0 of every layer record).
+pub(crate) mod tag {
+    pub const CONV1D: u8 = 1;
+    pub const MAX_POOL1D: u8 = 2;
+    pub const GLOBAL_AVG_POOL: u8 = 3;
+    pub const DENSE: u8 = 4;
+}
+
+/// How raw SI samples become the int8 input: per-channel normalization, then input quantization.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InputSpec {
+    /// Per-channel mean subtracted first (ax, ay, az in m/s², gx, gy, gz in rad/s).
+    pub mean: [f32; CHANNELS],
+    /// Per-channel standard deviation divided by next.
+    pub std: [f32; CHANNELS],
+    /// Input quantization scale.
+    pub scale: f32,
+    /// Input quantization zero point.
+    pub zero_point: i8,
+}
+
+/// SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+#[cfg(test)]
+mod tests;

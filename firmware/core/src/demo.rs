@@ -1,0 +1,138 @@
+//! A representative 7-class model with random weights, sized like the real one: for budgets, benches,
+//! tests and a band that has no personalized model yet.
+//!
+//! Architecture: conv 6->16 k5 pad 2 + ReLU, maxpool 2, conv 16->32 k5 pad 2 + ReLU, maxpool 2,
+//! conv 32->32 k3 pad 1 + ReLU, global average pool, dense 32->7.
+
+use crate::blob::{BlobError, BlobWriter, FilterSpec, INPUT_LEN, InputSpec};
+use crate::quant::quantize_multiplier;
+
+/// Labels of the demo model.
+pub const DEMO_LABELS: [&str; 7] = ["walk", "run", "sit", "stand", "stairs", "cycle", "other"];
+
+/// Buffer size that always holds the demo blob.
+pub const DEMO_BLOB_CAPACITY: usize = 8 * 1024;
+
+/// Arena bytes the demo model's self-test computation needs while writing.
+const ARENA: usize = 4 * 1024;
+
+/// Writes the demo model into `buf`; the same `seed` always gives the same blob. Returns its length.
+pub fn write_demo_model(
+    buf: &mut [u8],
+    model_id: u32,
+    version: u32,
+    seed: u32,
+) -> Result<usize, BlobError> {
+    let mut rng = XorShift(seed.max(1));
+    let mut w = BlobWriter::new(buf, model_id, version)?;
+    w.labels(&DEMO_LABELS)?;
+    w.input_spec(&InputSpec {
+        mean: [0.0, 0.0, 9.81, 0.0, 0.0, 0.0],
+        std: [4.0, 4.0, 4.0, 1.5, 1.5, 1.5],
+        scale: 4.0 / 127.0,
+        zero_point: 0,
+    })?;
+    let mut weights = [0i8; 32 * 5 * 32];
+    let layers: [(u16, u16, u8, u8, Option<u8>); 5] = [
+        (6, 16, 5, 2, Some(2)),
+        (16, 32, 5, 2, Some(2)),
+        (32, 32, 3, 1, None),
+        (0, 0, 0, 0, None), // global average pool
+        (32, 7, 1, 0, None),
+    ];
+    for (i, &(inp, out, kernel, padding, pool)) in layers.iter().enumerate() {
+        if kernel == 0 {
+            w.global_avg_pool()?;
+            continue;
+        }
+        let taps = inp as usize * kernel as usize;
+        let n = out as usize * taps;
+        for q in &mut weights[..n] {
+            *q = (rng.next() % 255) as i8;
+        }
+        let mut bias = [0i32; 32];
+        for b in &mut bias[..out as usize] {
+            *b = (rng.next() % 2001) as i32 - 1000;
+        }
+        // Inputs are ~±40 steps around the zero point and weights ~±73: keep outputs ~±40 steps.
+        let (m, s) = quantize_multiplier(40.0 / (40.0 * 73.0 * sqrt(taps as f64)));
+        let spec = FilterSpec {
+            in_channels: inp,
+            out_channels: out,
+            kernel,
+            relu: i < 4,
+            weights: &weights[..n],
+            bias: &bias[..out as usize],
+            multiplier: &[m; 32][..out as usize],
+            shift: &[s; 32][..out as usize],
+            out_zero_point: if i < 4 { -128 } else { 0 },
+            out_scale: 0.05,
+        };
+        if i < 4 {
+            w.conv1d(padding, &spec)?;
+        } else {
+            w.dense(&spec)?;
+        }
+        if let Some(size) = pool {
+            w.max_pool1d(size)?;
+        }
+    }
+    let mut input = [0i8; INPUT_LEN];
+    for q in &mut input {
+        *q = (rng.next() % 81) as i8 - 40;
+    }
+    w.self_test_from_engine(&input, &mut [0u8; ARENA])?;
+    w.finish()
+}
+
+/// Newton's square root (no `libm` in `no_std`); exact enough for picking scales.
+fn sqrt(x: f64) -> f64 {
+    let mut r = if x > 1.0 { x } else { 1.0 };
+    for _ in 0..40 {
+        r = 0.5 * (r + x / r);
+    }
+    r
+}
+
+struct XorShift(u32);
+
+impl XorShift {
+    fn next(&mut self) -> u32 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blob::Model;
+
+    #[test]
+    fn demo_model_parses_passes_its_self_test_and_fits_the_budget() {
+        let mut buf = [0u8; DEMO_BLOB_CAPACITY];
+        let len = write_demo_model(&mut buf, 1, 1, 7).unwrap();
+        let model = Model::parse(&buf[..len]).unwrap();
+        assert_eq!(model.labels().len(), 7);
+        assert!(len <= 10 * 1024, "blob {len} bytes");
+        assert!(model.arena_size() <= 16 * 1024);
+        assert!(model.macs() <= 200_000);
+        let mut arena = [0u8; ARENA];
+        model.self_test(&mut arena).unwrap();
+    }
+
+    #[test]
+    fn demo_model_activations_are_not_saturated() {
+        let mut buf = [0u8; DEMO_BLOB_CAPACITY];
+        let len = write_demo_model(&mut buf, 1, 1, 3).unwrap();
+        let model = Model::parse(&buf[..len]).unwrap();
+        let logits: heapless::Vec<i8, 16> = model.self_test_vector().logits().collect();
+        // Random weights should still give distinct, unsaturated logits.
+        assert!(logits.iter().any(|&l| l != logits[0]));
+        assert!(logits.iter().all(|&l| l > -128 && l < 127), "{logits:?}");
+    }
+}
