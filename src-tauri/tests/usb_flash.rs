@@ -468,3 +468,35 @@ fn a_firmware_that_fails_verification_is_not_selected_for_boot() {
     );
     assert_only_changed(&before, &after, &[&ota_1]);
 }
+
+#[test]
+fn without_sync_or_detection_the_flash_is_still_attached_and_written() {
+    // NoResetNoSync: for a band behind a pass-through that is already talking to the ROM.
+    let layout = FlashLayout::band();
+    let slot = layout.model_slot(ModelSlot::B).clone();
+    let (loader, line, before) = band(LoaderConfig::esp32);
+    let blob = noise(5_000, 29);
+    let options = FlashOptions {
+        before: ResetBeforeOperation::NoResetNoSync,
+        baud: None,
+        ..options()
+    };
+
+    let (result, _) = flash_with(
+        line,
+        Payload::Model {
+            slot: ModelSlot::B,
+            blob: &blob,
+        },
+        &options,
+    );
+    result.expect("a clean write");
+    let after = loader.flash();
+    let transcript = loader.finish();
+
+    assert_eq!(transcript.count(0x08), 0, "no SYNC was sent");
+    assert!(transcript.count(0x0D) >= 1, "SPI_ATTACH before writing");
+    let start = slot.offset as usize;
+    assert_eq!(&after[start..start + blob.len()], &blob[..]);
+    assert_only_changed(&before, &after, &[&slot]);
+}

@@ -28,7 +28,7 @@ use bandx_sim::partitions::{AppSlot, FlashLayout, ModelSlot, Partition, SECTOR_S
 use espflash::{
     command::{Command, CommandType},
     connection::{Connection, Port, ResetAfterOperation, ResetBeforeOperation},
-    flasher::Flasher,
+    flasher::{Flasher, SpiAttachParams},
     target::Chip,
 };
 use md5::{Digest, Md5};
@@ -473,6 +473,10 @@ pub fn flash(
     let mut flasher = connect(line, options)?;
     let started = Instant::now();
     let conn = flasher.connection();
+    if options.before == ResetBeforeOperation::NoResetNoSync {
+        // espflash skipped chip detection and the flash probe: attach the SPI flash ourselves.
+        attach_flash(conn).map_err(|e| UsbError::Device(e.to_string()))?;
+    }
 
     // Any failure from here on happened with the write under way.
     let interrupted = |e: espflash::Error, written: u64| -> UsbError {
@@ -680,6 +684,16 @@ fn region_md5(conn: &mut Connection, offset: u32, len: usize) -> Result<[u8; 16]
         })?
         .try_into()?;
     Ok(digest.to_be_bytes())
+}
+
+/// SPI_ATTACH with the module's default pins (the band's ESP32 module is not a PICO-D4).
+fn attach_flash(conn: &mut Connection) -> Result<(), espflash::Error> {
+    conn.with_timeout(CommandType::SpiAttach.timeout(), |conn| {
+        conn.command(Command::SpiAttach {
+            spi_params: SpiAttachParams::default(),
+        })
+    })?;
+    Ok(())
 }
 
 /// Erases whole sectors: a FLASH_BEGIN with no data to follow.

@@ -143,6 +143,7 @@ impl RomLoader {
             transcript: Transcript::default(),
             download: None,
             silent: false,
+            attached: false,
         };
         let stop_flag = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -191,6 +192,8 @@ struct Device {
     transcript: Transcript,
     download: Option<Download>,
     silent: bool,
+    /// SPI flash attached (SPI_ATTACH); flash commands fail before it, as on the chip.
+    attached: bool,
 }
 
 enum Reply {
@@ -311,7 +314,12 @@ impl Device {
                 self.regs.insert(addr, new);
                 ok(0)
             }
-            op::SPI_ATTACH | op::SPI_SET_PARAMS => ok(0),
+            op::SPI_ATTACH => {
+                self.attached = true;
+                ok(0)
+            }
+            op::SPI_SET_PARAMS => ok(0),
+            op::FLASH_BEGIN | op::SPI_FLASH_MD5 if !self.attached => Reply::Err(ERR_FAILED_TO_ACT),
             op::CHANGE_BAUDRATE => {
                 self.transcript.baud_changes.push(word(0));
                 ok(0)
