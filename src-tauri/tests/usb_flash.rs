@@ -500,3 +500,39 @@ fn without_sync_or_detection_the_flash_is_still_attached_and_written() {
     assert_eq!(&after[start..start + blob.len()], &blob[..]);
     assert_only_changed(&before, &after, &[&slot]);
 }
+
+#[test]
+fn unplugging_while_switching_the_boot_slot_says_what_state_the_band_is_in() {
+    let layout = FlashLayout::band();
+    let ota_1 = layout.app_slot(AppSlot::Ota1).clone();
+    let image = noise(100_000, 31);
+    // The loader counts padded 1 KB blocks: the image, then 2 of otadata's 8 blocks.
+    let image_blocks = image.len().div_ceil(1024) * 1024;
+    let (loader, line, _) = band(|flash| {
+        LoaderConfig::esp32(booting_ota_0(flash))
+            .with_fault(Fault::UnplugAfter(image_blocks + 2 * 1024))
+    });
+
+    let (result, events) = flash_with(
+        line,
+        Payload::Firmware {
+            slot: AppSlot::Ota1,
+            image: &image,
+        },
+        &options(),
+    );
+    let after = loader.flash();
+    drop(loader);
+
+    let err = result.unwrap_err();
+    assert!(matches!(err, UsbError::Unplugged { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("ota_1 holds the complete, verified new firmware"),
+        "{message}"
+    );
+    assert!(!message.contains("were not touched"), "{message}");
+    assert!(events.iter().any(|e| e.stage == Stage::Activating));
+    let start = ota_1.offset as usize;
+    assert_eq!(&after[start..start + image.len()], &image[..]);
+}

@@ -469,7 +469,7 @@ pub fn flash(
     };
     report(Stage::Connecting, 0, 0.0);
 
-    let port_name = line.name.clone();
+    let port = line.name.clone();
     let mut flasher = connect(line, options)?;
     let started = Instant::now();
     let conn = flasher.connection();
@@ -477,10 +477,94 @@ pub fn flash(
         // espflash skipped chip detection and the flash probe: attach the SPI flash ourselves.
         attach_flash(conn).map_err(|e| UsbError::Device(e.to_string()))?;
     }
+    let failed = Failure {
+        port: &port,
+        partition: &partition.name,
+        total,
+    };
 
-    // Any failure from here on happened with the write under way.
-    let interrupted = |e: espflash::Error, written: u64| -> UsbError {
-        let (partition, kept) = (partition.name.clone(), payload.what_is_kept());
+    // 1. Write the target partition, and nothing else.
+    let write_start = Instant::now();
+    let written = write_region(conn, partition.offset, data, &options.cancel, &mut |done| {
+        let secs = write_start.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
+        report(Stage::Writing, done, rate);
+    });
+    let rate = total as f64 / write_start.elapsed().as_secs_f64().max(1e-9);
+    match written {
+        Ok(Written::All) => {}
+        Ok(Written::Cancelled(done)) => {
+            restart(conn);
+            return Err(UsbError::Cancelled {
+                partition: partition.name.clone(),
+                written: done,
+                total,
+                kept: payload.what_is_kept(),
+            });
+        }
+        Err((e, done)) => return Err(failed.during_write(e, done, payload.what_is_kept())),
+    }
+
+    // 2. Compare the ROM's MD5 of the region with ours; a mismatch leaves a blank slot.
+    report(Stage::Verifying, total, rate);
+    let ours: [u8; 16] = Md5::digest(data).into();
+    let theirs = region_md5(conn, partition.offset, data.len())
+        .map_err(|e| failed.during_write(e, total, payload.what_is_kept()))?;
+    if theirs != ours {
+        erase(conn, partition.offset, SECTOR_SIZE)
+            .map_err(|e| failed.during_write(e, total, payload.what_is_kept()))?;
+        restart(conn);
+        return Err(UsbError::VerifyFailed {
+            partition: partition.name.clone(),
+            kept: payload.what_is_kept(),
+        });
+    }
+
+    // 3. A verified firmware becomes the one the bootloader starts.
+    let boot_slot_selected = if let Payload::Firmware { slot, .. } = payload {
+        report(Stage::Activating, total, rate);
+        select_boot_slot(conn, layout, slot).map_err(|e| {
+            let kept = format!(
+                "{} holds the complete, verified new firmware, but the boot selection was being \
+                 rewritten, so the band may start either firmware until you retry",
+                partition.name
+            );
+            match e {
+                BootSelection::Failed(e) => failed.during_write(e, total, kept),
+                BootSelection::Mismatch => UsbError::VerifyFailed {
+                    partition: "otadata".into(),
+                    kept,
+                },
+            }
+        })?;
+        true
+    } else {
+        false
+    };
+
+    restart(conn);
+    report(Stage::Done, total, rate);
+    Ok(FlashReport {
+        partition: partition.name.clone(),
+        offset: partition.offset,
+        bytes: data.len(),
+        md5: ours,
+        elapsed: started.elapsed(),
+        bytes_per_sec: rate,
+        boot_slot_selected,
+    })
+}
+
+/// Turns an espflash error during a write into the user's terms.
+struct Failure<'a> {
+    port: &'a str,
+    partition: &'a str,
+    total: u64,
+}
+
+impl Failure<'_> {
+    fn during_write(&self, e: espflash::Error, written: u64, kept: String) -> UsbError {
+        let (partition, total) = (self.partition.to_owned(), self.total);
         match cause(&e) {
             Cause::Unplugged => UsbError::Unplugged {
                 partition,
@@ -495,82 +579,33 @@ pub fn flash(
                 kept,
             },
             Cause::Rom(detail) => UsbError::Device(detail),
-            Cause::Other(detail) => UsbError::Serial(format!("{port_name}: {detail}")),
+            Cause::Other(detail) => UsbError::Serial(format!("{}: {detail}", self.port)),
         }
-    };
-
-    let write_start = Instant::now();
-    let written = write_region(conn, partition.offset, data, &options.cancel, &mut |done| {
-        let secs = write_start.elapsed().as_secs_f64();
-        let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
-        report(Stage::Writing, done, rate);
-    });
-    let write_secs = write_start.elapsed().as_secs_f64();
-    let rate = if write_secs > 0.0 {
-        total as f64 / write_secs
-    } else {
-        0.0
-    };
-    match written {
-        Ok(Written::All) => {}
-        Ok(Written::Cancelled(done)) => {
-            restart(conn);
-            return Err(UsbError::Cancelled {
-                partition: partition.name.clone(),
-                written: done,
-                total,
-                kept: payload.what_is_kept(),
-            });
-        }
-        Err((e, done)) => return Err(interrupted(e, done)),
     }
+}
 
-    report(Stage::Verifying, total, rate);
-    let ours: [u8; 16] = Md5::digest(data).into();
-    let theirs =
-        region_md5(conn, partition.offset, data.len()).map_err(|e| interrupted(e, total))?;
-    if theirs != ours {
-        // Leave nothing in the slot that could pass for a model or an app.
-        erase(conn, partition.offset, SECTOR_SIZE).map_err(|e| interrupted(e, total))?;
-        restart(conn);
-        return Err(UsbError::VerifyFailed {
-            partition: partition.name.clone(),
-            kept: payload.what_is_kept(),
-        });
+enum BootSelection {
+    Failed(espflash::Error),
+    /// `otadata` did not read back as written.
+    Mismatch,
+}
+
+/// Rewrites `otadata` so the bootloader starts `slot`, and checks it.
+fn select_boot_slot(
+    conn: &mut Connection,
+    layout: &FlashLayout,
+    slot: AppSlot,
+) -> Result<(), BootSelection> {
+    let record = otadata::select(slot);
+    let offset = layout.otadata().offset;
+    let never = AtomicBool::new(false);
+    write_region(conn, offset, &record, &never, &mut |_| {})
+        .map_err(|(e, _)| BootSelection::Failed(e))?;
+    let expected: [u8; 16] = Md5::digest(&record).into();
+    if region_md5(conn, offset, record.len()).map_err(BootSelection::Failed)? != expected {
+        return Err(BootSelection::Mismatch);
     }
-
-    let mut boot_slot_selected = false;
-    if let Payload::Firmware { slot, .. } = payload {
-        report(Stage::Activating, total, rate);
-        let record = otadata::select(slot);
-        let otadata = layout.otadata().offset;
-        let never_cancel = AtomicBool::new(false);
-        write_region(conn, otadata, &record, &never_cancel, &mut |_| {})
-            .map_err(|(e, _)| interrupted(e, total))?;
-        let expected: [u8; 16] = Md5::digest(&record).into();
-        if region_md5(conn, otadata, record.len()).map_err(|e| interrupted(e, total))? != expected {
-            return Err(UsbError::VerifyFailed {
-                partition: "otadata".into(),
-                kept: format!(
-                    "{} holds the new firmware, but the boot selection could not be written",
-                    partition.name
-                ),
-            });
-        }
-        boot_slot_selected = true;
-    }
-
-    restart(conn);
-    report(Stage::Done, total, rate);
-    Ok(FlashReport {
-        partition: partition.name.clone(),
-        offset: partition.offset,
-        bytes: data.len(),
-        md5: ours,
-        elapsed: started.elapsed(),
-        bytes_per_sec: rate,
-        boot_slot_selected,
-    })
+    Ok(())
 }
 
 /// Resets the board into download mode, syncs, checks it is an ESP32 and probes its flash.
