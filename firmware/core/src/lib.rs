@@ -4,13 +4,19 @@
 //! - [`quant`]: TFLite-style fixed-point requantization (the one definition the exporter also uses);
 //! - [`blob`]: the model blob format (`FORMAT.md`), its writer and zero-copy parser;
 //! - [`infer`]: the int8 engine;
+//! - [`imu`]: raw samples, full scale, conversion to SI;
+//! - [`frame`]: IMU stream frames sized to a BLE notification, loss detection;
+//! - [`window`]: the 60 x 6 sliding window, every 30 samples;
 //! - [`demo`]: a representative 7-class model (random weights) for tests, benches and the simulator.
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod blob;
+pub mod frame;
+pub mod imu;
 pub mod infer;
 pub mod quant;
+pub mod window;
 
 pub mod demo;
 #[cfg(test)]
