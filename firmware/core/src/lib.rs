@@ -7,6 +7,7 @@
 //! - [`imu`]: raw samples, full scale, conversion to SI;
 //! - [`frame`]: IMU stream frames sized to a BLE notification, loss detection;
 //! - [`window`]: the 60 x 6 sliding window, every 30 samples;
+//! - [`protocol`]: the BLE wire protocol (`PROTOCOL.md`);
 //! - [`demo`]: a representative 7-class model (random weights) for tests, benches and the simulator.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -15,6 +16,7 @@ pub mod blob;
 pub mod frame;
 pub mod imu;
 pub mod infer;
+pub mod protocol;
 pub mod quant;
 pub mod window;
 

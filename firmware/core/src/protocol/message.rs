@@ -1,0 +1,218 @@
+//! Control requests and responses (postcard), each prefixed by the protocol version byte.
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::PROTOCOL_VERSION;
+use crate::blob::{MAX_CLASSES, MAX_LABEL_LEN};
+
+/// Bytes of a label string.
+pub const LABEL_CAPACITY: usize = MAX_LABEL_LEN;
+
+/// What an update writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum UpdateTarget {
+    /// A model blob, to the inactive A/B model slot.
+    Model = 0,
+    /// A firmware image, to the platform's firmware sink.
+    Firmware = 1,
+}
+
+/// A control request with its id (echoed in the response).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub id: u16,
+    pub body: RequestBody,
+}
+
+/// The requests. New variants are only ever appended (the variant index is on the wire).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RequestBody {
+    /// Band and model information.
+    GetInfo,
+    /// Start notifying IMU frames.
+    StartImu,
+    /// Stop notifying IMU frames.
+    StopImu,
+    /// Start classifying windows and notifying predictions.
+    StartPredictions,
+    /// Stop predictions.
+    StopPredictions,
+    /// Start (or resume, if identical) an update: image length, its SHA-256 and version.
+    BeginUpdate {
+        target: UpdateTarget,
+        total_len: u32,
+        sha256: [u8; 32],
+        version: u32,
+    },
+    /// Where to continue an update.
+    UpdateStatus { target: UpdateTarget },
+    /// Verify and activate a fully received update.
+    CommitUpdate { target: UpdateTarget },
+    /// Drop an update in progress.
+    AbortUpdate { target: UpdateTarget },
+    /// Restart the band (after the response is sent).
+    Reboot,
+}
+
+/// Number of [`RequestBody`] variants this version knows.
+const REQUEST_VARIANTS: u32 = 10;
+
+/// A response to the request with the same id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub id: u16,
+    pub body: ResponseBody,
+}
+
+/// Response payloads. (`Info` makes the enum large; without a heap it lives on the stack, once.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ResponseBody {
+    /// Done.
+    Ok,
+    /// Answer to [`RequestBody::GetInfo`].
+    Info(Info),
+    /// Update progress: the next byte offset expected and the total.
+    UpdateStatus {
+        target: UpdateTarget,
+        next_offset: u32,
+        total_len: u32,
+    },
+    /// The request failed.
+    Error(ErrorCode),
+}
+
+/// Typed failure reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// The message could not be decoded.
+    Malformed,
+    /// A request this band does not know (newer desktop).
+    UnknownRequest,
+    /// The message's protocol version is not spoken here; `supported` is ours.
+    UnsupportedVersion { supported: u8 },
+    /// No update of that target is in progress.
+    NoUpdate,
+    /// The image does not fit (model slot or firmware partition).
+    TooLarge,
+    /// Commit before all bytes arrived.
+    Incomplete,
+    /// The received image's SHA-256 differs from the one announced.
+    DigestMismatch,
+    /// The model blob does not parse (blob error kind index).
+    InvalidModel,
+    /// The model's built-in self-test did not reproduce.
+    SelfTestFailed,
+    /// Flash or firmware sink failure.
+    Storage,
+    /// No active model (predictions impossible).
+    NoModel,
+}
+
+/// Band information.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Info {
+    pub firmware_version: heapless::String<16>,
+    pub protocol_version: u8,
+    pub model: Option<ModelInfo>,
+    pub battery_percent: u8,
+    pub sample_rate_hz: u8,
+    /// IMU samples per frame at the current MTU.
+    pub frame_capacity: u8,
+    pub imu_streaming: bool,
+    pub predicting: bool,
+}
+
+/// The active model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub id: u32,
+    pub version: u32,
+    pub labels: heapless::Vec<heapless::String<LABEL_CAPACITY>, MAX_CLASSES>,
+}
+
+/// A control message that could not be decoded, with the id to answer (0 if not even that was readable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeError {
+    pub id: u16,
+    pub code: ErrorCode,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "request {}: {:?}", self.id, self.code)
+    }
+}
+
+impl core::error::Error for DecodeError {}
+
+fn encode<T: Serialize>(value: &T, out: &mut [u8]) -> Result<usize, postcard::Error> {
+    let (first, rest) = out
+        .split_first_mut()
+        .ok_or(postcard::Error::SerializeBufferFull)?;
+    *first = PROTOCOL_VERSION;
+    Ok(1 + postcard::to_slice(value, rest)?.len())
+}
+
+/// Encodes a request: version byte, then postcard.
+pub fn encode_request(request: &Request, out: &mut [u8]) -> Result<usize, postcard::Error> {
+    encode(request, out)
+}
+
+/// Encodes a response: version byte, then postcard.
+pub fn encode_response(response: &Response, out: &mut [u8]) -> Result<usize, postcard::Error> {
+    encode(response, out)
+}
+
+/// Decodes a request; the error says how to answer (unknown version, unknown request or malformed).
+pub fn decode_request(bytes: &[u8]) -> Result<Request, DecodeError> {
+    let malformed = |id| DecodeError {
+        id,
+        code: ErrorCode::Malformed,
+    };
+    let (&version, body) = bytes.split_first().ok_or(malformed(0))?;
+    if version != PROTOCOL_VERSION {
+        return Err(DecodeError {
+            id: 0,
+            code: ErrorCode::UnsupportedVersion {
+                supported: PROTOCOL_VERSION,
+            },
+        });
+    }
+    let (id, rest) = postcard::take_from_bytes::<u16>(body).map_err(|_| malformed(0))?;
+    let (variant, _) = postcard::take_from_bytes::<u32>(rest).map_err(|_| malformed(id))?;
+    if variant >= REQUEST_VARIANTS {
+        return Err(DecodeError {
+            id,
+            code: ErrorCode::UnknownRequest,
+        });
+    }
+    match postcard::take_from_bytes::<Request>(body) {
+        Ok((request, [])) => Ok(request),
+        _ => Err(malformed(id)),
+    }
+}
+
+/// Decodes a response (desktop side).
+pub fn decode_response(bytes: &[u8]) -> Result<Response, DecodeError> {
+    let malformed = DecodeError {
+        id: 0,
+        code: ErrorCode::Malformed,
+    };
+    let (&version, body) = bytes.split_first().ok_or(malformed)?;
+    if version != PROTOCOL_VERSION {
+        return Err(DecodeError {
+            id: 0,
+            code: ErrorCode::UnsupportedVersion {
+                supported: PROTOCOL_VERSION,
+            },
+        });
+    }
+    match postcard::take_from_bytes::<Response>(body) {
+        Ok((response, [])) => Ok(response),
+        _ => Err(malformed),
+    }
+}

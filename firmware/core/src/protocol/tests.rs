@@ -1,0 +1,290 @@
+extern crate std;
+
+use super::*;
+use proptest::prelude::*;
+use std::vec::Vec;
+
+fn target() -> impl Strategy<Value = UpdateTarget> {
+    prop_oneof![Just(UpdateTarget::Model), Just(UpdateTarget::Firmware)]
+}
+
+fn request_body() -> impl Strategy<Value = RequestBody> {
+    prop_oneof![
+        Just(RequestBody::GetInfo),
+        Just(RequestBody::StartImu),
+        Just(RequestBody::StopImu),
+        Just(RequestBody::StartPredictions),
+        Just(RequestBody::StopPredictions),
+        (target(), any::<u32>(), any::<[u8; 32]>(), any::<u32>()).prop_map(
+            |(target, total_len, sha256, version)| {
+                RequestBody::BeginUpdate {
+                    target,
+                    total_len,
+                    sha256,
+                    version,
+                }
+            }
+        ),
+        target().prop_map(|target| RequestBody::UpdateStatus { target }),
+        target().prop_map(|target| RequestBody::CommitUpdate { target }),
+        target().prop_map(|target| RequestBody::AbortUpdate { target }),
+        Just(RequestBody::Reboot),
+    ]
+}
+
+fn info() -> impl Strategy<Value = Info> {
+    (
+        "[a-z0-9.]{0,16}",
+        proptest::option::of((
+            any::<u32>(),
+            any::<u32>(),
+            proptest::collection::vec("[a-zé ]{1,12}", 1..=16),
+        )),
+        any::<u8>(),
+        any::<bool>(),
+    )
+        .prop_map(|(fw, model, battery, streaming)| Info {
+            firmware_version: heapless::String::try_from(fw.as_str()).unwrap(),
+            protocol_version: PROTOCOL_VERSION,
+            model: model.map(|(id, version, labels)| ModelInfo {
+                id,
+                version,
+                labels: labels
+                    .iter()
+                    .map(|l| heapless::String::try_from(l.as_str()).unwrap())
+                    .collect(),
+            }),
+            battery_percent: battery,
+            sample_rate_hz: 20,
+            frame_capacity: 19,
+            imu_streaming: streaming,
+            predicting: !streaming,
+        })
+}
+
+fn response_body() -> impl Strategy<Value = ResponseBody> {
+    prop_oneof![
+        Just(ResponseBody::Ok),
+        info().prop_map(ResponseBody::Info),
+        (target(), any::<u32>(), any::<u32>()).prop_map(|(target, next_offset, total_len)| {
+            ResponseBody::UpdateStatus {
+                target,
+                next_offset,
+                total_len,
+            }
+        }),
+        Just(ResponseBody::Error(ErrorCode::DigestMismatch)),
+        any::<u8>()
+            .prop_map(|supported| ResponseBody::Error(ErrorCode::UnsupportedVersion { supported })),
+    ]
+}
+
+/// Sends `message` through fragments of `payload` bytes and reassembles it.
+fn through_fragments(message: &[u8], payload: usize) -> Vec<u8> {
+    let mut r = Reassembler::new();
+    let mut out = None;
+    for (header, data) in fragments(message, payload) {
+        let mut packet = Vec::from([header]);
+        packet.extend_from_slice(data);
+        assert!(packet.len() <= payload);
+        if let Some(m) = r.push(&packet).unwrap() {
+            out = Some(m.to_vec());
+        }
+    }
+    out.expect("last fragment")
+}
+
+#[test]
+fn uuids_are_the_contract() {
+    assert_eq!(SERVICE_UUID, 0xb7a1d000_7c2e_4f6a_9b1d_3e5f0ba9d0c0);
+    assert_eq!(
+        Characteristic::from_uuid(0xb7a1d003_7c2e_4f6a_9b1d_3e5f0ba9d0c0),
+        Some(Characteristic::Control)
+    );
+    assert_eq!(
+        Characteristic::Bulk.uuid(),
+        0xb7a1d004_7c2e_4f6a_9b1d_3e5f0ba9d0c0
+    );
+    assert_eq!(Characteristic::from_uuid(SERVICE_UUID), None);
+}
+
+#[test]
+fn unknown_version_request_and_garbage_get_specific_errors() {
+    let mut buf = [0u8; 64];
+    let n = encode_request(
+        &Request {
+            id: 7,
+            body: RequestBody::GetInfo,
+        },
+        &mut buf,
+    )
+    .unwrap();
+    buf[0] = 2;
+    assert_eq!(
+        decode_request(&buf[..n]).unwrap_err().code,
+        ErrorCode::UnsupportedVersion { supported: 1 }
+    );
+    // id 7 (varint 0x07), then variant 10: a request from a newer desktop.
+    assert_eq!(
+        decode_request(&[1, 7, 10]),
+        Err(DecodeError {
+            id: 7,
+            code: ErrorCode::UnknownRequest
+        })
+    );
+    // BeginUpdate cut short keeps its id.
+    assert_eq!(
+        decode_request(&[1, 9, 5, 0, 1]),
+        Err(DecodeError {
+            id: 9,
+            code: ErrorCode::Malformed
+        })
+    );
+    assert_eq!(
+        decode_request(&[]),
+        Err(DecodeError {
+            id: 0,
+            code: ErrorCode::Malformed
+        })
+    );
+    // Trailing bytes are malformed too.
+    assert_eq!(
+        decode_request(&[1, 3, 0, 0]),
+        Err(DecodeError {
+            id: 3,
+            code: ErrorCode::Malformed
+        })
+    );
+}
+
+#[test]
+fn bulk_chunks_round_trip_and_reject_garbage() {
+    let chunk = BulkChunk {
+        target: UpdateTarget::Firmware,
+        offset: 0x0102_0304,
+        data: &[9, 8, 7],
+    };
+    let mut buf = [0u8; 16];
+    let n = chunk.encode(&mut buf).unwrap();
+    assert_eq!(&buf[..n], &[1, 4, 3, 2, 1, 9, 8, 7]);
+    assert_eq!(BulkChunk::decode(&buf[..n]), Ok(chunk));
+    assert_eq!(
+        BulkChunk::decode(&[0, 0, 0, 0, 0]),
+        Err(BulkError::Truncated)
+    );
+    assert_eq!(
+        BulkChunk::decode(&[2, 0, 0, 0, 0, 1]),
+        Err(BulkError::BadTarget(2))
+    );
+}
+
+#[test]
+fn largest_info_fits_a_message_and_prediction_fits_mtu_23() {
+    let label = heapless::String::try_from("x".repeat(LABEL_CAPACITY).as_str()).unwrap();
+    let info = Info {
+        firmware_version: heapless::String::try_from("0123456789abcdef").unwrap(),
+        protocol_version: 1,
+        model: Some(ModelInfo {
+            id: u32::MAX,
+            version: u32::MAX,
+            labels: (0..16).map(|_| label.clone()).collect(),
+        }),
+        battery_percent: 100,
+        sample_rate_hz: 20,
+        frame_capacity: 19,
+        imu_streaming: true,
+        predicting: true,
+    };
+    let mut buf = [0u8; MAX_MESSAGE_LEN];
+    encode_response(
+        &Response {
+            id: u16::MAX,
+            body: ResponseBody::Info(info),
+        },
+        &mut buf,
+    )
+    .unwrap();
+    let event = PredictionEvent {
+        window_seq: u32::MAX,
+        timestamp_ms: u32::MAX,
+        class: 255,
+        confidence_permille: 1000,
+    };
+    let mut small = [0u8; PredictionEvent::MAX_LEN];
+    let n = event.encode(&mut small).unwrap();
+    assert_eq!(PredictionEvent::decode(&small[..n]), Ok(event));
+}
+
+#[test]
+fn out_of_sequence_fragments_drop_the_partial_message() {
+    let mut r = Reassembler::new();
+    assert_eq!(r.push(&[0, 1, 2]), Ok(None));
+    assert_eq!(
+        r.push(&[2, 3]),
+        Err(FragmentError::OutOfSequence {
+            expected: 1,
+            got: 2
+        })
+    );
+    assert_eq!(r.push(&[]), Err(FragmentError::Empty));
+    // A fresh message still gets through.
+    assert_eq!(r.push(&[0x80, 5]), Ok(Some(&[5u8][..])));
+    let mut r = Reassembler::new();
+    let big = [0u8; 100];
+    for i in 0..5u8 {
+        assert_eq!(r.push(&[&[i][..], &big[..]].concat()), Ok(None));
+    }
+    assert_eq!(
+        r.push(&[&[5u8][..], &big[..]].concat()),
+        Err(FragmentError::TooLong)
+    );
+}
+
+proptest! {
+    #[test]
+    fn requests_round_trip_through_fragments(id in any::<u16>(), body in request_body(), mtu in 23u16..=247) {
+        let request = Request { id, body };
+        let mut buf = [0u8; MAX_MESSAGE_LEN];
+        let n = encode_request(&request, &mut buf).unwrap();
+        let bytes = through_fragments(&buf[..n], att_payload(mtu));
+        prop_assert_eq!(decode_request(&bytes), Ok(request));
+    }
+
+    #[test]
+    fn responses_round_trip_through_fragments(id in any::<u16>(), body in response_body(), mtu in 23u16..=247) {
+        let response = Response { id, body };
+        let mut buf = [0u8; MAX_MESSAGE_LEN];
+        let n = encode_response(&response, &mut buf).unwrap();
+        let bytes = through_fragments(&buf[..n], att_payload(mtu));
+        prop_assert_eq!(decode_response(&bytes), Ok(response));
+    }
+
+    #[test]
+    fn prediction_events_round_trip(w in any::<u32>(), t in any::<u32>(), class in any::<u8>(), c in 0u16..=1000) {
+        let event = PredictionEvent { window_seq: w, timestamp_ms: t, class, confidence_permille: c };
+        let mut buf = [0u8; PredictionEvent::MAX_LEN];
+        let n = event.encode(&mut buf).unwrap();
+        prop_assert_eq!(PredictionEvent::decode(&buf[..n]), Ok(event));
+    }
+
+    /// Random and mutated bytes never panic any decoder.
+    #[test]
+    fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600), id in any::<u16>(), body in request_body(), flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4)) {
+        let _ = decode_request(&bytes);
+        let _ = decode_response(&bytes);
+        let _ = BulkChunk::decode(&bytes);
+        let _ = PredictionEvent::decode(&bytes);
+        let mut r = Reassembler::new();
+        for chunk in bytes.chunks(20) {
+            let _ = r.push(chunk);
+        }
+        let mut buf = [0u8; MAX_MESSAGE_LEN];
+        let n = encode_request(&Request { id, body }, &mut buf).unwrap();
+        let mut msg = buf[..n].to_vec();
+        for (at, v) in flips {
+            let i = at % msg.len();
+            msg[i] = v;
+        }
+        let _ = decode_request(&msg);
+    }
+}
