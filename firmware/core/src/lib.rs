@@ -8,6 +8,7 @@
 //! - [`frame`]: IMU stream frames sized to a BLE notification, loss detection;
 //! - [`window`]: the 60 x 6 sliding window, every 30 samples;
 //! - [`protocol`]: the BLE wire protocol (`PROTOCOL.md`);
+//! - [`update`]: the model (A/B slots) and firmware update receiver;
 //! - [`demo`]: a representative 7-class model (random weights) for tests, benches and the simulator.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@ pub mod imu;
 pub mod infer;
 pub mod protocol;
 pub mod quant;
+pub mod update;
 pub mod window;
 
 pub mod demo;

@@ -1,0 +1,15 @@
+//! The update receiver: model blobs into A/B slots and firmware images into a platform sink, with
+//! begin / chunks at explicit offsets / status (resume) / verify / commit.
+//!
+//! A model only becomes active after its SHA-256 matches the announced one, it parses and its self-test
+//! reproduces; the switch is the single atomic [`ModelStore::set_active_slot`] write, so a power cut at any
+//! instant leaves the previous (or the new) working model.
+
+mod receiver;
+mod store;
+
+pub use receiver::{ChunkOutcome, Committed, Progress, UpdateReceiver};
+pub use store::{FirmwareSink, ModelStore, Slot, StorageError, active_model, blob_len};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,462 @@
+//! The receiver against a simulated NOR flash that can lose power between (or in the middle of) any two writes.
+extern crate std;
+
+use super::*;
+use crate::blob::sha256;
+use crate::demo::{DEMO_BLOB_CAPACITY, write_demo_model};
+use crate::protocol::{BulkChunk, ErrorCode, UpdateTarget};
+use proptest::prelude::*;
+use std::vec;
+use std::vec::Vec;
+
+const SLOT: usize = 8 * 1024;
+
+/// NOR flash: erase sets 0xFF, writes can only clear bits. After `power_left` mutating operations the power
+/// fails: the failing write is torn (a prefix lands) and every later operation fails until `reboot`.
+#[derive(Clone)]
+struct SimFlash {
+    slots: [Vec<u8>; 2],
+    active: Option<Slot>,
+    power_left: Option<usize>,
+    dead: bool,
+    firmware: Vec<u8>,
+    firmware_committed: bool,
+    writes: usize,
+}
+
+impl SimFlash {
+    fn new() -> Self {
+        SimFlash {
+            slots: [vec![0xFF; SLOT], vec![0xFF; SLOT]],
+            active: None,
+            power_left: None,
+            dead: false,
+            firmware: Vec::new(),
+            firmware_committed: false,
+            writes: 0,
+        }
+    }
+
+    /// Counts one mutating operation; `Err` if the power is (now) gone. Returns how much of a write lands.
+    fn spend(&mut self) -> Result<(), StorageError> {
+        if self.dead {
+            return Err(StorageError);
+        }
+        self.writes += 1;
+        if let Some(left) = self.power_left.as_mut() {
+            if *left == 0 {
+                self.dead = true;
+                return Err(StorageError);
+            }
+            *left -= 1;
+        }
+        Ok(())
+    }
+
+    fn reboot(&mut self) {
+        self.dead = false;
+        self.power_left = None;
+    }
+
+    fn idx(slot: Slot) -> usize {
+        slot as usize
+    }
+}
+
+impl ModelStore for SimFlash {
+    fn slot_capacity(&self) -> usize {
+        SLOT
+    }
+    fn slot(&self, slot: Slot) -> &[u8] {
+        &self.slots[Self::idx(slot)]
+    }
+    fn erase_slot(&mut self, slot: Slot) -> Result<(), StorageError> {
+        let torn = self.spend();
+        let s = &mut self.slots[Self::idx(slot)];
+        match torn {
+            Ok(()) => s.fill(0xFF),
+            // A torn erase leaves the slot half erased.
+            Err(e) => {
+                s[..SLOT / 2].fill(0xFF);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+    fn write_slot(&mut self, slot: Slot, offset: usize, data: &[u8]) -> Result<(), StorageError> {
+        let torn = self.spend();
+        let n = if torn.is_ok() {
+            data.len()
+        } else {
+            data.len() / 2
+        };
+        let s = &mut self.slots[Self::idx(slot)];
+        for (dst, &b) in s[offset..offset + n].iter_mut().zip(data) {
+            *dst &= b; // NOR: only 1 -> 0
+        }
+        torn
+    }
+    fn active_slot(&self) -> Option<Slot> {
+        self.active
+    }
+    fn set_active_slot(&mut self, slot: Slot) -> Result<(), StorageError> {
+        // Atomic by contract: either it happens or not.
+        self.spend()?;
+        self.active = Some(slot);
+        Ok(())
+    }
+}
+
+impl FirmwareSink for SimFlash {
+    fn firmware_capacity(&self) -> usize {
+        64 * 1024
+    }
+    fn firmware_begin(&mut self, _total_len: u32) -> Result<(), StorageError> {
+        self.spend()?;
+        self.firmware.clear();
+        self.firmware_committed = false;
+        Ok(())
+    }
+    fn firmware_write(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        self.spend()?;
+        assert_eq!(
+            offset as usize,
+            self.firmware.len(),
+            "sink sees offsets in order without gaps"
+        );
+        self.firmware.extend_from_slice(data);
+        Ok(())
+    }
+    fn firmware_commit(&mut self) -> Result<(), StorageError> {
+        self.spend()?;
+        self.firmware_committed = true;
+        Ok(())
+    }
+    fn firmware_abort(&mut self) {
+        self.firmware.clear();
+    }
+}
+
+fn demo_blob(version: u32, seed: u32) -> Vec<u8> {
+    let mut buf = [0u8; DEMO_BLOB_CAPACITY];
+    let len = write_demo_model(&mut buf, 5, version, seed).unwrap();
+    buf[..len].to_vec()
+}
+
+fn arena() -> Vec<u8> {
+    vec![0u8; 4096]
+}
+
+/// The active model's version after a (simulated) boot.
+fn booted_version(flash: &SimFlash) -> Option<u32> {
+    let (slot, len) = active_model(flash, &mut arena())?;
+    crate::blob::Model::parse(&flash.slot(slot)[..len])
+        .ok()
+        .map(|m| m.version())
+}
+
+/// Sends a whole image in order and commits.
+fn install(
+    rx: &mut UpdateReceiver,
+    flash: &mut SimFlash,
+    target: UpdateTarget,
+    image: &[u8],
+    version: u32,
+) -> Result<Committed, ErrorCode> {
+    rx.begin(flash, target, image.len() as u32, sha256(image), version)?;
+    for (i, data) in image.chunks(200).enumerate() {
+        let chunk = BulkChunk {
+            target,
+            offset: (i * 200) as u32,
+            data,
+        };
+        if rx.chunk(flash, &chunk) == ChunkOutcome::Failed {
+            return Err(ErrorCode::Storage);
+        }
+    }
+    rx.commit(flash, target, &mut arena())
+}
+
+#[test]
+fn model_goes_to_the_inactive_slot_and_becomes_active_on_commit() {
+    let mut flash = SimFlash::new();
+    let mut rx = UpdateReceiver::new();
+    let v1 = demo_blob(1, 1);
+    let c = install(&mut rx, &mut flash, UpdateTarget::Model, &v1, 1).unwrap();
+    assert!(matches!(
+        c,
+        Committed::Model {
+            slot: Slot::A,
+            version: 1,
+            ..
+        }
+    ));
+    assert_eq!(booted_version(&flash), Some(1));
+    let v2 = demo_blob(2, 2);
+    let c = install(&mut rx, &mut flash, UpdateTarget::Model, &v2, 2).unwrap();
+    assert!(matches!(
+        c,
+        Committed::Model {
+            slot: Slot::B,
+            version: 2,
+            ..
+        }
+    ));
+    assert_eq!(booted_version(&flash), Some(2));
+    // The next update overwrites A, never the active B.
+    rx.begin(
+        &mut flash,
+        UpdateTarget::Model,
+        v1.len() as u32,
+        sha256(&v1),
+        1,
+    )
+    .unwrap();
+    assert_eq!(booted_version(&flash), Some(2));
+}
+
+#[test]
+fn commit_refuses_incomplete_wrong_digest_unparsable_and_failing_self_test() {
+    let mut flash = SimFlash::new();
+    let mut rx = UpdateReceiver::new();
+    let good = demo_blob(1, 1);
+    install(&mut rx, &mut flash, UpdateTarget::Model, &good, 1).unwrap();
+
+    let v2 = demo_blob(2, 2);
+    rx.begin(
+        &mut flash,
+        UpdateTarget::Model,
+        v2.len() as u32,
+        sha256(&v2),
+        2,
+    )
+    .unwrap();
+    rx.chunk(
+        &mut flash,
+        &BulkChunk {
+            target: UpdateTarget::Model,
+            offset: 0,
+            data: &v2[..100],
+        },
+    );
+    assert_eq!(
+        rx.commit(&mut flash, UpdateTarget::Model, &mut arena()),
+        Err(ErrorCode::Incomplete)
+    );
+
+    // Begin again with the same image resumes at 100; sending the rest completes it.
+    let p = rx
+        .begin(
+            &mut flash,
+            UpdateTarget::Model,
+            v2.len() as u32,
+            sha256(&v2),
+            2,
+        )
+        .unwrap();
+    assert_eq!(p.next_offset, 100);
+    for (i, data) in v2[100..].chunks(200).enumerate() {
+        let chunk = BulkChunk {
+            target: UpdateTarget::Model,
+            offset: 100 + (i * 200) as u32,
+            data,
+        };
+        assert_eq!(rx.chunk(&mut flash, &chunk), ChunkOutcome::Accepted);
+    }
+    assert!(
+        rx.commit(&mut flash, UpdateTarget::Model, &mut arena())
+            .is_ok()
+    );
+    assert_eq!(booted_version(&flash), Some(2));
+
+    // Announced digest differs from the bytes.
+    let mut rx = UpdateReceiver::new();
+    rx.begin(&mut flash, UpdateTarget::Model, v2.len() as u32, [0; 32], 3)
+        .unwrap();
+    for (i, data) in v2.chunks(200).enumerate() {
+        rx.chunk(
+            &mut flash,
+            &BulkChunk {
+                target: UpdateTarget::Model,
+                offset: (i * 200) as u32,
+                data,
+            },
+        );
+    }
+    assert_eq!(
+        rx.commit(&mut flash, UpdateTarget::Model, &mut arena()),
+        Err(ErrorCode::DigestMismatch)
+    );
+    assert_eq!(booted_version(&flash), Some(2));
+
+    // Bytes that are not a blob.
+    let junk = vec![7u8; 1000];
+    assert_eq!(
+        install(&mut rx, &mut flash, UpdateTarget::Model, &junk, 9),
+        Err(ErrorCode::InvalidModel)
+    );
+
+    // A blob whose recorded self-test does not reproduce (expected logit changed, blob re-sealed).
+    let mut bad = demo_blob(4, 4);
+    let body = bad.len() - 32;
+    bad[body - 1] = bad[body - 1].wrapping_add(3);
+    let digest = sha256(&bad[..body]);
+    bad[body..].copy_from_slice(&digest);
+    assert_eq!(
+        install(&mut rx, &mut flash, UpdateTarget::Model, &bad, 4),
+        Err(ErrorCode::SelfTestFailed)
+    );
+    assert_eq!(booted_version(&flash), Some(2));
+
+    // Too large for a slot.
+    assert_eq!(
+        rx.begin(&mut flash, UpdateTarget::Model, SLOT as u32 + 1, [0; 32], 1),
+        Err(ErrorCode::TooLarge)
+    );
+}
+
+#[test]
+fn firmware_streams_in_order_and_verifies_its_digest() {
+    let mut flash = SimFlash::new();
+    let mut rx = UpdateReceiver::new();
+    let image: Vec<u8> = (0..5000u32).map(|i| (i * 31 % 251) as u8).collect();
+    assert_eq!(
+        install(&mut rx, &mut flash, UpdateTarget::Firmware, &image, 7),
+        Ok(Committed::Firmware { version: 7 })
+    );
+    assert!(flash.firmware_committed);
+    assert_eq!(flash.firmware, image);
+
+    let mut rx = UpdateReceiver::new();
+    rx.begin(
+        &mut flash,
+        UpdateTarget::Firmware,
+        image.len() as u32,
+        [1; 32],
+        8,
+    )
+    .unwrap();
+    for (i, data) in image.chunks(200).enumerate() {
+        rx.chunk(
+            &mut flash,
+            &BulkChunk {
+                target: UpdateTarget::Firmware,
+                offset: (i * 200) as u32,
+                data,
+            },
+        );
+    }
+    flash.firmware_committed = false;
+    assert_eq!(
+        rx.commit(&mut flash, UpdateTarget::Firmware, &mut arena()),
+        Err(ErrorCode::DigestMismatch)
+    );
+    assert!(!flash.firmware_committed);
+}
+
+#[derive(Debug, Clone)]
+enum Link {
+    /// Send the sender's next chunk.
+    Next,
+    /// Send chunk `i` (a duplicate or out of order).
+    Chunk(usize),
+    /// The sender's next chunk is lost in the air.
+    Drop,
+    /// The link drops: the sender asks for the status and resumes from there (re-sending begin first).
+    Reconnect,
+}
+
+fn link() -> impl Strategy<Value = Link> {
+    prop_oneof![
+        6 => Just(Link::Next),
+        2 => any::<usize>().prop_map(Link::Chunk),
+        1 => Just(Link::Drop),
+        1 => Just(Link::Reconnect),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// Random chunk order, duplicates, drops and reconnects: the sender that follows `UpdateStatus` always gets
+    /// the image in, byte-exact, and the old model stays active until the commit.
+    #[test]
+    fn transfers_survive_a_hostile_link(events in proptest::collection::vec(link(), 0..120), chunk_len in 17usize..300) {
+        let mut flash = SimFlash::new();
+        let mut rx = UpdateReceiver::new();
+        install(&mut rx, &mut flash, UpdateTarget::Model, &demo_blob(1, 1), 1).unwrap();
+        let image = demo_blob(2, 9);
+        let digest = sha256(&image);
+        let chunks: Vec<(u32, &[u8])> = image.chunks(chunk_len).enumerate().map(|(i, c)| ((i * chunk_len) as u32, c)).collect();
+        let send = |rx: &mut UpdateReceiver, flash: &mut SimFlash, i: usize| {
+            let (offset, data) = chunks[i % chunks.len()];
+            rx.chunk(flash, &BulkChunk { target: UpdateTarget::Model, offset, data })
+        };
+        rx.begin(&mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).unwrap();
+        let mut cursor = 0usize;
+        for e in events {
+            match e {
+                Link::Next => {
+                    send(&mut rx, &mut flash, cursor);
+                    cursor += 1;
+                }
+                Link::Drop => cursor += 1,
+                Link::Chunk(i) => {
+                    send(&mut rx, &mut flash, i);
+                }
+                Link::Reconnect => {
+                    let p = rx.begin(&mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).unwrap();
+                    prop_assert_eq!(p, rx.status(UpdateTarget::Model).unwrap());
+                    cursor = chunks.iter().position(|(o, _)| *o >= p.next_offset).unwrap_or(chunks.len());
+                }
+            }
+            prop_assert_eq!(booted_version(&flash), Some(1));
+        }
+        // Finish like a well-behaved sender: resume from the status, in order.
+        let next = rx.status(UpdateTarget::Model).unwrap().next_offset;
+        for (offset, data) in chunks.iter().skip_while(|(o, _)| *o < next) {
+            prop_assert_eq!(rx.chunk(&mut flash, &BulkChunk { target: UpdateTarget::Model, offset: *offset, data }), ChunkOutcome::Accepted);
+        }
+        let committed = rx.commit(&mut flash, UpdateTarget::Model, &mut arena());
+        prop_assert!(matches!(committed, Ok(Committed::Model { version: 2, .. })), "{:?}", committed);
+        prop_assert_eq!(booted_version(&flash), Some(2));
+    }
+
+    /// Power fails after any number of flash operations (tearing the one in flight): after the reboot the band
+    /// always boots a working model, the old one or — only if the commit's record write happened — the new one.
+    /// A fresh transfer then installs the new model.
+    #[test]
+    fn power_cut_at_any_write_leaves_a_working_model(cut_after in 0usize..60, chunk_len in 100usize..1200) {
+        let mut flash = SimFlash::new();
+        let mut rx = UpdateReceiver::new();
+        install(&mut rx, &mut flash, UpdateTarget::Model, &demo_blob(1, 1), 1).unwrap();
+        let image = demo_blob(2, 9);
+        let digest = sha256(&image);
+
+        flash.power_left = Some(cut_after);
+        let mut rx = UpdateReceiver::new();
+        let mut committed = false;
+        if rx.begin(&mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).is_ok() {
+            let mut ok = true;
+            for (i, data) in image.chunks(chunk_len).enumerate() {
+                let c = BulkChunk { target: UpdateTarget::Model, offset: (i * chunk_len) as u32, data };
+                if rx.chunk(&mut flash, &c) != ChunkOutcome::Accepted {
+                    ok = false;
+                    break;
+                }
+            }
+            committed = ok && rx.commit(&mut flash, UpdateTarget::Model, &mut arena()).is_ok();
+        }
+        flash.reboot();
+        let booted = booted_version(&flash);
+        prop_assert!(booted == Some(1) || (committed && booted == Some(2)), "booted {:?}, committed {}", booted, committed);
+
+        // RAM state is gone after the reboot; the desktop starts over and succeeds.
+        let mut rx = UpdateReceiver::new();
+        if !committed {
+            prop_assert_eq!(rx.status(UpdateTarget::Model), Err(ErrorCode::NoUpdate));
+            install(&mut rx, &mut flash, UpdateTarget::Model, &image, 2).unwrap();
+        }
+        prop_assert_eq!(booted_version(&flash), Some(2));
+    }
+}
