@@ -47,8 +47,10 @@ test-ui:
 test-rust:
 	$(CARGO) test --workspace
 
+# `cargo test --workspace` builds the app binary with the same features as every other test build, so nothing
+# is compiled twice; a plain `cargo build -p bandx-studio` would resolve features differently and rebuild.
 test-e2e:
-	$(CARGO) build -p bandx-studio --bins
+	$(CARGO) test --workspace --no-run
 	bash scripts/e2e target/debug/bandx-studio
 
 ## Benchmarks and budget reports.

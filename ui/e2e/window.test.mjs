@@ -26,7 +26,7 @@ test('the UI is embedded and reaches the core over IPC', async () => {
 
 test('every screen is reachable from the navigation', async () => {
   for (const name of ['Bands', 'Calibrate', 'Train', 'Flash', 'Live', 'Data']) {
-    const button = await browser.$(`nav button=${name}`);
+    const button = await browser.$(`//nav//button[normalize-space()="${name}"]`);
     await button.click();
     const heading = await browser.$('main h2');
     assert.equal(await heading.getText(), name);
