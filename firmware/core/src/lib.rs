@@ -9,10 +9,12 @@
 //! - [`window`]: the 60 x 6 sliding window, every 30 samples;
 //! - [`protocol`]: the BLE wire protocol (`PROTOCOL.md`);
 //! - [`update`]: the model (A/B slots) and firmware update receiver;
+//! - [`band`]: the app logic, `Band<P: Platform>`;
 //! - [`demo`]: a representative 7-class model (random weights) for tests, benches and the simulator.
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod band;
 pub mod blob;
 pub mod frame;
 pub mod imu;

@@ -1,0 +1,313 @@
+//! The band's app logic, board-independent: `Band<P: Platform>`.
+//!
+//! A board implements [`Platform`] (clock, IMU, flash slots, notifications, battery, reboot, firmware sink) and
+//! calls [`Band::tick`] at the sample rate, [`Band::on_control_write`] / [`Band::on_bulk_write`] when the
+//! desktop writes, and [`Band::on_disconnect`] when the link drops.
+
+mod platform;
+
+pub use platform::Platform;
+
+use crate::SAMPLE_RATE_HZ;
+use crate::blob::Model;
+use crate::frame::{FrameBuilder, MAX_FRAME_LEN, frame_capacity};
+use crate::infer;
+use crate::protocol::{
+    BulkChunk, Characteristic, ErrorCode, Info, MAX_MESSAGE_LEN, ModelInfo, PROTOCOL_VERSION,
+    PredictionEvent, Reassembler, Request, RequestBody, Response, ResponseBody, decode_request,
+    encode_response, fragments,
+};
+use crate::update::{self, Committed, Slot, UpdateReceiver};
+use crate::window::Windower;
+
+/// Working memory for inference; models declaring more are refused at commit (their self-test cannot run).
+pub const ARENA_CAPACITY: usize = 16 * 1024;
+/// Largest ATT payload the band uses (ATT MTU 247).
+pub const MAX_ATT_PAYLOAD: usize = 244;
+
+/// The band.
+pub struct Band<P: Platform> {
+    platform: P,
+    firmware_version: &'static str,
+    frames: Option<FrameBuilder>,
+    windower: Option<Windower>,
+    receiver: UpdateReceiver,
+    reassembler: Reassembler,
+    active: Option<(Slot, usize)>,
+    arena: [u8; ARENA_CAPACITY],
+    reboot_pending: bool,
+}
+
+impl<P: Platform> Band<P> {
+    /// Boots: finds the active model (checked: parse + self-test) in the platform's slots.
+    pub fn new(platform: P, firmware_version: &'static str) -> Self {
+        let mut band = Band {
+            platform,
+            firmware_version,
+            frames: None,
+            windower: None,
+            receiver: UpdateReceiver::new(),
+            reassembler: Reassembler::new(),
+            active: None,
+            arena: [0; ARENA_CAPACITY],
+            reboot_pending: false,
+        };
+        band.active = update::active_model(&band.platform, &mut band.arena);
+        band
+    }
+
+    /// The platform.
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    /// The platform, mutably (e.g. for a simulator's controls).
+    pub fn platform_mut(&mut self) -> &mut P {
+        &mut self.platform
+    }
+
+    /// The active model, if any.
+    pub fn model(&self) -> Option<Model<'_>> {
+        let (slot, len) = self.active?;
+        Model::parse(self.platform.slot(slot).get(..len)?).ok()
+    }
+
+    /// Whether IMU frames are being streamed.
+    pub fn imu_streaming(&self) -> bool {
+        self.frames.is_some()
+    }
+
+    /// Whether windows are being classified.
+    pub fn predicting(&self) -> bool {
+        self.windower.is_some()
+    }
+
+    /// One sample period: reads the IMU, streams frames and classifies windows as enabled.
+    pub fn tick(&mut self) {
+        if self.frames.is_none() && self.windower.is_none() {
+            return;
+        }
+        let now = self.platform.now_ms();
+        let Some(raw) = self.platform.read_imu() else {
+            // A missing sample breaks the window's timing: start the window over.
+            if let Some(w) = self.windower.as_mut() {
+                w.clear();
+            }
+            return;
+        };
+        if let Some(frame) = self.frames.as_mut().and_then(|f| f.push(raw, now)) {
+            let mut buf = [0u8; MAX_FRAME_LEN];
+            if let Ok(n) = frame.encode(&mut buf) {
+                self.platform.notify(Characteristic::Imu, &buf[..n]);
+            }
+        }
+        let si = self.platform.full_scale().to_si(&raw);
+        let Some(window) = self.windower.as_mut().and_then(|w| w.push(si)) else {
+            return;
+        };
+        let window_seq = self
+            .windower
+            .as_ref()
+            .map_or(0, |w| w.emitted().wrapping_sub(1));
+        let Some((slot, len)) = self.active else {
+            return;
+        };
+        let Some(bytes) = self.platform.slot(slot).get(..len) else {
+            return;
+        };
+        let prediction = Model::parse(bytes)
+            .ok()
+            .and_then(|m| infer::run(&m, &window, &mut self.arena).ok());
+        if let Some(p) = prediction {
+            let event = PredictionEvent {
+                window_seq,
+                timestamp_ms: now,
+                class: p.class,
+                confidence_permille: (p.confidence * 1000.0 + 0.5) as u16,
+            };
+            let mut buf = [0u8; PredictionEvent::MAX_LEN];
+            if let Ok(n) = event.encode(&mut buf) {
+                self.platform.notify(Characteristic::Predictions, &buf[..n]);
+            }
+        }
+    }
+
+    /// A write to the control characteristic (one fragment). Complete requests are answered with notified
+    /// response fragments; undecodable ones with an error response.
+    pub fn on_control_write(&mut self, packet: &[u8]) {
+        let mut message = [0u8; MAX_MESSAGE_LEN];
+        let len = match self.reassembler.push(packet) {
+            Ok(Some(m)) => {
+                message[..m.len()].copy_from_slice(m);
+                m.len()
+            }
+            Ok(None) => return,
+            Err(_) => {
+                self.respond(&Response {
+                    id: 0,
+                    body: ResponseBody::Error(ErrorCode::Malformed),
+                });
+                return;
+            }
+        };
+        let response = match decode_request(&message[..len]) {
+            Ok(request) => self.handle(request),
+            Err(e) => Response {
+                id: e.id,
+                body: ResponseBody::Error(e.code),
+            },
+        };
+        self.respond(&response);
+        if self.reboot_pending {
+            self.reboot_pending = false;
+            self.platform.reboot();
+        }
+    }
+
+    /// A write to the bulk characteristic: an update chunk. Malformed or unexpected chunks are ignored (the
+    /// desktop learns the position from `UpdateStatus`).
+    pub fn on_bulk_write(&mut self, packet: &[u8]) {
+        if let Ok(chunk) = BulkChunk::decode(packet) {
+            self.receiver.chunk(&mut self.platform, &chunk);
+        }
+    }
+
+    /// The link dropped: streams stop; an update in progress stays resumable.
+    pub fn on_disconnect(&mut self) {
+        self.frames = None;
+        self.windower = None;
+        self.reassembler = Reassembler::new();
+    }
+
+    /// Handles one decoded request.
+    pub fn handle(&mut self, request: Request) -> Response {
+        let body = match request.body {
+            RequestBody::GetInfo => ResponseBody::Info(self.info()),
+            RequestBody::StartImu => {
+                let payload = self.platform.att_payload().min(MAX_ATT_PAYLOAD);
+                self.frames = Some(FrameBuilder::new(payload, self.platform.full_scale()));
+                ResponseBody::Ok
+            }
+            RequestBody::StopImu => {
+                self.frames = None;
+                ResponseBody::Ok
+            }
+            RequestBody::StartPredictions => {
+                if self.active.is_some() {
+                    self.windower = Some(Windower::new());
+                    ResponseBody::Ok
+                } else {
+                    ResponseBody::Error(ErrorCode::NoModel)
+                }
+            }
+            RequestBody::StopPredictions => {
+                self.windower = None;
+                ResponseBody::Ok
+            }
+            RequestBody::BeginUpdate {
+                target,
+                total_len,
+                sha256,
+                version,
+            } => {
+                match self
+                    .receiver
+                    .begin(&mut self.platform, target, total_len, sha256, version)
+                {
+                    Ok(p) => status(p),
+                    Err(e) => ResponseBody::Error(e),
+                }
+            }
+            RequestBody::UpdateStatus { target } => match self.receiver.status(target) {
+                Ok(p) => status(p),
+                Err(e) => ResponseBody::Error(e),
+            },
+            RequestBody::CommitUpdate { target } => {
+                match self
+                    .receiver
+                    .commit(&mut self.platform, target, &mut self.arena)
+                {
+                    Ok(Committed::Model { slot, len, .. }) => {
+                        self.active = Some((slot, len));
+                        if let Some(w) = self.windower.as_mut() {
+                            w.clear();
+                        }
+                        ResponseBody::Ok
+                    }
+                    Ok(Committed::Firmware { .. }) => ResponseBody::Ok,
+                    Err(e) => ResponseBody::Error(e),
+                }
+            }
+            RequestBody::AbortUpdate { target } => {
+                self.receiver.abort(&mut self.platform, target);
+                ResponseBody::Ok
+            }
+            RequestBody::Reboot => {
+                self.reboot_pending = true;
+                ResponseBody::Ok
+            }
+        };
+        Response {
+            id: request.id,
+            body,
+        }
+    }
+
+    fn info(&mut self) -> Info {
+        let model = self.model().map(|m| ModelInfo {
+            id: m.id(),
+            version: m.version(),
+            labels: m
+                .labels()
+                .iter()
+                .filter_map(|l| heapless::String::try_from(l).ok())
+                .collect(),
+        });
+        let payload = self.platform.att_payload().min(MAX_ATT_PAYLOAD);
+        Info {
+            firmware_version: truncated(self.firmware_version),
+            protocol_version: PROTOCOL_VERSION,
+            model,
+            battery_percent: self.platform.battery_percent(),
+            sample_rate_hz: SAMPLE_RATE_HZ as u8,
+            frame_capacity: frame_capacity(payload) as u8,
+            imu_streaming: self.imu_streaming(),
+            predicting: self.predicting(),
+        }
+    }
+
+    fn respond(&mut self, response: &Response) {
+        let mut message = [0u8; MAX_MESSAGE_LEN];
+        let Ok(len) = encode_response(response, &mut message) else {
+            return;
+        };
+        let payload = self.platform.att_payload().clamp(2, MAX_ATT_PAYLOAD);
+        let mut packet = [0u8; MAX_ATT_PAYLOAD];
+        for (header, data) in fragments(&message[..len], payload) {
+            packet[0] = header;
+            packet[1..1 + data.len()].copy_from_slice(data);
+            self.platform
+                .notify(Characteristic::Control, &packet[..1 + data.len()]);
+        }
+    }
+}
+
+fn status(p: update::Progress) -> ResponseBody {
+    ResponseBody::UpdateStatus {
+        target: p.target,
+        next_offset: p.next_offset,
+        total_len: p.total_len,
+    }
+}
+
+/// The longest prefix of `s` that fits 16 bytes on a char boundary.
+fn truncated(s: &str) -> heapless::String<16> {
+    let mut end = s.len().min(16);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    heapless::String::try_from(&s[..end]).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;
