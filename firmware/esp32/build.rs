@@ -1,0 +1,3 @@
+fn main() {
+    embuild::espidf::sysenv::output();
+}
