@@ -25,7 +25,8 @@ pub const ARENA_CAPACITY: usize = 16 * 1024;
 /// Largest ATT payload the band uses (ATT MTU 247).
 pub const MAX_ATT_PAYLOAD: usize = 244;
 
-/// The band.
+/// The band. It holds the 16 KB inference arena, so on a microcontroller put it in a `static` (e.g. a
+/// `StaticCell`) rather than on a task stack.
 pub struct Band<P: Platform> {
     platform: P,
     firmware_version: &'static str,

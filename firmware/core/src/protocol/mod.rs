@@ -31,6 +31,17 @@ pub const CONTROL_UUID: u128 = 0xb7a1d003_7c2e_4f6a_9b1d_3e5f0ba9d0c0;
 /// Bulk update chunks (write without response), see [`BulkChunk`].
 pub const BULK_UUID: u128 = 0xb7a1d004_7c2e_4f6a_9b1d_3e5f0ba9d0c0;
 
+/// [`SERVICE_UUID`] in canonical text form.
+pub const SERVICE_UUID_STR: &str = "b7a1d000-7c2e-4f6a-9b1d-3e5f0ba9d0c0";
+/// [`IMU_UUID`] in canonical text form.
+pub const IMU_UUID_STR: &str = "b7a1d001-7c2e-4f6a-9b1d-3e5f0ba9d0c0";
+/// [`PREDICTIONS_UUID`] in canonical text form.
+pub const PREDICTIONS_UUID_STR: &str = "b7a1d002-7c2e-4f6a-9b1d-3e5f0ba9d0c0";
+/// [`CONTROL_UUID`] in canonical text form.
+pub const CONTROL_UUID_STR: &str = "b7a1d003-7c2e-4f6a-9b1d-3e5f0ba9d0c0";
+/// [`BULK_UUID`] in canonical text form.
+pub const BULK_UUID_STR: &str = "b7a1d004-7c2e-4f6a-9b1d-3e5f0ba9d0c0";
+
 /// The four characteristics of the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Characteristic {

@@ -95,6 +95,28 @@ fn through_fragments(message: &[u8], payload: usize) -> Vec<u8> {
 }
 
 #[test]
+fn uuid_strings_spell_the_numbers() {
+    for (text, value) in [
+        (SERVICE_UUID_STR, SERVICE_UUID),
+        (IMU_UUID_STR, IMU_UUID),
+        (PREDICTIONS_UUID_STR, PREDICTIONS_UUID),
+        (CONTROL_UUID_STR, CONTROL_UUID),
+        (BULK_UUID_STR, BULK_UUID),
+    ] {
+        let hex = std::format!("{value:032x}");
+        let canonical = std::format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        );
+        assert_eq!(text, canonical);
+    }
+}
+
+#[test]
 fn uuids_are_the_contract() {
     assert_eq!(SERVICE_UUID, 0xb7a1d000_7c2e_4f6a_9b1d_3e5f0ba9d0c0);
     assert_eq!(
