@@ -189,8 +189,10 @@ impl UpdateReceiver {
                 if t.hasher.finalize().as_slice() != t.sha256 {
                     Err(ErrorCode::DigestMismatch)
                 } else {
-                    platform.firmware_commit().map_err(|_| ErrorCode::Storage)?;
-                    Ok(Committed::Firmware { version: t.version })
+                    match platform.firmware_commit() {
+                        Ok(()) => Ok(Committed::Firmware { version: t.version }),
+                        Err(_) => Err(ErrorCode::Storage),
+                    }
                 }
             }
         };

@@ -352,6 +352,10 @@ fn firmware_streams_in_order_and_verifies_its_digest() {
         Err(ErrorCode::DigestMismatch)
     );
     assert!(!flash.firmware_committed);
+    assert!(
+        flash.firmware.is_empty(),
+        "a rejected image is dropped from the sink"
+    );
 }
 
 #[derive(Debug, Clone)]
