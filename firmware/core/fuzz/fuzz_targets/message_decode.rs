@@ -3,7 +3,9 @@
 #![no_main]
 
 use bandx_core::frame::Frame;
-use bandx_core::protocol::{BulkChunk, PredictionEvent, Reassembler, decode_request, decode_response};
+use bandx_core::protocol::{
+    BulkChunk, PredictionEvent, Reassembler, decode_request, decode_response,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
