@@ -2,6 +2,41 @@
 //!
 //! [`BlobWriter`] writes one into a caller buffer without allocating; [`Model::parse`] checks every byte
 //! of one and gives a zero-copy view (weights stay in flash).
+//!
+//! ```
+//! use bandx_core::blob::{BlobWriter, FilterSpec, InputSpec, Model, INPUT_LEN};
+//! use bandx_core::quant::quantize_multiplier;
+//!
+//! let mut buf = [0u8; 2048];
+//! let mut w = BlobWriter::new(&mut buf, 7, 1)?;
+//! w.labels(&["still", "moving"])?;
+//! w.input_spec(&InputSpec { mean: [0.0; 6], std: [1.0; 6], scale: 0.05, zero_point: 0 })?;
+//! let (m, s) = quantize_multiplier(0.05 * 0.01 / 0.1); // in_scale * w_scale / out_scale
+//! let conv = FilterSpec {
+//!     in_channels: 6, out_channels: 4, kernel: 3, relu: true,
+//!     weights: &[1; 4 * 3 * 6], bias: &[0; 4], multiplier: &[m; 4], shift: &[s; 4],
+//!     out_zero_point: -128, out_scale: 0.1,
+//! };
+//! w.conv1d(1, &conv)?;
+//! w.max_pool1d(2)?;
+//! w.global_avg_pool()?;
+//! let logits = FilterSpec {
+//!     in_channels: 4, out_channels: 2, kernel: 1, relu: false,
+//!     weights: &[1, 1, 1, 1, -1, -1, -1, -1], bias: &[0; 2], multiplier: &[m; 2], shift: &[s; 2],
+//!     out_zero_point: 0, out_scale: 0.1,
+//! };
+//! w.dense(&logits)?;
+//! // Record what this crate's engine computes for a test window as the blob's self-test.
+//! w.self_test_from_engine(&[5; INPUT_LEN], &mut [0u8; 1024])?;
+//! let len = w.finish()?;
+//!
+//! let model = Model::parse(&buf[..len])?;
+//! let mut arena = [0u8; 1024];
+//! model.self_test(&mut arena).expect("reproduces");
+//! let p = model.infer(&[[0.3; 6]; 60], &mut arena).expect("arena large enough");
+//! assert_eq!(model.labels().get(p.class as usize), Some("still"));
+//! # Ok::<(), bandx_core::blob::BlobError>(())
+//! ```
 
 mod error;
 mod layer;
