@@ -90,7 +90,7 @@ fn map_model_partition(
 }
 
 fn flash(err: idf::esp_err_t) -> Result<(), StorageError> {
-    if err == idf::ESP_OK as idf::esp_err_t { Ok(()) } else { Err(StorageError::Io) }
+    if err == idf::ESP_OK as idf::esp_err_t { Ok(()) } else { Err(StorageError) }
 }
 
 impl ModelStore for EspPlatform {
@@ -119,7 +119,7 @@ impl ModelStore for EspPlatform {
     }
     fn set_active_slot(&mut self, slot: Slot) -> Result<(), StorageError> {
         // An NVS entry write is atomic: after a power cut the old or the new value is read.
-        self.nvs.set_u8("active", slot as u8).map_err(|_| StorageError::Io)
+        self.nvs.set_u8("active", slot as u8).map_err(|_| StorageError)
     }
 }
 
@@ -141,12 +141,12 @@ impl FirmwareSink for EspPlatform {
         Ok(())
     }
     fn firmware_write(&mut self, _offset: u32, data: &[u8]) -> Result<(), StorageError> {
-        let handle = self.ota.ok_or(StorageError::Io)?;
+        let handle = self.ota.ok_or(StorageError)?;
         // SAFETY: handle is live (begin succeeded, not yet ended); data is a valid slice.
         flash(unsafe { idf::esp_ota_write(handle, data.as_ptr().cast(), data.len()) })
     }
     fn firmware_commit(&mut self) -> Result<(), StorageError> {
-        let handle = self.ota.take().ok_or(StorageError::Io)?;
+        let handle = self.ota.take().ok_or(StorageError)?;
         // SAFETY: esp_ota_end validates the image; only then is it made the boot partition. The bootloader's
         // rollback (CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE) returns to the old app if the new one never confirms.
         flash(unsafe { idf::esp_ota_end(handle) })?;
