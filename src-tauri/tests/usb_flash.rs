@@ -17,6 +17,7 @@ use serialport::TTYPort;
 const FLASH_BEGIN: u8 = 0x02;
 const FLASH_DATA: u8 = 0x03;
 const MEM_BEGIN: u8 = 0x05;
+const SPI_FLASH_MD5: u8 = 0x13;
 
 /// Deterministic bytes that are not all alike (xorshift).
 fn noise(len: usize, seed: u64) -> Vec<u8> {
@@ -29,6 +30,18 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// A real model blob in bandx-core's format (the demo model: 7 classes, random weights).
+fn model_blob(seed: u32) -> Vec<u8> {
+    let mut buf = vec![0u8; bandx_core::demo::DEMO_BLOB_CAPACITY];
+    let len = bandx_core::demo::write_demo_model(&mut buf, 7, 2, seed).expect("the demo model");
+    buf.truncate(len);
+    buf
+}
+
+fn model(first: ModelSlot, blob: &[u8]) -> Payload<'_> {
+    Payload::Model { first, blob }
 }
 
 /// A band whose flash holds older contents everywhere, on the far end of a pty.
@@ -81,46 +94,80 @@ fn flash_with(
 }
 
 #[test]
-fn a_model_blob_lands_in_model_a_byte_exact() {
+fn a_model_blob_lands_in_model_a_then_model_b_byte_exact() {
     let layout = FlashLayout::band();
-    let slot = layout.model_slot(ModelSlot::A).clone();
-    let (loader, line, before) = band(LoaderConfig::esp32);
-    let blob = noise(20_003, 42); // not a whole number of blocks or words
-
-    let (result, _) = flash_with(
-        line,
-        Payload::Model {
-            slot: ModelSlot::A,
-            blob: &blob,
-        },
-        &options(),
+    let (a, b) = (
+        layout.model_slot(ModelSlot::A).clone(),
+        layout.model_slot(ModelSlot::B).clone(),
     );
+    let (loader, line, before) = band(LoaderConfig::esp32);
+    let blob = model_blob(1);
+    assert_ne!(
+        blob.len() % 1024,
+        0,
+        "a partial last block is part of the test"
+    );
+
+    let (result, _) = flash_with(line, model(ModelSlot::A, &blob), &options());
     let report = result.expect("a clean write");
     let after = loader.flash();
     let transcript: Transcript = loader.finish();
 
-    let start = slot.offset as usize;
-    assert_eq!(&after[start..start + blob.len()], &blob[..]);
-    // The ROM erased whole sectors: the rest of the last one is blank, the slot beyond untouched.
-    let erased_end = start + blob.len().div_ceil(0x1000) * 0x1000;
-    assert!(
-        after[start + blob.len()..erased_end]
-            .iter()
-            .all(|&b| b == 0xff)
-    );
-    assert_eq!(
-        after[erased_end..slot.end() as usize],
-        before[erased_end..slot.end() as usize]
-    );
-    assert_only_changed(&before, &after, &[&slot]);
+    for slot in [&a, &b] {
+        let start = slot.offset as usize;
+        assert_eq!(
+            &after[start..start + blob.len()],
+            &blob[..],
+            "{}",
+            slot.name
+        );
+        // The ROM erased whole sectors: the rest of the last one is blank, the slot beyond untouched.
+        let erased_end = start + blob.len().div_ceil(0x1000) * 0x1000;
+        assert!(
+            after[start + blob.len()..erased_end]
+                .iter()
+                .all(|&x| x == 0xff)
+        );
+        assert_eq!(
+            after[erased_end..slot.end() as usize],
+            before[erased_end..slot.end() as usize]
+        );
+    }
+    assert_only_changed(&before, &after, &[&a, &b]);
 
+    assert_eq!(report.partitions, ["model_a", "model_b"]);
+    // model_a is erased, written and checked before model_b is touched.
     assert_eq!(
-        (report.partition.as_str(), report.offset),
-        ("model_a", slot.offset)
+        transcript.erased,
+        [
+            (a.offset, 0x1000 * blob.len().div_ceil(0x1000) as u32),
+            (b.offset, 0x1000 * blob.len().div_ceil(0x1000) as u32)
+        ]
     );
-    assert_eq!(transcript.count(FLASH_DATA), blob.len().div_ceil(1024));
+    assert_eq!(transcript.count(FLASH_DATA), 2 * blob.len().div_ceil(1024));
+    assert_eq!(transcript.count(SPI_FLASH_MD5), 2);
     assert_eq!(transcript.count(MEM_BEGIN), 0, "no stub loader is uploaded");
     assert_eq!(transcript.baud_changes, [921_600]);
+}
+
+#[test]
+fn a_blob_the_band_would_reject_is_never_written() {
+    let (loader, line, before) = band(LoaderConfig::esp32);
+    let mut blob = model_blob(2);
+    let last = blob.len() - 1;
+    blob[last] ^= 0x55; // breaks the blob's digest
+
+    let (result, events) = flash_with(line, model(ModelSlot::B, &blob), &options());
+    let after = loader.flash();
+    let transcript = loader.finish();
+
+    assert!(
+        matches!(result, Err(UsbError::InvalidModel(_))),
+        "{result:?}"
+    );
+    assert!(events.is_empty(), "refused before connecting");
+    assert!(transcript.commands.is_empty());
+    assert!(after == before);
 }
 
 #[test]
@@ -169,22 +216,15 @@ fn a_firmware_image_lands_in_ota_0_and_is_selected_for_boot() {
 #[test]
 fn progress_is_monotonic_and_reaches_100_percent() {
     let (_loader, line, _) = band(LoaderConfig::esp32);
-    let blob = noise(48 * 1024 + 17, 5);
-    let (result, events) = flash_with(
-        line,
-        Payload::Model {
-            slot: ModelSlot::B,
-            blob: &blob,
-        },
-        &options(),
-    );
+    let blob = model_blob(3);
+    let (result, events) = flash_with(line, model(ModelSlot::B, &blob), &options());
     result.expect("a clean write");
 
+    let total = 2 * blob.len() as u64;
     assert_eq!(events.first().map(|e| e.stage), Some(Stage::Connecting));
     assert_eq!(events.last().map(|e| e.stage), Some(Stage::Done));
     for pair in events.windows(2) {
         assert!(pair[1].written >= pair[0].written, "{pair:?}");
-        assert!(pair[1].stage as u8 >= pair[0].stage as u8, "{pair:?}");
     }
     let writes: Vec<_> = events
         .iter()
@@ -192,20 +232,30 @@ fn progress_is_monotonic_and_reaches_100_percent() {
         .collect();
     assert_eq!(
         writes.len(),
-        blob.len().div_ceil(1024),
+        2 * blob.len().div_ceil(1024),
         "one event per block"
     );
-    let last = writes.last().unwrap();
-    assert_eq!(
-        (last.written, last.total),
-        (blob.len() as u64, blob.len() as u64)
-    );
-    assert_eq!(last.fraction(), 1.0);
-    assert_eq!(last.eta, Some(std::time::Duration::ZERO));
     assert!(
         writes
             .iter()
-            .all(|e| e.bytes_per_sec > 0.0 && e.partition == "model_b")
+            .all(|e| e.total == total && e.bytes_per_sec > 0.0)
+    );
+    let last = writes.last().unwrap();
+    assert_eq!((last.written, last.fraction()), (total, 1.0));
+    assert_eq!(last.eta, Some(std::time::Duration::ZERO));
+    let order: Vec<(&str, Stage)> = events
+        .iter()
+        .map(|e| (e.partition.as_str(), e.stage))
+        .filter(|(_, stage)| *stage != Stage::Writing)
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("model_b", Stage::Connecting),
+            ("model_b", Stage::Verifying),
+            ("model_a", Stage::Verifying),
+            ("model_a", Stage::Done)
+        ]
     );
 }
 
@@ -213,17 +263,10 @@ fn progress_is_monotonic_and_reaches_100_percent() {
 fn unplugging_mid_flash_reports_it_and_leaves_the_other_slot_alone() {
     let layout = FlashLayout::band();
     let (loader, line, before) =
-        band(|flash| LoaderConfig::esp32(flash).with_fault(Fault::UnplugAfter(8 * 1024)));
-    let blob = noise(40_000, 9);
+        band(|flash| LoaderConfig::esp32(flash).with_fault(Fault::UnplugAfter(2 * 1024)));
+    let blob = model_blob(4);
 
-    let (result, events) = flash_with(
-        line,
-        Payload::Model {
-            slot: ModelSlot::B,
-            blob: &blob,
-        },
-        &options(),
-    );
+    let (result, events) = flash_with(line, model(ModelSlot::B, &blob), &options());
     let err = result.unwrap_err();
     let after = loader.flash();
     let transcript = loader.finish();
@@ -238,8 +281,8 @@ fn unplugging_mid_flash_reports_it_and_leaves_the_other_slot_alone() {
         } => {
             assert_eq!(partition, "model_b");
             assert_eq!(*total, blob.len() as u64);
-            // The block that crossed 8 KB was never acknowledged.
-            assert_eq!(*written, 7 * 1024);
+            // The block that crossed 2 KB was never acknowledged.
+            assert_eq!(*written, 1024);
         }
         other => panic!("expected Unplugged, got {other:?}"),
     }
@@ -252,22 +295,42 @@ fn unplugging_mid_flash_reports_it_and_leaves_the_other_slot_alone() {
 }
 
 #[test]
+fn unplugging_while_writing_the_second_slot_leaves_the_new_model_in_the_first() {
+    let layout = FlashLayout::band();
+    let blob = model_blob(5);
+    let first_blocks = blob.len().div_ceil(1024) * 1024;
+    let (loader, line, _) = band(|flash| {
+        LoaderConfig::esp32(flash).with_fault(Fault::UnplugAfter(first_blocks + 1024))
+    });
+
+    let (result, _) = flash_with(line, model(ModelSlot::B, &blob), &options());
+    let err = result.unwrap_err();
+    let after = loader.flash();
+    drop(loader);
+
+    assert!(
+        matches!(&err, UsbError::Unplugged { partition, .. } if partition == "model_a"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("already complete and verified in model_b"),
+        "{err}"
+    );
+    let b = layout.model_slot(ModelSlot::B).offset as usize;
+    assert_eq!(&after[b..b + blob.len()], &blob[..]);
+}
+
+#[test]
 fn a_corrupted_write_fails_verification_and_the_slot_is_erased() {
     let layout = FlashLayout::band();
     let slot = layout.model_slot(ModelSlot::A).clone();
     let (loader, line, before) = band(|flash| {
-        LoaderConfig::esp32(flash).with_fault(Fault::CorruptByte(slot.offset + 5_000))
+        LoaderConfig::esp32(flash).with_fault(Fault::CorruptByte(slot.offset + 1_500))
     });
-    let blob = noise(12_000, 11);
+    let blob = model_blob(6);
 
-    let (result, _) = flash_with(
-        line,
-        Payload::Model {
-            slot: ModelSlot::A,
-            blob: &blob,
-        },
-        &options(),
-    );
+    let (result, _) = flash_with(line, model(ModelSlot::A, &blob), &options());
     let err = result.unwrap_err();
     let after = loader.flash();
     drop(loader);
@@ -291,14 +354,7 @@ fn a_board_that_is_not_an_esp32_is_refused_before_writing() {
         magic: rom_loader::ESP32C3_MAGIC,
         ..LoaderConfig::esp32(flash)
     });
-    let (result, _) = flash_with(
-        line,
-        Payload::Model {
-            slot: ModelSlot::A,
-            blob: &[1, 2, 3, 4],
-        },
-        &options(),
-    );
+    let (result, _) = flash_with(line, model(ModelSlot::A, &model_blob(7)), &options());
     let err = result.unwrap_err();
     let after = loader.flash();
     let transcript = loader.finish();
@@ -318,14 +374,7 @@ fn an_unknown_chip_is_refused_too() {
         magic: 0xdead_beef,
         ..LoaderConfig::esp32(flash)
     });
-    let (result, _) = flash_with(
-        line,
-        Payload::Model {
-            slot: ModelSlot::A,
-            blob: &[0; 8],
-        },
-        &options(),
-    );
+    let (result, _) = flash_with(line, model(ModelSlot::A, &model_blob(8)), &options());
     assert!(
         matches!(result, Err(UsbError::NotAnEsp32 { .. })),
         "{result:?}"
@@ -336,7 +385,7 @@ fn an_unknown_chip_is_refused_too() {
 fn cancelling_stops_between_blocks_and_keeps_the_other_slot() {
     let layout = FlashLayout::band();
     let (loader, line, before) = band(LoaderConfig::esp32);
-    let blob = noise(30_000, 13);
+    let blob = model_blob(9);
     let options = options();
     let cancel = options.cancel.clone();
 
@@ -344,13 +393,10 @@ fn cancelling_stops_between_blocks_and_keeps_the_other_slot() {
     let result = usb::flash(
         line,
         &layout,
-        Payload::Model {
-            slot: ModelSlot::A,
-            blob: &blob,
-        },
+        model(ModelSlot::A, &blob),
         &options,
         &mut |p| {
-            if p.written >= 4 * 1024 {
+            if p.written >= 2 * 1024 {
                 cancel.store(true, Ordering::SeqCst);
             }
             events.push(p.clone());
@@ -360,12 +406,12 @@ fn cancelling_stops_between_blocks_and_keeps_the_other_slot() {
     let transcript = loader.finish();
 
     match result {
-        Err(UsbError::Cancelled { written, .. }) => assert_eq!(written, 4 * 1024),
+        Err(UsbError::Cancelled { written, .. }) => assert_eq!(written, 2 * 1024),
         other => panic!("expected Cancelled, got {other:?}"),
     }
     assert_eq!(
         transcript.count(FLASH_DATA),
-        4,
+        2,
         "no block is sent after the flag is set"
     );
     assert_only_changed(&before, &after, &[layout.model_slot(ModelSlot::A)]);
@@ -377,15 +423,8 @@ fn a_band_that_stops_answering_times_out() {
     let layout = FlashLayout::band();
     let (loader, line, before) =
         band(|flash| LoaderConfig::esp32(flash).with_fault(Fault::SilentAfter(2 * 1024)));
-    let blob = noise(6_000, 17);
-    let (result, _) = flash_with(
-        line,
-        Payload::Model {
-            slot: ModelSlot::B,
-            blob: &blob,
-        },
-        &options(),
-    );
+    let blob = model_blob(10);
+    let (result, _) = flash_with(line, model(ModelSlot::B, &blob), &options());
     let after = loader.flash();
     drop(loader);
     match &result {
@@ -475,21 +514,14 @@ fn without_sync_or_detection_the_flash_is_still_attached_and_written() {
     let layout = FlashLayout::band();
     let slot = layout.model_slot(ModelSlot::B).clone();
     let (loader, line, before) = band(LoaderConfig::esp32);
-    let blob = noise(5_000, 29);
+    let blob = model_blob(11);
     let options = FlashOptions {
         before: ResetBeforeOperation::NoResetNoSync,
         baud: None,
         ..options()
     };
 
-    let (result, _) = flash_with(
-        line,
-        Payload::Model {
-            slot: ModelSlot::B,
-            blob: &blob,
-        },
-        &options,
-    );
+    let (result, _) = flash_with(line, model(ModelSlot::B, &blob), &options);
     result.expect("a clean write");
     let after = loader.flash();
     let transcript = loader.finish();
@@ -498,7 +530,7 @@ fn without_sync_or_detection_the_flash_is_still_attached_and_written() {
     assert!(transcript.count(0x0D) >= 1, "SPI_ATTACH before writing");
     let start = slot.offset as usize;
     assert_eq!(&after[start..start + blob.len()], &blob[..]);
-    assert_only_changed(&before, &after, &[&slot]);
+    assert_only_changed(&before, &after, &[&slot, layout.model_slot(ModelSlot::A)]);
 }
 
 #[test]

@@ -87,7 +87,7 @@ impl AppSlot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partition {
     pub name: String,
-    /// Partition type byte (0x00 app, 0x01 data, 0x40.. BandX-defined).
+    /// Partition type byte (0x00 app, 0x01 data, 0x40.. application-defined).
     pub ty: u8,
     pub subtype: u8,
     pub offset: u32,
@@ -303,8 +303,9 @@ ota_1,    app,  ota_1, 0x1F0000, 0x1E0000,
         let layout = FlashLayout::parse(PARTITIONS_CSV).unwrap();
         let a = layout.model_slot(ModelSlot::A);
         let b = layout.model_slot(ModelSlot::B);
-        assert_eq!((a.ty, a.subtype, a.size), (0x40, 0x00, 0x10000));
-        assert_eq!((b.ty, b.subtype, b.size), (0x40, 0x01, 0x10000));
+        // data / undefined: what the ESP32 glue looks the slots up by (with their labels).
+        assert_eq!((a.ty, a.subtype, a.size), (0x01, 0x06, 0x10000));
+        assert_eq!((b.ty, b.subtype, b.size), (0x01, 0x06, 0x10000));
         assert!(layout.app_slot(AppSlot::Ota0).size >= 0x18_0000);
         assert!(layout.app_slot(AppSlot::Ota1).size >= 0x18_0000);
         assert_eq!(layout.app_slot(AppSlot::Ota0).offset % 0x10000, 0);

@@ -10,32 +10,49 @@ use bandx_sim::partitions::AppSlot;
 /// Size of the `otadata` partition ESP-IDF requires.
 pub const OTADATA_SIZE: usize = 0x2000;
 const SECTOR: usize = 0x1000;
-/// `ESP_OTA_IMG_UNDEFINED`: what ESP-IDF writes when app rollback is not enabled.
-const OTA_STATE_UNDEFINED: u32 = 0xFFFF_FFFF;
+/// `esp_ota_img_states_t` values the band's bootloader acts on.
+const OTA_IMG_NEW: u32 = 0x0;
+const OTA_IMG_VALID: u32 = 0x2;
+const OTA_IMG_INVALID: u32 = 0x3;
+const OTA_IMG_ABORTED: u32 = 0x4;
 /// The band has two app slots, `ota_0` and `ota_1`.
 const APP_SLOTS: u32 = 2;
 
 /// A fresh `otadata` image (both sectors) that makes the bootloader start `slot`.
+///
+/// The band's firmware is built with app rollback, so the new slot's entry is marked new, as
+/// `esp_ota_set_boot_partition` does: once the new firmware confirms itself it stays; if it never
+/// does, the bootloader falls back to the older entry, which points at the other slot.
 pub fn select(slot: AppSlot) -> Vec<u8> {
-    let seq = slot.index() + 1;
+    let new_seq = APP_SLOTS + 1 + slot.index();
     let mut image = vec![0xFF; OTADATA_SIZE];
-    image[0..4].copy_from_slice(&seq.to_le_bytes());
-    // seq_label stays erased (0xFF), as ESP-IDF leaves it.
-    image[24..28].copy_from_slice(&OTA_STATE_UNDEFINED.to_le_bytes());
-    image[28..32].copy_from_slice(&entry_crc(seq).to_le_bytes());
+    write_entry(&mut image[..SECTOR], new_seq - 1, OTA_IMG_VALID);
+    write_entry(&mut image[SECTOR..], new_seq, OTA_IMG_NEW);
     image
 }
 
-/// The app slot an `otadata` image selects, or `None` when no entry is valid (the bootloader then
-/// starts `ota_0`, the first app partition, as the band has no factory app).
+/// `esp_ota_select_entry_t`; `seq_label` stays erased (0xFF), as ESP-IDF leaves it.
+fn write_entry(sector: &mut [u8], seq: u32, state: u32) {
+    sector[0..4].copy_from_slice(&seq.to_le_bytes());
+    sector[24..28].copy_from_slice(&state.to_le_bytes());
+    sector[28..32].copy_from_slice(&entry_crc(seq).to_le_bytes());
+}
+
+/// The app slot the bootloader starts with this `otadata`, or `None` when no entry is usable
+/// (the bootloader then starts `ota_0`, the first app partition, as the band has no factory app).
 pub fn selected(image: &[u8]) -> Option<AppSlot> {
     image
         .chunks(SECTOR)
         .take(2)
         .filter_map(|sector| {
-            let seq = u32::from_le_bytes(sector.get(0..4)?.try_into().ok()?);
-            let crc = u32::from_le_bytes(sector.get(28..32)?.try_into().ok()?);
-            (seq != 0xFFFF_FFFF && seq != 0 && crc == entry_crc(seq)).then_some(seq)
+            let word = |i: usize| Some(u32::from_le_bytes(sector.get(i..i + 4)?.try_into().ok()?));
+            let (seq, state, crc) = (word(0)?, word(24)?, word(28)?);
+            let usable = seq != 0xFFFF_FFFF
+                && seq != 0
+                && crc == entry_crc(seq)
+                && state != OTA_IMG_INVALID
+                && state != OTA_IMG_ABORTED;
+            usable.then_some(seq)
         })
         .max()
         .map(|seq| match (seq - 1) % APP_SLOTS {
@@ -81,19 +98,22 @@ mod tests {
     }
 
     #[test]
+    fn a_new_firmware_that_never_confirms_rolls_back_to_the_other_slot() {
+        for slot in [AppSlot::Ota0, AppSlot::Ota1] {
+            let mut image = select(slot);
+            // What the bootloader does to a pending image that never confirmed itself.
+            image[SECTOR + 24..SECTOR + 28].copy_from_slice(&OTA_IMG_ABORTED.to_le_bytes());
+            assert_eq!(selected(&image), Some(slot.other()));
+        }
+    }
+
+    #[test]
     fn blank_or_corrupt_otadata_selects_nothing() {
         assert_eq!(selected(&vec![0xFF; OTADATA_SIZE]), None);
         let mut image = select(AppSlot::Ota1);
         image[28] ^= 1;
+        image[SECTOR + 28] ^= 1;
         assert_eq!(selected(&image), None);
         assert_eq!(selected(&[0u8; 3]), None);
-    }
-
-    #[test]
-    fn highest_sequence_wins() {
-        let mut image = select(AppSlot::Ota0);
-        let later = select(AppSlot::Ota1); // seq 2 in its first sector
-        image[SECTOR..SECTOR + 32].copy_from_slice(&later[..32]);
-        assert_eq!(selected(&image), Some(AppSlot::Ota1));
     }
 }

@@ -171,8 +171,17 @@ fn open_error(path: &str, e: serialport::Error) -> UsbError {
 /// What to write, and where.
 #[derive(Debug, Clone, Copy)]
 pub enum Payload<'a> {
-    /// A model blob (bandx-core's format) into a model slot.
-    Model { slot: ModelSlot, blob: &'a [u8] },
+    /// A model blob (bandx-core's format). It is checked like the band checks it (parse and
+    /// self-test) before anything is written, then written to `first`, verified, and written to
+    /// the other model slot too, verified.
+    ///
+    /// Why both: the band keeps its active-slot record in NVS, which the ROM loader cannot update,
+    /// and at boot it runs the recorded slot if its blob checks out, else the other. With the new
+    /// model in both slots it runs it whatever the record says, and the next BLE deploy (to the
+    /// slot the record does not name) still leaves a good model in place. Pass as `first` the
+    /// slot the band is *not* running from (its GetInfo names the active one): until `first` is
+    /// verified, the other slot and so the band's current model are left alone.
+    Model { first: ModelSlot, blob: &'a [u8] },
     /// A firmware image into an app slot; the bootloader is pointed at it once it verified.
     Firmware { slot: AppSlot, image: &'a [u8] },
 }
@@ -185,28 +194,49 @@ impl Payload<'_> {
         }
     }
 
-    fn partition<'l>(&self, layout: &'l FlashLayout) -> &'l Partition {
+    /// The partitions to write, in order, each with what the band still has if its write does
+    /// not complete.
+    fn targets(&self, layout: &FlashLayout) -> Vec<(Partition, String)> {
         match *self {
-            Payload::Model { slot, .. } => layout.model_slot(slot),
-            Payload::Firmware { slot, .. } => layout.app_slot(slot),
+            Payload::Model { first, .. } => {
+                let (a, b) = (first.partition_name(), first.other().partition_name());
+                vec![
+                    (
+                        layout.model_slot(first).clone(),
+                        format!(
+                            "{b} was not touched, so the band keeps running the model it had \
+                             (it never runs a model that fails its checks)"
+                        ),
+                    ),
+                    (
+                        layout.model_slot(first.other()).clone(),
+                        format!(
+                            "The new model is already complete and verified in {a}, so the band \
+                             runs it; {b} is incomplete and gets rewritten when you retry"
+                        ),
+                    ),
+                ]
+            }
+            Payload::Firmware { slot, .. } => vec![(
+                layout.app_slot(slot).clone(),
+                format!(
+                    "{} and the boot selection were not touched, so the band still starts the \
+                     firmware it had",
+                    slot.other().partition_name()
+                ),
+            )],
         }
     }
+}
 
-    /// Plain words on what the band still has if this write does not complete.
-    fn what_is_kept(&self) -> String {
-        match *self {
-            Payload::Model { slot, .. } => format!(
-                "{} was not touched, so the model stored there is still on the band; the band \
-                 only switches to a model slot that was completely written and verified",
-                slot.other().partition_name()
-            ),
-            Payload::Firmware { slot, .. } => format!(
-                "{} and the boot selection were not touched, so the band still starts the \
-                 firmware it had",
-                slot.other().partition_name()
-            ),
-        }
-    }
+/// Checks a model blob the way the band does before running it.
+fn check_model(blob: &[u8]) -> Result<(), UsbError> {
+    let model =
+        bandx_core::blob::Model::parse(blob).map_err(|e| UsbError::InvalidModel(e.to_string()))?;
+    let mut arena = vec![0u8; bandx_core::band::ARENA_CAPACITY];
+    bandx_core::infer::self_test(&model, &mut arena)
+        .map_err(|e| UsbError::InvalidModel(format!("its self-test fails ({e:?})")))?;
+    Ok(())
 }
 
 /// How to talk to the board.
@@ -285,14 +315,15 @@ fn as_secs_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok
 /// The result of a verified write.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlashReport {
-    pub partition: String,
-    pub offset: u32,
+    /// Partitions written and verified, in order.
+    pub partitions: Vec<String>,
+    /// Payload size (written once per partition).
     pub bytes: usize,
-    /// MD5 of the payload, equal to the one the band's ROM computed over the written region.
+    /// MD5 of the payload, equal to the one the band's ROM computed over each written region.
     pub md5: [u8; 16],
     #[serde(serialize_with = "as_secs")]
     pub elapsed: Duration,
-    /// Payload throughput of the writing stage.
+    /// Throughput of the writing stages.
     pub bytes_per_sec: f64,
     /// A firmware write: whether `otadata` now selects the new slot.
     pub boot_slot_selected: bool,
@@ -327,6 +358,10 @@ pub enum UsbError {
     #[error("The board on {port} is {detected}, not the band's ESP32. Nothing was written.")]
     NotAnEsp32 { port: String, detected: String },
     #[error(
+        "This model cannot run on the band: {0}. Nothing was written; train or export it again."
+    )]
+    InvalidModel(String),
+    #[error(
         "The {what} is {size} bytes but {partition} holds only {capacity}. Nothing was written."
     )]
     TooLarge {
@@ -357,7 +392,7 @@ pub enum UsbError {
     },
     #[error(
         "What the band stored in {partition} does not match what was sent (MD5 check failed). \
-         The slot was erased again so the band cannot use it; {kept}. Retry, and if it happens \
+         The slot was erased again so the band cannot use it. {kept}. Retry, and if it happens \
          again try another USB cable or port."
     )]
     VerifyFailed { partition: String, kept: String },
@@ -400,21 +435,25 @@ fn cause(e: &espflash::Error) -> Cause {
     if text == "Serial port not found" {
         return Cause::Unplugged;
     }
-    let mut source = inner.source();
+    // espflash wraps a serial error in its own type or, for some writes, passes the
+    // io::Error itself: look at the whole chain, starting with the error itself.
+    let mut source = Some(inner);
     while let Some(err) = source {
-        let gone = if let Some(serial) = err.downcast_ref::<serialport::Error>() {
+        let (kind, text) = if let Some(serial) = err.downcast_ref::<serialport::Error>() {
             match serial.kind() {
-                serialport::ErrorKind::NoDevice => true,
-                serialport::ErrorKind::Io(kind) => line_gone(kind, &serial.description),
-                _ => false,
+                serialport::ErrorKind::NoDevice => return Cause::Unplugged,
+                serialport::ErrorKind::Io(kind) => (Some(kind), serial.description.clone()),
+                _ => (None, String::new()),
             }
         } else if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            line_gone(io.kind(), &io.to_string())
+            (Some(io.kind()), io.to_string())
         } else {
-            false
+            (None, String::new())
         };
-        if gone {
-            return Cause::Unplugged;
+        match kind {
+            Some(std::io::ErrorKind::TimedOut) => return Cause::Timeout,
+            Some(kind) if line_gone(kind, &text) => return Cause::Unplugged,
+            _ => {}
         }
         source = err.source();
     }
@@ -429,11 +468,16 @@ fn line_gone(kind: std::io::ErrorKind, text: &str) -> bool {
         BrokenPipe | ConnectionReset | ConnectionAborted | NotConnected | UnexpectedEof | NotFound
     ) || text.contains("Input/output error")
         || text.contains("I/O error")
+        // serialport's flush is tcdrain(), which on an open tty only fails once the line hung
+        // up (EIO); serialport drops the errno and says just this.
+        || text == "flush failed"
 }
 
-/// Writes `payload` into its partition on the band on `line`, verifies it, and restarts the band.
+/// Writes `payload` into its partition(s) on the band on `line`, verifies each, and restarts
+/// the band.
 ///
-/// `progress` is called at every stage change and after each acknowledged 1 KB block.
+/// `progress` is called at every stage change and after each acknowledged 1 KB block; its byte
+/// counts cover the whole operation (a model is written twice, see [`Payload::Model`]).
 pub fn flash(
     line: SerialLine,
     layout: &FlashLayout,
@@ -441,33 +485,37 @@ pub fn flash(
     options: &FlashOptions,
     progress: &mut dyn FnMut(&FlashProgress),
 ) -> Result<FlashReport, UsbError> {
-    let partition = payload.partition(layout).clone();
     let data = payload.bytes();
-    if data.len() > partition.size as usize {
+    let targets = payload.targets(layout);
+    let capacity = targets[0].0.size;
+    if data.len() > capacity as usize {
         return Err(UsbError::TooLarge {
             what: match payload {
                 Payload::Model { .. } => "model",
                 Payload::Firmware { .. } => "firmware image",
             },
-            partition: partition.name.clone(),
+            partition: targets[0].0.name.clone(),
             size: data.len(),
-            capacity: partition.size,
+            capacity,
         });
     }
-    let total = data.len() as u64;
-    let mut report = |stage, written, rate: f64| {
+    if let Payload::Model { blob, .. } = payload {
+        check_model(blob)?;
+    }
+    let total = (data.len() * targets.len()) as u64;
+    let mut report = |stage, partition: &str, written, rate: f64| {
         let eta = (rate > 0.0 && stage == Stage::Writing)
             .then(|| Duration::from_secs_f64((total - written) as f64 / rate));
         progress(&FlashProgress {
             stage,
-            partition: partition.name.clone(),
+            partition: partition.to_owned(),
             written,
             total,
             bytes_per_sec: rate,
             eta,
         });
     };
-    report(Stage::Connecting, 0, 0.0);
+    report(Stage::Connecting, &targets[0].0.name, 0, 0.0);
 
     let port = line.name.clone();
     let mut flasher = connect(line, options)?;
@@ -477,65 +525,82 @@ pub fn flash(
         // espflash skipped chip detection and the flash probe: attach the SPI flash ourselves.
         attach_flash(conn).map_err(|e| UsbError::Device(e.to_string()))?;
     }
-    let failed = Failure {
-        port: &port,
-        partition: &partition.name,
-        total,
-    };
 
-    // 1. Write the target partition, and nothing else.
-    let write_start = Instant::now();
-    let written = write_region(conn, partition.offset, data, &options.cancel, &mut |done| {
-        let secs = write_start.elapsed().as_secs_f64();
-        let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
-        report(Stage::Writing, done, rate);
-    });
-    let rate = total as f64 / write_start.elapsed().as_secs_f64().max(1e-9);
-    match written {
-        Ok(Written::All) => {}
-        Ok(Written::Cancelled(done)) => {
+    let ours: [u8; 16] = Md5::digest(data).into();
+    let mut done = 0u64;
+    let mut writing = Duration::ZERO;
+    for (partition, kept) in &targets {
+        let failed = Failure {
+            port: &port,
+            partition: &partition.name,
+            total: data.len() as u64,
+            kept,
+        };
+
+        // Write this partition, and nothing else.
+        let write_start = Instant::now();
+        let result = write_region(conn, partition.offset, data, &options.cancel, &mut |n| {
+            let secs = (writing + write_start.elapsed()).as_secs_f64();
+            let rate = if secs > 0.0 {
+                (done + n) as f64 / secs
+            } else {
+                0.0
+            };
+            report(Stage::Writing, &partition.name, done + n, rate);
+        });
+        writing += write_start.elapsed();
+        let rate = (done + data.len() as u64) as f64 / writing.as_secs_f64().max(1e-9);
+        match result {
+            Ok(Written::All) => {}
+            Ok(Written::Cancelled(n)) => {
+                restart(conn);
+                return Err(UsbError::Cancelled {
+                    partition: partition.name.clone(),
+                    written: n,
+                    total: data.len() as u64,
+                    kept: kept.clone(),
+                });
+            }
+            Err((e, n)) => return Err(failed.during_write(e, n)),
+        }
+        done += data.len() as u64;
+
+        // Compare the ROM's MD5 of the region with ours; a mismatch leaves the slot blank.
+        report(Stage::Verifying, &partition.name, done, rate);
+        let theirs = region_md5(conn, partition.offset, data.len())
+            .map_err(|e| failed.during_write(e, data.len() as u64))?;
+        if theirs != ours {
+            erase(conn, partition.offset, SECTOR_SIZE)
+                .map_err(|e| failed.during_write(e, data.len() as u64))?;
             restart(conn);
-            return Err(UsbError::Cancelled {
+            return Err(UsbError::VerifyFailed {
                 partition: partition.name.clone(),
-                written: done,
-                total,
-                kept: payload.what_is_kept(),
+                kept: kept.clone(),
             });
         }
-        Err((e, done)) => return Err(failed.during_write(e, done, payload.what_is_kept())),
     }
+    let rate = total as f64 / writing.as_secs_f64().max(1e-9);
 
-    // 2. Compare the ROM's MD5 of the region with ours; a mismatch leaves a blank slot.
-    report(Stage::Verifying, total, rate);
-    let ours: [u8; 16] = Md5::digest(data).into();
-    let theirs = region_md5(conn, partition.offset, data.len())
-        .map_err(|e| failed.during_write(e, total, payload.what_is_kept()))?;
-    if theirs != ours {
-        erase(conn, partition.offset, SECTOR_SIZE)
-            .map_err(|e| failed.during_write(e, total, payload.what_is_kept()))?;
-        restart(conn);
-        return Err(UsbError::VerifyFailed {
-            partition: partition.name.clone(),
-            kept: payload.what_is_kept(),
-        });
-    }
-
-    // 3. A verified firmware becomes the one the bootloader starts.
+    // A verified firmware becomes the one the bootloader starts.
     let boot_slot_selected = if let Payload::Firmware { slot, .. } = payload {
-        report(Stage::Activating, total, rate);
-        select_boot_slot(conn, layout, slot).map_err(|e| {
-            let kept = format!(
-                "{} holds the complete, verified new firmware, but the boot selection was being \
-                 rewritten, so the band may start either firmware until you retry",
-                partition.name
-            );
-            match e {
-                BootSelection::Failed(e) => failed.during_write(e, total, kept),
-                BootSelection::Mismatch => UsbError::VerifyFailed {
-                    partition: "otadata".into(),
-                    kept,
-                },
-            }
+        let partition = &targets[0].0.name;
+        report(Stage::Activating, partition, total, rate);
+        let kept = format!(
+            "{partition} holds the complete, verified new firmware, but the boot selection was \
+             being rewritten, so the band may start either firmware until you retry"
+        );
+        let failed = Failure {
+            port: &port,
+            partition,
+            total: data.len() as u64,
+            kept: &kept,
+        };
+        select_boot_slot(conn, layout, slot).map_err(|e| match e {
+            BootSelection::Failed(e) => failed.during_write(e, data.len() as u64),
+            BootSelection::Mismatch => UsbError::VerifyFailed {
+                partition: "otadata".into(),
+                kept: kept.clone(),
+            },
         })?;
         true
     } else {
@@ -543,10 +608,9 @@ pub fn flash(
     };
 
     restart(conn);
-    report(Stage::Done, total, rate);
+    report(Stage::Done, &targets[targets.len() - 1].0.name, total, rate);
     Ok(FlashReport {
-        partition: partition.name.clone(),
-        offset: partition.offset,
+        partitions: targets.iter().map(|(p, _)| p.name.clone()).collect(),
         bytes: data.len(),
         md5: ours,
         elapsed: started.elapsed(),
@@ -555,16 +619,20 @@ pub fn flash(
     })
 }
 
-/// Turns an espflash error during a write into the user's terms.
+/// Turns an espflash error during a partition's write into the user's terms.
 struct Failure<'a> {
     port: &'a str,
     partition: &'a str,
+    /// Bytes this partition gets.
     total: u64,
+    /// What the band still has if this partition's write does not complete.
+    kept: &'a str,
 }
 
 impl Failure<'_> {
-    fn during_write(&self, e: espflash::Error, written: u64, kept: String) -> UsbError {
-        let (partition, total) = (self.partition.to_owned(), self.total);
+    fn during_write(&self, e: espflash::Error, written: u64) -> UsbError {
+        let (partition, total, kept) =
+            (self.partition.to_owned(), self.total, self.kept.to_owned());
         match cause(&e) {
             Cause::Unplugged => UsbError::Unplugged {
                 partition,
@@ -829,6 +897,23 @@ mod tests {
     }
 
     #[test]
+    fn espflash_errors_are_told_apart() {
+        use std::io::{Error, ErrorKind};
+        // How espflash hands over a hang-up: the io::Error itself, or wrapped with serialport's.
+        let flush = espflash::Error::from(Error::other("flush failed"));
+        assert_eq!(cause(&flush), Cause::Unplugged);
+        let hangup = espflash::Error::from(serialport::Error::from(Error::new(
+            ErrorKind::BrokenPipe,
+            "EPIPE",
+        )));
+        assert_eq!(cause(&hangup), Cause::Unplugged);
+        let timeout = espflash::Error::from(Error::new(ErrorKind::TimedOut, "timed out"));
+        assert_eq!(cause(&timeout), Cause::Timeout);
+        let framing = espflash::Error::from(Error::new(ErrorKind::InvalidData, "garbage"));
+        assert!(matches!(cause(&framing), Cause::Other(_)));
+    }
+
+    #[test]
     fn only_esp32_bridges_are_listed() {
         let ports = vec![
             usb(0x10c4, 0xea60, "/dev/ttyUSB0"),
@@ -884,7 +969,7 @@ mod tests {
             SerialLine::from_port(host, "pty"),
             &layout,
             Payload::Model {
-                slot: ModelSlot::A,
+                first: ModelSlot::A,
                 blob: &blob,
             },
             &FlashOptions::default(),
