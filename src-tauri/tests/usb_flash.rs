@@ -136,6 +136,12 @@ fn a_model_blob_lands_in_model_a_then_model_b_byte_exact() {
     assert_only_changed(&before, &after, &[&a, &b]);
 
     assert_eq!(report.partitions, ["model_a", "model_b"]);
+    eprintln!(
+        "model: {} bytes x 2 slots in {:.3} s, {:.0} KB/s writing against the emulated ROM loader",
+        report.bytes,
+        report.elapsed.as_secs_f64(),
+        report.bytes_per_sec / 1024.0
+    );
     // model_a is erased, written and checked before model_b is touched.
     assert_eq!(
         transcript.erased,
