@@ -2,4 +2,5 @@
 //! the Tauri app that puts a face on it, and the `bandx` CLI on the same library.
 
 pub mod app;
+pub mod link;
 pub mod deploy;
