@@ -63,6 +63,71 @@ pub async fn reconnect(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::link::{ScanRequest, ScanResult};
+    use std::sync::Mutex;
+
+    /// A link whose connects fail with the scripted errors, in order (the unit's edge).
+    struct Refusing {
+        errors: Mutex<Vec<LinkError>>,
+        calls: Mutex<u32>,
+    }
+
+    #[async_trait::async_trait]
+    impl Link for Refusing {
+        async fn scan(&self, _: ScanRequest) -> Result<Vec<ScanResult>, LinkError> {
+            Ok(Vec::new())
+        }
+
+        async fn connect(&self, _: &str) -> Result<Box<dyn Connection>, LinkError> {
+            *self.calls.lock().unwrap() += 1;
+            Err(self.errors.lock().unwrap().remove(0))
+        }
+    }
+
+    fn refusing(errors: Vec<LinkError>) -> Refusing {
+        Refusing {
+            errors: Mutex::new(errors),
+            calls: Mutex::new(0),
+        }
+    }
+
+    const QUICK: Backoff = Backoff {
+        initial: Duration::from_millis(1),
+        max: Duration::from_millis(2),
+        attempts: 3,
+    };
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_until_the_attempts_run_out() {
+        let link = refusing(vec![
+            LinkError::ConnectionLost,
+            LinkError::NotFound("b".into()),
+            LinkError::Gatt("third".into()),
+            LinkError::Gatt("never reached".into()),
+        ]);
+        let error = reconnect(&link, "b", &QUICK).await.err();
+        assert!(
+            matches!(&error, Some(LinkError::Gatt(m)) if m == "third"),
+            "{error:?}"
+        );
+        assert_eq!(*link.calls.lock().unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn errors_that_need_the_user_are_not_retried() {
+        for error in [LinkError::BluetoothOff, LinkError::NoAdapter("none".into())] {
+            let link = refusing(vec![error, LinkError::ConnectionLost]);
+            let error = reconnect(&link, "b", &QUICK).await.err();
+            assert!(
+                matches!(
+                    error,
+                    Some(LinkError::BluetoothOff | LinkError::NoAdapter(_))
+                ),
+                "{error:?}"
+            );
+            assert_eq!(*link.calls.lock().unwrap(), 1);
+        }
+    }
 
     #[test]
     fn delays_double_from_initial_and_stop_at_max() {

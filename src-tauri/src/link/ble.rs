@@ -3,7 +3,6 @@
 //! Scans ask the adapter for the BandX service UUID; a connection discovers the service, reads the
 //! MTU BlueZ negotiated, and watches the adapter's events to notice at once when the band drops.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +18,7 @@ use tokio::sync::watch;
 
 use super::{
     BANDX_SERVICE_UUID, Characteristic, Connection, ConnectionState, DisconnectReason, Link,
-    LinkError, Notification, ScanRequest, ScanResult,
+    LinkError, Notification, ScanRequest, ScanResult, characteristic_of,
 };
 
 /// Time limits for the steps of talking to a band.
@@ -161,11 +160,11 @@ impl Link for BleLink {
         };
         with_timeout("connecting", self.options.connect_timeout, id, connect).await?;
 
-        let characteristics: HashMap<Characteristic, btleplug::api::Characteristic> = peripheral
+        let characteristics: Vec<(Characteristic, btleplug::api::Characteristic)> = peripheral
             .characteristics()
             .into_iter()
             .filter(|c| c.service_uuid == BANDX_SERVICE_UUID)
-            .filter_map(|c| Characteristic::from_uuid(c.uuid).map(|name| (name, c)))
+            .filter_map(|c| characteristic_of(c.uuid).map(|name| (name, c)))
             .collect();
         if characteristics.is_empty() {
             if let Err(error) = peripheral.disconnect().await {
@@ -236,7 +235,7 @@ async fn watch_for_drop(
 struct BleConnection {
     id: String,
     peripheral: Peripheral,
-    characteristics: HashMap<Characteristic, btleplug::api::Characteristic>,
+    characteristics: Vec<(Characteristic, btleplug::api::Characteristic)>,
     state_tx: Arc<watch::Sender<ConnectionState>>,
     state_rx: watch::Receiver<ConnectionState>,
     options: BleOptions,
@@ -250,9 +249,13 @@ impl BleConnection {
         if *self.state_rx.borrow() != ConnectionState::Connected {
             return Err(LinkError::ConnectionLost);
         }
-        self.characteristics.get(&characteristic).ok_or_else(|| {
-            LinkError::Gatt(format!("the band has no {characteristic:?} characteristic"))
-        })
+        self.characteristics
+            .iter()
+            .find(|(name, _)| *name == characteristic)
+            .map(|(_, c)| c)
+            .ok_or_else(|| {
+                LinkError::Gatt(format!("the band has no {characteristic:?} characteristic"))
+            })
     }
 
     async fn write_as(
@@ -301,7 +304,7 @@ impl Connection for BleConnection {
                     return None;
                 }
                 Some(Notification {
-                    characteristic: Characteristic::from_uuid(n.uuid)?,
+                    characteristic: characteristic_of(n.uuid)?,
                     value: n.value,
                 })
             })

@@ -1,52 +1,30 @@
-//! The band's GATT layout as the desktop names it: one service, four characteristics.
+//! The band's GATT layout as the desktop names it: one service, four characteristics. The values
+//! are bandx-core's (`bandx_core::protocol`), the one definition; here they only take `Uuid` form.
 
-use uuid::{Uuid, uuid};
+use bandx_core::protocol;
+use uuid::Uuid;
 
-// TODO: switch to the `bandx_core::protocol` constants once bandx-core exports them (the values
-// below are the contract's; this is the only place the desktop spells them out).
+pub use bandx_core::protocol::{ADVERTISED_NAME_PREFIX as BANDX_NAME_PREFIX, Characteristic};
+
 /// The BandX GATT service, advertised by every band.
-pub const BANDX_SERVICE_UUID: Uuid = uuid!("b7a1d000-7c2e-4f6a-9b1d-3e5f0ba9d0c0");
+pub const BANDX_SERVICE_UUID: Uuid = Uuid::from_u128(protocol::SERVICE_UUID);
 /// Notify: IMU stream frames.
-pub const IMU_UUID: Uuid = uuid!("b7a1d001-7c2e-4f6a-9b1d-3e5f0ba9d0c0");
+pub const IMU_UUID: Uuid = Uuid::from_u128(protocol::IMU_UUID);
 /// Notify: on-device predictions.
-pub const PREDICTIONS_UUID: Uuid = uuid!("b7a1d002-7c2e-4f6a-9b1d-3e5f0ba9d0c0");
+pub const PREDICTIONS_UUID: Uuid = Uuid::from_u128(protocol::PREDICTIONS_UUID);
 /// Write with response: requests; notify: their responses.
-pub const CONTROL_UUID: Uuid = uuid!("b7a1d003-7c2e-4f6a-9b1d-3e5f0ba9d0c0");
+pub const CONTROL_UUID: Uuid = Uuid::from_u128(protocol::CONTROL_UUID);
 /// Write without response: update chunks.
-pub const BULK_UUID: Uuid = uuid!("b7a1d004-7c2e-4f6a-9b1d-3e5f0ba9d0c0");
-/// Advertised local names start with this.
-pub const BANDX_NAME_PREFIX: &str = "BandX";
+pub const BULK_UUID: Uuid = Uuid::from_u128(protocol::BULK_UUID);
 
-/// A characteristic of the BandX service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Characteristic {
-    Imu,
-    Predictions,
-    Control,
-    Bulk,
+/// The UUID of a BandX characteristic.
+pub fn uuid_of(characteristic: Characteristic) -> Uuid {
+    Uuid::from_u128(characteristic.uuid())
 }
 
-impl Characteristic {
-    pub const ALL: [Characteristic; 4] = [
-        Characteristic::Imu,
-        Characteristic::Predictions,
-        Characteristic::Control,
-        Characteristic::Bulk,
-    ];
-
-    pub fn uuid(self) -> Uuid {
-        match self {
-            Characteristic::Imu => IMU_UUID,
-            Characteristic::Predictions => PREDICTIONS_UUID,
-            Characteristic::Control => CONTROL_UUID,
-            Characteristic::Bulk => BULK_UUID,
-        }
-    }
-
-    /// The BandX characteristic with this UUID, if it is one.
-    pub fn from_uuid(uuid: Uuid) -> Option<Characteristic> {
-        Characteristic::ALL.into_iter().find(|c| c.uuid() == uuid)
-    }
+/// The BandX characteristic with this UUID, if it is one.
+pub fn characteristic_of(uuid: Uuid) -> Option<Characteristic> {
+    Characteristic::from_uuid(uuid.as_u128())
 }
 
 #[cfg(test)]
@@ -54,10 +32,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn uuids_map_back_to_their_characteristic_and_nothing_else_does() {
-        for c in Characteristic::ALL {
-            assert_eq!(Characteristic::from_uuid(c.uuid()), Some(c));
+    fn uuids_are_the_contract_values_and_map_back() {
+        assert_eq!(
+            BANDX_SERVICE_UUID.to_string(),
+            "b7a1d000-7c2e-4f6a-9b1d-3e5f0ba9d0c0"
+        );
+        assert_eq!(
+            BULK_UUID.to_string(),
+            "b7a1d004-7c2e-4f6a-9b1d-3e5f0ba9d0c0"
+        );
+        for c in [
+            Characteristic::Imu,
+            Characteristic::Predictions,
+            Characteristic::Control,
+            Characteristic::Bulk,
+        ] {
+            assert_eq!(characteristic_of(uuid_of(c)), Some(c));
         }
-        assert_eq!(Characteristic::from_uuid(BANDX_SERVICE_UUID), None);
+        assert_eq!(characteristic_of(BANDX_SERVICE_UUID), None);
     }
 }

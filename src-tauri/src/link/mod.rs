@@ -25,7 +25,7 @@ use tokio::sync::watch;
 pub use backoff::{Backoff, reconnect};
 pub use gatt::{
     BANDX_NAME_PREFIX, BANDX_SERVICE_UUID, BULK_UUID, CONTROL_UUID, Characteristic, IMU_UUID,
-    PREDICTIONS_UUID,
+    PREDICTIONS_UUID, characteristic_of, uuid_of,
 };
 
 /// Finds bands and connects to them.
