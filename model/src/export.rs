@@ -1,0 +1,324 @@
+//! Post-training int8 quantization into the bandx-core blob, and the parity check against the
+//! float model using the bandx-core engine itself.
+//!
+//! Weights: symmetric per output channel. Activations: asymmetric per tensor, ranges calibrated
+//! on training data (`Checkpoint::ranges`); ReLU outputs use `[0, max]` with zero point -128.
+//! Bias: `i32` at scale `in_scale * w_scale[oc]`. Requantization multipliers come from
+//! `bandx_core::quant::quantize_multiplier` (the one definition the band uses).
+
+use bandx_core::blob::{BlobWriter, FilterSpec, INPUT_LEN, InputSpec, MAX_CLASSES, Model};
+use bandx_core::quant::{quantize_i8, quantize_multiplier};
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::Checkpoint;
+use crate::cnn::{ConvWeights, DenseWeights};
+use crate::error::{ModelError, Result};
+use crate::preprocess::WINDOW_VALUES;
+use crate::train::argmax;
+
+/// The band's budgets (contract, for a 7-class model).
+pub const MAX_BLOB_BYTES: usize = 10 * 1024;
+pub const MAX_ARENA_BYTES: usize = 16 * 1024;
+pub const MAX_MACS: u32 = 200_000;
+/// Normalized inputs beyond this many standard deviations are clipped by the input quantizer.
+const INPUT_CLIP: f32 = 8.0;
+
+/// Activation quantization of one tensor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ActQuant {
+    scale: f32,
+    zero_point: i8,
+}
+
+impl ActQuant {
+    fn from_range(lo: f32, hi: f32) -> ActQuant {
+        let lo = lo.min(0.0);
+        let hi = hi.max(0.0).max(lo + 1e-6);
+        let scale = (hi - lo) / 255.0;
+        let zp = (-128.0 - lo / scale).round().clamp(-128.0, 127.0) as i8;
+        ActQuant {
+            scale,
+            zero_point: zp,
+        }
+    }
+}
+
+struct QuantFilter {
+    in_ch: usize,
+    out_ch: usize,
+    kernel: usize,
+    padding: usize,
+    relu: bool,
+    /// `[o][k][i]`, the blob layout.
+    weights: Vec<i8>,
+    bias: Vec<i32>,
+    multiplier: Vec<i32>,
+    shift: Vec<i8>,
+    out: ActQuant,
+}
+
+impl QuantFilter {
+    fn spec(&self) -> FilterSpec<'_> {
+        FilterSpec {
+            in_channels: self.in_ch as u16,
+            out_channels: self.out_ch as u16,
+            kernel: self.kernel as u8,
+            relu: self.relu,
+            weights: &self.weights,
+            bias: &self.bias,
+            multiplier: &self.multiplier,
+            shift: &self.shift,
+            out_zero_point: self.out.zero_point,
+            out_scale: self.out.scale,
+        }
+    }
+}
+
+/// `w(oc, k, ic)` gives the float weight; quantizes per output channel.
+fn quantize_filter(
+    (in_ch, out_ch, kernel, padding): (usize, usize, usize, usize),
+    w: impl Fn(usize, usize, usize) -> f32,
+    bias: &[f32],
+    input: ActQuant,
+    out: ActQuant,
+    relu: bool,
+) -> QuantFilter {
+    let mut q = QuantFilter {
+        in_ch,
+        out_ch,
+        kernel,
+        padding,
+        relu,
+        weights: Vec::with_capacity(in_ch * out_ch * kernel),
+        bias: Vec::new(),
+        multiplier: Vec::new(),
+        shift: Vec::new(),
+        out,
+    };
+    for (oc, &b) in bias.iter().enumerate().take(out_ch) {
+        let max = (0..kernel)
+            .flat_map(|k| (0..in_ch).map(move |ic| (k, ic)))
+            .map(|(k, ic)| w(oc, k, ic).abs())
+            .fold(0f32, f32::max);
+        let w_scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        for k in 0..kernel {
+            for ic in 0..in_ch {
+                q.weights
+                    .push((w(oc, k, ic) / w_scale).round().clamp(-127.0, 127.0) as i8);
+            }
+        }
+        let acc_scale = input.scale as f64 * w_scale as f64;
+        q.bias.push(
+            (b as f64 / acc_scale)
+                .round()
+                .clamp(i32::MIN as f64, i32::MAX as f64) as i32,
+        );
+        let (m, s) = quantize_multiplier(acc_scale / out.scale as f64);
+        q.multiplier.push(m);
+        q.shift.push(s);
+    }
+    q
+}
+
+fn conv_filter(c: &ConvWeights, input: ActQuant, out: ActQuant) -> QuantFilter {
+    quantize_filter(
+        (c.in_ch, c.out_ch, c.kernel, c.padding),
+        |oc, k, ic| c.weight[(oc * c.in_ch + ic) * c.kernel + k],
+        &c.bias,
+        input,
+        out,
+        true,
+    )
+}
+
+fn dense_filter(d: &DenseWeights, input: ActQuant, out: ActQuant) -> QuantFilter {
+    quantize_filter(
+        (d.inputs, d.outputs, 1, 0),
+        |oc, _, ic| d.weight[oc * d.inputs + ic],
+        &d.bias,
+        input,
+        out,
+        false,
+    )
+}
+
+/// What `inspect` and `export` report about a blob.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BlobInfo {
+    pub bytes: usize,
+    pub model_id: u32,
+    pub version: u32,
+    pub arena: usize,
+    pub macs: u32,
+    pub classes: Vec<String>,
+    pub self_test: String,
+    pub within_budget: bool,
+}
+
+pub fn inspect(blob: &[u8]) -> Result<BlobInfo> {
+    let model = Model::parse(blob)
+        .map_err(|e| ModelError::Export(format!("blob does not parse: {e:?}")))?;
+    let mut arena = vec![0u8; model.arena_size().max(INPUT_LEN)];
+    let self_test = match model.self_test(&mut arena) {
+        Ok(p) => format!(
+            "pass (class {} '{}', confidence {:.3})",
+            p.class,
+            model.labels().get(p.class as usize).unwrap_or("?"),
+            p.confidence
+        ),
+        Err(e) => format!("FAIL: {e}"),
+    };
+    Ok(BlobInfo {
+        bytes: blob.len(),
+        model_id: model.id(),
+        version: model.version(),
+        arena: model.arena_size(),
+        macs: model.macs(),
+        classes: model.labels().iter().map(str::to_string).collect(),
+        within_budget: blob.len() <= MAX_BLOB_BYTES
+            && model.arena_size() <= MAX_ARENA_BYTES
+            && model.macs() <= MAX_MACS,
+        self_test,
+    })
+}
+
+/// Quantizes a checkpoint into a blob. `self_test_window` is one normalized window whose
+/// engine output the blob records as its self-test.
+pub fn export(
+    ckpt: &Checkpoint,
+    self_test_window: &[f32],
+    model_id: u32,
+    version: u32,
+) -> Result<Vec<u8>> {
+    let w = &ckpt.weights;
+    if ckpt.labels.len() > MAX_CLASSES {
+        return Err(ModelError::Export(format!(
+            "{} classes; the band's blob holds at most {MAX_CLASSES}",
+            ckpt.labels.len()
+        )));
+    }
+    // ranges: input, conv1, pool1, conv2, pool2, conv3, embedding, logits.
+    if ckpt.ranges.len() != 8 || w.convs.len() != 3 {
+        return Err(ModelError::Export(
+            "the checkpoint has no calibrated activation ranges (re-run pretrain/personalize)"
+                .into(),
+        ));
+    }
+    if self_test_window.len() != WINDOW_VALUES {
+        return Err(ModelError::Export(
+            "the self-test window must hold 60 x 6 values".into(),
+        ));
+    }
+    let r = &ckpt.ranges;
+    let input = ActQuant::from_range(r[0][0].max(-INPUT_CLIP), r[0][1].min(INPUT_CLIP));
+    let a1 = ActQuant::from_range(0.0, r[1][1]);
+    let a2 = ActQuant::from_range(0.0, r[3][1]);
+    let a3 = ActQuant::from_range(0.0, r[5][1]);
+    let logits = ActQuant::from_range(r[7][0], r[7][1]);
+    let f1 = conv_filter(&w.convs[0], input, a1);
+    let f2 = conv_filter(&w.convs[1], a1, a2);
+    let f3 = conv_filter(&w.convs[2], a2, a3);
+    let head = dense_filter(&w.head, a3, logits);
+
+    let export_err = |e: bandx_core::blob::BlobError| ModelError::Export(format!("{e:?}"));
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut bw = BlobWriter::new(&mut buf, model_id, version).map_err(export_err)?;
+    let labels: Vec<&str> = ckpt.labels.iter().map(String::as_str).collect();
+    bw.labels(&labels).map_err(export_err)?;
+    bw.input_spec(&InputSpec {
+        mean: ckpt.normalization.mean,
+        std: ckpt.normalization.std,
+        scale: input.scale,
+        zero_point: input.zero_point,
+    })
+    .map_err(export_err)?;
+    bw.conv1d(f1.padding as u8, &f1.spec())
+        .map_err(export_err)?;
+    bw.max_pool1d(2).map_err(export_err)?;
+    bw.conv1d(f2.padding as u8, &f2.spec())
+        .map_err(export_err)?;
+    bw.max_pool1d(2).map_err(export_err)?;
+    bw.conv1d(f3.padding as u8, &f3.spec())
+        .map_err(export_err)?;
+    bw.global_avg_pool().map_err(export_err)?;
+    bw.dense(&head.spec()).map_err(export_err)?;
+    let q = quantize_input(self_test_window, input.scale, input.zero_point);
+    let mut arena = vec![0u8; 64 * 1024];
+    bw.self_test_from_engine(&q, &mut arena)
+        .map_err(export_err)?;
+    let len = bw.finish().map_err(export_err)?;
+    buf.truncate(len);
+    Ok(buf)
+}
+
+fn quantize_input(normalized: &[f32], scale: f32, zero_point: i8) -> [i8; INPUT_LEN] {
+    std::array::from_fn(|i| quantize_i8(normalized[i], scale, zero_point))
+}
+
+/// Classes the bandx-core engine predicts from the blob for normalized windows.
+pub fn int8_predict(blob: &[u8], normalized: &[f32]) -> Result<Vec<usize>> {
+    let model = Model::parse(blob)
+        .map_err(|e| ModelError::Export(format!("blob does not parse: {e:?}")))?;
+    let spec = *model.input_spec();
+    let mut arena = vec![0u8; model.arena_size()];
+    normalized
+        .chunks_exact(WINDOW_VALUES)
+        .map(|x| {
+            let q = quantize_input(x, spec.scale, spec.zero_point);
+            model
+                .infer_quantized(&q, &mut arena)
+                .map(|p| p.class as usize)
+                .map_err(|e| ModelError::Export(format!("engine: {e}")))
+        })
+        .collect()
+}
+
+/// Parity of the blob with the float model on labelled, normalized windows.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Parity {
+    pub windows: usize,
+    pub agreement: f64,
+    pub float_accuracy: f64,
+    pub int8_accuracy: f64,
+}
+
+impl Parity {
+    /// The export bar: >= 99 % agreement, <= 1 point accuracy loss.
+    pub fn passes(&self) -> bool {
+        self.agreement >= 0.99 && self.float_accuracy - self.int8_accuracy <= 0.01
+    }
+}
+
+pub fn parity(
+    blob: &[u8],
+    float_logits: &[Vec<f32>],
+    normalized: &[f32],
+    y: &[usize],
+) -> Result<Parity> {
+    let int8 = int8_predict(blob, normalized)?;
+    let float: Vec<usize> = float_logits.iter().map(|l| argmax(l)).collect();
+    let n = y.len().max(1) as f64;
+    let count = |p: &[usize]| p.iter().zip(y).filter(|(a, b)| a == b).count() as f64 / n;
+    Ok(Parity {
+        windows: y.len(),
+        agreement: int8.iter().zip(&float).filter(|(a, b)| a == b).count() as f64 / n,
+        float_accuracy: count(&float),
+        int8_accuracy: count(&int8),
+    })
+}
+
+/// Activation ranges of a personalized model: measured on the user's calibration windows, and
+/// for the backbone widened to the ranges measured on the large training set (`base`).
+pub fn personal_ranges(
+    base: &[[f32; 2]],
+    weights: &crate::cnn::FloatWeights,
+    calibration: &[f32],
+) -> Vec<[f32; 2]> {
+    let mut ranges = crate::cnn::activation_ranges(weights, calibration);
+    let backbone_layers = ranges.len().saturating_sub(1);
+    for (r, b) in ranges.iter_mut().zip(base).take(backbone_layers) {
+        r[0] = r[0].min(b[0]);
+        r[1] = r[1].max(b[1]);
+    }
+    ranges
+}

@@ -1,0 +1,519 @@
+//! `bandx-model`: pretrain, evaluate, personalize, export, inspect.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use bandx_model::checkpoint::Checkpoint;
+use bandx_model::cnn::{HarCnnConfig, activation_ranges};
+use bandx_model::data::DataSource;
+use bandx_model::evaluate::{EvalOptions, evaluate, markdown};
+use bandx_model::personalize::{Method, PersonalizeConfig, personalize};
+use bandx_model::preprocess::{Normalization, label_set, windows};
+use bandx_model::readers::csv::CsvOptions;
+use bandx_model::recording::{AccelUnit, GyroUnit};
+use bandx_model::train::{Examples, TrainConfig, accuracy, predict, pretrain, validation_subjects};
+use burn::prelude::Device;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "bandx-model",
+    version,
+    about = "BandX activity model: pre-train, evaluate, personalize, export"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+#[group(required = true, multiple = false, id = "source")]
+struct SourceArgs {
+    /// WISDM 2019 folder (wisdm/, wisdm-dataset/ or raw/watch/), .txt or .txt.xz files.
+    #[arg(long, value_name = "DIR")]
+    wisdm: Option<PathBuf>,
+    /// PAMAP2 folder holding Protocol/subject10N.dat (or the Protocol folder itself).
+    #[arg(long, value_name = "DIR")]
+    pamap2: Option<PathBuf>,
+    /// Generic CSV with header subject,session,label,ax,ay,az,gx,gy,gz.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+struct DataArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Sampling rate of the CSV in Hz.
+    #[arg(long, default_value_t = 20.0, value_name = "HZ")]
+    rate: f32,
+    /// Accelerometer unit of the CSV: m/s2 or g.
+    #[arg(long, default_value = "m/s2", value_parser = parse_accel)]
+    accel_unit: AccelUnit,
+    /// Gyroscope unit of the CSV: rad/s or deg/s.
+    #[arg(long, default_value = "rad/s", value_parser = parse_gyro)]
+    gyro_unit: GyroUnit,
+    /// Only these subjects (comma separated; WISDM only).
+    #[arg(long, value_delimiter = ',')]
+    subjects: Option<Vec<String>>,
+    /// Leave these subjects out entirely (comma separated).
+    #[arg(long, value_delimiter = ',')]
+    exclude_subjects: Vec<String>,
+}
+
+fn parse_accel(s: &str) -> Result<AccelUnit, String> {
+    s.parse()
+}
+fn parse_gyro(s: &str) -> Result<GyroUnit, String> {
+    s.parse()
+}
+
+impl DataArgs {
+    fn source(&self) -> DataSource {
+        let s = &self.source;
+        if let Some(dir) = &s.wisdm {
+            DataSource::Wisdm {
+                dir: dir.clone(),
+                subjects: self.subjects.clone(),
+            }
+        } else if let Some(dir) = &s.pamap2 {
+            DataSource::Pamap2 { dir: dir.clone() }
+        } else {
+            DataSource::Csv {
+                file: s.csv.clone().expect("clap requires one source"),
+                options: CsvOptions {
+                    rate_hz: self.rate,
+                    accel_unit: self.accel_unit,
+                    gyro_unit: self.gyro_unit,
+                },
+            }
+        }
+    }
+
+    fn load(
+        &self,
+    ) -> Result<(
+        DataSource,
+        Vec<bandx_model::preprocess::Window>,
+        Vec<bandx_model::readers::InputFile>,
+    )> {
+        let source = self.source();
+        let t = Instant::now();
+        let (mut recordings, inputs) = source.load()?;
+        recordings.retain(|r| !self.exclude_subjects.contains(&r.subject));
+        if let Some(keep) = &self.subjects {
+            recordings.retain(|r| keep.contains(&r.subject));
+        }
+        let w = windows(&recordings);
+        if w.is_empty() {
+            bail!("no 3-second window could be cut from the data (recordings too short?)");
+        }
+        eprintln!(
+            "read {} recordings, {} windows from {} subjects in {:.1} s",
+            recordings.len(),
+            w.len(),
+            label_set(w.iter().map(|w| w.subject.as_str())).len(),
+            t.elapsed().as_secs_f64()
+        );
+        Ok((source, w, inputs))
+    }
+}
+
+#[derive(Args, Clone)]
+struct TrainArgs {
+    /// Maximum pre-training epochs (early stopping may end sooner).
+    #[arg(long, default_value_t = 40)]
+    epochs: usize,
+    /// Early-stopping patience in epochs.
+    #[arg(long, default_value_t = 6)]
+    patience: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+impl TrainArgs {
+    fn config(&self) -> TrainConfig {
+        TrainConfig::new()
+            .with_max_epochs(self.epochs)
+            .with_patience(self.patience)
+            .with_seed(self.seed)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Pre-train the generalized model (validation on held-out subjects, early stopping).
+    Pretrain {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        train: TrainArgs,
+        /// Share of subjects held out for validation.
+        #[arg(long, default_value_t = 0.1)]
+        val_fraction: f32,
+        /// Output checkpoint (JSON).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The paper's protocol: GS, PS(GM), PS(PM), learning curve, every method; report.json + report.md + SVGs.
+    Evaluate {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        train: TrainArgs,
+        /// Calibration windows per class (the first K consecutive ones).
+        #[arg(long, default_value_t = 15)]
+        windows_per_class: usize,
+        /// Run only the first N folds.
+        #[arg(long)]
+        folds: Option<usize>,
+        /// Personal subjects per fold.
+        #[arg(long, default_value_t = 4)]
+        personal: usize,
+        /// Learning-curve points (windows per class).
+        #[arg(long, value_delimiter = ',', default_value = "1,3,5,10,15,25")]
+        curve: Vec<usize>,
+        /// Skip the int8 blob accuracy.
+        #[arg(long)]
+        no_int8: bool,
+        /// Personalize to these classes only (comma separated labels; default all).
+        #[arg(long, value_delimiter = ',')]
+        user_classes: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Personalize a pre-trained backbone to a user's own classes from their windows.
+    Personalize {
+        /// Pre-trained checkpoint (e.g. model/pretrained/backbone.json).
+        #[arg(long)]
+        base: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Calibration windows per class (the first K consecutive ones).
+        #[arg(long, default_value_t = 15)]
+        windows_per_class: usize,
+        /// Personalization method (default: the best by evaluation).
+        #[arg(long, value_enum, default_value_t = Method::Ncm)]
+        method: Method,
+        /// Output checkpoint (JSON).
+        #[arg(long)]
+        out: PathBuf,
+        /// Also export the int8 blob here, parity-checked on the user's other windows.
+        #[arg(long)]
+        blob: Option<PathBuf>,
+    },
+    /// Quantize a checkpoint to the band's int8 blob (bandx-core format).
+    Export {
+        /// Checkpoint (JSON) from pretrain or personalize.
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        model_id: u32,
+        #[arg(long, default_value_t = 1)]
+        version: u32,
+        /// Parity check on these WISDM subjects' windows (needs --check-wisdm).
+        #[arg(long, value_delimiter = ',')]
+        check_subjects: Vec<String>,
+        /// WISDM folder for the parity check.
+        #[arg(long)]
+        check_wisdm: Option<PathBuf>,
+    },
+    /// Print a blob's size, MACs, arena, classes and self-test result.
+    Inspect { blob: PathBuf },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Pretrain {
+            data,
+            train,
+            val_fraction,
+            out,
+        } => cmd_pretrain(&data, &train, val_fraction, &out),
+        Command::Evaluate {
+            data,
+            train,
+            windows_per_class,
+            folds,
+            personal,
+            curve,
+            no_int8,
+            user_classes,
+            out,
+        } => {
+            let (source, w, _) = data.load()?;
+            let mut opts = EvalOptions::new(source.name());
+            opts.windows_per_class = windows_per_class;
+            opts.folds = folds;
+            opts.personal_per_fold = personal;
+            opts.learning_curve = curve;
+            opts.train = train.config();
+            opts.show_progress = true;
+            opts.int8 = !no_int8;
+            opts.user_classes = user_classes;
+            let report = evaluate(&w, &opts)?;
+            write_report(&report, &out)
+        }
+        Command::Personalize {
+            base,
+            data,
+            windows_per_class,
+            method,
+            out,
+            blob,
+        } => cmd_personalize(
+            &base,
+            &data,
+            windows_per_class,
+            method,
+            &out,
+            blob.as_deref(),
+        ),
+        Command::Export {
+            model,
+            out,
+            model_id,
+            version,
+            check_subjects,
+            check_wisdm,
+        } => cmd_export(
+            &model,
+            &out,
+            model_id,
+            version,
+            check_wisdm.as_deref(),
+            &check_subjects,
+        ),
+        Command::Inspect { blob } => {
+            let bytes =
+                std::fs::read(&blob).with_context(|| format!("reading {}", blob.display()))?;
+            let info = bandx_model::export::inspect(&bytes)?;
+            println!("{}", serde_json::to_string_pretty(&info)?);
+            if !info.self_test.starts_with("pass") {
+                bail!("self-test failed");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn write_report(report: &bandx_model::evaluate::Report, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(report)?,
+    )?;
+    let md = markdown(report);
+    std::fs::write(out.join("report.md"), &md)?;
+    bandx_model::plots::learning_curve_svg(report, &out.join("learning_curve.svg"))?;
+    bandx_model::plots::confusion_svg(
+        &report.confusion_gm,
+        "PS(GM): generalized model on personal subjects",
+        &out.join("confusion_gm.svg"),
+    )?;
+    bandx_model::plots::confusion_svg(
+        &report.confusion_pm,
+        "PS(PM): personalized (ncm) on personal subjects",
+        &out.join("confusion_pm.svg"),
+    )?;
+    println!("{md}");
+    eprintln!(
+        "wrote {}/report.json, report.md, learning_curve.svg, confusion_gm.svg, confusion_pm.svg",
+        out.display()
+    );
+    Ok(())
+}
+
+fn cmd_pretrain(data: &DataArgs, train: &TrainArgs, val_fraction: f32, out: &Path) -> Result<()> {
+    let (source, w, inputs) = data.load()?;
+    let subjects = label_set(w.iter().map(|w| w.subject.as_str()));
+    let val_subjects = if subjects.len() > 1 {
+        validation_subjects(&subjects, val_fraction, train.seed)
+    } else {
+        Vec::new()
+    };
+    let (val_w, train_w): (Vec<_>, Vec<_>) =
+        w.iter().partition(|w| val_subjects.contains(&w.subject));
+    let labels = label_set(train_w.iter().map(|w| w.label.as_str()));
+    let norm = Normalization::fit(train_w.iter().copied());
+    let train_ex = Examples::new(train_w.iter().copied(), &labels, &norm);
+    let val_ex = Examples::new(val_w.iter().copied(), &labels, &norm);
+    let net = HarCnnConfig::new();
+    let (model, report) = pretrain(
+        &net,
+        &train_ex,
+        &val_ex,
+        labels.len(),
+        &train.config(),
+        true,
+    );
+    let val_acc = accuracy(&predict(&model, &val_ex.x), &val_ex.y);
+    eprintln!(
+        "pre-trained on {} windows in {:.1} s ({:.0} windows/s, {} epochs, best {}); validation accuracy {:.4} on subjects {:?}",
+        report.train_windows,
+        report.seconds,
+        report.windows_per_second,
+        report.epochs_run,
+        report.best_epoch,
+        val_acc,
+        val_subjects
+    );
+    let mut ckpt = Checkpoint::new(net, labels, norm, &model);
+    let sample: Vec<f32> = train_ex
+        .x
+        .chunks(360)
+        .step_by((train_ex.len() / 4000).max(1))
+        .flatten()
+        .copied()
+        .collect();
+    ckpt.ranges = activation_ranges(&ckpt.weights, &sample);
+    ckpt.notes = serde_json::json!({
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "dataset": source.name(),
+        "subjects_train": label_set(train_w.iter().map(|w| w.subject.as_str())),
+        "subjects_validation": val_subjects,
+        "excluded_subjects": data.exclude_subjects,
+        "validation_accuracy": val_acc,
+        "pretrain": report,
+        "inputs": inputs,
+    });
+    ckpt.save(out)?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+fn cmd_personalize(
+    base: &Path,
+    data: &DataArgs,
+    k: usize,
+    method: Method,
+    out: &Path,
+    blob: Option<&Path>,
+) -> Result<()> {
+    let ckpt = Checkpoint::load(base)?;
+    let (_, w, _) = data.load()?;
+    let refs: Vec<_> = w.iter().collect();
+    let (cal_w, rest_w) = bandx_model::evaluate::calibration_split(&refs, k, k);
+    if cal_w.is_empty() {
+        bail!(
+            "every class needs at least {k} windows (3 s each, 50 % overlap) for personalization"
+        );
+    }
+    let labels = label_set(cal_w.iter().map(|w| w.label.as_str()));
+    let cal = Examples::new(cal_w.iter().copied(), &labels, &ckpt.normalization);
+    let device = Device::flex();
+    let base_model = ckpt.model(&device);
+    let t = Instant::now();
+    let model = personalize(
+        &base_model,
+        &ckpt.network,
+        method,
+        &cal,
+        labels.len(),
+        &PersonalizeConfig::new(),
+    );
+    eprintln!(
+        "personalized ({method}) {} classes x {k} windows in {:.3} s; training accuracy {:.4}",
+        labels.len(),
+        t.elapsed().as_secs_f64(),
+        accuracy(&predict(&model, &cal.x), &cal.y)
+    );
+    let mut personal = Checkpoint::new(ckpt.network.clone(), labels, ckpt.normalization, &model);
+    personal.ranges = bandx_model::export::personal_ranges(&ckpt.ranges, &personal.weights, &cal.x);
+    personal.notes =
+        serde_json::json!({ "base": base, "method": method.name(), "windows_per_class": k });
+    personal.save(out)?;
+    eprintln!("wrote {}", out.display());
+    if let Some(blob_path) = blob {
+        let bytes = bandx_model::export::export(&personal, cal.window(0), 1, 1)?;
+        std::fs::write(blob_path, &bytes)
+            .with_context(|| format!("writing {}", blob_path.display()))?;
+        let rest = Examples::new(
+            rest_w.iter().copied(),
+            &personal.labels,
+            &personal.normalization,
+        );
+        report_blob(&bytes, &model, &rest)?;
+        eprintln!("wrote {}", blob_path.display());
+    }
+    Ok(())
+}
+
+fn report_blob(bytes: &[u8], model: &bandx_model::cnn::HarCnn, check: &Examples) -> Result<()> {
+    let info = bandx_model::export::inspect(bytes)?;
+    eprintln!(
+        "blob: {} bytes, arena {} bytes, {} MACs, {} classes, self-test {}",
+        info.bytes,
+        info.arena,
+        info.macs,
+        info.classes.len(),
+        info.self_test
+    );
+    if !info.within_budget {
+        eprintln!(
+            "warning: the blob exceeds the band's budget (10 KB blob, 16 KB arena, 200 k MACs)"
+        );
+    }
+    if !check.is_empty() {
+        let logits = bandx_model::train::logits(model, &check.x);
+        let p = bandx_model::export::parity(bytes, &logits, &check.x, &check.y)?;
+        eprintln!(
+            "parity on {} windows: agreement {:.4}, float accuracy {:.4}, int8 accuracy {:.4} -> {}",
+            p.windows,
+            p.agreement,
+            p.float_accuracy,
+            p.int8_accuracy,
+            if p.passes() {
+                "PASS"
+            } else {
+                "FAIL (needs >= 99 % agreement, <= 1 point loss)"
+            }
+        );
+    }
+    Ok(())
+}
+
+/// A deterministic, non-constant normalized window for the blob's self-test.
+fn self_test_window() -> Vec<f32> {
+    (0..360).map(|i| ((i as f32) * 0.37).sin() * 1.5).collect()
+}
+
+fn cmd_export(
+    model: &Path,
+    out: &Path,
+    id: u32,
+    version: u32,
+    wisdm: Option<&Path>,
+    subjects: &[String],
+) -> Result<()> {
+    let ckpt = Checkpoint::load(model)?;
+    let bytes = bandx_model::export::export(&ckpt, &self_test_window(), id, version)?;
+    std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+    let float = ckpt.model(&Device::flex());
+    let check = match wisdm {
+        Some(dir) => {
+            let (recs, _) = bandx_model::readers::wisdm::read_dir(
+                dir,
+                (!subjects.is_empty()).then_some(subjects),
+            )?;
+            let w = bandx_model::preprocess::windows_with_hop(
+                &recs,
+                bandx_model::preprocess::WINDOW_LEN,
+            );
+            Examples::new(w.iter(), &ckpt.labels, &ckpt.normalization)
+        }
+        None => Examples::default(),
+    };
+    report_blob(&bytes, &float, &check)?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! Pre-training the generalized model: Adam, class-balanced cross-entropy, validation on
+//! held-out subjects, early stopping on validation accuracy, fixed seeds.
+
+use std::time::Instant;
+
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use burn::tensor::activation::log_softmax;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::cnn::{HarCnn, HarCnnConfig, to_vec, windows_tensor};
+use crate::preprocess::{Normalization, WINDOW_VALUES, Window};
+
+/// Normalized windows laid end to end with their class indices.
+#[derive(Debug, Clone, Default)]
+pub struct Examples {
+    pub x: Vec<f32>,
+    pub y: Vec<usize>,
+}
+
+impl Examples {
+    /// Windows whose label is not in `labels` are skipped.
+    pub fn new<'a>(
+        windows: impl IntoIterator<Item = &'a Window>,
+        labels: &[String],
+        norm: &Normalization,
+    ) -> Examples {
+        let mut e = Examples::default();
+        for w in windows {
+            if let Some(y) = labels.iter().position(|l| *l == w.label) {
+                norm.apply_into(&w.data, &mut e.x);
+                e.y.push(y);
+            }
+        }
+        e
+    }
+
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+
+    pub fn window(&self, i: usize) -> &[f32] {
+        &self.x[i * WINDOW_VALUES..(i + 1) * WINDOW_VALUES]
+    }
+
+    fn gather(&self, idx: &[usize]) -> (Vec<f32>, Vec<usize>) {
+        let mut x = Vec::with_capacity(idx.len() * WINDOW_VALUES);
+        let mut y = Vec::with_capacity(idx.len());
+        for &i in idx {
+            x.extend_from_slice(self.window(i));
+            y.push(self.y[i]);
+        }
+        (x, y)
+    }
+}
+
+#[derive(Config, Debug)]
+pub struct TrainConfig {
+    #[config(default = 40)]
+    pub max_epochs: usize,
+    #[config(default = 6)]
+    pub patience: usize,
+    #[config(default = 64)]
+    pub batch_size: usize,
+    #[config(default = 2e-3)]
+    pub learning_rate: f64,
+    #[config(default = 1e-4)]
+    pub weight_decay: f64,
+    #[config(default = 42)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainReport {
+    pub train_windows: usize,
+    pub val_windows: usize,
+    pub epochs_run: usize,
+    pub best_epoch: usize,
+    pub best_val_accuracy: f32,
+    pub seconds: f64,
+    pub windows_per_second: f64,
+}
+
+/// Inverse-frequency class weights, normalized to average 1 over the present classes.
+pub fn class_weights(y: &[usize], classes: usize) -> Vec<f32> {
+    let mut counts = vec![0usize; classes];
+    for &c in y {
+        counts[c] += 1;
+    }
+    let present = counts.iter().filter(|&&n| n > 0).count().max(1);
+    counts
+        .iter()
+        .map(|&n| {
+            if n == 0 {
+                0.0
+            } else {
+                y.len() as f32 / (present as f32 * n as f32)
+            }
+        })
+        .collect()
+}
+
+/// Mean of `-w[y] log p(y)` weighted by class weight.
+pub fn balanced_cross_entropy(
+    logits: Tensor<2>,
+    targets: &[usize],
+    weights: &[f32],
+    device: &Device,
+) -> Tensor<1> {
+    let [batch, classes] = logits.dims();
+    let mut mask = vec![0f32; batch * classes];
+    for (i, &t) in targets.iter().enumerate() {
+        mask[i * classes + t] = weights[t];
+    }
+    let total: f32 = mask.iter().sum::<f32>().max(1e-6);
+    let mask = Tensor::<2>::from_data(TensorData::new(mask, [batch, classes]), device);
+    (log_softmax(logits, 1) * mask)
+        .sum()
+        .neg()
+        .div_scalar(total)
+}
+
+pub fn argmax(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
+        .0
+}
+
+/// Logits of a model for every example, computed in batches without autodiff.
+pub fn logits(model: &HarCnn, x: &[f32]) -> Vec<Vec<f32>> {
+    let device = Device::flex();
+    let model = model.valid();
+    let classes = model.classes();
+    let mut out = Vec::new();
+    for chunk in x.chunks(512 * WINDOW_VALUES) {
+        let t = windows_tensor(chunk.to_vec(), &device);
+        let v = to_vec(model.forward(t));
+        out.extend(v.chunks(classes).map(|c| c.to_vec()));
+    }
+    out
+}
+
+/// Embeddings (`[n][embedding]` flattened) of the backbone.
+pub fn embeddings(model: &HarCnn, x: &[f32]) -> Vec<f32> {
+    let device = Device::flex();
+    let backbone = model.backbone.valid();
+    let mut out = Vec::new();
+    for chunk in x.chunks(512 * WINDOW_VALUES) {
+        out.extend(to_vec(
+            backbone.forward(windows_tensor(chunk.to_vec(), &device)),
+        ));
+    }
+    out
+}
+
+pub fn accuracy(predictions: &[usize], y: &[usize]) -> f32 {
+    if y.is_empty() {
+        return 0.0;
+    }
+    predictions.iter().zip(y).filter(|(p, y)| p == y).count() as f32 / y.len() as f32
+}
+
+pub fn predict(model: &HarCnn, x: &[f32]) -> Vec<usize> {
+    logits(model, x).iter().map(|l| argmax(l)).collect()
+}
+
+pub fn progress_bar(len: u64, visible: bool, prefix: &str) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .expect("valid template"),
+    );
+    bar.set_prefix(prefix.to_string());
+    bar
+}
+
+/// Trains a model from scratch. Returns the weights of the epoch with the best validation
+/// accuracy (on a plain, non-autodiff device).
+pub fn pretrain(
+    net: &HarCnnConfig,
+    train: &Examples,
+    val: &Examples,
+    classes: usize,
+    cfg: &TrainConfig,
+    show_progress: bool,
+) -> (HarCnn, TrainReport) {
+    let started = Instant::now();
+    let device = Device::flex().autodiff();
+    device.seed(cfg.seed);
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    let mut model = net.init(classes, &device);
+    let mut optim = AdamConfig::new()
+        .with_weight_decay(Some(burn::optim::decay::WeightDecayConfig::new(
+            cfg.weight_decay as f32,
+        )))
+        .init();
+    let weights = class_weights(&train.y, classes);
+    let batches = train.len().div_ceil(cfg.batch_size);
+    let bar = progress_bar((cfg.max_epochs * batches) as u64, show_progress, "pretrain");
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut best = (model.valid(), 0usize, -1f32);
+    let mut epochs_run = 0;
+    let mut seen = 0usize;
+    for epoch in 0..cfg.max_epochs {
+        epochs_run = epoch + 1;
+        order.shuffle(&mut rng);
+        let lr = cfg.learning_rate
+            * 0.5
+            * (1.0 + (std::f64::consts::PI * epoch as f64 / cfg.max_epochs as f64).cos());
+        for idx in order.chunks(cfg.batch_size) {
+            let (x, y) = train.gather(idx);
+            let out = model.forward(windows_tensor(x, &device));
+            let loss = balanced_cross_entropy(out, &y, &weights, &device);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            seen += idx.len();
+            bar.inc(1);
+        }
+        let snapshot = model.valid();
+        let val_acc = if val.is_empty() {
+            accuracy(&predict(&snapshot, &train.x), &train.y)
+        } else {
+            accuracy(&predict(&snapshot, &val.x), &val.y)
+        };
+        bar.set_message(format!("epoch {} val acc {:.3}", epoch + 1, val_acc));
+        tracing::info!(epoch = epoch + 1, val_acc, "pretrain epoch");
+        if val_acc > best.2 {
+            best = (snapshot, epoch + 1, val_acc);
+        } else if epoch + 1 - best.1 >= cfg.patience {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let report = TrainReport {
+        train_windows: train.len(),
+        val_windows: val.len(),
+        epochs_run,
+        best_epoch: best.1,
+        best_val_accuracy: best.2,
+        seconds,
+        windows_per_second: seen as f64 / seconds.max(1e-9),
+    };
+    (best.0, report)
+}
+
+/// Picks about `fraction` of the subjects (at least one) for validation, deterministically.
+pub fn validation_subjects(subjects: &[String], fraction: f32, seed: u64) -> Vec<String> {
+    let mut s = subjects.to_vec();
+    s.sort();
+    s.shuffle(&mut StdRng::seed_from_u64(seed));
+    let n =
+        ((s.len() as f32 * fraction).round() as usize).clamp(1, s.len().saturating_sub(1).max(1));
+    let mut v = s[..n.min(s.len())].to_vec();
+    v.sort();
+    v
+}

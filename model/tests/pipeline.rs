@@ -1,0 +1,221 @@
+//! Preprocessing, the CNN and personalization on synthetic signals.
+
+use bandx_model::checkpoint::Checkpoint;
+use bandx_model::cnn::{
+    HarCnnConfig, activation_ranges, macs, reference_forward, to_vec, windows_tensor,
+};
+use bandx_model::export::{export, inspect, parity, personal_ranges};
+use bandx_model::personalize::{Method, PersonalizeConfig, personalize};
+use bandx_model::preprocess::{Normalization, WINDOW_LEN, resample, windows};
+use bandx_model::recording::{Recording, Sample};
+use bandx_model::train::{Examples, TrainConfig, accuracy, logits, predict, pretrain};
+use burn::prelude::*;
+
+fn sine(rate: f32, freq: f32, seconds: f32) -> Vec<Sample> {
+    let n = (rate * seconds) as usize;
+    (0..n)
+        .map(|i| {
+            let v = (2.0 * std::f32::consts::PI * freq * i as f32 / rate).sin();
+            [v, 0.0, 0.0, 0.0, 0.0, 0.0]
+        })
+        .collect()
+}
+
+fn amplitude(s: &[Sample]) -> f32 {
+    // Ignore the filter's edge effects.
+    s[20..s.len() - 20]
+        .iter()
+        .map(|x| x[0].abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn resampling_keeps_slow_motion_and_removes_what_would_alias() {
+    let slow = resample(&sine(100.0, 1.0, 10.0), 100.0);
+    assert_eq!(slow.len(), 200); // 999 samples at 100 Hz span 9.99 s -> 200 at 20 Hz
+    assert!(
+        (amplitude(&slow) - 1.0).abs() < 0.05,
+        "1 Hz amplitude {}",
+        amplitude(&slow)
+    );
+    // 17 Hz is above the new 10 Hz Nyquist: plain decimation would fold it to 3 Hz at full amplitude.
+    let fast = resample(&sine(100.0, 17.0, 10.0), 100.0);
+    assert!(
+        amplitude(&fast) < 0.05,
+        "17 Hz leaked with amplitude {}",
+        amplitude(&fast)
+    );
+    // Same rate: untouched.
+    let same = sine(20.0, 1.0, 3.0);
+    assert_eq!(resample(&same, 20.0), same);
+}
+
+fn rec(subject: &str, label: &str, n: usize, f: impl Fn(usize) -> Sample) -> Recording {
+    Recording {
+        subject: subject.into(),
+        session: "s".into(),
+        label: label.into(),
+        rate_hz: 20.0,
+        order: 0,
+        samples: (0..n).map(f).collect(),
+    }
+}
+
+#[test]
+fn windows_overlap_half_and_never_cross_a_recording() {
+    let recs = vec![
+        rec("a", "walk", 150, |i| [i as f32; 6]),
+        rec("a", "walk", 59, |_| [0.0; 6]),
+        rec("a", "sit", 90, |i| [1000.0 + i as f32; 6]),
+    ];
+    let w = windows(&recs);
+    let starts: Vec<_> = w.iter().map(|w| (w.recording, w.start)).collect();
+    assert_eq!(
+        starts,
+        vec![(0, 0), (0, 30), (0, 60), (0, 90), (2, 0), (2, 30)]
+    );
+    for win in &w {
+        assert_eq!(win.data.len(), WINDOW_LEN * 6);
+        // Values come from one recording only, time-major.
+        let first = win.data[0];
+        let last = win.data[(WINDOW_LEN - 1) * 6];
+        assert_eq!(last - first, (WINDOW_LEN - 1) as f32);
+    }
+    assert!(w[0].overlaps(&w[1]) && !w[0].overlaps(&w[2]) && !w[0].overlaps(&w[4]));
+}
+
+#[test]
+fn normalization_is_per_channel() {
+    let recs = vec![rec("a", "x", 60, |i| {
+        let v = if i % 2 == 0 { 1.0 } else { 3.0 };
+        [v, 10.0 * v, -v, 0.0, 5.0, v]
+    })];
+    let n = Normalization::fit(&windows(&recs));
+    assert!((n.mean[0] - 2.0).abs() < 1e-5 && (n.std[0] - 1.0).abs() < 1e-5);
+    assert!((n.mean[1] - 20.0).abs() < 1e-4 && (n.std[1] - 10.0).abs() < 1e-4);
+    assert!((n.mean[2] + 2.0).abs() < 1e-5);
+    assert_eq!(n.std[3], 1e-3); // constant channel: floored, never zero
+}
+
+#[test]
+fn cnn_fits_the_band_budget_and_matches_the_reference_forward() {
+    let device = Device::flex();
+    device.seed(3);
+    let cfg = HarCnnConfig::new();
+    let model = cfg.init(7, &device).valid();
+    let w = model.weights();
+    assert!(macs(&w) <= 200_000, "MACs {}", macs(&w));
+    let params: usize = w.convs.iter().map(|c| c.weight.len()).sum::<usize>() + w.head.weight.len();
+    assert!(
+        params < 8_000,
+        "{params} weights do not fit a 10 KB int8 blob"
+    );
+
+    let x: Vec<f32> = (0..2 * 360)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect();
+    let burn_logits = to_vec(model.forward(windows_tensor(x.clone(), &device)));
+    for b in 0..2 {
+        let reference = reference_forward(&w, &x[b * 360..(b + 1) * 360]);
+        let logits = reference.last().unwrap();
+        for c in 0..7 {
+            let d = (logits[c] - burn_logits[b * 7 + c]).abs();
+            assert!(
+                d < 1e-4,
+                "window {b} class {c}: reference {} burn {}",
+                logits[c],
+                burn_logits[b * 7 + c]
+            );
+        }
+    }
+    // Round trip through plain weights.
+    let again = bandx_model::cnn::HarCnn::from_weights(&cfg, &w, &device);
+    assert_eq!(again.weights(), w);
+}
+
+/// Classes that differ by the frequency of a wrist oscillation on different axes.
+fn synthetic(subject: &str, label: &str, freq: f32, axis: usize, phase: f32) -> Recording {
+    rec(subject, label, 600, |i| {
+        let mut s = [0.0, 0.0, 9.8, 0.0, 0.0, 0.0];
+        let t = i as f32 / 20.0;
+        s[axis] += 3.0 * (2.0 * std::f32::consts::PI * freq * t + phase).sin();
+        s[3 + axis] += (2.0 * std::f32::consts::PI * freq * t).cos();
+        s
+    })
+}
+
+#[test]
+fn pretraining_learns_and_personalization_handles_new_classes() {
+    let mut recs = Vec::new();
+    for (k, s) in ["s1", "s2", "s3"].iter().enumerate() {
+        recs.push(synthetic(s, "wave", 1.0, 0, k as f32));
+        recs.push(synthetic(s, "shake", 4.0, 1, k as f32));
+        recs.push(synthetic(s, "stir", 2.0, 2, k as f32));
+    }
+    let w = windows(&recs);
+    let labels = vec!["wave".to_string(), "shake".into(), "stir".into()];
+    let norm = Normalization::fit(&w);
+    let train = Examples::new(w.iter().filter(|w| w.subject != "s3"), &labels, &norm);
+    let val = Examples::new(w.iter().filter(|w| w.subject == "s3"), &labels, &norm);
+    let cfg = HarCnnConfig::new();
+    let tc = TrainConfig::new().with_max_epochs(40).with_patience(40);
+    let (model, report) = pretrain(&cfg, &train, &val, 3, &tc, false);
+    assert!(report.best_val_accuracy > 0.9, "{report:?}");
+
+    // A user with two classes the backbone never saw, named differently.
+    let user = [
+        synthetic("u", "row", 3.0, 0, 0.3),
+        synthetic("u", "box", 1.5, 1, 0.1),
+    ];
+    let uw = windows(&user);
+    let ulabels = vec!["row".to_string(), "box".into()];
+    let cal = Examples::new(uw.iter().filter(|w| w.start < 15 * 30), &ulabels, &norm);
+    let test = Examples::new(uw.iter().filter(|w| w.start >= 16 * 30), &ulabels, &norm);
+    for m in Method::ALL {
+        let pm = personalize(&model, &cfg, m, &cal, 2, &PersonalizeConfig::new());
+        assert_eq!(pm.classes(), 2);
+        let acc = accuracy(&predict(&pm, &test.x), &test.y);
+        assert!(acc > 0.9, "{m}: {acc}");
+    }
+    // The NCM model as the band runs it: int8 blob through the bandx-core engine.
+    let ncm = personalize(
+        &model,
+        &cfg,
+        Method::Ncm,
+        &cal,
+        2,
+        &PersonalizeConfig::new(),
+    );
+    let base_ranges = activation_ranges(&model.weights(), &train.x);
+    let mut ckpt = Checkpoint::new(cfg.clone(), ulabels.clone(), norm, &ncm);
+    ckpt.ranges = personal_ranges(&base_ranges, &ckpt.weights, &cal.x);
+    let blob = export(&ckpt, cal.window(0), 3, 9).unwrap();
+    let info = inspect(&blob).unwrap();
+    assert_eq!(
+        (info.model_id, info.version, info.classes.clone()),
+        (3, 9, ulabels.clone())
+    );
+    assert!(info.bytes <= 10 * 1024 && info.within_budget, "{info:?}");
+    assert!(info.self_test.starts_with("pass"), "{info:?}");
+    let p = parity(&blob, &logits(&ncm, &test.x), &test.x, &test.y).unwrap();
+    assert!(p.passes(), "{p:?}");
+    // A flipped byte is caught by the blob's digest.
+    let mut bad = blob.clone();
+    bad[100] ^= 0x40;
+    assert!(inspect(&bad).is_err());
+    // Without calibrated ranges there is nothing to quantize with.
+    let mut raw = ckpt.clone();
+    raw.ranges.clear();
+    assert!(export(&raw, cal.window(0), 1, 1).is_err());
+
+    // The paper's method leaves the backbone untouched.
+    let head = personalize(
+        &model,
+        &cfg,
+        Method::Head,
+        &cal,
+        2,
+        &PersonalizeConfig::new(),
+    );
+    assert_eq!(head.weights().convs, model.weights().convs);
+}
