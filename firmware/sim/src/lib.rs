@@ -1,2 +1,23 @@
-//! bandx-sim: the band emulated on the host, for the demo and for tests.
+//! bandx-sim: the BandX band emulated on the host, for the demo and for tests.
+//!
+//! bandx-core's `Band` runs unchanged on [`SimPlatform`]:
+//! - [`flash`]: the band's flash as a file laid out by `firmware/partitions.csv` ([`partitions`]);
+//!   models and the active-slot record survive restarts;
+//! - [`wearer`]: a virtual wearer replaying real WISDM wrist recordings by activity, in a [`Style`];
+//! - [`SimBand`] / [`SimConnection`]: the radio — exact GATT bytes both ways, MTU, latency, throughput,
+//!   injected faults ([`link`]), on a virtual clock for tests or in real time for the app.
+pub mod flash;
+pub mod link;
 pub mod partitions;
+pub mod platform;
+mod sim;
+pub mod wearer;
+
+pub use flash::{FlashError, SimFlash};
+pub use link::{DisconnectReason, Faults, LinkEvent, LinkStats, LinkTiming, Notification};
+pub use platform::SimPlatform;
+pub use sim::{
+    Advertisement, MAX_MTU, RealtimeRunner, SIM_FIRMWARE_VERSION, SimBand, SimConfig,
+    SimConnection, SimError, TICK,
+};
+pub use wearer::{Activity, Style, Wearer};

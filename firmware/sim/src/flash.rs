@@ -1,0 +1,597 @@
+//! The band's 4 MB SPI flash as a file, laid out by `firmware/partitions.csv` ([`FlashLayout`]).
+//!
+//! - `model_a` / `model_b` hold model blobs; they are mirrored in memory because bandx-core reads a slot
+//!   in place (memory-mapped flash on the ESP32).
+//! - The active-slot record lives in the `nvs` partition as two 16-byte records in separate sectors:
+//!   `"BXAS" | seq u32 | slot u8 | ff ff ff | crc32 of the first 12 bytes`. A switch erases the sector
+//!   *not* holding the newest valid record and programs a record with `seq + 1` there, so a write cut
+//!   at any byte leaves either the old record (the new one fails its CRC) or the new one. The file is
+//!   `fsync`ed after each record. (The ESP32 build keeps the same value in a real NVS entry instead.)
+//! - Firmware images go to the app slot `otadata` does not boot; committing writes an ESP-IDF `otadata`
+//!   entry (the bootloader's rule: the valid entry with the highest `ota_seq` picks `ota_(seq-1)%2`).
+//!
+//! Flash semantics are those of NOR flash: erase sets bytes to 0xFF, programming can only clear bits.
+//! [`SimFlash::cut_power_after`] injects a power cut: the write it lands on is torn (half its bytes
+//! reach the file) and every later write fails.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use bandx_core::band::ARENA_CAPACITY;
+use bandx_core::blob::Model;
+use bandx_core::infer;
+use bandx_core::update::{FirmwareSink, ModelStore, Slot, StorageError, blob_len};
+
+use crate::partitions::{AppSlot, FlashLayout, ModelSlot, SECTOR_SIZE};
+
+const RECORD_MAGIC: &[u8; 4] = b"BXAS";
+const RECORD_LEN: usize = 16;
+const OTA_ENTRY_LEN: usize = 32;
+const RECORD_CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// Why the flash file could not be opened or created.
+#[derive(Debug, thiserror::Error)]
+pub enum FlashError {
+    #[error("flash file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("flash file {path} is {len} bytes, not a {expected}-byte band flash")]
+    WrongSize {
+        path: PathBuf,
+        len: u64,
+        expected: u32,
+    },
+    #[error("the model for a fresh band is not usable: {0}")]
+    FreshModel(String),
+}
+
+/// An active-slot record as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Record {
+    seq: u32,
+    slot: Slot,
+}
+
+impl Record {
+    fn encode(&self) -> [u8; RECORD_LEN] {
+        let mut r = [0xFF; RECORD_LEN];
+        r[..4].copy_from_slice(RECORD_MAGIC);
+        r[4..8].copy_from_slice(&self.seq.to_le_bytes());
+        r[8] = match self.slot {
+            Slot::A => 0,
+            Slot::B => 1,
+        };
+        let crc = RECORD_CRC.checksum(&r[..12]);
+        r[12..].copy_from_slice(&crc.to_le_bytes());
+        r
+    }
+
+    fn decode(r: &[u8]) -> Option<Record> {
+        let r = r.get(..RECORD_LEN)?;
+        if &r[..4] != RECORD_MAGIC || RECORD_CRC.checksum(&r[..12]).to_le_bytes() != r[12..16] {
+            return None;
+        }
+        let slot = match r[8] {
+            0 => Slot::A,
+            1 => Slot::B,
+            _ => return None,
+        };
+        Some(Record {
+            seq: u32::from_le_bytes([r[4], r[5], r[6], r[7]]),
+            slot,
+        })
+    }
+}
+
+/// `esp_rom_crc32_le(UINT32_MAX, &ota_seq, 4)`, the CRC of an `otadata` entry.
+fn ota_entry_crc(seq: u32) -> u32 {
+    let mut crc = 0u32; // the ROM routine inverts its seed (0xFFFF_FFFF) on entry
+    for byte in seq.to_le_bytes() {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// The valid `otadata` entry with the highest sequence number: (sector index, ota_seq).
+fn newest_ota_entry(otadata: &[u8]) -> Option<(usize, u32)> {
+    otadata
+        .chunks(SECTOR_SIZE as usize)
+        .take(2)
+        .enumerate()
+        .filter_map(|(i, sector)| {
+            let seq = u32::from_le_bytes(sector.get(0..4)?.try_into().ok()?);
+            let crc = u32::from_le_bytes(sector.get(28..32)?.try_into().ok()?);
+            (seq != 0 && seq != u32::MAX && crc == ota_entry_crc(seq)).then_some((i, seq))
+        })
+        .max_by_key(|&(_, seq)| seq)
+}
+
+fn app_slot_of_seq(seq: u32) -> AppSlot {
+    if (seq - 1).is_multiple_of(2) {
+        AppSlot::Ota0
+    } else {
+        AppSlot::Ota1
+    }
+}
+
+/// A firmware image being written.
+#[derive(Debug, Clone, Copy)]
+struct Staging {
+    slot: AppSlot,
+    len: u32,
+}
+
+/// The band's flash, backed by a file.
+#[derive(Debug)]
+pub struct SimFlash {
+    path: PathBuf,
+    file: File,
+    layout: FlashLayout,
+    models: [Vec<u8>; 2],
+    /// The newest valid active-slot record and the `nvs` sector holding it.
+    record: Option<(usize, Record)>,
+    staging: Option<Staging>,
+    /// Writes left before the power cut (`None`: no cut planned).
+    power_budget: Option<u32>,
+    powered: bool,
+    writes: u64,
+}
+
+impl SimFlash {
+    /// Opens the band's flash file, or creates it for a fresh band: erased, with `fresh_model` (if any)
+    /// in `model_a` and recorded as active. The file appears complete or not at all (written to a
+    /// temporary name, then renamed).
+    pub fn open(path: &Path, fresh_model: Option<&[u8]>) -> Result<SimFlash, FlashError> {
+        let io = |source| FlashError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let layout = FlashLayout::band();
+        if !path.exists() {
+            let tmp = path.with_extension("creating");
+            let mut image = vec![0xFFu8; layout.flash_size() as usize];
+            if let Some(blob) = fresh_model {
+                check_fresh_model(blob)?;
+                let slot = layout.model_slot(ModelSlot::A);
+                if blob.len() > slot.size as usize {
+                    return Err(FlashError::FreshModel(format!(
+                        "{} bytes do not fit the {}-byte model slot",
+                        blob.len(),
+                        slot.size
+                    )));
+                }
+                image[slot.offset as usize..][..blob.len()].copy_from_slice(blob);
+                let nvs = layout.get("nvs").expect("validated layout has nvs").offset as usize;
+                image[nvs..][..RECORD_LEN].copy_from_slice(
+                    &Record {
+                        seq: 1,
+                        slot: Slot::A,
+                    }
+                    .encode(),
+                );
+            }
+            let mut f = File::create(&tmp).map_err(io)?;
+            f.write_all(&image).map_err(io)?;
+            f.sync_all().map_err(io)?;
+            std::fs::rename(&tmp, path).map_err(io)?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len != u64::from(layout.flash_size()) {
+            return Err(FlashError::WrongSize {
+                path: path.to_path_buf(),
+                len,
+                expected: layout.flash_size(),
+            });
+        }
+        let mut read = |offset: u32, size: u32| -> Result<Vec<u8>, FlashError> {
+            let mut buf = vec![0; size as usize];
+            file.seek(SeekFrom::Start(offset.into())).map_err(io)?;
+            file.read_exact(&mut buf).map_err(io)?;
+            Ok(buf)
+        };
+        let a = layout.model_slot(ModelSlot::A);
+        let b = layout.model_slot(ModelSlot::B);
+        let models = [read(a.offset, a.size)?, read(b.offset, b.size)?];
+        let nvs = layout.get("nvs").expect("validated layout has nvs");
+        let nvs_bytes = read(nvs.offset, 2 * SECTOR_SIZE)?;
+        let record = nvs_bytes
+            .chunks(SECTOR_SIZE as usize)
+            .enumerate()
+            .filter_map(|(i, s)| Record::decode(s).map(|r| (i, r)))
+            .max_by_key(|(_, r)| r.seq);
+        Ok(SimFlash {
+            path: path.to_path_buf(),
+            file,
+            layout,
+            models,
+            record,
+            staging: None,
+            power_budget: None,
+            powered: true,
+            writes: 0,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn layout(&self) -> &FlashLayout {
+        &self.layout
+    }
+
+    /// Plans a power cut: `writes` more flash writes (erase or program) succeed, the next one is torn
+    /// and all later ones fail.
+    pub fn cut_power_after(&mut self, writes: u32) {
+        self.power_budget = Some(writes);
+    }
+
+    /// Whether the planned power cut has happened.
+    pub fn power_lost(&self) -> bool {
+        !self.powered
+    }
+
+    /// Flash writes (erases and programs) done since opening.
+    pub fn writes(&self) -> u64 {
+        self.writes
+    }
+
+    /// Reads `len` bytes of flash at `offset` from the file.
+    pub fn read(&mut self, offset: u32, len: usize) -> std::io::Result<Vec<u8>> {
+        let mut buf = vec![0; len];
+        self.file.seek(SeekFrom::Start(offset.into()))?;
+        self.file.read_exact(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// The app slot the bootloader would start (`ota_0` when `otadata` holds no valid entry).
+    pub fn boot_app_slot(&mut self) -> AppSlot {
+        let otadata = self.layout.otadata().clone();
+        self.read(otadata.offset, otadata.size as usize)
+            .ok()
+            .and_then(|d| newest_ota_entry(&d))
+            .map_or(AppSlot::Ota0, |(_, seq)| app_slot_of_seq(seq))
+    }
+
+    fn model_offset(&self, slot: Slot) -> u32 {
+        self.layout.model_slot(model_slot(slot)).offset
+    }
+
+    /// One flash write, through the power-cut plan. `op` gets the fraction of the bytes that reach flash.
+    fn write_op(
+        &mut self,
+        apply: impl FnOnce(&mut Self, bool) -> std::io::Result<()>,
+    ) -> Result<(), StorageError> {
+        if !self.powered {
+            return Err(StorageError);
+        }
+        let torn = match self.power_budget.as_mut() {
+            Some(0) => true,
+            Some(n) => {
+                *n -= 1;
+                false
+            }
+            None => false,
+        };
+        self.writes += 1;
+        let result = apply(self, torn);
+        if torn {
+            self.powered = false;
+            tracing::debug!(writes = self.writes, "simulated power cut");
+            return Err(StorageError);
+        }
+        result.map_err(|e| {
+            tracing::warn!("flash file write failed: {e}");
+            StorageError
+        })
+    }
+
+    /// Erases `len` bytes at `offset` (sector aligned). Torn: only the first half.
+    fn erase(&mut self, offset: u32, len: u32, torn: bool) -> std::io::Result<()> {
+        let len = if torn { len / 2 } else { len };
+        self.file.seek(SeekFrom::Start(offset.into()))?;
+        self.file.write_all(&vec![0xFF; len as usize])?;
+        for (i, slot) in [Slot::A, Slot::B].into_iter().enumerate() {
+            let base = self.model_offset(slot);
+            let (lo, hi) = (
+                offset.max(base),
+                (offset + len).min(base + self.models[i].len() as u32),
+            );
+            if lo < hi {
+                self.models[i][(lo - base) as usize..(hi - base) as usize].fill(0xFF);
+            }
+        }
+        Ok(())
+    }
+
+    /// Programs `data` at `offset` (NOR: bits only clear). Torn: only the first half of the bytes.
+    fn program(&mut self, offset: u32, data: &[u8], torn: bool) -> std::io::Result<()> {
+        let data = if torn { &data[..data.len() / 2] } else { data };
+        let mut current = vec![0; data.len()];
+        self.file.seek(SeekFrom::Start(offset.into()))?;
+        self.file.read_exact(&mut current)?;
+        for (c, d) in current.iter_mut().zip(data) {
+            *c &= d;
+        }
+        self.file.seek(SeekFrom::Start(offset.into()))?;
+        self.file.write_all(&current)?;
+        for (i, slot) in [Slot::A, Slot::B].into_iter().enumerate() {
+            let base = self.model_offset(slot);
+            let end = offset as usize + current.len();
+            if offset >= base && end <= base as usize + self.models[i].len() {
+                self.models[i][(offset - base) as usize..][..current.len()]
+                    .copy_from_slice(&current);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn model_slot(slot: Slot) -> ModelSlot {
+    match slot {
+        Slot::A => ModelSlot::A,
+        Slot::B => ModelSlot::B,
+    }
+}
+
+/// A fresh band's model must be one the band will run: it parses and passes its self-test.
+fn check_fresh_model(blob: &[u8]) -> Result<(), FlashError> {
+    let bad = |e: String| FlashError::FreshModel(e);
+    let len = blob_len(blob).ok_or_else(|| bad("not a model blob".into()))?;
+    let model = Model::parse(&blob[..len]).map_err(|e| bad(format!("{e:?}")))?;
+    let mut arena = vec![0u8; ARENA_CAPACITY];
+    infer::self_test(&model, &mut arena).map_err(|e| bad(format!("self-test: {e:?}")))?;
+    Ok(())
+}
+
+impl ModelStore for SimFlash {
+    fn slot_capacity(&self) -> usize {
+        self.models[0].len().min(self.models[1].len())
+    }
+
+    fn slot(&self, slot: Slot) -> &[u8] {
+        &self.models[slot as usize]
+    }
+
+    fn erase_slot(&mut self, slot: Slot) -> Result<(), StorageError> {
+        let p = self.layout.model_slot(model_slot(slot)).clone();
+        self.write_op(|f, torn| f.erase(p.offset, p.size, torn))
+    }
+
+    fn write_slot(&mut self, slot: Slot, offset: usize, data: &[u8]) -> Result<(), StorageError> {
+        let p = self.layout.model_slot(model_slot(slot)).clone();
+        if offset
+            .checked_add(data.len())
+            .is_none_or(|end| end > p.size as usize)
+        {
+            return Err(StorageError);
+        }
+        self.write_op(|f, torn| f.program(p.offset + offset as u32, data, torn))
+    }
+
+    fn active_slot(&self) -> Option<Slot> {
+        self.record.map(|(_, r)| r.slot)
+    }
+
+    fn set_active_slot(&mut self, slot: Slot) -> Result<(), StorageError> {
+        let nvs = self
+            .layout
+            .get("nvs")
+            .expect("validated layout has nvs")
+            .offset;
+        let (sector, seq) = match self.record {
+            Some((s, r)) => (1 - s, r.seq.wrapping_add(1)),
+            None => (0, 1),
+        };
+        let at = nvs + sector as u32 * SECTOR_SIZE;
+        let record = Record { seq, slot };
+        self.write_op(|f, torn| f.erase(at, SECTOR_SIZE, torn))?;
+        self.write_op(|f, torn| {
+            f.program(at, &record.encode(), torn)?;
+            f.file.sync_data()
+        })?;
+        self.record = Some((sector, record));
+        Ok(())
+    }
+}
+
+impl FirmwareSink for SimFlash {
+    fn firmware_capacity(&self) -> usize {
+        self.layout.app_slot(AppSlot::Ota0).size as usize
+    }
+
+    fn firmware_begin(&mut self, total_len: u32) -> Result<(), StorageError> {
+        self.staging = None;
+        let slot = self.boot_app_slot().other();
+        let p = self.layout.app_slot(slot).clone();
+        if total_len > p.size {
+            return Err(StorageError);
+        }
+        let len = total_len.div_ceil(SECTOR_SIZE) * SECTOR_SIZE;
+        self.write_op(|f, torn| f.erase(p.offset, len, torn))?;
+        self.staging = Some(Staging {
+            slot,
+            len: total_len,
+        });
+        Ok(())
+    }
+
+    fn firmware_write(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        let s = self.staging.ok_or(StorageError)?;
+        if u64::from(offset) + data.len() as u64 > u64::from(s.len) {
+            return Err(StorageError);
+        }
+        let at = self.layout.app_slot(s.slot).offset + offset;
+        self.write_op(|f, torn| f.program(at, data, torn))
+    }
+
+    fn firmware_commit(&mut self) -> Result<(), StorageError> {
+        let s = self.staging.take().ok_or(StorageError)?;
+        let otadata = self.layout.otadata().clone();
+        let current = self
+            .read(otadata.offset, otadata.size as usize)
+            .map_err(|_| StorageError)?;
+        let (sector, mut seq) = match newest_ota_entry(&current) {
+            Some((i, seq)) => (1 - i, seq + 1),
+            None => (0, 1),
+        };
+        if app_slot_of_seq(seq) != s.slot {
+            seq += 1;
+        }
+        let mut entry = [0xFFu8; OTA_ENTRY_LEN];
+        entry[0..4].copy_from_slice(&seq.to_le_bytes());
+        entry[28..32].copy_from_slice(&ota_entry_crc(seq).to_le_bytes());
+        let at = otadata.offset + sector as u32 * SECTOR_SIZE;
+        self.write_op(|f, torn| f.erase(at, SECTOR_SIZE, torn))?;
+        self.write_op(|f, torn| {
+            f.program(at, &entry, torn)?;
+            f.file.sync_data()
+        })
+    }
+
+    fn firmware_abort(&mut self) {
+        self.staging = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bandx_core::demo::{DEMO_BLOB_CAPACITY, write_demo_model};
+
+    fn demo(version: u32) -> Vec<u8> {
+        let mut buf = [0u8; DEMO_BLOB_CAPACITY];
+        let n = write_demo_model(&mut buf, 9, version, version).unwrap();
+        buf[..n].to_vec()
+    }
+
+    #[test]
+    fn ota_entry_crc_matches_esp_idf() {
+        // binascii.crc32(struct.pack("<I", seq), 0xFFFFFFFF), as esptool's otatool computes it.
+        assert_eq!(ota_entry_crc(1), 0x4743_989a);
+        assert_eq!(ota_entry_crc(2), 0x55f6_3774);
+        assert_eq!(ota_entry_crc(3), 0xed4a_5011);
+    }
+
+    #[test]
+    fn a_fresh_flash_starts_with_the_given_model_at_model_a() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("band.flash");
+        let blob = demo(1);
+        let mut flash = SimFlash::open(&path, Some(&blob)).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 4 * 1024 * 1024);
+        assert_eq!(flash.active_slot(), Some(Slot::A));
+        // Independently of SimFlash: the blob is in the file at model_a's offset from partitions.csv.
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[0x3D_0000..][..blob.len()], &blob[..]);
+        assert!(bytes[0x3E_0000..0x3F_0000].iter().all(|&b| b == 0xFF));
+        assert_eq!(flash.boot_app_slot(), AppSlot::Ota0);
+
+        let empty = SimFlash::open(&dir.path().join("empty.flash"), None).unwrap();
+        assert_eq!(empty.active_slot(), None);
+    }
+
+    #[test]
+    fn a_broken_fresh_model_or_a_wrong_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut blob = demo(1);
+        let last = blob.len() - 40;
+        blob[last] ^= 1; // breaks the digest
+        let path = dir.path().join("band.flash");
+        assert!(matches!(
+            SimFlash::open(&path, Some(&blob)),
+            Err(FlashError::FreshModel(_))
+        ));
+        assert!(!path.exists(), "nothing half-made is left behind");
+        std::fs::write(&path, [0u8; 100]).unwrap();
+        assert!(matches!(
+            SimFlash::open(&path, None),
+            Err(FlashError::WrongSize { len: 100, .. })
+        ));
+    }
+
+    #[test]
+    fn the_active_record_alternates_sectors_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("band.flash");
+        let mut flash = SimFlash::open(&path, Some(&demo(1))).unwrap();
+        for (i, slot) in [Slot::B, Slot::A, Slot::B].into_iter().enumerate() {
+            flash.set_active_slot(slot).unwrap();
+            let reopened = SimFlash::open(&path, None).unwrap();
+            assert_eq!(reopened.active_slot(), Some(slot), "switch {i}");
+        }
+    }
+
+    #[test]
+    fn a_torn_record_write_keeps_the_previous_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("band.flash");
+        for cut in 0..2 {
+            let _ = std::fs::remove_file(&path);
+            let mut flash = SimFlash::open(&path, Some(&demo(1))).unwrap();
+            flash.cut_power_after(cut);
+            assert_eq!(flash.set_active_slot(Slot::B), Err(StorageError));
+            assert!(flash.power_lost());
+            drop(flash);
+            let reopened = SimFlash::open(&path, None).unwrap();
+            assert_eq!(
+                reopened.active_slot(),
+                Some(Slot::A),
+                "cut after {cut} writes"
+            );
+        }
+    }
+
+    #[test]
+    fn flash_programming_only_clears_bits() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut flash = SimFlash::open(&dir.path().join("f"), None).unwrap();
+        flash.erase_slot(Slot::B).unwrap();
+        flash.write_slot(Slot::B, 0, &[0xF0]).unwrap();
+        flash.write_slot(Slot::B, 0, &[0x3C]).unwrap();
+        assert_eq!(flash.slot(Slot::B)[0], 0x30);
+        assert_eq!(flash.read(0x3E_0000, 1).unwrap(), [0x30]);
+        assert_eq!(flash.write_slot(Slot::B, 0x1_0000, &[0]), Err(StorageError));
+    }
+
+    #[test]
+    fn firmware_goes_to_the_other_app_slot_and_otadata_selects_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("band.flash");
+        let mut flash = SimFlash::open(&path, None).unwrap();
+        let image: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
+        for (round, expect) in [AppSlot::Ota1, AppSlot::Ota0, AppSlot::Ota1]
+            .into_iter()
+            .enumerate()
+        {
+            flash.firmware_begin(image.len() as u32).unwrap();
+            for (i, chunk) in image.chunks(1000).enumerate() {
+                flash.firmware_write(i as u32 * 1000, chunk).unwrap();
+            }
+            flash.firmware_commit().unwrap();
+            let mut reopened = SimFlash::open(&path, None).unwrap();
+            assert_eq!(reopened.boot_app_slot(), expect, "round {round}");
+            let bytes = std::fs::read(&path).unwrap();
+            let at = reopened.layout().app_slot(expect).offset as usize;
+            assert_eq!(&bytes[at..at + image.len()], &image[..]);
+        }
+        // Too large for an app slot.
+        assert_eq!(flash.firmware_begin(0x1E_0001), Err(StorageError));
+    }
+}

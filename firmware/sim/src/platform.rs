@@ -1,0 +1,135 @@
+//! [`SimPlatform`]: bandx-core's `Platform` on the host — the flash file, the virtual wearer as the IMU,
+//! the sim's clock, and an outbox of notifications the link carries.
+
+use bandx_core::band::Platform;
+use bandx_core::imu::{FullScale, RawSample};
+use bandx_core::protocol::{Characteristic, att_payload};
+use bandx_core::update::{FirmwareSink, ModelStore, Slot, StorageError};
+
+use crate::flash::SimFlash;
+use crate::wearer::Wearer;
+
+/// The host board the band's logic runs on.
+#[derive(Debug)]
+pub struct SimPlatform {
+    pub(crate) flash: SimFlash,
+    pub(crate) wearer: Wearer,
+    pub(crate) full_scale: FullScale,
+    /// Band clock, set by the sim before every call into the band.
+    pub(crate) now_ms: u32,
+    pub(crate) payload: usize,
+    pub(crate) battery_percent: u8,
+    /// Notifications produced by the band, drained by the link after every call.
+    pub(crate) outbox: Vec<(Characteristic, Vec<u8>)>,
+    pub(crate) reboot_requested: bool,
+    /// Make the next IMU reads fail (tests of the band's handling of a missing sample).
+    pub(crate) imu_failures: u32,
+}
+
+impl SimPlatform {
+    pub(crate) fn new(flash: SimFlash, wearer: Wearer) -> SimPlatform {
+        SimPlatform {
+            flash,
+            wearer,
+            full_scale: FullScale::DEFAULT,
+            now_ms: 0,
+            payload: att_payload(23),
+            battery_percent: 100,
+            outbox: Vec::new(),
+            reboot_requested: false,
+            imu_failures: 0,
+        }
+    }
+
+    /// The flash.
+    pub fn flash(&self) -> &SimFlash {
+        &self.flash
+    }
+
+    /// The flash, mutably (e.g. to plan a power cut).
+    pub fn flash_mut(&mut self) -> &mut SimFlash {
+        &mut self.flash
+    }
+
+    /// The wearer.
+    pub fn wearer(&self) -> &Wearer {
+        &self.wearer
+    }
+
+    pub fn wearer_mut(&mut self) -> &mut Wearer {
+        &mut self.wearer
+    }
+}
+
+impl ModelStore for SimPlatform {
+    fn slot_capacity(&self) -> usize {
+        self.flash.slot_capacity()
+    }
+    fn slot(&self, slot: Slot) -> &[u8] {
+        self.flash.slot(slot)
+    }
+    fn erase_slot(&mut self, slot: Slot) -> Result<(), StorageError> {
+        self.flash.erase_slot(slot)
+    }
+    fn write_slot(&mut self, slot: Slot, offset: usize, data: &[u8]) -> Result<(), StorageError> {
+        self.flash.write_slot(slot, offset, data)
+    }
+    fn active_slot(&self) -> Option<Slot> {
+        self.flash.active_slot()
+    }
+    fn set_active_slot(&mut self, slot: Slot) -> Result<(), StorageError> {
+        self.flash.set_active_slot(slot)
+    }
+}
+
+impl FirmwareSink for SimPlatform {
+    fn firmware_capacity(&self) -> usize {
+        self.flash.firmware_capacity()
+    }
+    fn firmware_begin(&mut self, total_len: u32) -> Result<(), StorageError> {
+        self.flash.firmware_begin(total_len)
+    }
+    fn firmware_write(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        self.flash.firmware_write(offset, data)
+    }
+    fn firmware_commit(&mut self) -> Result<(), StorageError> {
+        self.flash.firmware_commit()
+    }
+    fn firmware_abort(&mut self) {
+        self.flash.firmware_abort()
+    }
+}
+
+impl Platform for SimPlatform {
+    fn now_ms(&self) -> u32 {
+        self.now_ms
+    }
+
+    fn read_imu(&mut self) -> Option<RawSample> {
+        if self.imu_failures > 0 {
+            self.imu_failures -= 1;
+            return None;
+        }
+        Some(self.wearer.next_raw(self.full_scale))
+    }
+
+    fn full_scale(&self) -> FullScale {
+        self.full_scale
+    }
+
+    fn notify(&mut self, characteristic: Characteristic, bytes: &[u8]) {
+        self.outbox.push((characteristic, bytes.to_vec()));
+    }
+
+    fn att_payload(&self) -> usize {
+        self.payload
+    }
+
+    fn battery_percent(&mut self) -> u8 {
+        self.battery_percent
+    }
+
+    fn reboot(&mut self) {
+        self.reboot_requested = true;
+    }
+}

@@ -1,0 +1,664 @@
+//! [`SimBand`]: the virtual band — bandx-core's `Band` on [`SimPlatform`], behind a simulated BLE link.
+//!
+//! Time is simulated in microseconds. The band ticks every 50 ms (20 Hz); packets take time on air
+//! ([`LinkTiming`]). With the virtual clock (the default) nothing moves until [`SimBand::step`] /
+//! [`SimBand::advance`] or a write (which waits for its packet to arrive); [`SimBand::run_realtime`]
+//! starts a thread that follows the wall clock instead, for the app.
+
+use std::collections::{HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bandx_core::band::{Band, MAX_ATT_PAYLOAD};
+use bandx_core::protocol::{ADVERTISED_NAME_PREFIX, Characteristic, SERVICE_UUID, att_payload};
+
+use crate::flash::{FlashError, SimFlash};
+use crate::link::{DisconnectReason, Faults, LinkEvent, LinkStats, LinkTiming, Notification};
+use crate::platform::SimPlatform;
+use crate::wearer::{Activity, Style, Wearer, WearerError};
+
+/// The firmware version the virtual band reports.
+pub const SIM_FIRMWARE_VERSION: &str = concat!("sim-", env!("CARGO_PKG_VERSION"));
+/// Band tick period (20 Hz).
+pub const TICK: Duration = Duration::from_millis(50);
+const TICK_US: u64 = 50_000;
+/// Largest ATT MTU the band accepts (its notifications and frames are sized for it).
+pub const MAX_MTU: u16 = MAX_ATT_PAYLOAD as u16 + 3;
+
+/// How to build a virtual band.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The band's flash file (created if missing).
+    pub flash_path: PathBuf,
+    /// The model a fresh flash file starts with (ignored when the file exists).
+    pub fresh_model: Option<Vec<u8>>,
+    pub wearer: Wearer,
+    /// Advertised name (should start with "BandX").
+    pub name: String,
+    pub timing: LinkTiming,
+}
+
+impl SimConfig {
+    /// A band with its flash at `flash_path`, starting fresh with `fresh_model`, worn by the bundled wearer.
+    pub fn new(flash_path: impl Into<PathBuf>, fresh_model: Option<Vec<u8>>) -> SimConfig {
+        SimConfig {
+            flash_path: flash_path.into(),
+            fresh_model,
+            wearer: Wearer::bundled(),
+            name: format!("{ADVERTISED_NAME_PREFIX} Sim"),
+            timing: LinkTiming::TYPICAL,
+        }
+    }
+}
+
+/// What the virtual band advertises.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advertisement {
+    /// Stable id (pass it back to connect).
+    pub id: String,
+    pub address: String,
+    pub name: String,
+    pub rssi: i16,
+    pub service_uuid: u128,
+}
+
+/// Errors of the virtual band and its link.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("not connected to the virtual band")]
+    NotConnected,
+    #[error("the virtual band is already connected")]
+    AlreadyConnected,
+    #[error("characteristic {0:032x} is not one of the BandX service")]
+    UnknownCharacteristic(u128),
+    #[error("{characteristic:?} does not accept writes {}", if *.with_response { "with response" } else { "without response" })]
+    NotWritable {
+        characteristic: Characteristic,
+        with_response: bool,
+    },
+    #[error("a {len}-byte write exceeds the {max}-byte ATT payload of this connection")]
+    TooLong { len: usize, max: usize },
+    #[error("the band did not acknowledge the write (packet lost)")]
+    NoAck,
+    #[error("the virtual band runs in real time; it cannot be stepped")]
+    RealTime,
+    #[error("the virtual band is off: its flash could not be reopened")]
+    Off,
+    #[error(transparent)]
+    Flash(#[from] FlashError),
+    #[error(transparent)]
+    Wearer(#[from] WearerError),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Clock {
+    Virtual,
+    /// Sim time = `offset_us` + wall time since `origin`.
+    Real {
+        origin: Instant,
+        offset_us: u64,
+    },
+}
+
+struct Conn {
+    id: u64,
+    subscribed: HashSet<u128>,
+    listeners: Vec<Sender<Notification>>,
+    events: Vec<Sender<LinkEvent>>,
+    /// Notifications on air: (due time, notification).
+    in_flight: VecDeque<(u64, Notification)>,
+    /// Writes on air: (due time, characteristic, value).
+    writes_in_flight: VecDeque<(u64, Characteristic, Vec<u8>)>,
+    /// When each direction's radio is free again.
+    up_free_us: u64,
+    down_free_us: u64,
+    stats: LinkStats,
+}
+
+struct Core {
+    band: Option<Box<Band<SimPlatform>>>,
+    flash_path: PathBuf,
+    name: String,
+    timing: LinkTiming,
+    faults: Faults,
+    clock: Clock,
+    now_us: u64,
+    next_tick_us: u64,
+    conn: Option<Conn>,
+    next_conn_id: u64,
+    boots: u32,
+    /// Kept so a rebooted band gets the same wearer (and for when the band is off).
+    wearer: Option<Wearer>,
+}
+
+struct Shared {
+    core: Mutex<Core>,
+}
+
+/// Handle to a virtual band (cheap to clone; all clones are the same band).
+#[derive(Clone)]
+pub struct SimBand {
+    shared: Arc<Shared>,
+}
+
+/// The desktop's end of a connection to the virtual band.
+pub struct SimConnection {
+    shared: Arc<Shared>,
+    id: u64,
+    mtu: u16,
+}
+
+/// The thread that runs a [`SimBand`] in real time; stops when dropped.
+pub struct RealtimeRunner {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn boot(
+    flash_path: &Path,
+    fresh: Option<&[u8]>,
+    wearer: Wearer,
+) -> Result<Box<Band<SimPlatform>>, FlashError> {
+    let flash = SimFlash::open(flash_path, fresh)?;
+    Ok(Box::new(Band::new(
+        SimPlatform::new(flash, wearer),
+        SIM_FIRMWARE_VERSION,
+    )))
+}
+
+impl SimBand {
+    /// Boots a virtual band on its flash file, with the virtual clock at 0.
+    pub fn new(config: SimConfig) -> Result<SimBand, SimError> {
+        let band = boot(
+            &config.flash_path,
+            config.fresh_model.as_deref(),
+            config.wearer.clone(),
+        )?;
+        Ok(SimBand {
+            shared: Arc::new(Shared {
+                core: Mutex::new(Core {
+                    band: Some(band),
+                    flash_path: config.flash_path,
+                    name: config.name,
+                    timing: config.timing,
+                    faults: Faults::none(),
+                    clock: Clock::Virtual,
+                    now_us: 0,
+                    next_tick_us: TICK_US,
+                    conn: None,
+                    next_conn_id: 1,
+                    boots: 1,
+                    wearer: Some(config.wearer),
+                }),
+            }),
+        })
+    }
+
+    fn core(&self) -> MutexGuard<'_, Core> {
+        lock(&self.shared)
+    }
+
+    /// What a scan finds.
+    pub fn scan_result(&self) -> Advertisement {
+        let core = self.core();
+        let hash = core.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let b = hash.to_be_bytes();
+        Advertisement {
+            id: format!("sim:{}", core.name),
+            address: format!("5A:1B:{:02X}:{:02X}:{:02X}:{:02X}", b[0], b[1], b[2], b[3]),
+            name: core.name.clone(),
+            rssi: -42,
+            service_uuid: SERVICE_UUID,
+        }
+    }
+
+    /// Connects with an ATT MTU of `mtu` (the band accepts 23..=247; others are clamped into that range,
+    /// as an MTU exchange would).
+    pub fn connect(&self, mtu: u16) -> Result<SimConnection, SimError> {
+        let mut core = self.core();
+        if core.conn.is_some() {
+            return Err(SimError::AlreadyConnected);
+        }
+        let mtu = mtu.clamp(23, MAX_MTU);
+        let band = core.band.as_mut().ok_or(SimError::Off)?;
+        band.platform_mut().payload = att_payload(mtu);
+        let id = core.next_conn_id;
+        core.next_conn_id += 1;
+        let now = core.now_us;
+        core.conn = Some(Conn {
+            id,
+            subscribed: HashSet::new(),
+            listeners: Vec::new(),
+            events: Vec::new(),
+            in_flight: VecDeque::new(),
+            writes_in_flight: VecDeque::new(),
+            up_free_us: now,
+            down_free_us: now,
+            stats: LinkStats::default(),
+        });
+        Ok(SimConnection {
+            shared: self.shared.clone(),
+            id,
+            mtu,
+        })
+    }
+
+    /// Sets the faults for this and later connections (packet numbers count per connection).
+    pub fn set_faults(&self, faults: Faults) {
+        self.core().faults = faults;
+    }
+
+    pub fn set_timing(&self, timing: LinkTiming) {
+        self.core().timing = timing;
+    }
+
+    /// What the wearer does from now on (from the start of its recording).
+    pub fn set_activity(&self, activity: Activity) -> Result<(), SimError> {
+        self.with_wearer(|w| w.set_activity(activity))?
+            .map_err(SimError::from)
+    }
+
+    pub fn set_style(&self, style: Style) -> Result<(), SimError> {
+        self.with_wearer(|w| w.set_style(style))?
+            .map_err(SimError::from)
+    }
+
+    /// The wearer, for anything else (seek, inspect).
+    pub fn with_wearer<R>(&self, f: impl FnOnce(&mut Wearer) -> R) -> Result<R, SimError> {
+        let mut core = self.core();
+        let band = core.band.as_mut().ok_or(SimError::Off)?;
+        Ok(f(band.platform_mut().wearer_mut()))
+    }
+
+    /// The running band (e.g. its active model), for tests and tools.
+    pub fn with_band<R>(&self, f: impl FnOnce(&mut Band<SimPlatform>) -> R) -> Result<R, SimError> {
+        let mut core = self.core();
+        let band = core.band.as_mut().ok_or(SimError::Off)?;
+        Ok(f(band))
+    }
+
+    /// Simulated time since the band was created.
+    pub fn now(&self) -> Duration {
+        let mut core = self.core();
+        core.sync_real_clock();
+        Duration::from_micros(core.now_us)
+    }
+
+    /// Advances the virtual clock by `ticks` band ticks (50 ms each).
+    pub fn step(&self, ticks: u32) -> Result<(), SimError> {
+        self.advance(TICK * ticks)
+    }
+
+    /// Advances the virtual clock: the band ticks, notifications arrive.
+    pub fn advance(&self, by: Duration) -> Result<(), SimError> {
+        let mut core = self.core();
+        if matches!(core.clock, Clock::Real { .. }) {
+            return Err(SimError::RealTime);
+        }
+        let to = core.now_us + by.as_micros() as u64;
+        core.advance_to(to);
+        Ok(())
+    }
+
+    /// The band goes out of range: the connection is lost.
+    pub fn drop_link(&self) {
+        self.core().disconnect(DisconnectReason::Lost);
+    }
+
+    /// Turns the band off and on: the connection is lost, RAM state (transfers, streams) is gone, the
+    /// flash file is reopened and the band boots from it.
+    pub fn power_cycle(&self) -> Result<(), SimError> {
+        self.core().reboot()
+    }
+
+    /// How many times the band has booted.
+    pub fn boots(&self) -> u32 {
+        self.core().boots
+    }
+
+    /// Runs the band in real time on a thread (20 Hz ticks, packets delivered when due) until the
+    /// runner is dropped. Writes then wait in wall-clock time; [`SimBand::step`] is refused.
+    pub fn run_realtime(&self) -> RealtimeRunner {
+        {
+            let mut core = self.core();
+            if let Clock::Virtual = core.clock {
+                core.clock = Clock::Real {
+                    origin: Instant::now(),
+                    offset_us: core.now_us,
+                };
+            }
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let shared = self.shared.clone();
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("bandx-sim".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    let wait_us = {
+                        let mut core = lock(&shared);
+                        core.sync_real_clock();
+                        core.next_event_us().saturating_sub(core.now_us)
+                    };
+                    std::thread::sleep(Duration::from_micros(wait_us.clamp(1_000, 20_000)));
+                }
+            })
+            .expect("spawning the sim thread");
+        RealtimeRunner {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for RealtimeRunner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn lock(shared: &Shared) -> MutexGuard<'_, Core> {
+    shared.core.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Core {
+    /// In real time, catches the simulation up with the wall clock.
+    fn sync_real_clock(&mut self) {
+        if let Clock::Real { origin, offset_us } = self.clock {
+            let t = offset_us + origin.elapsed().as_micros() as u64;
+            self.advance_to(t);
+        }
+    }
+
+    fn next_event_us(&self) -> u64 {
+        let (notification, write) = self.conn.as_ref().map_or((u64::MAX, u64::MAX), |c| {
+            (
+                c.in_flight.front().map_or(u64::MAX, |(t, _)| *t),
+                c.writes_in_flight.front().map_or(u64::MAX, |(t, ..)| *t),
+            )
+        });
+        notification.min(write).min(self.next_tick_us)
+    }
+
+    /// Runs every tick and delivers every packet due up to `t`, in time order.
+    fn advance_to(&mut self, t: u64) {
+        loop {
+            let next = self.next_event_us();
+            if next > t {
+                break;
+            }
+            self.now_us = self.now_us.max(next);
+            if let Some(c) = self.conn.as_mut() {
+                if c.writes_in_flight
+                    .front()
+                    .is_some_and(|(due, ..)| *due <= next)
+                {
+                    let (_, characteristic, value) =
+                        c.writes_in_flight.pop_front().expect("front checked");
+                    self.with_band(|band| match characteristic {
+                        Characteristic::Control => band.on_control_write(&value),
+                        _ => band.on_bulk_write(&value),
+                    });
+                    continue;
+                }
+                if c.in_flight.front().is_some_and(|(due, _)| *due <= next) {
+                    let (_, n) = c.in_flight.pop_front().expect("front checked");
+                    c.listeners.retain(|l| l.send(n.clone()).is_ok());
+                    continue;
+                }
+            }
+            self.next_tick_us += TICK_US;
+            self.with_band(|band| band.tick());
+        }
+        self.now_us = self.now_us.max(t);
+    }
+
+    /// Calls into the band at the current time, then sends what it notified and honours a reboot.
+    fn with_band(&mut self, f: impl FnOnce(&mut Band<SimPlatform>)) {
+        let Some(band) = self.band.as_mut() else {
+            return;
+        };
+        band.platform_mut().now_ms = (self.now_us / 1000) as u32;
+        f(band);
+        let platform = band.platform_mut();
+        let outbox = std::mem::take(&mut platform.outbox);
+        let reboot = std::mem::take(&mut platform.reboot_requested);
+        for (characteristic, value) in outbox {
+            self.send_notification(characteristic, value);
+        }
+        if reboot {
+            let _ = self.reboot();
+        }
+    }
+
+    fn send_notification(&mut self, characteristic: Characteristic, value: Vec<u8>) {
+        let now = self.now_us;
+        let (timing, faults) = (self.timing, &self.faults);
+        let Some(c) = self.conn.as_mut() else {
+            return;
+        };
+        if !c.subscribed.contains(&characteristic.uuid()) {
+            return;
+        }
+        c.stats.notifications += 1;
+        if faults.drop_notifications.contains(&c.stats.notifications) {
+            c.stats.dropped_notifications += 1;
+            return;
+        }
+        c.stats.bytes_notified += value.len() as u64;
+        let sent = c.down_free_us.max(now) + timing.airtime_us(value.len());
+        c.down_free_us = sent;
+        c.in_flight.push_back((
+            sent + timing.latency_us(),
+            Notification {
+                characteristic,
+                value,
+            },
+        ));
+    }
+
+    fn disconnect(&mut self, reason: DisconnectReason) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        for e in &conn.events {
+            let _ = e.send(LinkEvent::Disconnected(reason));
+        }
+        if let Some(band) = self.band.as_mut() {
+            band.on_disconnect();
+            band.platform_mut().outbox.clear();
+        }
+    }
+
+    fn reboot(&mut self) -> Result<(), SimError> {
+        self.disconnect(DisconnectReason::Lost);
+        if let Some(mut band) = self.band.take() {
+            self.wearer = Some(band.platform_mut().wearer().clone());
+        }
+        let wearer = self.wearer.clone().unwrap_or_else(Wearer::bundled);
+        self.boots += 1;
+        self.band = Some(boot(&self.flash_path, None, wearer)?);
+        Ok(())
+    }
+
+    fn connection(&mut self, id: u64) -> Result<&mut Conn, SimError> {
+        self.conn
+            .as_mut()
+            .filter(|c| c.id == id)
+            .ok_or(SimError::NotConnected)
+    }
+}
+
+impl SimConnection {
+    /// The ATT MTU of this connection.
+    pub fn mtu(&self) -> u16 {
+        self.mtu
+    }
+
+    /// The largest value one write or notification carries (MTU - 3).
+    pub fn max_write_len(&self) -> usize {
+        usize::from(self.mtu) - 3
+    }
+
+    /// Whether this connection is still up.
+    pub fn is_connected(&self) -> bool {
+        lock(&self.shared).connection(self.id).is_ok()
+    }
+
+    /// Enables notifications of a characteristic (the CCCD write).
+    pub fn subscribe(&self, characteristic_uuid: u128) -> Result<(), SimError> {
+        let characteristic = Characteristic::from_uuid(characteristic_uuid)
+            .ok_or(SimError::UnknownCharacteristic(characteristic_uuid))?;
+        if characteristic == Characteristic::Bulk {
+            return Err(SimError::NotWritable {
+                characteristic,
+                with_response: true,
+            });
+        }
+        let mut core = lock(&self.shared);
+        core.connection(self.id)?
+            .subscribed
+            .insert(characteristic_uuid);
+        Ok(())
+    }
+
+    /// A new receiver of every notification from now on (on subscribed characteristics).
+    pub fn notifications(&self) -> Result<Receiver<Notification>, SimError> {
+        let (tx, rx) = channel();
+        lock(&self.shared).connection(self.id)?.listeners.push(tx);
+        Ok(rx)
+    }
+
+    /// A new receiver of this connection's events (its end).
+    pub fn events(&self) -> Receiver<LinkEvent> {
+        let (tx, rx) = channel();
+        match lock(&self.shared).connection(self.id) {
+            Ok(c) => c.events.push(tx),
+            // Already gone: say so at once.
+            Err(_) => {
+                let _ = tx.send(LinkEvent::Disconnected(DisconnectReason::Lost));
+            }
+        }
+        rx
+    }
+
+    /// Traffic counters.
+    pub fn stats(&self) -> Result<LinkStats, SimError> {
+        Ok(lock(&self.shared).connection(self.id)?.stats)
+    }
+
+    /// Writes a value: the exact GATT bytes the band receives. Control takes writes with response
+    /// (returning once acknowledged), bulk takes writes without response (returning once on air).
+    pub fn write(
+        &self,
+        characteristic_uuid: u128,
+        value: &[u8],
+        with_response: bool,
+    ) -> Result<(), SimError> {
+        let characteristic = Characteristic::from_uuid(characteristic_uuid)
+            .ok_or(SimError::UnknownCharacteristic(characteristic_uuid))?;
+        let allowed = match characteristic {
+            Characteristic::Control => with_response,
+            Characteristic::Bulk => !with_response,
+            Characteristic::Imu | Characteristic::Predictions => false,
+        };
+        if !allowed {
+            return Err(SimError::NotWritable {
+                characteristic,
+                with_response,
+            });
+        }
+        if value.len() > self.max_write_len() {
+            return Err(SimError::TooLong {
+                len: value.len(),
+                max: self.max_write_len(),
+            });
+        }
+
+        let (sent, ack, dropped) = {
+            let mut core = lock(&self.shared);
+            core.sync_real_clock();
+            let (now, timing) = (core.now_us, core.timing);
+            let limit = core.faults.disconnect_after_bytes;
+            let drop_list = core.faults.drop_writes.clone();
+            let c = core.connection(self.id)?;
+            c.stats.writes += 1;
+            c.stats.bytes_written += value.len() as u64;
+            if limit.is_some_and(|limit| c.stats.bytes_written > limit) {
+                core.disconnect(DisconnectReason::Lost);
+                return Err(SimError::NotConnected);
+            }
+            let c = core.connection(self.id)?;
+            let dropped = drop_list.contains(&c.stats.writes);
+            if dropped {
+                c.stats.dropped_writes += 1;
+            }
+            let sent = c.up_free_us.max(now) + timing.airtime_us(value.len());
+            c.up_free_us = sent;
+            let arrive = sent + timing.latency_us();
+            if !dropped {
+                c.writes_in_flight
+                    .push_back((arrive, characteristic, value.to_vec()));
+            }
+            (sent, arrive + timing.latency_us(), dropped)
+        };
+
+        if !with_response {
+            // A write command returns once it is on air; the band gets it `latency` later.
+            drop(self.wait_until(sent));
+            return Ok(());
+        }
+        // A write request returns when the band's acknowledgement is back (a write that made the
+        // band reboot was acknowledged before it went down).
+        drop(self.wait_until(ack));
+        if dropped {
+            return Err(SimError::NoAck);
+        }
+        Ok(())
+    }
+
+    /// Closes the connection ([`DisconnectReason::Requested`]).
+    pub fn disconnect(&self) -> Result<(), SimError> {
+        let mut core = lock(&self.shared);
+        core.connection(self.id)?;
+        core.disconnect(DisconnectReason::Requested);
+        Ok(())
+    }
+
+    /// Lets simulated time reach `t`: the virtual clock is advanced, the real one waited for.
+    fn wait_until(&self, t: u64) -> MutexGuard<'_, Core> {
+        let mut core = lock(&self.shared);
+        match core.clock {
+            Clock::Virtual => core.advance_to(t),
+            Clock::Real { .. } => loop {
+                core.sync_real_clock();
+                if core.now_us >= t {
+                    break;
+                }
+                let wait = t - core.now_us;
+                drop(core);
+                std::thread::sleep(Duration::from_micros(wait));
+                core = lock(&self.shared);
+            },
+        }
+        core
+    }
+}
+
+impl Drop for SimConnection {
+    fn drop(&mut self) {
+        let mut core = lock(&self.shared);
+        if core.connection(self.id).is_ok() {
+            core.disconnect(DisconnectReason::Requested);
+        }
+    }
+}
