@@ -167,6 +167,7 @@ async fn with_bluez(bus_address: &str) {
     notifications_and_writes(connection.as_ref(), &bluez, &log).await;
     let connection = dropped_band_comes_back(connection, &link, &bluez).await;
     requested_disconnect(connection, &bluez).await;
+    dropping_a_connection_closes_it(&link, &bluez).await;
     giving_up_and_timing_out(&link, &bluez).await;
 
     bluez.stop().await;
@@ -397,6 +398,20 @@ async fn requested_disconnect(connection: Box<dyn Connection>, bluez: &BluezStan
     connection.disconnect().await.unwrap();
     assert_eq!(disconnected(&mut state).await, DisconnectReason::Requested);
     assert!(!bluez.device(BAND).is_connected());
+}
+
+async fn dropping_a_connection_closes_it(link: &BleLink, bluez: &BluezStandIn) {
+    let band = bluez.device(BAND);
+    let connection = link.connect(BAND).await.expect("connect");
+    assert!(band.is_connected());
+    drop(connection);
+    let closed = tokio::time::timeout(PATIENCE, async {
+        while band.is_connected() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "a dropped connection is closed");
 }
 
 async fn giving_up_and_timing_out(link: &BleLink, bluez: &BluezStandIn) {

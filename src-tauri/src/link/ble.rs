@@ -205,31 +205,30 @@ async fn watch_for_drop(
         tokio::select! {
             event = events.next() => match event {
                 Some(CentralEvent::DeviceDisconnected(id)) if id == device => {
-                    state.send_if_modified(|s| {
-                        let was_up = *s == ConnectionState::Connected;
-                        if was_up {
-                            *s = ConnectionState::Disconnected(DisconnectReason::Lost);
-                        }
-                        was_up
-                    });
+                    mark_disconnected(&state, DisconnectReason::Lost);
                     return;
                 }
                 Some(_) => {}
                 None => {
                     // The D-Bus connection itself is gone: so is the band.
-                    state.send_if_modified(|s| {
-                        let was_up = *s == ConnectionState::Connected;
-                        if was_up {
-                            *s = ConnectionState::Disconnected(DisconnectReason::Lost);
-                        }
-                        was_up
-                    });
+                    mark_disconnected(&state, DisconnectReason::Lost);
                     return;
                 }
             },
             _ = state.closed() => return,
         }
     }
+}
+
+/// Records the end of a connection, unless it already ended. Returns whether it was up.
+fn mark_disconnected(state: &watch::Sender<ConnectionState>, reason: DisconnectReason) -> bool {
+    state.send_if_modified(|s| {
+        let was_up = *s == ConnectionState::Connected;
+        if was_up {
+            *s = ConnectionState::Disconnected(reason);
+        }
+        was_up
+    })
 }
 
 struct BleConnection {
@@ -267,6 +266,21 @@ impl BleConnection {
         let target = self.characteristic(characteristic)?;
         let write = self.peripheral.write(target, value, write_type);
         with_timeout("writing", self.options.gatt_timeout, &self.id, write).await
+    }
+}
+
+/// Dropping a connection closes it, so a forgotten connection does not keep the band busy.
+impl Drop for BleConnection {
+    fn drop(&mut self) {
+        let was_up = mark_disconnected(&self.state_tx, DisconnectReason::Requested);
+        if let (true, Ok(runtime)) = (was_up, tokio::runtime::Handle::try_current()) {
+            let peripheral = self.peripheral.clone();
+            runtime.spawn(async move {
+                if let Err(error) = peripheral.disconnect().await {
+                    tracing::debug!(%error, "disconnecting a dropped connection");
+                }
+            });
+        }
     }
 }
 
@@ -334,13 +348,7 @@ impl Connection for BleConnection {
     }
 
     async fn disconnect(&self) -> Result<(), LinkError> {
-        self.state_tx.send_if_modified(|s| {
-            let was_up = *s == ConnectionState::Connected;
-            if was_up {
-                *s = ConnectionState::Disconnected(DisconnectReason::Requested);
-            }
-            was_up
-        });
+        mark_disconnected(&self.state_tx, DisconnectReason::Requested);
         let disconnect = self.peripheral.disconnect();
         match with_timeout(
             "disconnecting",
