@@ -463,3 +463,59 @@ fn the_realtime_runner_streams_without_stepping() {
         .expect("an IMU frame arrives in real time");
     assert_eq!(frame.uuid(), IMU_UUID);
 }
+
+#[test]
+fn a_firmware_image_lands_in_the_other_app_slot_and_is_selected_to_boot() {
+    use bandx_core::protocol::{BULK_HEADER_LEN, BulkChunk};
+    use bandx_sim::partitions::{AppSlot, FlashLayout};
+
+    let dir = tempfile::tempdir().unwrap();
+    let band = fresh_band(dir.path());
+    let image: Vec<u8> = (0..60_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let mut d = Desktop::connect(&band, 247);
+    let begin = d
+        .request(RequestBody::BeginUpdate {
+            target: UpdateTarget::Firmware,
+            total_len: image.len() as u32,
+            sha256: bandx_core::blob::sha256(&image),
+            version: 2,
+        })
+        .unwrap();
+    assert!(
+        matches!(begin, ResponseBody::UpdateStatus { next_offset: 0, .. }),
+        "{begin:?}"
+    );
+    let chunk = d.conn.max_write_len() - BULK_HEADER_LEN;
+    let mut packet = vec![0u8; d.conn.max_write_len()];
+    for (i, data) in image.chunks(chunk).enumerate() {
+        let n = BulkChunk {
+            target: UpdateTarget::Firmware,
+            offset: (i * chunk) as u32,
+            data,
+        }
+        .encode(&mut packet)
+        .unwrap();
+        d.conn.write(BULK_UUID, &packet[..n], false).unwrap();
+    }
+    assert_eq!(
+        d.request(RequestBody::CommitUpdate {
+            target: UpdateTarget::Firmware
+        })
+        .unwrap(),
+        ResponseBody::Ok
+    );
+    drop(d);
+    // Read the flash file directly: the image is in ota_1 and otadata's newest entry picks ota_1.
+    let flash = std::fs::read(dir.path().join("band.flash")).unwrap();
+    let layout = FlashLayout::band();
+    let ota1 = layout.app_slot(AppSlot::Ota1).offset as usize;
+    assert_eq!(&flash[ota1..ota1 + image.len()], &image[..]);
+    let otadata = layout.otadata().offset as usize;
+    let seq = u32::from_le_bytes(flash[otadata..otadata + 4].try_into().unwrap());
+    assert_eq!(seq, 2, "ota_seq 2 boots ota_(2-1)%2 = ota_1");
+    let ota0 = layout.app_slot(AppSlot::Ota0).offset as usize;
+    assert!(
+        flash[ota0..ota0 + 4096].iter().all(|&b| b == 0xFF),
+        "the running slot is untouched"
+    );
+}
