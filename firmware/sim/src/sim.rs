@@ -131,6 +131,8 @@ struct Core {
     conn: Option<Conn>,
     next_conn_id: u64,
     boots: u32,
+    /// A requested restart, due once the band's last notifications (its Ok) are on their way.
+    reboot_at_us: Option<u64>,
     /// Kept so a rebooted band gets the same wearer (and for when the band is off).
     wearer: Option<Wearer>,
 }
@@ -192,6 +194,7 @@ impl SimBand {
                     conn: None,
                     next_conn_id: 1,
                     boots: 1,
+                    reboot_at_us: None,
                     wearer: Some(config.wearer),
                 }),
             }),
@@ -386,7 +389,10 @@ impl Core {
                 c.writes_in_flight.front().map_or(u64::MAX, |(t, ..)| *t),
             )
         });
-        notification.min(write).min(self.next_tick_us)
+        notification
+            .min(write)
+            .min(self.next_tick_us)
+            .min(self.reboot_at_us.unwrap_or(u64::MAX))
     }
 
     /// Runs every tick and delivers every packet due up to `t`, in time order.
@@ -416,6 +422,12 @@ impl Core {
                     continue;
                 }
             }
+            // After the notifications due at the same instant (the response).
+            if self.reboot_at_us.is_some_and(|at| at <= next) {
+                self.reboot_at_us = None;
+                let _ = self.reboot();
+                continue;
+            }
             self.next_tick_us += TICK_US;
             self.with_band(|band| band.tick());
         }
@@ -436,7 +448,13 @@ impl Core {
             self.send_notification(characteristic, value);
         }
         if reboot {
-            let _ = self.reboot();
+            // Like the firmware: the response goes out, then the band restarts.
+            let last_due = self
+                .conn
+                .as_ref()
+                .and_then(|c| c.in_flight.back())
+                .map(|(t, _)| *t);
+            self.reboot_at_us = Some(last_due.unwrap_or(self.now_us));
         }
     }
 
@@ -480,6 +498,7 @@ impl Core {
     }
 
     fn reboot(&mut self) -> Result<(), SimError> {
+        self.reboot_at_us = None;
         self.disconnect(DisconnectReason::Lost);
         if let Some(mut band) = self.band.take() {
             self.wearer = Some(band.platform_mut().wearer().clone());
