@@ -59,6 +59,21 @@ impl SimPlatform {
     pub fn wearer_mut(&mut self) -> &mut Wearer {
         &mut self.wearer
     }
+
+    /// The battery charge GetInfo reports (clamped to 100).
+    pub fn set_battery_percent(&mut self, percent: u8) {
+        self.battery_percent = percent.min(100);
+    }
+
+    /// Makes the next `reads` IMU reads fail (the band restarts its window; frames skip the sample).
+    pub fn fail_imu_reads(&mut self, reads: u32) {
+        self.imu_failures = reads;
+    }
+
+    /// The IMU's full scale (the band reports it in every frame).
+    pub fn set_full_scale(&mut self, full_scale: FullScale) {
+        self.full_scale = full_scale;
+    }
 }
 
 impl ModelStore for SimPlatform {

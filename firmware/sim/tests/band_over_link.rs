@@ -516,3 +516,27 @@ fn a_firmware_image_lands_in_the_other_app_slot_and_is_selected_to_boot() {
         "the running slot is untouched"
     );
 }
+
+#[test]
+fn board_settings_show_up_in_info_and_frames() {
+    use bandx_core::imu::{AccelRange, GyroRange};
+    let dir = tempfile::tempdir().unwrap();
+    let band = fresh_band(dir.path());
+    let fs = FullScale {
+        accel: AccelRange::G4,
+        gyro: GyroRange::Dps500,
+    };
+    band.with_band(|b| {
+        b.platform_mut().set_battery_percent(37);
+        b.platform_mut().set_full_scale(fs);
+        b.platform_mut().fail_imu_reads(3);
+    })
+    .unwrap();
+    let mut d = Desktop::connect(&band, 23);
+    assert_eq!(d.info().battery_percent, 37);
+    d.request(RequestBody::StartImu).unwrap();
+    d.run(20);
+    // Three failed reads: three ticks without a frame; the rest are at the new full scale.
+    assert!((16..=18).contains(&d.frames.len()), "{}", d.frames.len());
+    assert!(d.frames.iter().all(|f| f.full_scale == fs));
+}
