@@ -46,6 +46,8 @@ pub enum FlashError {
     },
     #[error("the model for a fresh band is not usable: {0}")]
     FreshModel(String),
+    #[error("flash file {0} is in use by another virtual band")]
+    InUse(PathBuf),
 }
 
 /// An active-slot record as stored.
@@ -190,6 +192,14 @@ impl SimFlash {
             .write(true)
             .open(path)
             .map_err(io)?;
+        // One band per flash file (an advisory lock, released when the file is closed).
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(FlashError::InUse(path.to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
         let len = file.metadata().map_err(io)?.len();
         if len != u64::from(layout.flash_size()) {
             return Err(FlashError::WrongSize {
@@ -533,9 +543,23 @@ mod tests {
         let mut flash = SimFlash::open(&path, Some(&demo(1))).unwrap();
         for (i, slot) in [Slot::B, Slot::A, Slot::B].into_iter().enumerate() {
             flash.set_active_slot(slot).unwrap();
-            let reopened = SimFlash::open(&path, None).unwrap();
-            assert_eq!(reopened.active_slot(), Some(slot), "switch {i}");
+            drop(flash);
+            flash = SimFlash::open(&path, None).unwrap();
+            assert_eq!(flash.active_slot(), Some(slot), "switch {i}");
         }
+    }
+
+    #[test]
+    fn a_flash_file_serves_one_band_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("band.flash");
+        let flash = SimFlash::open(&path, None).unwrap();
+        assert!(matches!(
+            SimFlash::open(&path, None),
+            Err(FlashError::InUse(_))
+        ));
+        drop(flash);
+        SimFlash::open(&path, None).unwrap();
     }
 
     #[test]
@@ -585,10 +609,11 @@ mod tests {
                 flash.firmware_write(i as u32 * 1000, chunk).unwrap();
             }
             flash.firmware_commit().unwrap();
-            let mut reopened = SimFlash::open(&path, None).unwrap();
-            assert_eq!(reopened.boot_app_slot(), expect, "round {round}");
+            drop(flash);
+            flash = SimFlash::open(&path, None).unwrap();
+            assert_eq!(flash.boot_app_slot(), expect, "round {round}");
             let bytes = std::fs::read(&path).unwrap();
-            let at = reopened.layout().app_slot(expect).offset as usize;
+            let at = flash.layout().app_slot(expect).offset as usize;
             assert_eq!(&bytes[at..at + image.len()], &image[..]);
         }
         // Too large for an app slot.
