@@ -4,3 +4,5 @@
 pub mod app;
 pub mod link;
 pub mod deploy;
+pub mod plots;
+pub mod store;

@@ -1,0 +1,129 @@
+//! Activity timeline: which class the band reported over the last hour, one row per class.
+
+use plotters::prelude::*;
+
+use super::{FONT, PlotError, PlotOptions, palette, render};
+
+/// One prediction on the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelinePoint {
+    pub t_ms: i64,
+    pub class: String,
+}
+
+/// A stretch of time with one class: consecutive predictions of that class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub class: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// Merges time-sorted predictions into segments. Each prediction covers `hop_ms` from its timestamp; a
+/// segment ends when the class changes or when no prediction came for more than two hops (link lost).
+pub fn timeline_segments(points: &[TimelinePoint], hop_ms: i64) -> Vec<Segment> {
+    let mut segments: Vec<Segment> = Vec::new();
+    for p in points {
+        match segments.last_mut() {
+            Some(s)
+                if s.class == p.class
+                    && p.t_ms >= s.end_ms - hop_ms
+                    && p.t_ms - (s.end_ms - hop_ms) <= 2 * hop_ms =>
+            {
+                s.end_ms = s.end_ms.max(p.t_ms + hop_ms);
+            }
+            _ => segments.push(Segment {
+                class: p.class.clone(),
+                start_ms: p.t_ms,
+                end_ms: p.t_ms + hop_ms,
+            }),
+        }
+    }
+    segments
+}
+
+/// Draws the hour before `now_ms`: a row per class in `classes` (classes seen in `points` but not listed get
+/// rows after them), a bar for each [`Segment`]. `points` must be sorted by time; older ones are left out.
+pub fn activity_timeline(
+    points: &[TimelinePoint],
+    classes: &[String],
+    now_ms: i64,
+    hop_ms: i64,
+    options: &PlotOptions,
+) -> Result<String, PlotError> {
+    if hop_ms <= 0 {
+        return Err(PlotError::Invalid(format!("window hop {hop_ms} ms")));
+    }
+    if points.windows(2).any(|w| w[0].t_ms > w[1].t_ms) {
+        return Err(PlotError::Invalid(
+            "timeline points must be sorted by time".into(),
+        ));
+    }
+    let start_ms = now_ms - HOUR_MS;
+    let recent: Vec<TimelinePoint> = points
+        .iter()
+        .filter(|p| p.t_ms >= start_ms && p.t_ms <= now_ms)
+        .cloned()
+        .collect();
+    let mut rows: Vec<String> = classes.to_vec();
+    for p in &recent {
+        if !rows.contains(&p.class) {
+            rows.push(p.class.clone());
+        }
+    }
+    let segments = timeline_segments(&recent, hop_ms);
+    let fg = options.theme.foreground();
+    let row_count = rows.len().max(1);
+
+    render(options, |root| {
+        let label_rows = rows.clone();
+        let mut chart = ChartBuilder::on(root)
+            .caption("Last hour", (FONT, 16).into_font().color(&fg))
+            .margin(10)
+            .x_label_area_size(28)
+            .y_label_area_size(110)
+            .build_cartesian_2d(-60.0..0.0f64, 0.0..row_count as f64)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc("minutes ago")
+            .x_labels(7)
+            .x_label_formatter(&|m| {
+                if *m > -0.5 {
+                    "now".into()
+                } else {
+                    format!("{:.0}", -m)
+                }
+            })
+            .y_labels(row_count * 2 + 1)
+            .y_label_formatter(&|y| {
+                // Label only the row centres (k + 0.5).
+                let k = y.floor();
+                if (y - k - 0.5).abs() < 1e-6 && (k as usize) < label_rows.len() {
+                    label_rows[row_count - 1 - k as usize].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .label_style((FONT, 12).into_font().color(&fg))
+            .axis_style(fg)
+            .light_line_style(fg.mix(0.06))
+            .bold_line_style(fg.mix(0.15))
+            .draw()?;
+        let minutes = |t: i64| ((t - now_ms) as f64 / 60_000.0).clamp(-60.0, 0.0);
+        for seg in &segments {
+            let row = rows.iter().position(|c| *c == seg.class).unwrap_or(0);
+            let y = (row_count - 1 - row) as f64;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [
+                    (minutes(seg.start_ms), y + 0.15),
+                    (minutes(seg.end_ms), y + 0.85),
+                ],
+                palette::class_color(row).filled(),
+            )))?;
+        }
+        Ok(())
+    })
+}
