@@ -26,6 +26,8 @@ pub const SIM_FIRMWARE_VERSION: &str = concat!("sim-", env!("CARGO_PKG_VERSION")
 /// Band tick period (20 Hz).
 pub const TICK: Duration = Duration::from_millis(50);
 const TICK_US: u64 = 50_000;
+/// In real time, the most simulated time caught up at once after the host stalled.
+const MAX_CATCH_UP_US: u64 = 1_000_000;
 /// Largest ATT MTU the band accepts (its notifications and frames are sized for it).
 pub const MAX_MTU: u16 = MAX_ATT_PAYLOAD as u16 + 3;
 
@@ -261,7 +263,7 @@ impl SimBand {
         self.core().timing = timing;
     }
 
-    /// What the wearer does from now on (from the start of its recording).
+    /// What the wearer does from now on (continuing that activity's recording where it was left).
     pub fn set_activity(&self, activity: Activity) -> Result<(), SimError> {
         self.with_wearer(|w| w.set_activity(activity))?
             .map_err(SimError::from)
@@ -378,6 +380,16 @@ impl Core {
     fn sync_real_clock(&mut self) {
         if let Clock::Real { origin, offset_us } = self.clock {
             let t = offset_us + origin.elapsed().as_micros() as u64;
+            if t > self.now_us + MAX_CATCH_UP_US {
+                // The host stalled (suspend, debugger): skip the gap rather than replay it in a burst.
+                let skip = t - MAX_CATCH_UP_US - self.now_us;
+                tracing::debug!(
+                    skipped_ms = skip / 1000,
+                    "virtual band skipped a host stall"
+                );
+                self.now_us += skip;
+                self.next_tick_us = self.next_tick_us.max(self.now_us);
+            }
             self.advance_to(t);
         }
     }

@@ -4,6 +4,7 @@
 mod activity;
 pub mod excerpt;
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use bandx_core::imu::{FullScale, RawSample};
@@ -90,6 +91,8 @@ pub struct Wearer {
     style: Style,
     /// Position in the current recording, in (fractional) source samples.
     position: f64,
+    /// Where each activity was left off.
+    left_off: HashMap<Activity, f64>,
 }
 
 impl Wearer {
@@ -110,6 +113,7 @@ impl Wearer {
             activity,
             style: Style::NATURAL,
             position: 0.0,
+            left_off: HashMap::new(),
         };
         w.set_activity(activity)?;
         w.set_style(style)?;
@@ -131,14 +135,22 @@ impl Wearer {
         &self.excerpt
     }
 
-    /// Switches to `activity`, from the start of its recording.
+    /// Switches to `activity`, continuing its recording where the wearer last left it (from the start the
+    /// first time): doing an activity again gives new data, not a replay of what calibration already saw.
+    /// Each recording is 120 s and loops after that.
     pub fn set_activity(&mut self, activity: Activity) -> Result<(), WearerError> {
         if self.excerpt.recording(activity).is_none() {
             return Err(WearerError::NoRecording(activity, self.excerpt.subject));
         }
+        self.left_off.insert(self.activity, self.position);
         self.activity = activity;
-        self.position = 0.0;
+        self.position = self.left_off.get(&activity).copied().unwrap_or(0.0);
         Ok(())
+    }
+
+    /// Seconds into the current activity's recording.
+    pub fn position_seconds(&self) -> f64 {
+        self.position / 20.0
     }
 
     /// Jumps to `seconds` into the current activity's recording (e.g. past the part used for calibration).
@@ -261,6 +273,27 @@ mod tests {
         for (r, e) in rolled.iter().zip(expect) {
             assert!((r - e).abs() < 1e-5, "{rolled:?}");
         }
+    }
+
+    #[test]
+    fn coming_back_to_an_activity_continues_its_recording() {
+        let mut e = (*tiny()).clone();
+        e.recordings.push(Recording {
+            activity: Activity::SITTING,
+            start_ms: 0,
+            samples: vec![[-1.0; 6]; 10],
+        });
+        let mut w = Wearer::new(Arc::new(e), Activity::WALKING, Style::NATURAL).unwrap();
+        assert_eq!(
+            [w.next_si()[0], w.next_si()[0], w.next_si()[0]],
+            [0.0, 1.0, 2.0]
+        );
+        w.set_activity(Activity::SITTING).unwrap();
+        assert_eq!(w.next_si()[0], -1.0);
+        w.set_activity(Activity::WALKING).unwrap();
+        assert_eq!(w.next_si()[0], 3.0);
+        w.seek(0.0);
+        assert_eq!(w.next_si()[0], 0.0);
     }
 
     #[test]
