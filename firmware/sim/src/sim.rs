@@ -648,9 +648,10 @@ impl SimConnection {
             drop(self.wait_until(sent));
             return Ok(());
         }
-        // A write request returns when the band's acknowledgement is back (a write that made the
-        // band reboot was acknowledged before it went down).
-        drop(self.wait_until(ack));
+        // A write request returns when the band's acknowledgement is back (a Reboot request is
+        // acknowledged, and answered, before the band goes down).
+        let mut core = self.wait_until(ack);
+        core.connection(self.id)?;
         if dropped {
             return Err(SimError::NoAck);
         }
