@@ -288,7 +288,8 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
     let mut agreement: BTreeMap<Method, Vec<f64>> = BTreeMap::new();
     let mut conf_gm = Confusion::default();
     let mut conf_pm = Confusion::default();
-    let default_guess = Method::Ncm;
+    // The confusion matrix of PS(PM) is drawn for the default method (see model/README.md).
+    let default_guess = Method::Head;
 
     for (f, personal) in all_folds.iter().take(run).enumerate() {
         let general: Vec<String> = subjects

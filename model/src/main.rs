@@ -60,6 +60,9 @@ struct DataArgs {
     /// Leave these subjects out entirely (comma separated).
     #[arg(long, value_delimiter = ',')]
     exclude_subjects: Vec<String>,
+    /// Only these activity labels (comma separated; e.g. the band's 7 classes).
+    #[arg(long, value_delimiter = ',')]
+    labels: Option<Vec<String>>,
 }
 
 fn parse_accel(s: &str) -> Result<AccelUnit, String> {
@@ -104,6 +107,9 @@ impl DataArgs {
         recordings.retain(|r| !self.exclude_subjects.contains(&r.subject));
         if let Some(keep) = &self.subjects {
             recordings.retain(|r| keep.contains(&r.subject));
+        }
+        if let Some(keep) = &self.labels {
+            recordings.retain(|r| keep.contains(&r.label));
         }
         let w = windows(&recordings);
         if w.is_empty() {
@@ -194,7 +200,7 @@ enum Command {
         #[arg(long, default_value_t = 15)]
         windows_per_class: usize,
         /// Personalization method (default: the best by evaluation).
-        #[arg(long, value_enum, default_value_t = Method::Ncm)]
+        #[arg(long, value_enum, default_value_t = Method::Head)]
         method: Method,
         /// Output checkpoint (JSON).
         #[arg(long)]
@@ -220,6 +226,13 @@ enum Command {
         /// WISDM folder for the parity check.
         #[arg(long)]
         check_wisdm: Option<PathBuf>,
+    },
+    /// Re-measure a checkpoint's activation ranges (int8 calibration) on the given data.
+    Calibrate {
+        #[arg(long)]
+        model: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// Print a blob's size, MACs, arena, classes and self-test result.
     Inspect { blob: PathBuf },
@@ -293,6 +306,24 @@ fn main() -> Result<()> {
             check_wisdm.as_deref(),
             &check_subjects,
         ),
+        Command::Calibrate { model, data } => {
+            let mut ckpt = Checkpoint::load(&model)?;
+            let (_, w, _) = data.load()?;
+            let ex = Examples::new(
+                w.iter().step_by((w.len() / 4000).max(1)),
+                &ckpt.labels,
+                &ckpt.normalization,
+            );
+            ckpt.ranges = activation_ranges(&ckpt.weights, &ex.x);
+            ckpt.save(&model)?;
+            eprintln!(
+                "re-calibrated {} on {} windows: {:?}",
+                model.display(),
+                ex.len(),
+                ckpt.ranges
+            );
+            Ok(())
+        }
         Command::Inspect { blob } => {
             let bytes =
                 std::fs::read(&blob).with_context(|| format!("reading {}", blob.display()))?;
@@ -322,7 +353,7 @@ fn write_report(report: &bandx_model::evaluate::Report, out: &Path) -> Result<()
     )?;
     bandx_model::plots::confusion_svg(
         &report.confusion_pm,
-        "PS(PM): personalized (ncm) on personal subjects",
+        "PS(PM): personalized (head, the default) on personal subjects",
         &out.join("confusion_pm.svg"),
     )?;
     println!("{md}");

@@ -219,3 +219,92 @@ fn pretraining_learns_and_personalization_handles_new_classes() {
     );
     assert_eq!(head.weights().convs, model.weights().convs);
 }
+
+#[test]
+fn folds_rotate_every_subject_through_the_personal_set() {
+    use bandx_model::evaluate::folds;
+    let subjects: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
+    let f = folds(&subjects, 4);
+    assert_eq!(f.len(), 3);
+    for s in &subjects {
+        assert!(f.iter().any(|fold| fold.contains(s)), "{s} never personal");
+    }
+    assert!(f.iter().all(|fold| fold.len() == 4));
+}
+
+#[test]
+fn calibration_takes_the_first_windows_and_tests_on_the_rest_without_overlap() {
+    use bandx_model::evaluate::calibration_split;
+    let recs = vec![
+        rec("u", "walk", 600, |i| [i as f32; 6]),
+        rec("u", "sit", 300, |i| [i as f32; 6]),
+    ];
+    let w = windows(&recs);
+    let refs: Vec<_> = w.iter().collect();
+    let (cal, test) = calibration_split(&refs, 5, 5);
+    assert_eq!(cal.len(), 10);
+    for c in &cal {
+        assert!(
+            c.start < 5 * 30,
+            "calibration window at {} is not among the first five",
+            c.start
+        );
+    }
+    assert!(!test.is_empty());
+    for (i, t) in test.iter().enumerate() {
+        assert!(
+            cal.iter().all(|c| !c.overlaps(t)),
+            "test window overlaps calibration"
+        );
+        assert!(
+            test[i + 1..].iter().all(|o| !o.overlaps(t)),
+            "test windows overlap each other"
+        );
+    }
+    // walk: 19 windows, first 5 for calibration (span 0..180), test from 180 every 60 samples.
+    let walk: Vec<_> = test
+        .iter()
+        .filter(|t| t.label == "walk")
+        .map(|t| t.start)
+        .collect();
+    assert_eq!(walk, vec![180, 240, 300, 360, 420, 480, 540]);
+}
+
+#[test]
+fn evaluate_runs_the_protocol_end_to_end_on_a_tiny_data_set() {
+    use bandx_model::evaluate::{EvalOptions, evaluate, markdown};
+    let mut recs = Vec::new();
+    for k in 0..6 {
+        let s = format!("s{k}");
+        recs.push(synthetic(&s, "wave", 1.0, 0, k as f32));
+        recs.push(synthetic(&s, "shake", 4.0, 1, k as f32));
+    }
+    let w = windows(&recs);
+    let mut opts = EvalOptions::new("csv");
+    opts.folds = Some(1);
+    opts.windows_per_class = 3;
+    opts.learning_curve = vec![1, 3];
+    opts.train = TrainConfig::new().with_max_epochs(10).with_patience(10);
+    let report = evaluate(&w, &opts).unwrap();
+    assert_eq!((report.folds_run, report.per_subject.len()), (1, 4));
+    assert_eq!(report.methods.len(), 3);
+    assert!(report.methods.contains_key(&report.default_method));
+    let best = &report.methods[&report.default_method];
+    assert!(best.ps_pm.mean > 0.8, "{:?}", best.ps_pm);
+    assert!(best.ps_pm_int8.is_some() && best.int8_agreement.is_some());
+    assert_eq!(best.learning_curve.len(), 2);
+    let json = serde_json::to_value(&report).unwrap();
+    for m in ["head", "fine_tune", "ncm"] {
+        for k in ["gs", "ps_gm", "ps_pm"] {
+            assert!(json["methods"][m][k]["mean"].is_f64(), "{m}.{k}");
+            assert!(json["methods"][m][k]["std"].is_f64(), "{m}.{k}");
+        }
+    }
+    assert!(markdown(&report).contains("| ours, "));
+    let dir = tempfile::tempdir().unwrap();
+    bandx_model::plots::learning_curve_svg(&report, &dir.path().join("c.svg")).unwrap();
+    bandx_model::plots::confusion_svg(&report.confusion_pm, "pm", &dir.path().join("m.svg"))
+        .unwrap();
+    let svg = std::fs::read_to_string(dir.path().join("m.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("wave"));
+}
