@@ -12,6 +12,11 @@ export default ts.config(
     languageOptions: { globals: { ...globals.browser } },
   },
   {
+    // The end-to-end tests run in Node, driving the app over WebDriver.
+    files: ['e2e/**/*.mjs'],
+    languageOptions: { globals: { ...globals.node } },
+  },
+  {
     files: ['**/*.svelte', '**/*.svelte.ts'],
     languageOptions: { parserOptions: { parser: ts.parser } },
   },
