@@ -53,9 +53,14 @@ test-e2e:
 	$(CARGO) test --workspace --no-run
 	bash scripts/e2e target/debug/bandx-studio
 
-## Benchmarks and budget reports.
+## Benchmarks and budget reports: the band's budget (blob, arena, MACs, time per inference), the virtual band's
+## upload throughput, and the paper's protocol on WISDM for the band's 7 classes (a few minutes; report in
+## target/bench/bandx-model/report.json: PS(PM), int8 parity, personalization seconds for 7 x 15 windows).
 bench: setup
-	$(CARGO) bench -p bandx-core
+	$(CARGO) bench -p bandx-core --bench budget
+	$(CARGO) run -p bandx-sim --example upload_report
+	$(CARGO) run -p bandx-model --bin bandx-model -- evaluate --wisdm ../shared/datasets/wisdm --folds 1 --epochs 12 \
+	  --user-classes walking,jogging,stairs,sitting,standing,typing,writing --out target/bench/bandx-model
 
 ## Run each fuzz target briefly (needs the nightly toolchain; installs cargo-fuzz if missing).
 fuzz:
