@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test bench fuzz setup ui build check lint fmt clippy test-rust test-ui test-e2e clean
+.PHONY: run test bench fuzz setup ui build check lint fmt clippy offline test-rust test-ui test-e2e clean
 
 ## Install what is missing (Debian packages, Rust components, tauri-driver, npm packages). Idempotent.
 setup:
@@ -29,7 +29,13 @@ run: build
 test: ui
 	$(MAKE) --no-print-directory check test-ui test-rust test-e2e
 
-check: fmt lint clippy
+check: fmt lint clippy offline
+
+## No user data leaves the machine: no HTTP client may be compiled into anything we build for this platform.
+offline:
+	@if $(CARGO) tree --workspace -e normal,build --prefix none | grep -E '^(reqwest|ureq|hyper|isahc|curl|attohttpc|tungstenite) '; \
+	then echo "offline: an HTTP client crate is in the dependency tree (see above)" >&2; exit 1; \
+	else echo "offline: no HTTP client in the dependency tree"; fi
 
 fmt:
 	$(CARGO) fmt --all --check
