@@ -6,3 +6,4 @@ pub mod deploy;
 pub mod link;
 pub mod plots;
 pub mod store;
+pub mod train;
