@@ -2,6 +2,7 @@
 //! the Tauri app that puts a face on it, and the `bandx` CLI on the same library.
 
 pub mod app;
+pub mod band;
 pub mod deploy;
 pub mod link;
 pub mod plots;

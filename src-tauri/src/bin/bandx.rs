@@ -1,11 +1,278 @@
 //! `bandx`: the command-line face of BandX Studio, on the same library as the app.
-use clap::Parser;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use bandx_studio::band::{BandClient, BandError};
+use bandx_studio::link::ble::BleLink;
+use bandx_studio::link::sim::SimLink;
+use bandx_studio::link::{Link, LinkError, ScanRequest};
+use clap::{Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  any other error (message on stderr)
+  2  bad command line (unknown subcommand or option)
+  3  no Bluetooth adapter (try --sim for the virtual band)
+  4  no band found
+  5  the band stopped answering or the connection was lost";
+
+const EXIT_FAILURE: u8 = 1;
+const EXIT_NO_ADAPTER: u8 = 3;
+const EXIT_NOT_FOUND: u8 = 4;
+const EXIT_LINK: u8 = 5;
 
 #[derive(Parser)]
-#[command(name = "bandx", version, about = "BandX Studio on the command line")]
-struct Cli {}
+#[command(
+    name = "bandx",
+    version,
+    about = "BandX Studio on the command line",
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    /// Use the virtual band (bandx-sim) instead of Bluetooth.
+    #[arg(long, global = true)]
+    sim: bool,
+    /// Where the virtual band's flash file lives [default: $XDG_DATA_HOME/bandx-studio, or
+    /// ~/.local/share/bandx-studio].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The band to connect to (an id or address printed by `scan`) [default: the strongest found].
+    #[arg(long, global = true, value_name = "ID")]
+    band: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
+#[derive(Subcommand)]
+enum Command {
+    /// List bands in range, one per line: id, address, name, RSSI (dBm), tab-separated.
+    Scan {
+        /// How long to listen.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+    },
+    /// Show the band's firmware, battery and active model as `key: value` lines.
+    Info,
+    /// Print the band's IMU samples in SI units, one per line (tab-separated: band time in ms,
+    /// ax ay az in m/s², gx gy gz in rad/s); frame statistics go to stderr at the end.
+    Stream {
+        /// How many seconds of samples (at the band's sample rate) to print.
+        #[arg(long, default_value_t = 5)]
+        seconds: u32,
+    },
+}
+
+/// A failure with the exit code a script sees.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        let error = e.into();
+        let link = error.downcast_ref::<LinkError>().or_else(|| {
+            error.downcast_ref::<BandError>().and_then(|b| match b {
+                BandError::Link(l) => Some(l),
+                _ => None,
+            })
+        });
+        let code = match link {
+            Some(LinkError::NoAdapter(_) | LinkError::BluetoothOff) => EXIT_NO_ADAPTER,
+            Some(LinkError::NotFound(_)) => EXIT_NOT_FOUND,
+            Some(LinkError::ConnectionLost | LinkError::Timeout { .. }) => EXIT_LINK,
+            _ => EXIT_FAILURE,
+        };
+        Failure { code, error }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // Don't wait for blocked BLE/sim helper threads on the way out.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure { code, error }) => {
+            eprintln!("error: {error:#}");
+            if code == EXIT_NO_ADAPTER {
+                eprintln!(
+                    "No Bluetooth adapter is available. To use the virtual band instead, run again with --sim."
+                );
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let link = open_link(&cli).await?;
+    match cli.command {
+        Command::Scan { seconds } => {
+            let found = link
+                .scan(ScanRequest {
+                    duration: Duration::from_secs(seconds),
+                    bandx_only: true,
+                })
+                .await?;
+            for band in &found {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    band.id,
+                    band.address,
+                    band.name.as_deref().unwrap_or("-"),
+                    band.rssi.map_or("-".to_string(), |r| r.to_string())
+                );
+            }
+            if found.is_empty() {
+                return Err(LinkError::NotFound("(none in range)".into()).into());
+            }
+            Ok(())
+        }
+        Command::Info => {
+            let client = connect(link.as_ref(), cli.band.as_deref()).await?;
+            let info = client.get_info().await?;
+            println!("firmware: {}", info.firmware_version);
+            println!("protocol: {}", info.protocol_version);
+            println!("battery_percent: {}", info.battery_percent);
+            println!("sample_rate_hz: {}", info.sample_rate_hz);
+            println!("frame_capacity: {}", info.frame_capacity);
+            println!("mtu: {}", client.connection().mtu());
+            match &info.model {
+                Some(model) => {
+                    println!("model_id: {}", model.id);
+                    println!("model_version: {}", model.version);
+                    let labels: Vec<&str> = model.labels.iter().map(|l| l.as_str()).collect();
+                    println!("labels: {}", labels.join(","));
+                }
+                None => println!("model: none"),
+            }
+            client.connection().disconnect().await?;
+            Ok(())
+        }
+        Command::Stream { seconds } => {
+            let client = connect(link.as_ref(), cli.band.as_deref()).await?;
+            stream(&client, seconds).await?;
+            client.connection().disconnect().await?;
+            Ok(())
+        }
+    }
+}
+
+async fn open_link(cli: &Cli) -> Result<Box<dyn Link>, Failure> {
+    if cli.sim {
+        let dir = match &cli.data_dir {
+            Some(dir) => dir.clone(),
+            None => default_data_dir()?,
+        };
+        Ok(Box::new(SimLink::open(&dir)?))
+    } else {
+        Ok(Box::new(BleLink::new().await?))
+    }
+}
+
+/// `$XDG_DATA_HOME/bandx-studio`, else `~/.local/share/bandx-studio`.
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(xdg).join("bandx-studio"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .context("neither XDG_DATA_HOME nor HOME is set: pass --data-dir")?;
+    Ok(PathBuf::from(home).join(".local/share/bandx-studio"))
+}
+
+/// Connects to `id`, or to the strongest band a scan finds.
+async fn connect(link: &dyn Link, id: Option<&str>) -> Result<BandClient, Failure> {
+    let id = match id {
+        Some(id) => id.to_string(),
+        None => {
+            let found = link.scan(ScanRequest::default()).await?;
+            let first = found
+                .into_iter()
+                .next()
+                .ok_or_else(|| LinkError::NotFound("(none in range)".into()))?;
+            first.id
+        }
+    };
+    let conn = link.connect(&id).await?;
+    Ok(BandClient::new(conn).await?)
+}
+
+/// Prints `seconds` worth of samples, then frame statistics on stderr.
+async fn stream(client: &BandClient, seconds: u32) -> Result<(), Failure> {
+    let info = client.get_info().await?;
+    let rate = info.sample_rate_hz.max(1);
+    let wanted = seconds as usize * usize::from(rate);
+    // The band's clock decides; the wall clock only bounds a stream that stalls.
+    let patience = Duration::from_secs(u64::from(seconds) + 5);
+
+    let mut frames = client.imu_frames().await?;
+    client.start_imu().await?;
+    let (mut printed, mut received) = (0usize, 0u64);
+    let collect = async {
+        while printed < wanted {
+            let Some(frame) = frames.next().await else {
+                return Err(LinkError::ConnectionLost);
+            };
+            received += 1;
+            for (t, si) in frame.si_samples(rate).into_iter().take(wanted - printed) {
+                let line = writeln!(
+                    std::io::stdout(),
+                    "{t}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}",
+                    si[0],
+                    si[1],
+                    si[2],
+                    si[3],
+                    si[4],
+                    si[5]
+                );
+                if line.is_err() {
+                    // The reader went away (e.g. `| head`): stop streaming quietly.
+                    return Ok(());
+                }
+                printed += 1;
+            }
+        }
+        Ok(())
+    };
+    let outcome = tokio::time::timeout(patience, collect).await;
+    let stopped = client.stop_imu().await;
+    eprintln!(
+        "frames: {received}, samples: {printed}, lost_frames: {}, malformed: {}",
+        frames.lost(),
+        frames.malformed()
+    );
+    match outcome {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(LinkError::Timeout {
+                operation: "IMU stream",
+                after: patience,
+            }
+            .into());
+        }
+    }
+    stopped?;
     Ok(())
 }

@@ -14,6 +14,7 @@
 pub mod backoff;
 pub mod ble;
 mod gatt;
+pub mod sim;
 
 use std::fmt;
 use std::time::Duration;
