@@ -348,3 +348,88 @@ fn cancelling_stops_the_job_and_stores_nothing() {
     );
     assert!(store.models(profile).unwrap().is_empty());
 }
+
+#[test]
+fn recordings_the_model_cannot_read_are_refused_naming_them() {
+    let (_dir, store) = file_store();
+    let profile = store.create_profile("Ada", 1).unwrap();
+    let mut w = wearer();
+    calibrate(&store, profile, &mut w, "walking", Activity::WALKING, 15, 0);
+    let sitting = calibrate(&store, profile, &mut w, "sitting", Activity::SITTING, 15, 0);
+    // A good window pointing past the end of its recording (e.g. samples lost in a crash).
+    let recording = store.recordings_of_class(sitting).unwrap()[0].clone();
+    store
+        .add_window(
+            recording.id,
+            &NewWindow {
+                start_index: recording.samples - 10,
+                verdict: Verdict::Good,
+                reason: None,
+            },
+        )
+        .unwrap();
+    let (result, _) = run(&store, profile, &TrainOptions::default(), None);
+    match result {
+        Err(TrainError::WindowOutOfRange {
+            class,
+            recording: r,
+            samples,
+            ..
+        }) => {
+            assert_eq!(
+                (class.as_str(), r, samples),
+                ("sitting", recording.id, recording.samples)
+            )
+        }
+        other => panic!("expected WindowOutOfRange, got {other:?}"),
+    }
+
+    // A full scale the band's IMU does not have: bandx-core has no conversion for it.
+    let odd = store.add_class(profile, "typing", 1).unwrap();
+    let rec = store
+        .create_recording(
+            profile,
+            &NewRecording {
+                class: Some(odd),
+                band: None,
+                started_at_ms: 1,
+                sample_rate_hz: 20.0,
+                full_scale: FullScale {
+                    accel_g: 3,
+                    gyro_dps: 1000,
+                },
+            },
+        )
+        .unwrap();
+    let samples: Vec<RawSample> = (0..480)
+        .map(|i| RawSample {
+            frame_seq: i,
+            t_ms: i64::from(i) * 50,
+            accel: [0, 0, 1000],
+            gyro: [0; 3],
+        })
+        .collect();
+    store.append_samples(rec, &samples).unwrap();
+    for k in 0..15 {
+        store
+            .add_window(
+                rec,
+                &NewWindow {
+                    start_index: 30 * k,
+                    verdict: Verdict::Good,
+                    reason: None,
+                },
+            )
+            .unwrap();
+    }
+    store.delete_class(sitting).unwrap();
+    let (result, _) = run(&store, profile, &TrainOptions::default(), None);
+    match result {
+        Err(e @ TrainError::UnsupportedRecording { .. }) => {
+            assert!(e.to_string().contains(&format!("recording {rec}")), "{e}");
+            assert!(e.to_string().contains("±3 g"), "{e}");
+        }
+        other => panic!("expected UnsupportedRecording, got {other:?}"),
+    }
+    assert!(store.models(profile).unwrap().is_empty());
+}

@@ -235,3 +235,72 @@ pub(super) fn generic_accuracy(
         among_user_classes: right_among as f64 / n,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::RecordingId;
+    use crate::train::calibration::ClassWindows;
+
+    fn window(recording: i64, start_index: u64) -> SiWindow {
+        SiWindow {
+            recording: RecordingId(recording),
+            start_index,
+            data: vec![start_index as f32; 360],
+        }
+    }
+
+    #[test]
+    fn blocks_are_contiguous_per_class() {
+        let class = |name: &str, n: u64| ClassWindows {
+            name: name.into(),
+            windows: (0..n).map(|i| window(1, 30 * i)).collect(),
+        };
+        let set = CalibrationSet {
+            profile: crate::store::ProfileId(1),
+            classes: vec![class("a", 15), class("b", 7)],
+            next_version: 1,
+        };
+        let data = Dataset::new(&set, &bandx_model::preprocess::Normalization::identity(), 5);
+        assert_eq!(
+            data.block,
+            [
+                0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, // a: 15 windows, 3 per block
+                0, 0, 1, 2, 2, 3, 4 // b: 7 windows
+            ]
+        );
+        assert_eq!(data.examples.y[14..16], [0, 1]);
+        // Neighbouring 50 %-overlap windows share samples; windows 60 samples apart or in other recordings do not.
+        assert!(window(1, 0).overlaps(&window(1, 30)));
+        assert!(!window(1, 0).overlaps(&window(1, 60)));
+        assert!(!window(1, 0).overlaps(&window(2, 0)));
+    }
+
+    #[test]
+    fn pairs_confused_above_the_threshold_are_reported_once() {
+        let mut c = Confusion::new(vec!["walk".into(), "stroll".into(), "sit".into()]);
+        // walk: 6 right, 4 as stroll (40 %); stroll: 9 right, 1 as walk; sit: 8 right, 2 as walk (20 %).
+        for (t, p, n) in [
+            (0, 0, 6),
+            (0, 1, 4),
+            (1, 1, 9),
+            (1, 0, 1),
+            (2, 2, 8),
+            (2, 0, 2),
+        ] {
+            for _ in 0..n {
+                c.add(t, p);
+            }
+        }
+        assert_eq!(c.total(), 30);
+        assert!((c.accuracy() - 23.0 / 30.0).abs() < 1e-12);
+        let pairs = similar_pairs(&c, 0.25);
+        assert_eq!(pairs.len(), 1);
+        assert_eq!(
+            (pairs[0].a.as_str(), pairs[0].b.as_str()),
+            ("walk", "stroll")
+        );
+        assert!((pairs[0].a_as_b - 0.4).abs() < 1e-12 && (pairs[0].b_as_a - 0.1).abs() < 1e-12);
+        assert_eq!(similar_pairs(&c, 0.15).len(), 2, "sit -> walk is 20 %");
+    }
+}
