@@ -185,3 +185,62 @@ async fn a_band_without_a_model_refuses_predictions() {
         other => panic!("start_predictions without a model: {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_spanning_several_writes_at_mtu_23_is_answered() {
+    use bandx_core::blob::sha256;
+    use bandx_core::protocol::{RequestBody, ResponseBody, UpdateTarget};
+
+    let dir = tempfile::tempdir().unwrap();
+    let link = SimLink::open(dir.path()).unwrap().with_mtu(23);
+    let band = client(&link).await;
+    let total_len = SHIPPED_MODEL.len() as u32;
+    // Version byte + id + 32-byte digest + lengths: more than one 20-byte ATT payload.
+    let begin = RequestBody::BeginUpdate {
+        target: UpdateTarget::Model,
+        total_len,
+        sha256: sha256(SHIPPED_MODEL),
+        version: 2,
+    };
+    assert_eq!(
+        band.request(begin).await.unwrap(),
+        ResponseBody::UpdateStatus {
+            target: UpdateTarget::Model,
+            next_offset: 0,
+            total_len
+        }
+    );
+    let abort = RequestBody::AbortUpdate {
+        target: UpdateTarget::Model,
+    };
+    assert_eq!(band.request(abort).await.unwrap(), ResponseBody::Ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_packets_become_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = SimLink::open(dir.path()).unwrap();
+    let wait = Duration::from_millis(500);
+
+    // The request's write is lost: the band never acknowledges it.
+    link.band()
+        .set_faults(bandx_sim::Faults::none().drop_write(1));
+    let band = client(&link).await.with_timeout(wait);
+    match band.get_info().await {
+        Err(BandError::Link(LinkError::Timeout { .. })) => {}
+        other => panic!("get_info with its write lost: {other:?}"),
+    }
+    band.connection().disconnect().await.unwrap();
+
+    // The response is lost: the client gives up after its timeout, and the next request works.
+    link.band()
+        .set_faults(bandx_sim::Faults::none().drop_notification(1));
+    let band = client(&link).await.with_timeout(wait);
+    match band.get_info().await {
+        Err(BandError::Link(LinkError::Timeout { operation, after })) => {
+            assert_eq!((operation, after), ("GetInfo", wait));
+        }
+        other => panic!("get_info with its response lost: {other:?}"),
+    }
+    assert!(band.get_info().await.unwrap().model.is_some());
+}
