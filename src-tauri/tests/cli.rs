@@ -99,3 +99,20 @@ fn without_bluetooth_scan_says_so_and_suggests_the_virtual_band() {
     assert!(stdout(&out).is_empty());
     assert!(stderr(&out).contains("--sim"), "{}", stderr(&out));
 }
+
+#[test]
+fn an_unknown_band_id_exits_with_the_not_found_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let out = bandx(&[
+        "--sim",
+        "--data-dir",
+        data_dir,
+        "--band",
+        "sim:nobody",
+        "info",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert!(stdout(&out).is_empty());
+    assert!(stderr(&out).contains("sim:nobody"), "{}", stderr(&out));
+}
