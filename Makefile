@@ -14,11 +14,13 @@ setup:
 ui: setup
 	npm run build
 
-## Build the app and the CLI (debug, UI embedded).
+## Build the app and the CLI (debug, UI embedded). Built through `cargo test --no-run` on purpose: test-only
+## dependencies switch on features of shared crates (tokio, bitflags), so a plain `cargo build -p bandx-studio`
+## would compile burn and tauri a second time with other features; this way `make run` and `make test` share one build.
 build: ui
-	$(CARGO) build -p bandx-studio --bins
+	$(CARGO) test --workspace --no-run
 
-## Launch BandX Studio. With no band or no Bluetooth adapter it offers the built-in virtual band.
+## Launch BandX Studio (the CLI `target/debug/bandx --sim` reaches the built-in virtual band).
 run: build
 	@if [ -z "$$DISPLAY" ] && [ -z "$$WAYLAND_DISPLAY" ]; then \
 	  echo "No display found: starting the app under xvfb-run (headless)."; \
