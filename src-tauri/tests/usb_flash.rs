@@ -5,10 +5,10 @@ mod rom_loader;
 
 use std::sync::atomic::Ordering;
 
+use bandx_sim::otadata;
 use bandx_sim::partitions::{AppSlot, FlashLayout, ModelSlot, Partition};
-use bandx_studio::deploy::{
-    otadata,
-    usb::{self, FlashOptions, FlashProgress, Payload, SerialLine, Stage, UsbError},
+use bandx_studio::deploy::usb::{
+    self, FlashOptions, FlashProgress, Payload, SerialLine, Stage, UsbError,
 };
 use espflash::connection::{ResetAfterOperation, ResetBeforeOperation};
 use rom_loader::{Fault, LoaderConfig, RomLoader, Transcript};

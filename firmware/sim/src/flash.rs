@@ -23,11 +23,11 @@ use bandx_core::blob::Model;
 use bandx_core::infer;
 use bandx_core::update::{FirmwareSink, ModelStore, Slot, StorageError, blob_len};
 
+use crate::otadata::{self, app_slot_of_seq, newest_entry};
 use crate::partitions::{AppSlot, FlashLayout, ModelSlot, SECTOR_SIZE};
 
 const RECORD_MAGIC: &[u8; 4] = b"BXAS";
 const RECORD_LEN: usize = 16;
-const OTA_ENTRY_LEN: usize = 32;
 const RECORD_CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
 /// Why the flash file could not be opened or created.
@@ -85,44 +85,6 @@ impl Record {
             seq: u32::from_le_bytes([r[4], r[5], r[6], r[7]]),
             slot,
         })
-    }
-}
-
-/// `esp_rom_crc32_le(UINT32_MAX, &ota_seq, 4)`, the CRC of an `otadata` entry.
-fn ota_entry_crc(seq: u32) -> u32 {
-    let mut crc = 0u32; // the ROM routine inverts its seed (0xFFFF_FFFF) on entry
-    for byte in seq.to_le_bytes() {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// The valid `otadata` entry with the highest sequence number: (sector index, ota_seq).
-fn newest_ota_entry(otadata: &[u8]) -> Option<(usize, u32)> {
-    otadata
-        .chunks(SECTOR_SIZE as usize)
-        .take(2)
-        .enumerate()
-        .filter_map(|(i, sector)| {
-            let seq = u32::from_le_bytes(sector.get(0..4)?.try_into().ok()?);
-            let crc = u32::from_le_bytes(sector.get(28..32)?.try_into().ok()?);
-            (seq != 0 && seq != u32::MAX && crc == ota_entry_crc(seq)).then_some((i, seq))
-        })
-        .max_by_key(|&(_, seq)| seq)
-}
-
-fn app_slot_of_seq(seq: u32) -> AppSlot {
-    if (seq - 1).is_multiple_of(2) {
-        AppSlot::Ota0
-    } else {
-        AppSlot::Ota1
     }
 }
 
@@ -275,7 +237,7 @@ impl SimFlash {
         let otadata = self.layout.otadata().clone();
         self.read(otadata.offset, otadata.size as usize)
             .ok()
-            .and_then(|d| newest_ota_entry(&d))
+            .and_then(|d| newest_entry(&d))
             .map_or(AppSlot::Ota0, |(_, seq)| app_slot_of_seq(seq))
     }
 
@@ -457,16 +419,15 @@ impl FirmwareSink for SimFlash {
         let current = self
             .read(otadata.offset, otadata.size as usize)
             .map_err(|_| StorageError)?;
-        let (sector, mut seq) = match newest_ota_entry(&current) {
+        let (sector, mut seq) = match newest_entry(&current) {
             Some((i, seq)) => (1 - i, seq + 1),
             None => (0, 1),
         };
         if app_slot_of_seq(seq) != s.slot {
             seq += 1;
         }
-        let mut entry = [0xFFu8; OTA_ENTRY_LEN];
-        entry[0..4].copy_from_slice(&seq.to_le_bytes());
-        entry[28..32].copy_from_slice(&ota_entry_crc(seq).to_le_bytes());
+        // State left erased (ESP_OTA_IMG_UNDEFINED): the sim's firmware never confirms itself.
+        let entry = otadata::entry(seq, u32::MAX);
         let at = otadata.offset + sector as u32 * SECTOR_SIZE;
         self.write_op(|f, torn| f.erase(at, SECTOR_SIZE, torn))?;
         self.write_op(|f, torn| {
@@ -489,14 +450,6 @@ mod tests {
         let mut buf = [0u8; DEMO_BLOB_CAPACITY];
         let n = write_demo_model(&mut buf, 9, version, version).unwrap();
         buf[..n].to_vec()
-    }
-
-    #[test]
-    fn ota_entry_crc_matches_esp_idf() {
-        // binascii.crc32(struct.pack("<I", seq), 0xFFFFFFFF), as esptool's otatool computes it.
-        assert_eq!(ota_entry_crc(1), 0x4743_989a);
-        assert_eq!(ota_entry_crc(2), 0x55f6_3774);
-        assert_eq!(ota_entry_crc(3), 0xed4a_5011);
     }
 
     #[test]

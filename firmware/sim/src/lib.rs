@@ -8,6 +8,7 @@
 //!   injected faults ([`link`]), on a virtual clock for tests or in real time for the app.
 pub mod flash;
 pub mod link;
+pub mod otadata;
 pub mod partitions;
 pub mod platform;
 mod sim;

@@ -1,4 +1,3 @@
 //! Deployment: getting a personalized model (or a whole firmware) onto the band.
 
-pub mod otadata;
 pub mod usb;

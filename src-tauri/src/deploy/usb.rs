@@ -35,7 +35,7 @@ use md5::{Digest, Md5};
 use serde::Serialize;
 use serialport::{SerialPortInfo, SerialPortType, UsbPortInfo};
 
-use super::otadata;
+use bandx_sim::otadata;
 
 /// The ROM loader's data block: 1 KB per `FLASH_DATA` (no stub loader).
 const BLOCK_SIZE: usize = 0x400;

@@ -1,15 +1,17 @@
-//! The ESP-IDF bootloader's boot selection record (`otadata`), enough to make it start a given
-//! app slot after a USB firmware write.
+//! The ESP-IDF bootloader's boot selection record (`otadata`): the one definition used by the
+//! virtual band's flash and by the desktop's USB flasher.
 //!
 //! `otadata` is two 4 KB sectors, each starting with an `esp_ota_select_entry_t`
 //! (`ota_seq: u32, seq_label: [u8; 20], ota_state: u32, crc: u32`). The bootloader takes the
 //! valid entry with the highest `ota_seq` and starts OTA app number `(ota_seq - 1) % app_count`.
 
-use bandx_sim::partitions::AppSlot;
+use crate::partitions::AppSlot;
 
 /// Size of the `otadata` partition ESP-IDF requires.
 pub const OTADATA_SIZE: usize = 0x2000;
 const SECTOR: usize = 0x1000;
+/// Bytes of one `esp_ota_select_entry_t`.
+pub const ENTRY_LEN: usize = 32;
 /// `esp_ota_img_states_t` values the band's bootloader acts on.
 const OTA_IMG_NEW: u32 = 0x0;
 const OTA_IMG_VALID: u32 = 0x2;
@@ -31,20 +33,32 @@ pub fn select(slot: AppSlot) -> Vec<u8> {
     image
 }
 
-/// `esp_ota_select_entry_t`; `seq_label` stays erased (0xFF), as ESP-IDF leaves it.
 fn write_entry(sector: &mut [u8], seq: u32, state: u32) {
-    sector[0..4].copy_from_slice(&seq.to_le_bytes());
-    sector[24..28].copy_from_slice(&state.to_le_bytes());
-    sector[28..32].copy_from_slice(&entry_crc(seq).to_le_bytes());
+    sector[..ENTRY_LEN].copy_from_slice(&entry(seq, state));
+}
+
+/// One `esp_ota_select_entry_t`; `seq_label` stays erased (0xFF), as ESP-IDF leaves it.
+pub fn entry(seq: u32, state: u32) -> [u8; ENTRY_LEN] {
+    let mut e = [0xFF; ENTRY_LEN];
+    e[0..4].copy_from_slice(&seq.to_le_bytes());
+    e[24..28].copy_from_slice(&state.to_le_bytes());
+    e[28..32].copy_from_slice(&entry_crc(seq).to_le_bytes());
+    e
 }
 
 /// The app slot the bootloader starts with this `otadata`, or `None` when no entry is usable
 /// (the bootloader then starts `ota_0`, the first app partition, as the band has no factory app).
 pub fn selected(image: &[u8]) -> Option<AppSlot> {
+    newest_entry(image).map(|(_, seq)| app_slot_of_seq(seq))
+}
+
+/// The usable entry with the highest `ota_seq`, as (sector index, `ota_seq`).
+pub fn newest_entry(image: &[u8]) -> Option<(usize, u32)> {
     image
         .chunks(SECTOR)
         .take(2)
-        .filter_map(|sector| {
+        .enumerate()
+        .filter_map(|(i, sector)| {
             let word = |i: usize| Some(u32::from_le_bytes(sector.get(i..i + 4)?.try_into().ok()?));
             let (seq, state, crc) = (word(0)?, word(24)?, word(28)?);
             let usable = seq != 0xFFFF_FFFF
@@ -52,13 +66,17 @@ pub fn selected(image: &[u8]) -> Option<AppSlot> {
                 && crc == entry_crc(seq)
                 && state != OTA_IMG_INVALID
                 && state != OTA_IMG_ABORTED;
-            usable.then_some(seq)
+            usable.then_some((i, seq))
         })
-        .max()
-        .map(|seq| match (seq - 1) % APP_SLOTS {
-            0 => AppSlot::Ota0,
-            _ => AppSlot::Ota1,
-        })
+        .max_by_key(|&(_, seq)| seq)
+}
+
+/// The app slot an entry with this `ota_seq` (≥ 1) starts.
+pub fn app_slot_of_seq(seq: u32) -> AppSlot {
+    match (seq - 1) % APP_SLOTS {
+        0 => AppSlot::Ota0,
+        _ => AppSlot::Ota1,
+    }
 }
 
 /// `esp_rom_crc32_le(UINT32_MAX, &ota_seq, 4)`, as the bootloader checks it.
