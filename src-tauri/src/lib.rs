@@ -5,6 +5,7 @@ pub mod app;
 pub mod band;
 pub mod deploy;
 pub mod link;
+pub mod paths;
 pub mod plots;
 pub mod store;
 pub mod train;

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use bandx_studio::band::{BandClient, BandError};
 use bandx_studio::link::ble::BleLink;
 use bandx_studio::link::sim::SimLink;
 use bandx_studio::link::{Link, LinkError, ScanRequest};
+use bandx_studio::paths::DataDir;
 use clap::{Parser, Subcommand};
 
 const EXIT_CODES: &str = "\
@@ -181,25 +181,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
 async fn open_link(cli: &Cli) -> Result<Box<dyn Link>, Failure> {
     if cli.sim {
-        let dir = match &cli.data_dir {
-            Some(dir) => dir.clone(),
-            None => default_data_dir()?,
-        };
-        Ok(Box::new(SimLink::open(&dir)?))
+        let dir = DataDir::from_option(cli.data_dir.as_deref())?;
+        Ok(Box::new(SimLink::open(dir.sim_dir())?))
     } else {
         Ok(Box::new(BleLink::new().await?))
     }
-}
-
-/// `$XDG_DATA_HOME/bandx-studio`, else `~/.local/share/bandx-studio`.
-fn default_data_dir() -> anyhow::Result<PathBuf> {
-    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(xdg).join("bandx-studio"));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|v| !v.is_empty())
-        .context("neither XDG_DATA_HOME nor HOME is set: pass --data-dir")?;
-    Ok(PathBuf::from(home).join(".local/share/bandx-studio"))
 }
 
 /// Connects to `id`, or to the strongest band a scan finds.
