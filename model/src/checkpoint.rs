@@ -62,7 +62,13 @@ impl Checkpoint {
 
     pub fn load(path: &Path) -> Result<Checkpoint> {
         let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
-        let c: Checkpoint = serde_json::from_str(&text).map_err(|e| ModelError::Checkpoint {
+        Checkpoint::from_json(&text, path)
+    }
+
+    /// Parses a checkpoint's JSON text; `origin` names it in errors.
+    pub fn from_json(text: &str, origin: &Path) -> Result<Checkpoint> {
+        let path = origin;
+        let c: Checkpoint = serde_json::from_str(text).map_err(|e| ModelError::Checkpoint {
             path: path.into(),
             reason: e.to_string(),
         })?;

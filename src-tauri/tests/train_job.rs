@@ -433,3 +433,11 @@ fn recordings_the_model_cannot_read_are_refused_naming_them() {
     }
     assert!(store.models(profile).unwrap().is_empty());
 }
+
+#[test]
+fn the_shipped_backbone_is_the_committed_file() {
+    let shipped = Backbone::shipped().unwrap();
+    let from_file = backbone();
+    assert_eq!(shipped.id, from_file.id);
+    assert_eq!(shipped.checkpoint.labels, from_file.checkpoint.labels);
+}

@@ -169,19 +169,39 @@ pub struct Backbone {
     pub checkpoint: Checkpoint,
 }
 
+/// The backbone the app ships (`model/pretrained/backbone.json`, compiled in).
+const SHIPPED_BACKBONE: &str = include_str!("../../../model/pretrained/backbone.json");
+
 impl Backbone {
     pub fn load(path: &Path) -> Result<Backbone, TrainError> {
-        let err = |source| TrainError::Backbone {
+        let bytes = std::fs::read(path).map_err(|e| TrainError::Backbone {
             path: path.display().to_string(),
-            source,
-        };
-        let checkpoint = Checkpoint::load(path).map_err(err)?;
-        let bytes = std::fs::read(path).map_err(|e| err(bandx_model::ModelError::io(path, e)))?;
-        let digest = sha2::Sha256::digest(&bytes);
-        let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+            source: bandx_model::ModelError::io(path, e),
+        })?;
+        let text = String::from_utf8_lossy(&bytes);
         let stem = path
             .file_stem()
             .map_or("backbone".into(), |s| s.to_string_lossy());
+        Backbone::from_json(&text, &stem, path)
+    }
+
+    /// The pre-trained backbone shipped inside the app.
+    pub fn shipped() -> Result<Backbone, TrainError> {
+        Backbone::from_json(
+            SHIPPED_BACKBONE,
+            "backbone",
+            Path::new("model/pretrained/backbone.json"),
+        )
+    }
+
+    fn from_json(text: &str, stem: &str, origin: &Path) -> Result<Backbone, TrainError> {
+        let checkpoint =
+            Checkpoint::from_json(text, origin).map_err(|source| TrainError::Backbone {
+                path: origin.display().to_string(),
+                source,
+            })?;
+        let digest = sha2::Sha256::digest(text.as_bytes());
+        let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
         Ok(Backbone {
             id: format!("{stem}@{hex}"),
             checkpoint,
