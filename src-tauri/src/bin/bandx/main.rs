@@ -12,6 +12,11 @@ use bandx_studio::link::{Link, LinkError, ScanRequest};
 use bandx_studio::paths::DataDir;
 use clap::{Parser, Subcommand};
 
+mod archive;
+mod profile;
+mod report;
+mod train;
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
@@ -19,12 +24,16 @@ Exit codes:
   2  bad command line (unknown subcommand or option)
   3  no Bluetooth adapter (try --sim for the virtual band)
   4  no band found
-  5  the band stopped answering or the connection was lost";
+  5  the band stopped answering or the connection was lost
+  6  no such profile, or several and no --profile given (the message lists them)
+  7  not enough calibration data to train (the message says what to record)";
 
 const EXIT_FAILURE: u8 = 1;
 const EXIT_NO_ADAPTER: u8 = 3;
 const EXIT_NOT_FOUND: u8 = 4;
 const EXIT_LINK: u8 = 5;
+const EXIT_PROFILE: u8 = 6;
+const EXIT_NOT_ENOUGH_DATA: u8 = 7;
 
 #[derive(Parser)]
 #[command(
@@ -37,7 +46,7 @@ struct Cli {
     /// Use the virtual band (bandx-sim) instead of Bluetooth.
     #[arg(long, global = true)]
     sim: bool,
-    /// Where the virtual band's flash file lives [default: $XDG_DATA_HOME/bandx-studio, or
+    /// Where the store and the virtual band's flash file live [default: $XDG_DATA_HOME/bandx-studio, or
     /// ~/.local/share/bandx-studio].
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -65,6 +74,14 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         seconds: u32,
     },
+    /// Personalize the model on a profile's calibration windows and store it as the next version.
+    Train(train::TrainArgs),
+    /// Write a profile to a new folder as plain files (CSV, JSON, model blobs).
+    Export(archive::ExportArgs),
+    /// Add a profile from a folder written by `export`; prints the new profile's name.
+    Import(archive::ImportArgs),
+    /// Write SVG plots and a report.md about a profile into a folder.
+    Report(report::ReportArgs),
 }
 
 /// A failure with the exit code a script sees.
@@ -86,7 +103,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
             Some(LinkError::NoAdapter(_) | LinkError::BluetoothOff) => EXIT_NO_ADAPTER,
             Some(LinkError::NotFound(_)) => EXIT_NOT_FOUND,
             Some(LinkError::ConnectionLost | LinkError::Timeout { .. }) => EXIT_LINK,
-            _ => EXIT_FAILURE,
+            _ => store_exit_code(&error),
         };
         Failure { code, error }
     }
@@ -125,7 +142,34 @@ fn main() -> ExitCode {
     }
 }
 
+/// Exit codes of the commands that work on the local store.
+fn store_exit_code(error: &anyhow::Error) -> u8 {
+    if error.is::<profile::ProfileChoiceError>() {
+        EXIT_PROFILE
+    } else if error.is::<train::NotEnoughData>() {
+        EXIT_NOT_ENOUGH_DATA
+    } else {
+        EXIT_FAILURE
+    }
+}
+
+/// Runs the commands that need only the local store (no band, no Bluetooth); `None` for the others.
+fn run_offline(cli: &Cli) -> Option<Result<(), Failure>> {
+    let dir = || DataDir::from_option(cli.data_dir.as_deref()).map_err(Failure::from);
+    let result = match &cli.command {
+        Command::Train(args) => dir().and_then(|d| Ok(train::run(&d, args)?)),
+        Command::Export(args) => dir().and_then(|d| Ok(archive::export(&d, args)?)),
+        Command::Import(args) => dir().and_then(|d| Ok(archive::import(&d, args)?)),
+        Command::Report(args) => dir().and_then(|d| Ok(report::run(&d, args)?)),
+        _ => return None,
+    };
+    Some(result)
+}
+
 async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Some(result) = run_offline(&cli) {
+        return result;
+    }
     let link = open_link(&cli).await?;
     match cli.command {
         Command::Scan { seconds } => {
@@ -175,6 +219,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             stream(&client, seconds).await?;
             client.connection().disconnect().await?;
             Ok(())
+        }
+        Command::Train(_) | Command::Export(_) | Command::Import(_) | Command::Report(_) => {
+            unreachable!("run_offline runs the store commands")
         }
     }
 }
