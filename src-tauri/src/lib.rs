@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod band;
+pub mod calibrate;
 pub mod deploy;
 pub mod link;
 pub mod paths;
