@@ -1,0 +1,1058 @@
+//! Writing a model (or a whole firmware) to the band over BLE, with bandx-core's update protocol
+//! (`firmware/core/PROTOCOL.md`, "Updates").
+//!
+//! The flow of [`deploy`]: check the payload here first (a model must parse and pass its
+//! self-test, a firmware must look like an ESP32 image and fit its slot), then
+//! `BeginUpdate { target, total_len, sha256, version }`, bulk chunks sized to the connection's
+//! MTU, an `UpdateStatus` every [`DeployOptions::confirm_every`] bytes (the band accepts a chunk
+//! only at exactly its next offset, so when it is behind the sender rewinds to its `next_offset`),
+//! `CommitUpdate`, and a check that the band runs what was sent: `GetInfo` shows the new model,
+//! or, for a firmware, `Reboot`, reconnect, `GetInfo` shows the band back up.
+//!
+//! A dropped link is not the end: the job reconnects through the [`Link`] with backoff, sends the
+//! same `BeginUpdate` again (same length, digest and version: the band resumes) and continues from
+//! the offset the band reports. Until `CommitUpdate` succeeds the band keeps running its previous
+//! model (a model goes to the inactive A/B slot, and the switch is one atomic record write).
+//!
+//! Cancelling: set the `cancel` flag (`AtomicBool`, checked before every chunk and before the
+//! commit). The job then sends `AbortUpdate` if the link is up and returns
+//! [`DeployError::Cancelled`]; the band keeps its previous model.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bandx_core::blob::{Model, sha256};
+use bandx_core::protocol::{
+    BULK_HEADER_LEN, BulkChunk, ErrorCode, Info, RequestBody, ResponseBody, UpdateTarget,
+};
+use bandx_sim::partitions::{AppSlot, FlashLayout, ModelSlot};
+use serde::Serialize;
+
+use crate::band::{BandClient, BandError};
+use crate::link::{Backoff, Characteristic, Link, LinkError, disconnected, reconnect};
+use crate::store::{
+    BandId, DeploymentId, DeploymentStatus, DeploymentUpdate, ModelId, NewDeployment, ProfileId,
+    Store, StoreError, Transport, UnixMs,
+};
+
+/// The first byte of every ESP32 application image (`esp_image_header_t.magic`).
+pub const ESP_IMAGE_MAGIC: u8 = 0xE9;
+/// Bytes of the ESP32 image header (`esp_image_header_t`).
+const ESP_IMAGE_HEADER_LEN: usize = 24;
+/// An ESP32 image has at most this many segments.
+const ESP_IMAGE_MAX_SEGMENTS: u8 = 16;
+
+/// What to write.
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a> {
+    /// A model blob (bandx-core's format); its own id and version go in `BeginUpdate`.
+    Model(&'a [u8]),
+    /// A firmware image (ESP-IDF app image). `version` identifies this upload to the band: the
+    /// same image with the same version resumes an interrupted upload.
+    Firmware { image: &'a [u8], version: u32 },
+}
+
+/// What an update writes, for the UI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeployTarget {
+    Model,
+    Firmware,
+}
+
+/// Where a deployment is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Stage {
+    Connecting,
+    Sending,
+    /// Back on a new connection after the link dropped, continuing from the band's offset.
+    Resuming,
+    Committing,
+    /// Asking the band what it now runs.
+    Verifying,
+    /// Firmware only: the band restarts into the new image.
+    Rebooting,
+    Done,
+}
+
+/// A progress event, for the UI (serializable, forwarded as a Tauri event) and the CLI's bar.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployProgress {
+    pub stage: Stage,
+    pub target: DeployTarget,
+    /// Bytes of the payload sent in order so far (the position in the image).
+    pub bytes_sent: u64,
+    pub bytes_total: u64,
+    /// Payload bytes per second since the transfer started (reconnections included).
+    pub bytes_per_sec: f64,
+    /// Estimated seconds until all bytes are sent.
+    pub eta_secs: Option<f64>,
+    /// Times the link dropped and was reconnected so far.
+    pub reconnects: u32,
+}
+
+impl DeployProgress {
+    /// Fraction sent, 0.0 to 1.0.
+    pub fn fraction(&self) -> f64 {
+        if self.bytes_total == 0 {
+            1.0
+        } else {
+            self.bytes_sent as f64 / self.bytes_total as f64
+        }
+    }
+}
+
+/// The result of a deployment the band confirmed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployReport {
+    pub target: DeployTarget,
+    /// Payload size.
+    pub bytes: u64,
+    /// Chunk data bytes written, resends included.
+    pub bytes_written: u64,
+    /// SHA-256 of the payload (hex), as announced in `BeginUpdate`.
+    pub sha256: String,
+    /// The ATT MTU of the connection the transfer ended on.
+    pub mtu: u16,
+    /// From the first `BeginUpdate` to the band confirming every byte.
+    pub transfer_secs: f64,
+    /// The whole job, connection to confirmation.
+    pub total_secs: f64,
+    /// `bytes / transfer_secs`.
+    pub bytes_per_sec: f64,
+    pub reconnects: u32,
+    /// The band's offset at each resumption after a dropped link.
+    pub resumed_from: Vec<u32>,
+    /// What the band reported once done (the new model, or the firmware back up).
+    pub info_after: Info,
+}
+
+/// Tuning of the job; [`Default`] suits a real band.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeployOptions {
+    /// How each reconnection is attempted.
+    pub backoff: Backoff,
+    /// Link drops tolerated in one deployment; one more ends it with [`DeployError::LinkLost`].
+    pub max_reconnects: u32,
+    /// Bytes sent between two `UpdateStatus` confirmations: the most the sender runs ahead of
+    /// what the band has confirmed.
+    pub confirm_every: usize,
+    /// Confirmations in a row without progress before giving up ([`DeployError::Stalled`]).
+    pub max_stalled_confirmations: u32,
+    /// Firmware: how long to wait for the band to drop the link when it restarts.
+    pub reboot_timeout: Duration,
+}
+
+impl Default for DeployOptions {
+    fn default() -> Self {
+        DeployOptions {
+            backoff: Backoff::default(),
+            max_reconnects: 5,
+            confirm_every: 4096,
+            max_stalled_confirmations: 4,
+            reboot_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the band still runs when a deployment does not complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    Model,
+    Firmware,
+}
+
+impl std::fmt::Display for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kept::Model => "The band keeps its previous model",
+            Kept::Firmware => "The band keeps running its previous firmware",
+        })
+    }
+}
+
+/// Why a deployment did not happen or did not complete, as plain sentences with the next step.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("This model cannot run on the band: {0}. Nothing was sent.")]
+    InvalidModel(String),
+    #[error("This file is not an ESP32 firmware image: {0}. Nothing was sent.")]
+    NotFirmware(String),
+    #[error("The {what} is {size} bytes but the band has room for {capacity}. Nothing was sent.")]
+    TooLarge {
+        what: &'static str,
+        size: usize,
+        capacity: usize,
+    },
+    #[error("Cannot reach the band: {source}. Nothing was sent. {kept}.")]
+    Connect { source: LinkError, kept: Kept },
+    #[error(
+        "The connection to the band was lost after {sent} of {total} bytes and did not come back \
+         ({reconnects} reconnections; last: {source}). {kept}; deploy again to resume where it \
+         stopped."
+    )]
+    LinkLost {
+        sent: u64,
+        total: u64,
+        reconnects: u32,
+        source: LinkError,
+        kept: Kept,
+    },
+    #[error("The band refused {request}: {}. {kept}.", describe(*code))]
+    Refused {
+        request: &'static str,
+        code: ErrorCode,
+        kept: Kept,
+    },
+    #[error(
+        "The band received different bytes than were sent (SHA-256 mismatch) and dropped them. \
+         {kept}; deploy again."
+    )]
+    DigestMismatch { kept: Kept },
+    #[error(
+        "The band stopped taking data at byte {offset} of {total}. {kept}; move closer to the band \
+         and deploy again."
+    )]
+    Stalled { offset: u64, total: u64, kept: Kept },
+    #[error(
+        "The deployment was cancelled after {sent} of {total} bytes{}. {kept}.",
+        if *aborted { " and the band dropped the partial update" } else { "" }
+    )]
+    Cancelled {
+        sent: u64,
+        total: u64,
+        /// Whether `AbortUpdate` reached the band.
+        aborted: bool,
+        kept: Kept,
+    },
+    #[error(
+        "The band accepted the update but reports {found} instead of the new model {expected}. \
+         Deploy again; if it happens again, the band's storage may be failing."
+    )]
+    NotActive { expected: String, found: String },
+    #[error(
+        "The band did not come back after restarting into the new firmware ({0}). Its bootloader \
+         falls back to the previous firmware if the new one does not start; check the band, then \
+         deploy again."
+    )]
+    NoReboot(LinkError),
+    #[error("Talking to the band failed: {source}. {kept}.")]
+    Band { source: BandError, kept: Kept },
+    #[error("Cannot record the deployment in the local store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl DeployError {
+    /// The link failure behind this error, if any (the CLI maps it to its exit codes).
+    pub fn link_error(&self) -> Option<&LinkError> {
+        match self {
+            DeployError::Connect { source, .. } | DeployError::LinkLost { source, .. } => {
+                Some(source)
+            }
+            DeployError::NoReboot(source) => Some(source),
+            DeployError::Band {
+                source: BandError::Link(source),
+                ..
+            } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The band's error codes in words.
+fn describe(code: ErrorCode) -> String {
+    match code {
+        ErrorCode::TooLarge => "the update does not fit the band's storage".into(),
+        ErrorCode::Incomplete => "not all bytes had arrived".into(),
+        ErrorCode::DigestMismatch => "the received bytes do not match their SHA-256".into(),
+        ErrorCode::InvalidModel => "the model does not parse on the band".into(),
+        ErrorCode::SelfTestFailed => "the model's self-test failed on the band".into(),
+        ErrorCode::Storage => "its flash storage failed".into(),
+        ErrorCode::NoUpdate => "no update was in progress (did the band restart?)".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A payload checked and ready to announce.
+struct Update<'a> {
+    target: UpdateTarget,
+    bytes: &'a [u8],
+    sha256: [u8; 32],
+    version: u32,
+    /// A model: what GetInfo must show afterwards.
+    expected: Option<ExpectedModel>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct ExpectedModel {
+    id: u32,
+    version: u32,
+    labels: Vec<String>,
+}
+
+impl std::fmt::Display for ExpectedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "id {} version {} ({})",
+            self.id,
+            self.version,
+            self.labels.join(", ")
+        )
+    }
+}
+
+impl<'a> Update<'a> {
+    /// Checks the payload the way the band will, before anything is sent.
+    fn prepare(payload: Payload<'a>) -> Result<Update<'a>, DeployError> {
+        let layout = FlashLayout::band();
+        match payload {
+            Payload::Model(blob) => {
+                let capacity = layout.model_slot(ModelSlot::A).size as usize;
+                if blob.len() > capacity {
+                    return Err(DeployError::TooLarge {
+                        what: "model",
+                        size: blob.len(),
+                        capacity,
+                    });
+                }
+                let model =
+                    Model::parse(blob).map_err(|e| DeployError::InvalidModel(e.to_string()))?;
+                let mut arena = vec![0u8; bandx_core::band::ARENA_CAPACITY];
+                bandx_core::infer::self_test(&model, &mut arena).map_err(|e| {
+                    DeployError::InvalidModel(format!("its self-test fails ({e:?})"))
+                })?;
+                Ok(Update {
+                    target: UpdateTarget::Model,
+                    bytes: blob,
+                    sha256: sha256(blob),
+                    version: model.version(),
+                    expected: Some(ExpectedModel {
+                        id: model.id(),
+                        version: model.version(),
+                        labels: model.labels().iter().map(str::to_owned).collect(),
+                    }),
+                })
+            }
+            Payload::Firmware { image, version } => {
+                check_firmware_image(image)?;
+                let capacity = layout.app_slot(AppSlot::Ota0).size as usize;
+                if image.len() > capacity {
+                    return Err(DeployError::TooLarge {
+                        what: "firmware image",
+                        size: image.len(),
+                        capacity,
+                    });
+                }
+                Ok(Update {
+                    target: UpdateTarget::Firmware,
+                    bytes: image,
+                    sha256: sha256(image),
+                    version,
+                    expected: None,
+                })
+            }
+        }
+    }
+
+    fn kept(&self) -> Kept {
+        match self.target {
+            UpdateTarget::Model => Kept::Model,
+            UpdateTarget::Firmware => Kept::Firmware,
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+}
+
+/// The sanity checks an ESP32 app image passes before it is worth sending: the header's magic
+/// byte and a plausible segment count. (The band's bootloader verifies the image itself.)
+pub fn check_firmware_image(image: &[u8]) -> Result<(), DeployError> {
+    if image.len() < ESP_IMAGE_HEADER_LEN {
+        return Err(DeployError::NotFirmware(format!(
+            "it is {} bytes, shorter than an image header",
+            image.len()
+        )));
+    }
+    if image[0] != ESP_IMAGE_MAGIC {
+        return Err(DeployError::NotFirmware(format!(
+            "it starts with 0x{:02X}, not the image magic byte 0x{ESP_IMAGE_MAGIC:02X}",
+            image[0]
+        )));
+    }
+    let segments = image[1];
+    if segments == 0 || segments > ESP_IMAGE_MAX_SEGMENTS {
+        return Err(DeployError::NotFirmware(format!(
+            "its header announces {segments} segments"
+        )));
+    }
+    Ok(())
+}
+
+/// Why one attempt over a connection stopped.
+enum Stop {
+    /// The link went away (or stopped answering): reconnect and resume.
+    Lost(LinkError),
+    Fatal(DeployError),
+}
+
+/// The running job: what was sent, how often the link dropped.
+struct Job<'a, 'p> {
+    link: &'a dyn Link,
+    band_id: &'a str,
+    update: Update<'a>,
+    opts: &'a DeployOptions,
+    on_progress: &'a mut (dyn FnMut(&DeployProgress) + Send + 'p),
+    cancel: &'a AtomicBool,
+    started: Instant,
+    transfer_started: Option<Instant>,
+    transfer_secs: f64,
+    /// The position in the image: the next offset to send.
+    position: u32,
+    bytes_written: u64,
+    reconnects: u32,
+    resumed_from: Vec<u32>,
+    stage: Stage,
+    last_event: Option<Instant>,
+}
+
+/// Progress events at most this often while sending (stage changes always go out).
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Writes `payload` to the band `band_id` over `link` and confirms the band runs it.
+///
+/// - `client`: an already connected client to that band (the app has one); `None` connects.
+/// - `on_progress`: called at every stage change and about every 100 ms while sending.
+/// - `cancel`: set it (from another task or thread) to stop; see the module docs.
+///
+/// Returns the report and the live client: the one passed in, or a new one if the link dropped on
+/// the way (or the band restarted into a new firmware). On error the connection is dropped.
+pub async fn deploy(
+    link: &dyn Link,
+    band_id: &str,
+    client: Option<BandClient>,
+    payload: Payload<'_>,
+    opts: &DeployOptions,
+    on_progress: &mut (dyn FnMut(&DeployProgress) + Send),
+    cancel: &AtomicBool,
+) -> Result<(DeployReport, BandClient), DeployError> {
+    let update = Update::prepare(payload)?;
+    let mut job = Job {
+        link,
+        band_id,
+        update,
+        opts,
+        on_progress,
+        cancel,
+        started: Instant::now(),
+        transfer_started: None,
+        transfer_secs: 0.0,
+        position: 0,
+        bytes_written: 0,
+        reconnects: 0,
+        resumed_from: Vec::new(),
+        stage: Stage::Connecting,
+        last_event: None,
+    };
+    job.emit(Stage::Connecting);
+    let mut client = match client {
+        Some(client) => client,
+        None => job.connect().await.map_err(|source| DeployError::Connect {
+            source,
+            kept: job.update.kept(),
+        })?,
+    };
+
+    // Send and commit, over as many connections as it takes.
+    loop {
+        let attempt = async {
+            job.transfer(&client).await?;
+            job.commit(&client).await
+        }
+        .await;
+        match attempt {
+            Ok(()) => break,
+            Err(Stop::Fatal(e)) => {
+                if matches!(e, DeployError::Cancelled { .. }) {
+                    return Err(job.cancelled(Some(&client)).await);
+                }
+                return Err(e);
+            }
+            Err(Stop::Lost(e)) => {
+                client = job.reconnect(client, e).await?;
+                // A commit whose answer was lost may have happened: a model shows in GetInfo.
+                if job.stage == Stage::Committing && job.model_is_active(&client).await {
+                    break;
+                }
+            }
+        }
+    }
+
+    let info_after = match job.update.target {
+        UpdateTarget::Model => {
+            job.emit(Stage::Verifying);
+            let info = loop {
+                match client.get_info().await {
+                    Ok(info) => break info,
+                    Err(BandError::Link(e)) if e.is_transient() => {
+                        client = job.reconnect(client, e).await?;
+                    }
+                    Err(source) => return Err(job.band_error(source)),
+                }
+            };
+            job.check_active(&info)?;
+            info
+        }
+        UpdateTarget::Firmware => {
+            let (info, new_client) = job.reboot(client).await?;
+            client = new_client;
+            info
+        }
+    };
+    job.emit(Stage::Done);
+    let total = job.update.total();
+    Ok((
+        DeployReport {
+            target: job.target(),
+            bytes: total,
+            bytes_written: job.bytes_written,
+            sha256: hex(&job.update.sha256),
+            mtu: client.connection().mtu(),
+            transfer_secs: job.transfer_secs,
+            total_secs: job.started.elapsed().as_secs_f64(),
+            bytes_per_sec: total as f64 / job.transfer_secs.max(1e-9),
+            reconnects: job.reconnects,
+            resumed_from: job.resumed_from,
+            info_after,
+        },
+        client,
+    ))
+}
+
+impl Job<'_, '_> {
+    fn target(&self) -> DeployTarget {
+        match self.update.target {
+            UpdateTarget::Model => DeployTarget::Model,
+            UpdateTarget::Firmware => DeployTarget::Firmware,
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        let secs = self
+            .transfer_started
+            .map_or(0.0, |t| t.elapsed().as_secs_f64());
+        if secs > 0.0 {
+            f64::from(self.position) / secs
+        } else {
+            0.0
+        }
+    }
+
+    fn emit(&mut self, stage: Stage) {
+        let now = Instant::now();
+        let changed = stage != self.stage;
+        let due = self
+            .last_event
+            .is_none_or(|t| now.duration_since(t) >= PROGRESS_INTERVAL);
+        let complete = u64::from(self.position) == self.update.total();
+        if !(changed || due || complete || self.last_event.is_none()) {
+            return;
+        }
+        self.stage = stage;
+        self.last_event = Some(now);
+        let rate = self.rate();
+        let left = self.update.total() - u64::from(self.position);
+        let event = DeployProgress {
+            stage,
+            target: self.target(),
+            bytes_sent: u64::from(self.position),
+            bytes_total: self.update.total(),
+            bytes_per_sec: rate,
+            eta_secs: (rate > 0.0).then(|| left as f64 / rate),
+            reconnects: self.reconnects,
+        };
+        (self.on_progress)(&event);
+    }
+
+    async fn connect(&self) -> Result<BandClient, LinkError> {
+        let conn = reconnect(self.link, self.band_id, &self.opts.backoff).await?;
+        BandClient::new(conn).await.map_err(|e| match e {
+            BandError::Link(e) => e,
+            other => LinkError::Gatt(other.to_string()),
+        })
+    }
+
+    /// Drops `old` and connects again, within the job's budget of reconnections.
+    async fn reconnect(
+        &mut self,
+        old: BandClient,
+        cause: LinkError,
+    ) -> Result<BandClient, DeployError> {
+        // A link that stopped answering may still be up: close it so the band takes a new one.
+        if let Err(e) = old.connection().disconnect().await {
+            tracing::debug!("closing the dropped connection: {e}");
+        }
+        drop(old);
+        let lost = |source, reconnects| DeployError::LinkLost {
+            sent: u64::from(self.position),
+            total: self.update.total(),
+            reconnects,
+            source,
+            kept: self.update.kept(),
+        };
+        if self.reconnects >= self.opts.max_reconnects {
+            return Err(lost(cause, self.reconnects));
+        }
+        self.reconnects += 1;
+        tracing::info!(reconnects = self.reconnects, %cause, "link lost during deployment, reconnecting");
+        match self.connect().await {
+            Ok(client) => Ok(client),
+            Err(e) => Err(lost(e, self.reconnects)),
+        }
+    }
+
+    fn band_error(&self, source: BandError) -> DeployError {
+        DeployError::Band {
+            source,
+            kept: self.update.kept(),
+        }
+    }
+
+    /// Turns a request's failure into a reason to stop.
+    fn stop(&self, e: BandError) -> Stop {
+        match e {
+            BandError::Link(e) if e.is_transient() => Stop::Lost(e),
+            other => Stop::Fatal(self.band_error(other)),
+        }
+    }
+
+    fn refused(&self, request: &'static str, code: ErrorCode) -> Stop {
+        Stop::Fatal(match code {
+            ErrorCode::DigestMismatch => DeployError::DigestMismatch {
+                kept: self.update.kept(),
+            },
+            code => DeployError::Refused {
+                request,
+                code,
+                kept: self.update.kept(),
+            },
+        })
+    }
+
+    /// An `UpdateStatus` answer's next offset.
+    fn next_offset(&self, request: &'static str, body: ResponseBody) -> Result<u32, Stop> {
+        match body {
+            ResponseBody::UpdateStatus {
+                next_offset,
+                total_len,
+                ..
+            } if u64::from(total_len) == self.update.total() && next_offset <= total_len => {
+                Ok(next_offset)
+            }
+            ResponseBody::Error(code) => Err(self.refused(request, code)),
+            other => Err(self.stop(BandError::Unexpected {
+                request,
+                response: format!("{other:?}"),
+            })),
+        }
+    }
+
+    async fn update_status(&self, client: &BandClient) -> Result<u32, Stop> {
+        let body = client
+            .request(RequestBody::UpdateStatus {
+                target: self.update.target,
+            })
+            .await
+            .map_err(|e| self.stop(e))?;
+        self.next_offset("UpdateStatus", body)
+    }
+
+    /// Announces (or resumes) the update and sends every byte, until the band confirms them all.
+    async fn transfer(&mut self, client: &BandClient) -> Result<(), Stop> {
+        let total = self.update.bytes.len() as u32;
+        let begin = RequestBody::BeginUpdate {
+            target: self.update.target,
+            total_len: total,
+            sha256: self.update.sha256,
+            version: self.update.version,
+        };
+        let body = client.request(begin).await.map_err(|e| self.stop(e))?;
+        self.position = self.next_offset("BeginUpdate", body)?;
+        self.transfer_started.get_or_insert_with(Instant::now);
+        if self.reconnects > 0 {
+            self.resumed_from.push(self.position);
+            self.emit(Stage::Resuming);
+        }
+        self.emit(Stage::Sending);
+
+        let max_write = client.connection().max_write_len();
+        let chunk_len = max_write.saturating_sub(BULK_HEADER_LEN).max(1);
+        let mut packet = vec![0u8; BULK_HEADER_LEN + chunk_len];
+        let mut confirmed = self.position;
+        let mut stalled = 0;
+        loop {
+            let sent_ahead = (self.position - confirmed) as usize;
+            if self.position == total || sent_ahead >= self.opts.confirm_every {
+                let next = self.update_status(client).await?;
+                if next == total {
+                    break;
+                }
+                if next <= confirmed {
+                    stalled += 1;
+                    if stalled > self.opts.max_stalled_confirmations {
+                        return Err(Stop::Fatal(DeployError::Stalled {
+                            offset: u64::from(next),
+                            total: u64::from(total),
+                            kept: self.update.kept(),
+                        }));
+                    }
+                } else {
+                    stalled = 0;
+                }
+                if next < self.position {
+                    tracing::debug!(
+                        from = next,
+                        was = self.position,
+                        "the band is behind, resending"
+                    );
+                }
+                confirmed = next;
+                self.position = next;
+            }
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(Stop::Fatal(self.cancelled_error(false)));
+            }
+            let start = self.position as usize;
+            let end = (start + chunk_len).min(total as usize);
+            let len = BulkChunk {
+                target: self.update.target,
+                offset: self.position,
+                data: &self.update.bytes[start..end],
+            }
+            .encode(&mut packet)
+            .map_err(|e| {
+                Stop::Fatal(self.band_error(BandError::Encode {
+                    request: "bulk chunk",
+                    reason: e.to_string(),
+                }))
+            })?;
+            client
+                .connection()
+                .write_without_response(Characteristic::Bulk, &packet[..len])
+                .await
+                .map_err(|e| self.stop(e.into()))?;
+            self.bytes_written += (end - start) as u64;
+            self.position = end as u32;
+            self.emit(Stage::Sending);
+        }
+        self.position = total;
+        if let Some(t) = self.transfer_started {
+            self.transfer_secs = t.elapsed().as_secs_f64();
+        }
+        self.emit(Stage::Sending);
+        Ok(())
+    }
+
+    async fn commit(&mut self, client: &BandClient) -> Result<(), Stop> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(Stop::Fatal(self.cancelled_error(false)));
+        }
+        self.emit(Stage::Committing);
+        let body = client
+            .request(RequestBody::CommitUpdate {
+                target: self.update.target,
+            })
+            .await
+            .map_err(|e| self.stop(e))?;
+        match body {
+            ResponseBody::Ok => Ok(()),
+            ResponseBody::Error(code) => Err(self.refused("CommitUpdate", code)),
+            other => Err(self.stop(BandError::Unexpected {
+                request: "CommitUpdate",
+                response: format!("{other:?}"),
+            })),
+        }
+    }
+
+    fn cancelled_error(&self, aborted: bool) -> DeployError {
+        DeployError::Cancelled {
+            sent: u64::from(self.position),
+            total: self.update.total(),
+            aborted,
+            kept: self.update.kept(),
+        }
+    }
+
+    /// Asks the band to drop the partial update (best effort) and says how it went.
+    async fn cancelled(&self, client: Option<&BandClient>) -> DeployError {
+        let aborted = match client {
+            Some(client) => match client
+                .request(RequestBody::AbortUpdate {
+                    target: self.update.target,
+                })
+                .await
+            {
+                Ok(ResponseBody::Ok) => true,
+                Ok(other) => {
+                    tracing::warn!("the band answered AbortUpdate with {other:?}");
+                    false
+                }
+                Err(e) => {
+                    tracing::warn!("cannot send AbortUpdate: {e}");
+                    false
+                }
+            },
+            None => false,
+        };
+        self.cancelled_error(aborted)
+    }
+
+    fn found_model(info: &Info) -> Option<ExpectedModel> {
+        info.model.as_ref().map(|m| ExpectedModel {
+            id: m.id,
+            version: m.version,
+            labels: m.labels.iter().map(|l| l.to_string()).collect(),
+        })
+    }
+
+    /// Whether the band already runs the model being deployed (false for a firmware).
+    async fn model_is_active(&self, client: &BandClient) -> bool {
+        let Some(expected) = &self.update.expected else {
+            return false;
+        };
+        match client.get_info().await {
+            Ok(info) => Self::found_model(&info).as_ref() == Some(expected),
+            Err(_) => false,
+        }
+    }
+
+    fn check_active(&self, info: &Info) -> Result<(), DeployError> {
+        let Some(expected) = &self.update.expected else {
+            return Ok(());
+        };
+        match Self::found_model(info) {
+            Some(found) if found == *expected => Ok(()),
+            found => Err(DeployError::NotActive {
+                expected: expected.to_string(),
+                found: found.map_or("no model".into(), |m| format!("model {m}")),
+            }),
+        }
+    }
+
+    /// Restarts the band into its committed firmware and reconnects.
+    async fn reboot(&mut self, client: BandClient) -> Result<(Info, BandClient), DeployError> {
+        self.emit(Stage::Rebooting);
+        let mut state = client.connection().state();
+        match client.request(RequestBody::Reboot).await {
+            Ok(ResponseBody::Ok) => {}
+            // The band may go down before its answer arrives.
+            Err(BandError::Link(e)) if e.is_transient() => {
+                tracing::debug!("no answer to Reboot: {e}")
+            }
+            Ok(other) => {
+                return Err(self.band_error(BandError::Unexpected {
+                    request: "Reboot",
+                    response: format!("{other:?}"),
+                }));
+            }
+            Err(source) => return Err(self.band_error(source)),
+        }
+        let went_down = tokio::time::timeout(self.opts.reboot_timeout, disconnected(&mut state));
+        if went_down.await.is_err() {
+            return Err(DeployError::NoReboot(LinkError::Timeout {
+                operation: "the band's restart",
+                after: self.opts.reboot_timeout,
+            }));
+        }
+        drop(client);
+        let client = self.connect().await.map_err(DeployError::NoReboot)?;
+        self.emit(Stage::Verifying);
+        let info = client.get_info().await.map_err(|e| match e {
+            BandError::Link(e) => DeployError::NoReboot(e),
+            other => self.band_error(other),
+        })?;
+        Ok((info, client))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The deployment's row in the store: who, what, where.
+pub struct Recorded<'s> {
+    /// The store, behind a std mutex: it is locked only briefly, never across an await.
+    pub store: &'s Mutex<Store>,
+    pub profile: ProfileId,
+    pub band: BandId,
+    /// The stored model being deployed, if it is one.
+    pub model: Option<ModelId>,
+}
+
+fn now_ms() -> UnixMs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as UnixMs)
+}
+
+/// [`deploy`], recorded in the store: the deployment row is created (`pending`) before anything is
+/// sent, follows the stages (`transferring`, `committed`) and ends `verified`, `failed` (with the
+/// error's sentence) or `cancelled`, with the bytes sent and the number of resumptions. A
+/// payload refused before anything is sent is recorded as failed too.
+#[allow(clippy::too_many_arguments)]
+pub async fn deploy_recorded(
+    recorded: &Recorded<'_>,
+    link: &dyn Link,
+    band_id: &str,
+    client: Option<BandClient>,
+    payload: Payload<'_>,
+    opts: &DeployOptions,
+    on_progress: &mut (dyn FnMut(&DeployProgress) + Send),
+    cancel: &AtomicBool,
+) -> Result<(DeployReport, BandClient, DeploymentId), DeployError> {
+    let (transport, total) = match payload {
+        Payload::Model(blob) => (Transport::BleModel, blob.len()),
+        Payload::Firmware { image, .. } => (Transport::BleFirmware, image.len()),
+    };
+    let store = |f: &mut dyn FnMut(&Store) -> Result<(), StoreError>| {
+        let store = recorded.store.lock().unwrap_or_else(|e| e.into_inner());
+        f(&store)
+    };
+    let mut id = None;
+    store(&mut |s| {
+        id = Some(s.start_deployment(
+            recorded.profile,
+            &NewDeployment {
+                model: recorded.model,
+                band: recorded.band,
+                transport,
+                started_at_ms: now_ms(),
+                bytes_total: total as u64,
+            },
+        )?);
+        Ok(())
+    })?;
+    let id = id.expect("set by start_deployment");
+
+    let mut last = DeploymentUpdate {
+        status: DeploymentStatus::Pending,
+        bytes_sent: 0,
+        resumed_count: 0,
+        finished_at_ms: None,
+        error: None,
+    };
+    let record_stage = |p: &DeployProgress, last: &mut DeploymentUpdate| {
+        let status = match p.stage {
+            Stage::Connecting => DeploymentStatus::Pending,
+            Stage::Sending | Stage::Resuming | Stage::Committing => DeploymentStatus::Transferring,
+            Stage::Verifying | Stage::Rebooting | Stage::Done => DeploymentStatus::Committed,
+        };
+        let changed = status != last.status || p.reconnects != last.resumed_count;
+        last.status = status;
+        last.bytes_sent = p.bytes_sent;
+        last.resumed_count = p.reconnects;
+        if changed {
+            let update = last.clone();
+            if let Err(e) = store(&mut |s| s.update_deployment(id, &update)) {
+                tracing::warn!("cannot record the deployment's progress: {e}");
+            }
+        }
+    };
+    let mut forward = |p: &DeployProgress| {
+        record_stage(p, &mut last);
+        on_progress(p);
+    };
+    let result = deploy(link, band_id, client, payload, opts, &mut forward, cancel).await;
+
+    let mut end = last.clone();
+    end.finished_at_ms = Some(now_ms());
+    match &result {
+        Ok((report, _)) => {
+            end.status = DeploymentStatus::Verified;
+            end.bytes_sent = report.bytes;
+            end.resumed_count = report.resumed_from.len() as u32;
+        }
+        Err(e) => {
+            end.status = match e {
+                DeployError::Cancelled { .. } => DeploymentStatus::Cancelled,
+                _ => DeploymentStatus::Failed,
+            };
+            end.error = Some(e.to_string());
+        }
+    }
+    store(&mut |s| s.update_deployment(id, &end))?;
+    result.map(|(report, client)| (report, client, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_events_serialize_in_camel_case_for_the_ui() {
+        let event = DeployProgress {
+            stage: Stage::Resuming,
+            target: DeployTarget::Model,
+            bytes_sent: 1024,
+            bytes_total: 4096,
+            bytes_per_sec: 2048.0,
+            eta_secs: Some(1.5),
+            reconnects: 1,
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["stage"], "resuming");
+        assert_eq!(json["target"], "model");
+        assert_eq!(json["bytesSent"], 1024);
+        assert_eq!(json["etaSecs"], 1.5);
+        assert_eq!(event.fraction(), 0.25);
+    }
+
+    #[test]
+    fn firmware_images_are_sanity_checked() {
+        let mut image = vec![0u8; 64];
+        assert!(matches!(
+            check_firmware_image(&image),
+            Err(DeployError::NotFirmware(m)) if m.contains("0x00")
+        ));
+        image[0] = ESP_IMAGE_MAGIC;
+        assert!(check_firmware_image(&image).is_err(), "0 segments");
+        image[1] = 3;
+        assert!(check_firmware_image(&image).is_ok());
+        assert!(check_firmware_image(&image[..10]).is_err());
+        let huge = {
+            let mut v = vec![0u8; 0x1E0000 + 1];
+            v[0] = ESP_IMAGE_MAGIC;
+            v[1] = 1;
+            v
+        };
+        let err = Update::prepare(Payload::Firmware {
+            image: &huge,
+            version: 1,
+        })
+        .err();
+        assert!(
+            matches!(err, Some(DeployError::TooLarge { capacity, .. }) if capacity == 0x1E0000),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn errors_say_what_the_band_keeps() {
+        let e = DeployError::Refused {
+            request: "CommitUpdate",
+            code: ErrorCode::SelfTestFailed,
+            kept: Kept::Model,
+        };
+        assert_eq!(
+            e.to_string(),
+            "The band refused CommitUpdate: the model's self-test failed on the band. The band \
+             keeps its previous model."
+        );
+    }
+}
