@@ -1,0 +1,17 @@
+//! The Tauri commands, one file per screen.
+
+pub mod bands;
+pub mod data;
+pub mod profiles;
+pub mod train;
+
+use tauri::State;
+
+use super::state::{AppState, JobKind};
+
+/// Asks the running job of `kind` to stop; returns whether one was running. The job ends with a
+/// `cancelled` outcome on its done event.
+#[tauri::command]
+pub fn cancel_job(state: State<'_, AppState>, kind: JobKind) -> bool {
+    state.jobs.cancel(kind)
+}

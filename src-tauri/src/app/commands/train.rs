@@ -1,0 +1,202 @@
+//! Train screen: one click trains the profile's personal model on a spawned blocking task, with
+//! progress events and a cancel; the result carries the report and the confusion matrix as SVG.
+
+use serde::Serialize;
+use tauri::{AppHandle, State};
+
+use crate::app::events::{self, JobEnd};
+use crate::app::state::{AppState, JobKind, now_ms};
+use crate::app::{UiError, plot_options};
+use crate::plots;
+use crate::store::{ModelId, ProfileId};
+use crate::train::{self, Backbone, Control, TrainOptions};
+
+/// A trained (stored) model as the Train screen shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainResult {
+    pub model: ModelId,
+    pub version: u32,
+    pub classes: Vec<String>,
+    /// Cross-validated estimate for the personal model, 0..=1.
+    pub personal_accuracy: f64,
+    /// The generic model on the same windows (choosing among all its classes), when it knows every class.
+    pub generic_accuracy: Option<f64>,
+    /// The generic model told which classes are possible (argmax over the user's classes only).
+    pub generic_among_user_classes: Option<f64>,
+    /// Class names the generic model cannot name (then there is no generic accuracy).
+    pub generic_unknown: Vec<String>,
+    /// Sentences for the user: similar classes, int8 parity.
+    pub warnings: Vec<String>,
+    pub confusion_svg: String,
+    pub blob_bytes: usize,
+    pub created_at_ms: i64,
+}
+
+/// Starts training `profile`'s model; progress and the result come as events.
+#[tauri::command]
+pub async fn start_training(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    profile: ProfileId,
+    dark: bool,
+) -> Result<(), UiError> {
+    let job = state.start_job(JobKind::Train)?;
+    let state = state.inner().clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let result = run(&app, &state, profile, dark, &job.cancel);
+        if let Err(e) = &result {
+            tracing::warn!("training failed: {e}");
+        }
+        events::emit(&app, events::TRAIN_DONE, JobEnd::of(result));
+        drop(job);
+    });
+    Ok(())
+}
+
+fn run(
+    app: &AppHandle,
+    state: &AppState,
+    profile: ProfileId,
+    dark: bool,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<TrainResult, UiError> {
+    let backbone = Backbone::shipped()?;
+    let opts = TrainOptions::default();
+    let mut on_progress = |p: train::Progress| events::emit(app, events::TRAIN_PROGRESS, p);
+    let mut control = Control {
+        on_progress: &mut on_progress,
+        cancel,
+    };
+    // The store is held only to read the windows and to save the model, not while training.
+    let set = {
+        let store = state.store();
+        train::calibration::load(&store, profile, opts.min_windows_per_class)?
+    };
+    (control.on_progress)(train::Progress {
+        stage: train::Stage::Loading,
+        fraction: 0.0,
+    });
+    let trained = train::train(&set, &backbone, &opts, &mut control)?;
+    if cancel.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(UiError::cancelled("Training"));
+    }
+    (control.on_progress)(train::Progress {
+        stage: train::Stage::Storing,
+        fraction: 0.95,
+    });
+    let created = now_ms();
+    let id = {
+        let store = state.store();
+        train::save(&store, &trained, created)?
+    };
+    (control.on_progress)(train::Progress {
+        stage: train::Stage::Done,
+        fraction: 1.0,
+    });
+    let metrics = serde_json::to_value(&trained.report)
+        .map_err(|e| UiError::internal("Reading the training report", e))?;
+    result_view(
+        id,
+        trained.version,
+        &metrics,
+        trained.blob.len(),
+        created,
+        dark,
+    )
+}
+
+/// A stored model's training result (for the Train screen after a restart).
+#[tauri::command]
+pub async fn model_result(
+    state: State<'_, AppState>,
+    model: ModelId,
+    dark: bool,
+) -> Result<TrainResult, UiError> {
+    let model = state.store().model(model)?;
+    result_view(
+        model.id,
+        model.version,
+        &model.metrics,
+        model.blob.len(),
+        model.created_at_ms,
+        dark,
+    )
+}
+
+/// The profile's newest model's result, if it has one.
+#[tauri::command]
+pub async fn latest_model_result(
+    state: State<'_, AppState>,
+    profile: ProfileId,
+    dark: bool,
+) -> Result<Option<TrainResult>, UiError> {
+    let model = state.store().latest_model(profile)?;
+    match model {
+        Some(m) => Ok(Some(result_view(
+            m.id,
+            m.version,
+            &m.metrics,
+            m.blob.len(),
+            m.created_at_ms,
+            dark,
+        )?)),
+        None => Ok(None),
+    }
+}
+
+fn result_view(
+    model: ModelId,
+    version: u32,
+    metrics: &serde_json::Value,
+    blob_bytes: usize,
+    created_at_ms: i64,
+    dark: bool,
+) -> Result<TrainResult, UiError> {
+    let report: StoredReport = serde_json::from_value(metrics.clone()).map_err(|e| {
+        UiError::new(
+            "store",
+            format!("Model {model}'s training report cannot be read ({e})"),
+            "Train the model again",
+        )
+    })?;
+    let mut options = plot_options(dark);
+    options.width = 520;
+    options.height = 440;
+    let confusion_svg = plots::confusion_matrix(
+        &report.confusion.classes,
+        &report.confusion.counts,
+        &options,
+    )
+    .map_err(|e| UiError::internal("Drawing the confusion matrix", e))?;
+    let (generic_accuracy, generic_among_user_classes, generic_unknown) = match report.generic {
+        train::GenericAccuracy::Comparable {
+            accuracy,
+            among_user_classes,
+        } => (Some(accuracy), Some(among_user_classes), Vec::new()),
+        train::GenericAccuracy::NotComparable { unknown_classes } => (None, None, unknown_classes),
+    };
+    Ok(TrainResult {
+        model,
+        version,
+        classes: report.classes,
+        personal_accuracy: report.personal_accuracy,
+        generic_accuracy,
+        generic_among_user_classes,
+        generic_unknown,
+        warnings: report.warnings,
+        confusion_svg,
+        blob_bytes,
+        created_at_ms,
+    })
+}
+
+/// The parts of a stored `TrainReport` the screen reads back.
+#[derive(serde::Deserialize)]
+struct StoredReport {
+    classes: Vec<String>,
+    personal_accuracy: f64,
+    generic: train::GenericAccuracy,
+    confusion: train::Confusion,
+    #[serde(default)]
+    warnings: Vec<String>,
+}

@@ -1,0 +1,65 @@
+//! Events the core sends the window (`app.emit`): names and payloads. The UI's `ui/src/lib/core.ts`
+//! mirrors these names.
+
+use serde::Serialize;
+use tauri::{AppHandle, Emitter};
+
+/// The band connected, disconnected or was lost: [`BandState`].
+pub const BAND_STATE: &str = "band:state";
+/// Training progress: `train::Progress`.
+pub const TRAIN_PROGRESS: &str = "train:progress";
+/// Training finished: [`JobEnd`] with a `TrainResult`.
+pub const TRAIN_DONE: &str = "train:done";
+/// Calibration session events.
+pub const CALIBRATE_EVENT: &str = "calibrate:event";
+/// Raw IMU samples for the live chart, a few at a time: [`ImuBatch`].
+pub const IMU_SAMPLES: &str = "imu:samples";
+/// Flash progress.
+pub const FLASH_PROGRESS: &str = "flash:progress";
+/// Flash finished: [`JobEnd`].
+pub const FLASH_DONE: &str = "flash:done";
+/// A prediction from the band (live view).
+pub const LIVE_PREDICTION: &str = "live:prediction";
+/// The live view stopped: [`JobEnd`].
+pub const LIVE_DONE: &str = "live:done";
+
+/// Whether a band is connected.
+#[derive(Debug, Clone, Serialize)]
+pub struct BandState {
+    pub connected: bool,
+    /// `requested`, `lost` or `connected`.
+    pub reason: &'static str,
+    pub name: Option<String>,
+}
+
+/// How a job ended: `ok` with its result, or the error.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum JobEnd<T: Serialize> {
+    Ok { result: T },
+    Failed { error: super::UiError },
+    Cancelled { error: super::UiError },
+}
+
+impl<T: Serialize> JobEnd<T> {
+    pub fn of(result: Result<T, super::UiError>) -> Self {
+        match result {
+            Ok(result) => JobEnd::Ok { result },
+            Err(error) if error.code == "cancelled" => JobEnd::Cancelled { error },
+            Err(error) => JobEnd::Failed { error },
+        }
+    }
+}
+
+/// IMU samples in SI units (m/s², rad/s), oldest first, each `[t_ms, ax, ay, az, gx, gy, gz]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImuBatch {
+    pub samples: Vec<[f32; 7]>,
+}
+
+/// Sends an event to the window; a closed window is not an error worth more than a log line.
+pub fn emit<T: Serialize + Clone>(app: &AppHandle, event: &str, payload: T) {
+    if let Err(e) = app.emit(event, payload) {
+        tracing::debug!("cannot emit {event}: {e}");
+    }
+}

@@ -1,0 +1,203 @@
+//! What the app holds while it runs: the store, the links (Bluetooth and the virtual band), the
+//! connected band, and the long jobs in flight (each with its cancel flag).
+//!
+//! Everything sits behind async mutexes so commands never block the window's thread; long jobs run
+//! on spawned tasks and take the locks only for the moments they need them.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Mutex;
+
+use crate::band::BandClient;
+use crate::link::ScanResult;
+use crate::link::ble::BleLink;
+use crate::link::sim::SimLink;
+use crate::paths::DataDir;
+use crate::store::{BandId, Store, StoreError};
+
+/// Environment variable naming the data directory (tests and the e2e run use a fresh one).
+pub const DATA_DIR_ENV: &str = "BANDX_DATA_DIR";
+
+/// Shared app state (cheap to clone: every clone is the same app).
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    pub data: DataDir,
+    /// Behind a std mutex (as `deploy::ble::Recorded` takes it): locked briefly, never across an await.
+    pub store: std::sync::Mutex<Store>,
+    pub links: Mutex<Links>,
+    pub band: Mutex<Option<Arc<ConnectedBand>>>,
+    pub jobs: Jobs,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+/// The links opened so far: each is opened once and kept (the virtual band's flash file can only
+/// be open once).
+#[derive(Default)]
+pub struct Links {
+    pub ble: Option<Arc<BleLink>>,
+    pub sim: Option<Arc<SimLink>>,
+    /// What the last scans found, by id (connect needs the address and name).
+    pub seen: HashMap<String, ScanResult>,
+}
+
+/// Which kind of link a band is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    Bluetooth,
+    Virtual,
+}
+
+/// The band the app is talking to.
+pub struct ConnectedBand {
+    pub client: BandClient,
+    pub kind: LinkKind,
+    pub id: String,
+    pub address: String,
+    pub name: String,
+    /// The band's row in the store.
+    pub band_id: BandId,
+}
+
+impl AppState {
+    /// Opens the store in `data` (creating the directory).
+    pub fn open(data: DataDir) -> Result<AppState, StoreError> {
+        if let Err(e) = std::fs::create_dir_all(data.root()) {
+            tracing::warn!("cannot create {}: {e}", data.root().display());
+        }
+        let store = Store::open(data.store_path())?;
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                data,
+                store: std::sync::Mutex::new(store),
+                links: Mutex::new(Links::default()),
+                band: Mutex::new(None),
+                jobs: Jobs::default(),
+            }),
+        })
+    }
+
+    /// `$BANDX_DATA_DIR` if set, else the user's data directory.
+    pub fn data_dir_from_env() -> Result<DataDir, crate::paths::NoHome> {
+        let dir = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty());
+        DataDir::from_option(dir.as_deref().map(Path::new))
+    }
+
+    /// The store, locked (a panic elsewhere while it was held does not lock the user out).
+    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The connected band, or the error telling the user to connect one.
+    pub async fn connected(&self) -> Result<Arc<ConnectedBand>, super::UiError> {
+        self.band
+            .lock()
+            .await
+            .clone()
+            .ok_or_else(super::UiError::not_connected)
+    }
+}
+
+/// The kinds of long job; at most one of each runs at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Train,
+    Calibrate,
+    Flash,
+    Live,
+}
+
+impl JobKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            JobKind::Train => "Training",
+            JobKind::Calibrate => "Calibration",
+            JobKind::Flash => "Flashing",
+            JobKind::Live => "The live view",
+        }
+    }
+}
+
+/// Cancel flags of the running jobs.
+#[derive(Default)]
+pub struct Jobs {
+    running: std::sync::Mutex<HashMap<JobKind, Arc<AtomicBool>>>,
+}
+
+/// A running job's registration; dropping it ends the registration.
+pub struct JobGuard {
+    jobs: Arc<Inner>,
+    kind: JobKind,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Drop for JobGuard {
+    fn drop(&mut self) {
+        let mut running = self.jobs.jobs.lock();
+        if running
+            .get(&self.kind)
+            .is_some_and(|flag| Arc::ptr_eq(flag, &self.cancel))
+        {
+            running.remove(&self.kind);
+        }
+    }
+}
+
+impl Jobs {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<JobKind, Arc<AtomicBool>>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks the job of this kind to stop; false if none runs.
+    pub fn cancel(&self, kind: JobKind) -> bool {
+        match self.lock().get(&kind) {
+            Some(flag) => {
+                flag.store(true, Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn is_running(&self, kind: JobKind) -> bool {
+        self.lock().contains_key(&kind)
+    }
+}
+
+impl AppState {
+    /// Registers a job of `kind`, refusing a second one.
+    pub fn start_job(&self, kind: JobKind) -> Result<JobGuard, super::UiError> {
+        let mut running = self.jobs.lock();
+        if running.contains_key(&kind) {
+            return Err(super::UiError::busy(kind.label()));
+        }
+        let cancel = Arc::new(AtomicBool::new(false));
+        running.insert(kind, cancel.clone());
+        Ok(JobGuard {
+            jobs: self.inner.clone(),
+            kind,
+            cancel,
+        })
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
