@@ -42,6 +42,10 @@ pub struct SimConfig {
     /// Advertised name (should start with "BandX").
     pub name: String,
     pub timing: LinkTiming,
+    /// Simulated seconds per wall-clock second once [`SimBand::run_realtime`] runs it (1.0: real
+    /// time; a demo or an end-to-end test of the app may run the band faster). Values that are not
+    /// finite and positive count as 1.0.
+    pub realtime_speed: f64,
 }
 
 impl SimConfig {
@@ -53,6 +57,7 @@ impl SimConfig {
             wearer: Wearer::bundled(),
             name: format!("{ADVERTISED_NAME_PREFIX} Sim"),
             timing: LinkTiming::TYPICAL,
+            realtime_speed: 1.0,
         }
     }
 }
@@ -137,6 +142,8 @@ struct Core {
     reboot_at_us: Option<u64>,
     /// Kept so a rebooted band gets the same wearer (and for when the band is off).
     wearer: Option<Wearer>,
+    /// Simulated time per wall-clock time in real-time mode ([`SimConfig::realtime_speed`]).
+    speed: f64,
 }
 
 struct Shared {
@@ -198,6 +205,11 @@ impl SimBand {
                     boots: 1,
                     reboot_at_us: None,
                     wearer: Some(config.wearer),
+                    speed: if config.realtime_speed.is_finite() && config.realtime_speed > 0.0 {
+                        config.realtime_speed
+                    } else {
+                        1.0
+                    },
                 }),
             }),
         })
@@ -329,6 +341,7 @@ impl SimBand {
 
     /// Runs the band in real time on a thread (20 Hz ticks, packets delivered when due) until the
     /// runner is dropped. Writes then wait in wall-clock time; [`SimBand::step`] is refused.
+    /// [`SimConfig::realtime_speed`] scales it (2.0: two simulated seconds per wall-clock second).
     pub fn run_realtime(&self) -> RealtimeRunner {
         {
             let mut core = self.core();
@@ -349,7 +362,7 @@ impl SimBand {
                     let wait_us = {
                         let mut core = lock(&shared);
                         core.sync_real_clock();
-                        core.next_event_us().saturating_sub(core.now_us)
+                        core.wall_us(core.next_event_us().saturating_sub(core.now_us))
                     };
                     std::thread::sleep(Duration::from_micros(wait_us.clamp(1_000, 20_000)));
                 }
@@ -379,7 +392,7 @@ impl Core {
     /// In real time, catches the simulation up with the wall clock.
     fn sync_real_clock(&mut self) {
         if let Clock::Real { origin, offset_us } = self.clock {
-            let t = offset_us + origin.elapsed().as_micros() as u64;
+            let t = offset_us + (origin.elapsed().as_micros() as f64 * self.speed) as u64;
             if t > self.now_us + MAX_CATCH_UP_US {
                 // The host stalled (suspend, debugger): skip the gap rather than replay it in a burst.
                 let skip = t - MAX_CATCH_UP_US - self.now_us;
@@ -392,6 +405,11 @@ impl Core {
             }
             self.advance_to(t);
         }
+    }
+
+    /// Wall-clock microseconds that `sim_us` of simulated time take in real-time mode.
+    fn wall_us(&self, sim_us: u64) -> u64 {
+        (sim_us as f64 / self.speed) as u64
     }
 
     fn next_event_us(&self) -> u64 {
@@ -676,7 +694,7 @@ impl SimConnection {
                 if core.now_us >= t {
                     break;
                 }
-                let wait = t - core.now_us;
+                let wait = core.wall_us(t - core.now_us).max(1);
                 drop(core);
                 std::thread::sleep(Duration::from_micros(wait));
                 core = lock(&self.shared);
