@@ -10,8 +10,10 @@ pub const BAND_STATE: &str = "band:state";
 pub const TRAIN_PROGRESS: &str = "train:progress";
 /// Training finished: [`JobEnd`] with a `TrainResult`.
 pub const TRAIN_DONE: &str = "train:done";
-/// Calibration session events.
+/// Calibration session events: `commands::calibrate::CalibrateEvent`.
 pub const CALIBRATE_EVENT: &str = "calibrate:event";
+/// A calibration session ended: [`JobEnd`].
+pub const CALIBRATE_DONE: &str = "calibrate:done";
 /// Raw IMU samples for the live chart, a few at a time: [`ImuBatch`].
 pub const IMU_SAMPLES: &str = "imu:samples";
 /// Flash progress.

@@ -40,6 +40,10 @@ pub fn run() -> anyhow::Result<()> {
             commands::profiles::add_class,
             commands::profiles::rename_class,
             commands::profiles::delete_class,
+            commands::calibrate::start_calibration,
+            commands::calibrate::discard_window,
+            commands::calibrate::discard_class_recordings,
+            commands::flash::start_flash,
             commands::train::start_training,
             commands::train::model_result,
             commands::train::latest_model_result,
@@ -53,12 +57,28 @@ pub fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How the virtual band is built: its flash in the data directory, starting with the shipped model.
+/// Environment variable: how many times faster than real time the virtual band runs (end-to-end
+/// tests set it so a 24 s calibration takes a few seconds; 1 when unset).
+pub const SIM_SPEED_ENV: &str = "BANDX_SIM_SPEED";
+
+/// How the virtual band is built: its flash in the data directory, starting with the shipped
+/// model, at [`sim_speed`].
 pub fn sim_config(data: &DataDir) -> bandx_sim::SimConfig {
-    bandx_sim::SimConfig::new(
+    let mut config = bandx_sim::SimConfig::new(
         data.sim_dir().join(FLASH_FILE_NAME),
         Some(SHIPPED_MODEL.to_vec()),
-    )
+    );
+    config.realtime_speed = sim_speed();
+    config
+}
+
+/// `$BANDX_SIM_SPEED` within 0.25..=20, else 1.
+pub fn sim_speed() -> f64 {
+    std::env::var(SIM_SPEED_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+        .map_or(1.0, |v| v.clamp(0.25, 20.0))
 }
 
 /// Plot size and theme for the window.

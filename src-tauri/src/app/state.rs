@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Mutex;
 
 use crate::band::BandClient;
-use crate::link::ScanResult;
 use crate::link::ble::BleLink;
 use crate::link::sim::SimLink;
+use crate::link::{ConnectionState, Link, ScanResult};
 use crate::paths::DataDir;
 use crate::store::{BandId, Store, StoreError};
 
@@ -33,6 +33,8 @@ pub struct Inner {
     pub store: std::sync::Mutex<Store>,
     pub links: Mutex<Links>,
     pub band: Mutex<Option<Arc<ConnectedBand>>>,
+    /// The job that has the band checked out (calibration, flashing, live view), if any.
+    pub band_user: std::sync::Mutex<Option<JobKind>>,
     pub jobs: Jobs,
 }
 
@@ -64,6 +66,8 @@ pub enum LinkKind {
 /// The band the app is talking to.
 pub struct ConnectedBand {
     pub client: BandClient,
+    /// The link it came through (a job reconnects through it after a drop).
+    pub link: Arc<dyn Link>,
     pub kind: LinkKind,
     pub id: String,
     pub address: String,
@@ -85,6 +89,7 @@ impl AppState {
                 store: std::sync::Mutex::new(store),
                 links: Mutex::new(Links::default()),
                 band: Mutex::new(None),
+                band_user: std::sync::Mutex::new(None),
                 jobs: Jobs::default(),
             }),
         })
@@ -101,13 +106,44 @@ impl AppState {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The connected band, or the error telling the user to connect one.
+    /// The connected band, or the error telling the user to connect one (or that a job uses it).
     pub async fn connected(&self) -> Result<Arc<ConnectedBand>, super::UiError> {
+        if let Some(user) = *self.band_user.lock().unwrap_or_else(|e| e.into_inner()) {
+            return Err(super::UiError::busy(user.label()));
+        }
         self.band
             .lock()
             .await
             .clone()
             .ok_or_else(super::UiError::not_connected)
+    }
+
+    /// Takes the band for a job that needs it to itself (it may replace the client when the link
+    /// drops and comes back). Give it back with [`AppState::check_in`].
+    pub async fn check_out(&self, job: JobKind) -> Result<ConnectedBand, super::UiError> {
+        let mut slot = self.band.lock().await;
+        let band = slot.take().ok_or_else(super::UiError::not_connected)?;
+        match Arc::try_unwrap(band) {
+            Ok(band) => {
+                *self.band_user.lock().unwrap_or_else(|e| e.into_inner()) = Some(job);
+                Ok(band)
+            }
+            Err(shared) => {
+                *slot = Some(shared);
+                Err(super::UiError::busy("Another request to the band"))
+            }
+        }
+    }
+
+    /// Gives a checked-out band back; returns false (and forgets it) when its link is down.
+    pub async fn check_in(&self, band: ConnectedBand) -> Option<Arc<ConnectedBand>> {
+        *self.band_user.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if *band.client.connection().state().borrow() != ConnectionState::Connected {
+            return None;
+        }
+        let band = Arc::new(band);
+        *self.band.lock().await = Some(band.clone());
+        Some(band)
     }
 }
 

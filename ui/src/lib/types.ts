@@ -65,22 +65,14 @@ export interface ClassView {
   good_windows: number;
 }
 
-/** Calibration session events (the command layer's own shape). */
+/** Calibration session events (src-tauri/src/app/commands/calibrate.rs). */
 export type CalibrateEvent =
+  | { kind: 'progress'; class: number; good_count: number; needed: number }
   | { kind: 'countdown'; class: number; seconds_left: number }
   | { kind: 'recording'; class: number }
   | { kind: 'paused'; class: number; message: string }
   | { kind: 'resumed'; class: number }
-  | {
-      kind: 'window';
-      class: number;
-      index: number;
-      window: number | null;
-      good: boolean;
-      reason: string | null;
-      good_count: number;
-      needed: number;
-    }
+  | { kind: 'window'; class: number; index: number; window: number | null; good: boolean; reason: string | null }
   | { kind: 'done'; class: number; good_count: number; needed: number };
 
 /** IMU samples in SI units, each [t_ms, ax, ay, az, gx, gy, gz]. */

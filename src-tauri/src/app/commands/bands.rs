@@ -94,7 +94,7 @@ pub async fn connect_band(
     state: State<'_, AppState>,
     id: String,
 ) -> Result<BandView, UiError> {
-    let link = ble_link(&state).await?;
+    let link: Arc<dyn Link> = ble_link(&state).await?;
     let seen = state.links.lock().await.seen.get(&id).cloned();
     let (address, name) = seen.map_or((id.clone(), "BandX".to_string()), |r| {
         (r.address, r.name.unwrap_or_else(|| "BandX".into()))
@@ -102,7 +102,7 @@ pub async fn connect_band(
     attach(
         &app,
         &state,
-        link.as_ref(),
+        link,
         LinkKind::Bluetooth,
         &id,
         &address,
@@ -117,12 +117,13 @@ pub async fn use_virtual_band(
     app: AppHandle,
     state: State<'_, AppState>,
 ) -> Result<BandView, UiError> {
-    let link = sim_link(&state).await?;
-    let ad = link.band().scan_result();
+    let sim = sim_link(&state).await?;
+    let ad = sim.band().scan_result();
+    let link: Arc<dyn Link> = sim;
     attach(
         &app,
         &state,
-        link.as_ref(),
+        link,
         LinkKind::Virtual,
         &ad.id,
         &ad.address,
@@ -134,6 +135,7 @@ pub async fn use_virtual_band(
 /// Disconnects the band (stopping whatever streamed from it).
 #[tauri::command]
 pub async fn disconnect_band(app: AppHandle, state: State<'_, AppState>) -> Result<(), UiError> {
+    refuse_while_checked_out(&state)?;
     let band = state.band.lock().await.take();
     if let Some(band) = band {
         // Already gone is fine: the user wanted it gone.
@@ -154,11 +156,16 @@ pub async fn disconnect_band(app: AppHandle, state: State<'_, AppState>) -> Resu
 /// The connected band's info, asked afresh; `None` when no band is connected.
 #[tauri::command]
 pub async fn band_info(state: State<'_, AppState>) -> Result<Option<BandView>, UiError> {
-    let band = state.band.lock().await.clone();
-    match band {
-        Some(band) => Ok(Some(view(&band).await?)),
-        None => Ok(None),
+    let checked_out = state
+        .band_user
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some();
+    if !checked_out && state.band.lock().await.is_none() {
+        return Ok(None);
     }
+    let band = state.connected().await?;
+    Ok(Some(view(&band).await?))
 }
 
 /// The virtual wearer's activities and what they are doing now (starts the virtual band's link
@@ -233,6 +240,18 @@ pub async fn set_wearer_style(state: State<'_, AppState>, style: String) -> Resu
     })
 }
 
+/// A job has the band to itself: connecting or disconnecting now would pull it from under it.
+fn refuse_while_checked_out(state: &AppState) -> Result<(), UiError> {
+    match *state.band_user.lock().unwrap_or_else(|e| e.into_inner()) {
+        Some(job) => Err(UiError::new(
+            "busy",
+            format!("{} is using the band", job.label()),
+            "Stop it first",
+        )),
+        None => Ok(()),
+    }
+}
+
 async fn ble_link(state: &AppState) -> Result<Arc<BleLink>, UiError> {
     let mut links = state.links.lock().await;
     if let Some(link) = &links.ble {
@@ -257,12 +276,13 @@ pub(crate) async fn sim_link(state: &AppState) -> Result<Arc<SimLink>, UiError> 
 async fn attach(
     app: &AppHandle,
     state: &AppState,
-    link: &dyn Link,
+    link: Arc<dyn Link>,
     kind: LinkKind,
     id: &str,
     address: &str,
     name: &str,
 ) -> Result<BandView, UiError> {
+    refuse_while_checked_out(state)?;
     let mut slot = state.band.lock().await;
     if let Some(old) = slot.take() {
         let _ = old.client.connection().disconnect().await;
@@ -272,6 +292,7 @@ async fn attach(
     let band_id = state.store().upsert_band(address, name, now_ms())?;
     let band = Arc::new(ConnectedBand {
         client,
+        link,
         kind,
         id: id.to_string(),
         address: address.to_string(),
@@ -295,7 +316,7 @@ async fn attach(
 }
 
 /// When the band goes away on its own, forget it and tell the window.
-fn watch_connection(app: AppHandle, state: AppState, band: &Arc<ConnectedBand>) {
+pub(crate) fn watch_connection(app: AppHandle, state: AppState, band: &Arc<ConnectedBand>) {
     let mut watch = band.client.connection().state();
     let weak = Arc::downgrade(band);
     tauri::async_runtime::spawn(async move {
@@ -324,7 +345,7 @@ fn watch_connection(app: AppHandle, state: AppState, band: &Arc<ConnectedBand>) 
     });
 }
 
-async fn view(band: &ConnectedBand) -> Result<BandView, UiError> {
+pub(crate) async fn view(band: &ConnectedBand) -> Result<BandView, UiError> {
     let info = tokio::time::timeout(Duration::from_secs(10), band.client.get_info())
         .await
         .map_err(|_| {

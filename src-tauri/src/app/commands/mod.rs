@@ -1,7 +1,9 @@
 //! The Tauri commands, one file per screen.
 
 pub mod bands;
+pub mod calibrate;
 pub mod data;
+pub mod flash;
 pub mod profiles;
 pub mod train;
 

@@ -1,0 +1,394 @@
+//! Flash screen: one click writes the profile's newest model over BLE (the default), a firmware
+//! image over BLE, or either over USB; progress with speed and ETA; the band's own confirmation.
+//! Until the band confirms, it keeps running its previous model (the deploy modules' guarantee,
+//! said in every failure message).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use bandx_sim::partitions::{AppSlot, FlashLayout, ModelSlot};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, State};
+
+use crate::app::UiError;
+use crate::app::commands::bands::{ModelView, watch_connection};
+use crate::app::events::{self, BandState, JobEnd};
+use crate::app::state::{AppState, ConnectedBand, JobKind, now_ms};
+use crate::deploy::ble::{self, DeployError, DeployOptions, DeployProgress, Recorded};
+use crate::deploy::usb::{self, FlashOptions, SerialLine, UsbError};
+use crate::store::{
+    DeploymentStatus, DeploymentUpdate, Model, NewDeployment, ProfileId, Transport,
+};
+
+/// What the user asked for.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FlashRequest {
+    pub profile: ProfileId,
+    pub transport: Transport,
+    /// A firmware image (BLE firmware; USB firmware). `None` for USB writes the newest model.
+    pub file: Option<String>,
+    /// USB serial port; `None` finds the band's.
+    pub port: Option<String>,
+}
+
+/// Progress for the window, whatever the transport.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlashProgress {
+    pub stage: String,
+    pub bytes_sent: u64,
+    pub bytes_total: u64,
+    pub bytes_per_sec: f64,
+    pub eta_secs: Option<f64>,
+    pub reconnects: u32,
+}
+
+/// A verified write.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlashResult {
+    pub transport: Transport,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub bytes_per_sec: f64,
+    pub reconnects: u32,
+    /// What the band reports afterwards (BLE; USB restarts the band without telling).
+    pub firmware: String,
+    pub model: Option<ModelView>,
+}
+
+#[tauri::command]
+pub async fn start_flash(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    request: FlashRequest,
+) -> Result<(), UiError> {
+    let model = newest_model(&state, request.profile)?;
+    let file = match &request.file {
+        Some(path) if !path.trim().is_empty() => Some(read_image(path)?),
+        _ => None,
+    };
+    let job = state.start_job(JobKind::Flash)?;
+    let state = state.inner().clone();
+    match request.transport {
+        Transport::Usb => {
+            let model = model.filter(|_| file.is_none());
+            if model.is_none() && file.is_none() {
+                return Err(no_model());
+            }
+            tauri::async_runtime::spawn_blocking(move || {
+                let result = flash_usb(&app, &state, &request, model, file, &job.cancel);
+                drop(job);
+                events::emit(&app, events::FLASH_DONE, JobEnd::of(result));
+            });
+        }
+        transport => {
+            let payload = match (transport, file) {
+                (Transport::BleFirmware, Some(image)) => Owned::Firmware(image),
+                (Transport::BleFirmware, None) => {
+                    return Err(UiError::new(
+                        "invalid",
+                        "No firmware image file was given",
+                        "Type the full path of the image (a .bin file)",
+                    ));
+                }
+                _ => Owned::Model(model.ok_or_else(no_model)?),
+            };
+            let band = state.check_out(JobKind::Flash).await?;
+            // deploy::ble's future is not `Send` (it holds its progress callback by reference
+            // across awaits), so it runs on a blocking thread of its own, driven by block_on.
+            tauri::async_runtime::spawn_blocking(move || {
+                let result = tauri::async_runtime::block_on(flash_ble(
+                    &app,
+                    &state,
+                    request.profile,
+                    band,
+                    payload,
+                    &job.cancel,
+                ));
+                drop(job);
+                events::emit(&app, events::FLASH_DONE, JobEnd::of(result));
+            });
+        }
+    }
+    Ok(())
+}
+
+enum Owned {
+    Model(Model),
+    Firmware(Vec<u8>),
+}
+
+async fn flash_ble(
+    app: &AppHandle,
+    state: &AppState,
+    profile: ProfileId,
+    band: ConnectedBand,
+    payload: Owned,
+    cancel: &AtomicBool,
+) -> Result<FlashResult, UiError> {
+    let ConnectedBand {
+        client,
+        link,
+        kind,
+        id,
+        address,
+        name,
+        band_id,
+    } = band;
+    let (payload, model_id, transport) = match &payload {
+        Owned::Model(m) => (
+            ble::Payload::Model(&m.blob),
+            Some(m.id),
+            Transport::BleModel,
+        ),
+        Owned::Firmware(image) => (
+            ble::Payload::Firmware {
+                image,
+                version: image_version(image),
+            },
+            None,
+            Transport::BleFirmware,
+        ),
+    };
+    let recorded = Recorded {
+        store: &state.store,
+        profile,
+        band: band_id,
+        model: model_id,
+    };
+    let forward = app.clone();
+    let mut on_progress = move |p: &DeployProgress| {
+        events::emit(
+            &forward,
+            events::FLASH_PROGRESS,
+            FlashProgress {
+                stage: stage_text(p),
+                bytes_sent: p.bytes_sent,
+                bytes_total: p.bytes_total,
+                bytes_per_sec: p.bytes_per_sec,
+                eta_secs: p.eta_secs,
+                reconnects: p.reconnects,
+            },
+        )
+    };
+    let done = ble::deploy_recorded(
+        &recorded,
+        link.as_ref(),
+        &id,
+        Some(client),
+        payload,
+        &DeployOptions::default(),
+        &mut on_progress,
+        cancel,
+    )
+    .await;
+    match done {
+        Ok((report, client, _deployment)) => {
+            let back = ConnectedBand {
+                client,
+                link,
+                kind,
+                id,
+                address,
+                name,
+                band_id,
+            };
+            if let Some(band) = state.check_in(back).await {
+                watch_connection(app.clone(), state.clone(), &band);
+            }
+            Ok(FlashResult {
+                transport,
+                bytes: report.bytes,
+                seconds: report.total_secs,
+                bytes_per_sec: report.bytes_per_sec,
+                reconnects: report.reconnects,
+                firmware: report.info_after.firmware_version.to_string(),
+                model: report.info_after.model.map(|m| ModelView {
+                    id: m.id,
+                    version: m.version,
+                    classes: m.labels.iter().map(|l| l.to_string()).collect(),
+                }),
+            })
+        }
+        Err(e) => {
+            // The deploy job dropped the connection: the window shows the band as disconnected.
+            *state.band_user.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            events::emit(
+                app,
+                events::BAND_STATE,
+                BandState {
+                    connected: false,
+                    reason: "requested",
+                    name: Some(name),
+                },
+            );
+            Err(deploy_error(e))
+        }
+    }
+}
+
+fn stage_text(p: &DeployProgress) -> String {
+    use crate::deploy::ble::Stage;
+    match p.stage {
+        Stage::Connecting => "Connecting",
+        Stage::Sending => "Sending",
+        Stage::Resuming => "Resuming after a dropped connection",
+        Stage::Committing => "Committing",
+        Stage::Verifying => "Asking the band to confirm",
+        Stage::Rebooting => "The band restarts",
+        Stage::Done => "Done",
+    }
+    .to_string()
+}
+
+fn deploy_error(e: DeployError) -> UiError {
+    let code = match &e {
+        DeployError::Cancelled { .. } => "cancelled",
+        DeployError::InvalidModel(_)
+        | DeployError::NotFirmware(_)
+        | DeployError::TooLarge { .. } => "invalid",
+        _ => "flash",
+    };
+    // Its messages are already sentences that say what the band keeps and what to do next.
+    UiError {
+        message: e.to_string(),
+        next_step: "Connect the band again on the Bands screen, then flash again.".into(),
+        code,
+    }
+}
+
+fn flash_usb(
+    app: &AppHandle,
+    state: &AppState,
+    request: &FlashRequest,
+    model: Option<Model>,
+    firmware: Option<Vec<u8>>,
+    cancel: &Arc<AtomicBool>,
+) -> Result<FlashResult, UiError> {
+    let bytes: &[u8] = match (&firmware, &model) {
+        (Some(image), _) => image,
+        (None, Some(m)) => &m.blob,
+        (None, None) => return Err(no_model()),
+    };
+    let total = bytes.len() as u64;
+    let deployment = {
+        let store = state.store();
+        let band = store.upsert_band(
+            &format!("usb:{}", request.port.as_deref().unwrap_or("auto")),
+            "BandX (USB)",
+            now_ms(),
+        )?;
+        store.start_deployment(
+            request.profile,
+            &NewDeployment {
+                model: model.as_ref().map(|m| m.id),
+                band,
+                transport: Transport::Usb,
+                started_at_ms: now_ms(),
+                bytes_total: total,
+            },
+        )?
+    };
+    let started = std::time::Instant::now();
+    let flashed = (|| {
+        let line = match request.port.as_deref() {
+            Some(path) => SerialLine::open_path(path)?,
+            None => SerialLine::open(&usb::find_band_port()?)?,
+        };
+        // Without a BLE connection the active slot is unknown (as in `bandx deploy --usb`): the
+        // model goes to model_b first, then model_a; a firmware to ota_1, which becomes the boot slot.
+        let payload = match &firmware {
+            Some(image) => usb::Payload::Firmware {
+                slot: AppSlot::Ota1,
+                image,
+            },
+            None => usb::Payload::Model {
+                first: ModelSlot::B,
+                blob: bytes,
+            },
+        };
+        let options = FlashOptions {
+            cancel: cancel.clone(),
+            ..FlashOptions::default()
+        };
+        usb::flash(line, &FlashLayout::band(), payload, &options, &mut |p| {
+            events::emit(
+                app,
+                events::FLASH_PROGRESS,
+                FlashProgress {
+                    stage: format!("{:?}", p.stage),
+                    bytes_sent: p.written,
+                    bytes_total: p.total,
+                    bytes_per_sec: p.bytes_per_sec,
+                    eta_secs: p.eta.map(|d| d.as_secs_f64()),
+                    reconnects: 0,
+                },
+            )
+        })
+    })();
+    let (status, error) = match &flashed {
+        Ok(_) => (DeploymentStatus::Verified, None),
+        Err(UsbError::Cancelled { .. }) => (DeploymentStatus::Cancelled, None),
+        Err(e) => (DeploymentStatus::Failed, Some(e.to_string())),
+    };
+    state.store().update_deployment(
+        deployment,
+        &DeploymentUpdate {
+            status,
+            bytes_sent: if flashed.is_ok() { total } else { 0 },
+            resumed_count: 0,
+            finished_at_ms: Some(now_ms()),
+            error,
+        },
+    )?;
+    match flashed {
+        Ok(report) => Ok(FlashResult {
+            transport: Transport::Usb,
+            bytes: total,
+            seconds: started.elapsed().as_secs_f64(),
+            bytes_per_sec: report.bytes_per_sec,
+            reconnects: 0,
+            firmware: String::new(),
+            model: model.map(|m| ModelView {
+                id: u32::try_from(m.profile.0).unwrap_or(u32::MAX),
+                version: m.version,
+                classes: m.classes,
+            }),
+        }),
+        Err(UsbError::Cancelled { .. }) => Err(UiError::cancelled("Flashing")),
+        Err(e) => Err(UiError {
+            message: e.to_string(),
+            next_step: "Check the cable and the port, then flash again.".into(),
+            code: "flash",
+        }),
+    }
+}
+
+fn newest_model(state: &AppState, profile: ProfileId) -> Result<Option<Model>, UiError> {
+    Ok(state.store().latest_model(profile)?)
+}
+
+fn no_model() -> UiError {
+    UiError::new(
+        "no_model",
+        "This profile has no trained model yet",
+        "Train one on the Train screen",
+    )
+}
+
+fn read_image(path: &str) -> Result<Vec<u8>, UiError> {
+    let path = PathBuf::from(path.trim());
+    std::fs::read(&path).map_err(|e| {
+        UiError::new(
+            "invalid",
+            format!("Cannot read {} ({e})", path.display()),
+            "Check the file's full path",
+        )
+    })
+}
+
+/// Identifies a firmware upload to the band: the same image resumes, another starts afresh.
+fn image_version(image: &[u8]) -> u32 {
+    let digest = bandx_core::blob::sha256(image);
+    u32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
