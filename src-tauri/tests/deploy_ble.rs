@@ -508,3 +508,44 @@ async fn deployments_are_recorded_in_the_store_even_when_they_fail() {
     assert_eq!(failed.error.as_deref(), Some(error.to_string().as_str()));
     assert_eq!(failed.bytes_sent, 0);
 }
+
+/// The app runs deployments on Tauri's runtime: the job's future must be `Send`.
+#[test]
+fn the_deployment_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let dir = tempfile::tempdir().unwrap();
+    let link = band(dir.path(), 247);
+    let store = Mutex::new(Store::open_in_memory().unwrap());
+    let never = AtomicBool::new(false);
+    let mut quiet = |_: &DeployProgress| {};
+    let opts = options();
+    let plain = deploy(
+        &link,
+        "sim:x",
+        None,
+        Payload::Model(SHIPPED_MODEL),
+        &opts,
+        &mut quiet,
+        &never,
+    );
+    assert_send(&plain);
+    drop(plain);
+    let recorded = Recorded {
+        store: &store,
+        profile: bandx_studio::store::ProfileId(1),
+        band: bandx_studio::store::BandId(1),
+        model: None,
+    };
+    let mut quiet = |_: &DeployProgress| {};
+    let with_store = deploy_recorded(
+        &recorded,
+        &link,
+        "sim:x",
+        None,
+        Payload::Model(SHIPPED_MODEL),
+        &opts,
+        &mut quiet,
+        &never,
+    );
+    assert_send(&with_store);
+}

@@ -535,7 +535,7 @@ pub async fn deploy(
     ))
 }
 
-impl Job<'_, '_> {
+impl<'a> Job<'a, '_> {
     fn target(&self) -> DeployTarget {
         match self.update.target {
             UpdateTarget::Model => DeployTarget::Model,
@@ -580,12 +580,10 @@ impl Job<'_, '_> {
         (self.on_progress)(&event);
     }
 
-    async fn connect(&self) -> Result<BandClient, LinkError> {
-        let conn = reconnect(self.link, self.band_id, &self.opts.backoff).await?;
-        BandClient::new(conn).await.map_err(|e| match e {
-            BandError::Link(e) => e,
-            other => LinkError::Gatt(other.to_string()),
-        })
+    /// A connection to the band, through the link with backoff. (Takes copies of the job's
+    /// `Sync` parts only: the job itself is not `Sync`, and the future must stay `Send`.)
+    fn connect(&self) -> impl Future<Output = Result<BandClient, LinkError>> + Send + 'a {
+        connect(self.link, self.band_id, self.opts.backoff)
     }
 
     /// Drops `old` and connects again, within the job's budget of reconnections.
@@ -663,7 +661,7 @@ impl Job<'_, '_> {
         }
     }
 
-    async fn update_status(&self, client: &BandClient) -> Result<u32, Stop> {
+    async fn update_status(&mut self, client: &BandClient) -> Result<u32, Stop> {
         let body = client
             .request(RequestBody::UpdateStatus {
                 target: self.update.target,
@@ -790,7 +788,7 @@ impl Job<'_, '_> {
     }
 
     /// Asks the band to drop the partial update (best effort) and says how it went.
-    async fn cancelled(&self, client: Option<&BandClient>) -> DeployError {
+    async fn cancelled(&mut self, client: Option<&BandClient>) -> DeployError {
         let aborted = match client {
             Some(client) => match client
                 .request(RequestBody::AbortUpdate {
@@ -822,7 +820,7 @@ impl Job<'_, '_> {
     }
 
     /// Whether the band already runs the model being deployed (false for a firmware).
-    async fn model_is_active(&self, client: &BandClient) -> bool {
+    async fn model_is_active(&mut self, client: &BandClient) -> bool {
         let Some(expected) = &self.update.expected else {
             return false;
         };
@@ -879,6 +877,18 @@ impl Job<'_, '_> {
         })?;
         Ok((info, client))
     }
+}
+
+async fn connect(
+    link: &dyn Link,
+    band_id: &str,
+    backoff: Backoff,
+) -> Result<BandClient, LinkError> {
+    let conn = reconnect(link, band_id, &backoff).await?;
+    BandClient::new(conn).await.map_err(|e| match e {
+        BandError::Link(e) => e,
+        other => LinkError::Gatt(other.to_string()),
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -13,6 +13,7 @@ use bandx_studio::paths::DataDir;
 use clap::{Parser, Subcommand};
 
 mod archive;
+mod deploy;
 mod profile;
 mod report;
 mod train;
@@ -82,6 +83,9 @@ enum Command {
     Import(archive::ImportArgs),
     /// Write SVG plots and a report.md about a profile into a folder.
     Report(report::ReportArgs),
+    /// Write a model (a blob file or a stored version) or a firmware image to the band, over BLE
+    /// (resuming after a dropped link) or USB; prints the result as `key: value` lines.
+    Deploy(deploy::DeployArgs),
 }
 
 /// A failure with the exit code a script sees.
@@ -170,6 +174,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Some(result) = run_offline(&cli) {
         return result;
     }
+    if let Command::Deploy(args) = &cli.command {
+        return deploy::run(&cli, args).await;
+    }
     let link = open_link(&cli).await?;
     match cli.command {
         Command::Scan { seconds } => {
@@ -223,6 +230,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Train(_) | Command::Export(_) | Command::Import(_) | Command::Report(_) => {
             unreachable!("run_offline runs the store commands")
         }
+        Command::Deploy(_) => unreachable!("deploy opens its own link"),
     }
 }
 
