@@ -6,6 +6,7 @@ pub mod band;
 pub mod calibrate;
 pub mod deploy;
 pub mod link;
+pub mod live;
 pub mod paths;
 pub mod plots;
 pub mod store;

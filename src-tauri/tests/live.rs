@@ -1,0 +1,302 @@
+//! Live predictions on the virtual band running its shipped model: stored, checked by shadow
+//! inference on the desktop, reconnecting after a drop; and the per-day history built from them.
+//! The band's clock runs 25x real time (tests/support/fast_sim.rs).
+
+#[path = "support/fast_sim.rs"]
+mod fast_sim;
+
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use bandx_core::blob::Model;
+use bandx_sim::Activity;
+use bandx_studio::band::BandClient;
+use bandx_studio::link::sim::SHIPPED_MODEL;
+use bandx_studio::link::{Backoff, Link, ScanRequest};
+use bandx_studio::live::{
+    LiveConfig, LiveError, LiveEvent, LiveSummary, LiveTarget, daily_history, deployed_blob,
+    run_live,
+};
+use bandx_studio::store::{NewModel, NewPrediction, Store};
+use fast_sim::FastSimLink;
+
+const SPEED: u32 = 25;
+const DAY_MS: i64 = 86_400_000;
+
+struct Bench {
+    _dir: tempfile::TempDir,
+    link: FastSimLink,
+    store: Mutex<Store>,
+    target: LiveTarget,
+}
+
+fn bench() -> Bench {
+    let dir = tempfile::tempdir().unwrap();
+    let link = FastSimLink::open(dir.path(), SPEED);
+    let store = Store::open(dir.path().join("bandx.sqlite")).unwrap();
+    let profile = store.create_profile("ana", 0).unwrap();
+    let ad = link.band().scan_result();
+    let band = store.upsert_band(&ad.address, &ad.name, 0).unwrap();
+    Bench {
+        _dir: dir,
+        link,
+        store: Mutex::new(store),
+        target: LiveTarget { profile, band },
+    }
+}
+
+async fn client(link: &dyn Link) -> BandClient {
+    let found = link.scan(ScanRequest::default()).await.unwrap();
+    BandClient::new(link.connect(&found[0].id).await.unwrap())
+        .await
+        .unwrap()
+}
+
+fn config(seconds: f32) -> LiveConfig {
+    LiveConfig {
+        duration: Some(Duration::from_secs_f32(seconds)),
+        store_batch: 4,
+        backoff: Backoff {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(100),
+            attempts: 20,
+        },
+    }
+}
+
+async fn live(
+    b: &Bench,
+    client: &mut BandClient,
+    shadow: Option<Vec<u8>>,
+    config: &LiveConfig,
+    mut hook: impl FnMut(&LiveEvent) + Send,
+) -> Result<(LiveSummary, Vec<LiveEvent>), LiveError> {
+    let mut events = Vec::new();
+    let mut on_event = |e: LiveEvent| {
+        hook(&e);
+        events.push(e);
+    };
+    let cancel = AtomicBool::new(false);
+    let summary = tokio::time::timeout(
+        Duration::from_secs(60),
+        run_live(
+            client,
+            &b.link,
+            &b.store,
+            &b.target,
+            shadow,
+            config,
+            &mut on_event,
+            &cancel,
+        ),
+    )
+    .await
+    .expect("live hung")?;
+    Ok((summary, events))
+}
+
+fn shipped_labels() -> Vec<String> {
+    Model::parse(SHIPPED_MODEL)
+        .unwrap()
+        .labels()
+        .iter()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predictions_are_stored_and_the_shadow_agrees_with_the_band() {
+    let b = bench();
+    b.link.band().set_activity(Activity::WALKING).unwrap();
+    let mut client = client(&b.link).await;
+    let (summary, events) = live(
+        &b,
+        &mut client,
+        Some(SHIPPED_MODEL.to_vec()),
+        &config(2.5),
+        |_| {},
+    )
+    .await
+    .unwrap();
+
+    assert!(
+        matches!(&events[0], LiveEvent::Started { shadow: true, labels, .. } if *labels == shipped_labels())
+    );
+    assert!(matches!(events.last(), Some(LiveEvent::Summary(s)) if *s == summary));
+    // ~60 s of band time: ~40 windows.
+    assert!(summary.predictions >= 20, "{summary:?}");
+    assert_eq!(summary.stored, summary.predictions);
+    assert!(summary.compared + 2 >= summary.predictions, "{summary:?}");
+    let agreement = summary.agreement.unwrap();
+    assert!(agreement >= 0.95, "{summary:?}");
+
+    // What was stored is what was shown, classes by name from the band's labels.
+    let shown: Vec<(u32, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            LiveEvent::Prediction {
+                window_seq, class, ..
+            } => Some((*window_seq, class.clone())),
+            _ => None,
+        })
+        .collect();
+    let store = b.store.lock().unwrap();
+    let stored = store
+        .predictions_between(b.target.profile, i64::MIN, i64::MAX)
+        .unwrap();
+    let stored: Vec<(u32, String)> = stored
+        .into_iter()
+        .map(|p| (p.window_seq, p.class))
+        .collect();
+    assert_eq!(stored, shown);
+    assert!(shown.iter().all(|(_, c)| shipped_labels().contains(c)));
+    // Consecutive windows, 1.5 s apart on the band's clock.
+    let seqs: Vec<u32> = shown.iter().map(|(s, _)| *s).collect();
+    assert!(seqs.windows(2).all(|p| p[1] == p[0] + 1), "{seqs:?}");
+    // The shipped model is the wearer's own: walking is recognised most of the time.
+    let walking = summary
+        .per_class
+        .iter()
+        .find(|c| c.class.to_lowercase().contains("walk"))
+        .unwrap();
+    assert!(walking.windows * 2 > summary.predictions, "{summary:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_link_reconnects_and_the_shadow_relocks() {
+    let b = bench();
+    let mut client = client(&b.link).await;
+    let band = b.link.band().clone();
+    let mut seen = 0;
+    let (summary, events) = live(
+        &b,
+        &mut client,
+        Some(SHIPPED_MODEL.to_vec()),
+        &config(3.0),
+        |e| {
+            if matches!(e, LiveEvent::Prediction { .. }) {
+                seen += 1;
+                if seen == 10 {
+                    band.drop_link();
+                }
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.reconnects, 1, "{summary:?}");
+    let paused = events
+        .iter()
+        .position(|e| matches!(e, LiveEvent::Paused { .. }))
+        .unwrap();
+    let resumed = events
+        .iter()
+        .position(|e| matches!(e, LiveEvent::Resumed))
+        .unwrap();
+    assert!(paused < resumed);
+    let after = events[resumed..]
+        .iter()
+        .filter(|e| matches!(e, LiveEvent::Shadow { .. }))
+        .count();
+    assert!(
+        after >= 5,
+        "the shadow checks windows after the reconnect too: {summary:?}"
+    );
+    assert!(summary.agreement.unwrap() >= 0.95, "{summary:?}");
+    assert_eq!(summary.stored, summary.predictions);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shadow_blob_that_is_not_the_bands_model_is_refused() {
+    let b = bench();
+    let mut client = client(&b.link).await;
+    let mut buf = vec![0u8; bandx_core::demo::DEMO_BLOB_CAPACITY];
+    let len = bandx_core::demo::write_demo_model(&mut buf, 77, 1, 5).unwrap();
+    buf.truncate(len);
+    let err = live(&b, &mut client, Some(buf), &config(0.5), |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LiveError::ShadowModel(_)), "{err}");
+    let err = live(&b, &mut client, Some(vec![1, 2, 3]), &config(0.5), |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LiveError::Blob(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deployed_blob_is_found_by_the_bands_model_identity() {
+    let b = bench();
+    let client = client(&b.link).await;
+    let active = client.get_info().await.unwrap().model.unwrap();
+    let store = b.store.lock().unwrap();
+    assert_eq!(
+        deployed_blob(&store, b.target.profile, b.target.band, &active).unwrap(),
+        None
+    );
+    let new = |blob: &[u8]| NewModel {
+        backbone_id: "test".into(),
+        classes: shipped_labels(),
+        metrics: serde_json::json!({}),
+        blob: blob.to_vec(),
+        created_at_ms: 0,
+    };
+    let mut other = vec![0u8; bandx_core::demo::DEMO_BLOB_CAPACITY];
+    let len = bandx_core::demo::write_demo_model(&mut other, 77, 1, 5).unwrap();
+    store
+        .add_model(b.target.profile, &new(&other[..len]))
+        .unwrap();
+    assert_eq!(
+        deployed_blob(&store, b.target.profile, b.target.band, &active).unwrap(),
+        None
+    );
+    store
+        .add_model(b.target.profile, &new(SHIPPED_MODEL))
+        .unwrap();
+    assert_eq!(
+        deployed_blob(&store, b.target.profile, b.target.band, &active)
+            .unwrap()
+            .as_deref(),
+        Some(SHIPPED_MODEL)
+    );
+}
+
+#[test]
+fn daily_history_is_a_table_of_every_day_in_range() {
+    let store = Store::open_in_memory().unwrap();
+    let profile = store.create_profile("ana", 0).unwrap();
+    let band = store
+        .upsert_band("5A:1B:00:00:00:01", "BandX Sim", 0)
+        .unwrap();
+    // 2026-11-26 12:00 UTC.
+    let now = 20_783 * DAY_MS + DAY_MS / 2;
+    let p = |t_ms, class: &str| NewPrediction {
+        band,
+        t_ms,
+        class: class.into(),
+        confidence: 0.9,
+        window_seq: 0,
+    };
+    let mut batch = vec![
+        p(now - 1000, "walking"),
+        p(now - 2000, "walking"),
+        p(now - 3000, "sitting"),
+    ];
+    batch.push(p(now - 2 * DAY_MS, "sitting"));
+    // Outside the 3-day range, and on another profile: not counted.
+    batch.push(p(now - 5 * DAY_MS, "typing"));
+    store.add_predictions(profile, &batch).unwrap();
+    let other = store.create_profile("ben", 0).unwrap();
+    store.add_predictions(other, &[p(now, "jogging")]).unwrap();
+
+    let h = daily_history(&store, profile, 3, now, 0).unwrap();
+    assert_eq!(h.days, ["2026-11-24", "2026-11-25", "2026-11-26"]);
+    assert_eq!(h.classes, ["sitting", "walking"]);
+    assert_eq!(h.windows, [vec![1, 0], vec![0, 0], vec![1, 2]]);
+    assert!((h.minutes[2][1] - 2.0 * 1.5 / 60.0).abs() < 1e-9);
+
+    // At UTC-13 h, 12:00 UTC minus 1-3 s is still the previous local day.
+    let h = daily_history(&store, profile, 1, now, -13 * 60).unwrap();
+    assert_eq!(h.days, ["2026-11-25"]);
+    assert_eq!(h.windows, [vec![1, 2]]);
+}
