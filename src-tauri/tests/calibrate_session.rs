@@ -1,36 +1,40 @@
 //! Guided calibration end to end on the virtual band: the real bandx-sim band (bandx-core's app,
 //! the WISDM wearer, exact GATT bytes, injected faults) behind the desktop's `Link`, a real SQLite
-//! file, and `record_class` driving it. The band's clock runs 25x real time (tests/support/fast_sim.rs).
-
-#[path = "support/fast_sim.rs"]
-mod fast_sim;
+//! file, and `record_class` driving it. The virtual band runs 25x faster than the wall clock (`SimConfig::realtime_speed`).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bandx_core::WINDOW_LEN;
-use bandx_sim::{Activity, Faults};
+use bandx_sim::{Activity, Faults, SimConfig};
 use bandx_studio::band::BandClient;
 use bandx_studio::calibrate::{
     self, ClassOutcome, ClassTarget, SessionConfig, SessionEvent, record_class,
 };
+use bandx_studio::link::sim::{FLASH_FILE_NAME, SHIPPED_MODEL, SimLink};
 use bandx_studio::link::{Backoff, Link, ScanRequest};
 use bandx_studio::store::{Store, Verdict};
 use bandx_studio::train;
-use fast_sim::FastSimLink;
 
-const SPEED: u32 = 25;
+const SPEED: f64 = 25.0;
+
+/// The app's virtual band (`SimLink`, fresh flash with the shipped model), SPEED times real time.
+fn fast_link(dir: &std::path::Path) -> SimLink {
+    let mut config = SimConfig::new(dir.join(FLASH_FILE_NAME), Some(SHIPPED_MODEL.to_vec()));
+    config.realtime_speed = SPEED;
+    SimLink::with_config(config).unwrap()
+}
 
 struct Bench {
     _dir: tempfile::TempDir,
-    link: FastSimLink,
+    link: SimLink,
     store: Mutex<Store>,
 }
 
 fn bench() -> Bench {
     let dir = tempfile::tempdir().unwrap();
-    let link = FastSimLink::open(dir.path(), SPEED);
+    let link = fast_link(dir.path());
     let store = Mutex::new(Store::open(dir.path().join("bandx.sqlite")).unwrap());
     Bench {
         _dir: dir,

@@ -1,39 +1,42 @@
 //! Live predictions on the virtual band running its shipped model: stored, checked by shadow
 //! inference on the desktop, reconnecting after a drop; and the per-day history built from them.
-//! The band's clock runs 25x real time (tests/support/fast_sim.rs).
-
-#[path = "support/fast_sim.rs"]
-mod fast_sim;
+//! The virtual band runs 25x faster than the wall clock (`SimConfig::realtime_speed`).
 
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use bandx_core::blob::Model;
-use bandx_sim::Activity;
+use bandx_sim::{Activity, SimConfig};
 use bandx_studio::band::BandClient;
-use bandx_studio::link::sim::SHIPPED_MODEL;
+use bandx_studio::link::sim::{FLASH_FILE_NAME, SHIPPED_MODEL, SimLink};
 use bandx_studio::link::{Backoff, Link, ScanRequest};
 use bandx_studio::live::{
     LiveConfig, LiveError, LiveEvent, LiveSummary, LiveTarget, daily_history, deployed_blob,
     run_live,
 };
 use bandx_studio::store::{NewModel, NewPrediction, Store};
-use fast_sim::FastSimLink;
 
-const SPEED: u32 = 25;
+const SPEED: f64 = 25.0;
+
+/// The app's virtual band (`SimLink`, fresh flash with the shipped model), SPEED times real time.
+fn fast_link(dir: &std::path::Path) -> SimLink {
+    let mut config = SimConfig::new(dir.join(FLASH_FILE_NAME), Some(SHIPPED_MODEL.to_vec()));
+    config.realtime_speed = SPEED;
+    SimLink::with_config(config).unwrap()
+}
 const DAY_MS: i64 = 86_400_000;
 
 struct Bench {
     _dir: tempfile::TempDir,
-    link: FastSimLink,
+    link: SimLink,
     store: Mutex<Store>,
     target: LiveTarget,
 }
 
 fn bench() -> Bench {
     let dir = tempfile::tempdir().unwrap();
-    let link = FastSimLink::open(dir.path(), SPEED);
+    let link = fast_link(dir.path());
     let store = Store::open(dir.path().join("bandx.sqlite")).unwrap();
     let profile = store.create_profile("ana", 0).unwrap();
     let ad = link.band().scan_result();
