@@ -198,6 +198,36 @@ async fn a_dropped_link_resumes_from_the_bands_offset() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_chunk_is_sent_again_from_the_bands_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = band(dir.path(), 247);
+    // Write 1 is the BeginUpdate request; writes 2.. are chunks of 242 bytes. Losing the 4th
+    // chunk makes the band ignore everything after it until the sender rewinds.
+    link.band().set_faults(Faults::none().drop_write(5));
+    let never = AtomicBool::new(false);
+    let (result, _) = run(
+        &link,
+        None,
+        Payload::Model(SHIPPED_MODEL),
+        &options(),
+        &never,
+        |_| {},
+    )
+    .await;
+    let (report, client) = result.unwrap();
+    assert_eq!(report.reconnects, 0);
+    assert!(
+        report.bytes_written > report.bytes,
+        "the chunks after the lost one were sent again: {report:?}"
+    );
+    assert!(
+        report.bytes_written <= report.bytes + 2048 + 242,
+        "no more than one confirmation window was resent: {report:?}"
+    );
+    assert_eq!(active_model(&client).await, model_of(SHIPPED_MODEL));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_drops_exhaust_the_reconnections_and_the_band_keeps_its_model() {
     let dir = tempfile::tempdir().unwrap();
     let link = band(dir.path(), 247);

@@ -118,7 +118,7 @@ pub struct DeployReport {
     pub sha256: String,
     /// The ATT MTU of the connection the transfer ended on.
     pub mtu: u16,
-    /// From the first `BeginUpdate` to the band confirming every byte.
+    /// From the band's answer to the first `BeginUpdate` to its confirmation of every byte.
     pub transfer_secs: f64,
     /// The whole job, connection to confirmation.
     pub total_secs: f64,

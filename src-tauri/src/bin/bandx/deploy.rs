@@ -279,6 +279,7 @@ fn print_report(r: &DeployReport) {
     println!("sha256: {}", r.sha256);
     println!("mtu: {}", r.mtu);
     println!("transfer_seconds: {:.3}", r.transfer_secs);
+    println!("total_seconds: {:.3}", r.total_secs);
     println!("bytes_per_sec: {:.0}", r.bytes_per_sec);
     println!("reconnects: {}", r.reconnects);
     let resumed: Vec<String> = r.resumed_from.iter().map(u32::to_string).collect();
