@@ -22,6 +22,8 @@ pub const FLASH_PROGRESS: &str = "flash:progress";
 pub const FLASH_DONE: &str = "flash:done";
 /// A prediction from the band (live view).
 pub const LIVE_PREDICTION: &str = "live:prediction";
+/// The desktop's shadow check of a band window.
+pub const LIVE_SHADOW: &str = "live:shadow";
 /// The live view stopped: [`JobEnd`].
 pub const LIVE_DONE: &str = "live:done";
 

@@ -44,6 +44,8 @@ pub fn run() -> anyhow::Result<()> {
             commands::calibrate::discard_window,
             commands::calibrate::discard_class_recordings,
             commands::flash::start_flash,
+            commands::live::start_live,
+            commands::live::live_summary,
             commands::train::start_training,
             commands::train::model_result,
             commands::train::latest_model_result,

@@ -18,6 +18,7 @@ import type {
   LiveSummary,
   Profile,
   ScanRow,
+  ShadowCheck,
   TrainProgress,
   TrainResult,
   UiError,
@@ -90,7 +91,10 @@ export const onFlashDone = (cb: (e: JobEnd<FlashResult>) => void) => on('flash:d
 
 // --- live ----------------------------------------------------------------------------------
 export const startLive = (profile: number) => invoke<void>('start_live', { profile });
-export const liveSummary = (profile: number, dark: boolean) => invoke<LiveSummary>('live_summary', { profile, dark });
+/** `offset`: the local time zone in minutes east of UTC (today's totals are local days). */
+export const liveSummary = (profile: number, dark: boolean, offset = -new Date().getTimezoneOffset()) =>
+  invoke<LiveSummary>('live_summary', { profile, dark, offset });
+export const onLiveShadow = (cb: (s: ShadowCheck) => void) => on('live:shadow', cb);
 export const onLivePrediction = (cb: (p: LivePrediction) => void) => on('live:prediction', cb);
 export const onLiveDone = (cb: (e: JobEnd<null>) => void) => on('live:done', cb);
 

@@ -133,11 +133,17 @@ export interface FlashResult {
 }
 
 export interface LivePrediction {
+  window_seq: number;
   t_ms: number;
   class: string;
   confidence: number;
-  /** Whether the desktop's shadow inference agrees (null until it has a window). */
-  agrees: boolean | null;
+}
+
+/** The desktop's own inference on the same window (same int8 engine on the raw stream). */
+export interface ShadowCheck {
+  window_seq: number;
+  agree: boolean;
+  rate: number | null;
 }
 
 export interface DailyTotal {
@@ -148,7 +154,6 @@ export interface DailyTotal {
 export interface LiveSummary {
   timeline_svg: string;
   today: DailyTotal[];
-  agreement: number | null;
 }
 
 export interface RecordingRow {

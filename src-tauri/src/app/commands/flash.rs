@@ -94,17 +94,9 @@ pub async fn start_flash(
                 _ => Owned::Model(model.ok_or_else(no_model)?),
             };
             let band = state.check_out(JobKind::Flash).await?;
-            // deploy::ble's future is not `Send` (it holds its progress callback by reference
-            // across awaits), so it runs on a blocking thread of its own, driven by block_on.
-            tauri::async_runtime::spawn_blocking(move || {
-                let result = tauri::async_runtime::block_on(flash_ble(
-                    &app,
-                    &state,
-                    request.profile,
-                    band,
-                    payload,
-                    &job.cancel,
-                ));
+            tauri::async_runtime::spawn(async move {
+                let result =
+                    flash_ble(&app, &state, request.profile, band, payload, &job.cancel).await;
                 drop(job);
                 events::emit(&app, events::FLASH_DONE, JobEnd::of(result));
             });

@@ -4,6 +4,7 @@ pub mod bands;
 pub mod calibrate;
 pub mod data;
 pub mod flash;
+pub mod live;
 pub mod profiles;
 pub mod train;
 

@@ -1,0 +1,177 @@
+// The whole journey on the virtual band, through the real window: connect the virtual band, create a
+// profile with two activities, record each while the virtual wearer does it (set through the UI's
+// picker), train, flash the model over (simulated) Bluetooth, and see the live view name what the
+// wearer is doing. A screenshot of every screen goes to test-output/screenshots/.
+// scripts/e2e runs the virtual band faster than real time (BANDX_SIM_SPEED) to keep this short.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openApp, screenshot } from './session.mjs';
+
+const CLASSES = ['walking', 'typing'];
+let browser;
+
+before(async () => {
+  browser = await openApp();
+  await (await browser.$('[data-testid="version"]')).waitForExist({ timeout: 15000 });
+});
+after(async () => {
+  await browser?.deleteSession();
+});
+
+const $ = (sel) => browser.$(sel);
+const byText = (tag, text) => browser.$(`//${tag}[normalize-space()="${text}"]`);
+
+async function nav(name) {
+  await (await browser.$(`//nav//button[normalize-space()="${name}"]`)).click();
+  const heading = await $('main h2');
+  await browser.waitUntil(async () => (await heading.getText()) === name, { timeout: 5000 });
+}
+
+/** Sets a <select> the way a user's pick does (value + change event). */
+async function pick(testid, value) {
+  const el = await $(`[data-testid="${testid}"]`);
+  await el.waitForExist({ timeout: 10000 });
+  await browser.waitUntil(async () => (await el.$$('option')).length > 0, { timeout: 10000 });
+  await browser.execute(
+    (e, v) => {
+      e.value = v;
+      e.dispatchEvent(new Event('change', { bubbles: true }));
+    },
+    el,
+    value,
+  );
+  await browser.waitUntil(async () => (await el.getValue()) === value, { timeout: 5000 });
+}
+
+async function type(testid, text) {
+  const input = await $(`[data-testid="${testid}"]`);
+  await input.setValue(text);
+}
+
+/** Surfaces an error the UI shows instead of waiting for a timeout. */
+async function noError() {
+  const alerts = await browser.$$('[role="alert"][data-code]');
+  for (const a of alerts) assert.fail(`the app shows an error: ${await a.getText()}`);
+}
+
+test('connect the virtual band', async () => {
+  await nav('Bands');
+  await (await byText('button', 'Use the virtual band')).click();
+  const card = await $('[data-testid="band-card"]');
+  await card.waitForExist({ timeout: 15000 });
+  assert.match(await (await $('[data-testid="band-firmware"]')).getText(), /^sim-/);
+  await pick('wearer-style', 'different');
+  await screenshot(browser, '01-bands');
+});
+
+test('create a profile with two activities', async () => {
+  await nav('Calibrate');
+  await type('new-profile', 'Journey');
+  await (await byText('button', 'Create profile')).click();
+  await (await $('[data-testid="status-profile"]')).waitForExist({ timeout: 5000 });
+  for (const name of CLASSES) {
+    await type('new-class', name);
+    await (await byText('button', 'Add activity')).click();
+    await (await $(`[data-testid="class-${name}"]`)).waitForExist({ timeout: 5000 });
+  }
+  await noError();
+});
+
+for (const name of CLASSES) {
+  test(`calibrate ${name} while the wearer does it`, async () => {
+    await pick('wearer-activity', name);
+    await (await byText('button', `Record ${name}`)).click();
+    const recorder = await $('[data-testid="recorder"]');
+    await recorder.waitForExist({ timeout: 5000 });
+    await browser.waitUntil(
+      async () => {
+        await noError();
+        return (await recorder.getAttribute('data-phase')) === 'done';
+      },
+      { timeout: 90000, interval: 250, timeoutMsg: `recording ${name} did not finish` },
+    );
+    assert.equal(await (await $('[data-testid="window-counter"]')).getText(), '15/15 good windows');
+    const chart = await $('[data-testid="imu-chart"]');
+    assert.ok(Number(await chart.getAttribute('data-samples')) > 0, 'the live chart received samples');
+    assert.ok(Number(await chart.getAttribute('data-frames')) > 10, 'the live chart redraws');
+    if (name === CLASSES[0]) {
+      await recorder.scrollIntoView();
+      await screenshot(browser, '02-calibrate');
+    }
+  });
+}
+
+test('train', async () => {
+  await nav('Train');
+  await (await $('[data-testid="train"]')).click();
+  const result = await $('[data-testid="train-result"]');
+  await browser.waitUntil(
+    async () => {
+      await noError();
+      return result.isExisting();
+    },
+    { timeout: 150000, interval: 500, timeoutMsg: 'training did not finish' },
+  );
+  const personal = await (await $('[data-testid="personal-accuracy"]')).getText();
+  assert.match(personal, /^\d+ %$/);
+  assert.ok(Number.parseInt(personal, 10) >= 80, `personal accuracy ${personal}`);
+  await (await $('[data-testid="confusion"]')).waitForExist();
+  await screenshot(browser, '03-train');
+});
+
+test('flash the model over Bluetooth (model only)', async () => {
+  await nav('Flash');
+  const what = await $('[data-testid="flash-what"]');
+  await browser.waitUntil(async () => /walking, typing/.test(await what.getText()), { timeout: 5000 });
+  await (await $('[data-testid="flash"]')).click();
+  const result = await $('[data-testid="flash-result"]');
+  await browser.waitUntil(
+    async () => {
+      await noError();
+      return result.isExisting();
+    },
+    { timeout: 120000, interval: 250, timeoutMsg: 'flashing did not finish' },
+  );
+  assert.match(await result.getText(), /Verified: the band runs model v1 \(walking, typing\)/);
+  await screenshot(browser, '04-flash');
+});
+
+test('the live view names what the wearer is doing', async () => {
+  await nav('Live');
+  await (await $('[data-testid="live-start"]')).click();
+  const activity = await $('[data-testid="live-activity"]');
+  for (const name of [...CLASSES].reverse()) {
+    await pick('wearer-activity', name);
+    // The band's next windows are of the new activity; it must name it steadily (3 times in a row).
+    let streak = 0;
+    await browser.waitUntil(
+      async () => {
+        await noError();
+        const text = (await activity.isExisting()) ? await activity.getText() : '';
+        streak = text.toLowerCase() === name ? streak + 1 : 0;
+        return streak >= 3;
+      },
+      { timeout: 60000, interval: 400, timeoutMsg: `the live view did not settle on ${name}` },
+    );
+  }
+  // Stopping stores the last predictions; the history then shows today's minutes per activity.
+  await (await byText('button', 'Stop')).click();
+  const today = await $('[data-testid="today"]');
+  await browser.waitUntil(async () => (await today.isExisting()) && /walking/.test(await today.getText()), {
+    timeout: 15000,
+    timeoutMsg: "today's totals did not show walking",
+  });
+  await (await $('[data-testid="timeline"]')).waitForExist({ timeout: 5000 });
+  await screenshot(browser, '05-live');
+});
+
+test('the data screen lists the recordings, the model and the deployment', async () => {
+  await nav('Data');
+  const models = await $('table[aria-label="Models"]');
+  await models.waitForExist({ timeout: 5000 });
+  const recordings = await browser.$$('table[aria-label="Recordings"] tbody tr');
+  assert.ok(recordings.length >= 2, `${recordings.length} recordings`);
+  const deployments = await $('table[aria-label="Deployments"]');
+  assert.match(await deployments.getText(), /verified/);
+  await screenshot(browser, '06-data');
+});
