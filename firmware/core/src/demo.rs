@@ -130,7 +130,8 @@ mod tests {
         let mut buf = [0u8; DEMO_BLOB_CAPACITY];
         let len = write_demo_model(&mut buf, 1, 1, 3).unwrap();
         let model = Model::parse(&buf[..len]).unwrap();
-        let logits: heapless::Vec<i8, 16> = model.self_test_vector().logits().collect();
+        let logits: heapless::Vec<i8, { crate::blob::MAX_CLASSES }> =
+            model.self_test_vector().logits().collect();
         // Random weights should still give distinct, unsaturated logits.
         assert!(logits.iter().any(|&l| l != logits[0]));
         assert!(logits.iter().all(|&l| l > -128 && l < 127), "{logits:?}");

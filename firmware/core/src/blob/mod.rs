@@ -59,8 +59,8 @@ pub const FORMAT_VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 24;
 /// Bytes of the trailing SHA-256.
 pub const DIGEST_LEN: usize = 32;
-/// Most classes a model may have.
-pub const MAX_CLASSES: usize = 16;
+/// Most classes a model may have (18-class WISDM fits; [`crate::protocol::Info`] carries as many labels).
+pub const MAX_CLASSES: usize = 24;
 /// Longest label, in UTF-8 bytes.
 pub const MAX_LABEL_LEN: usize = 24;
 /// Most layers a model may have.

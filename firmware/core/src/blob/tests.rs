@@ -211,8 +211,8 @@ fn writer_enforces_order_shapes_and_capacity() {
     );
     assert_eq!(w.labels(&[""]), Err(BlobError::BadLabel { index: 0 }));
     assert_eq!(
-        w.labels(&["x"; 17]),
-        Err(BlobError::BadClassCount { count: 17 })
+        w.labels(&["x"; MAX_CLASSES + 1]),
+        Err(BlobError::BadClassCount { count: 25 })
     );
     w.labels(&["a", "b"]).unwrap();
     w.input_spec(&InputSpec {

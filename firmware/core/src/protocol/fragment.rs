@@ -5,8 +5,10 @@
 
 use core::fmt;
 
-/// Largest control message.
-pub const MAX_MESSAGE_LEN: usize = 512;
+/// Largest control message. The largest one is an `Info` response naming [`crate::blob::MAX_CLASSES`]
+/// labels of [`crate::blob::MAX_LABEL_LEN`] bytes (about 650 bytes); 768 leaves room and still splits
+/// into at most 41 fragments at MTU 23 (the 7-bit index allows 128).
+pub const MAX_MESSAGE_LEN: usize = 768;
 const LAST: u8 = 0x80;
 
 /// Splits `message` into packets of at most `payload` bytes (including the 1-byte header).

@@ -209,7 +209,9 @@ fn largest_info_fits_a_message_and_prediction_fits_mtu_23() {
         model: Some(ModelInfo {
             id: u32::MAX,
             version: u32::MAX,
-            labels: (0..16).map(|_| label.clone()).collect(),
+            labels: (0..crate::blob::MAX_CLASSES)
+                .map(|_| label.clone())
+                .collect(),
         }),
         battery_percent: 100,
         sample_rate_hz: 20,
@@ -218,7 +220,7 @@ fn largest_info_fits_a_message_and_prediction_fits_mtu_23() {
         predicting: true,
     };
     let mut buf = [0u8; MAX_MESSAGE_LEN];
-    encode_response(
+    let len = encode_response(
         &Response {
             id: u16::MAX,
             body: ResponseBody::Info(info),
@@ -226,6 +228,8 @@ fn largest_info_fits_a_message_and_prediction_fits_mtu_23() {
         &mut buf,
     )
     .unwrap();
+    // At MTU 23 (20-byte packets) it must still fit the 7-bit fragment index.
+    assert!(fragments(&buf[..len], 20).count() <= 128);
     let event = PredictionEvent {
         window_seq: u32::MAX,
         timestamp_ms: u32::MAX,
@@ -252,14 +256,14 @@ fn out_of_sequence_fragments_drop_the_partial_message() {
     // A fresh message still gets through.
     assert_eq!(r.push(&[0x80, 5]), Ok(Some(&[5u8][..])));
     let mut r = Reassembler::new();
-    let big = [0u8; 100];
-    for i in 0..5u8 {
+    // Exactly MAX_MESSAGE_LEN bytes are accepted, one more is too long.
+    let big = [0u8; 128];
+    let full = (MAX_MESSAGE_LEN / big.len()) as u8;
+    assert_eq!(MAX_MESSAGE_LEN % big.len(), 0);
+    for i in 0..full {
         assert_eq!(r.push(&[&[i][..], &big[..]].concat()), Ok(None));
     }
-    assert_eq!(
-        r.push(&[&[5u8][..], &big[..]].concat()),
-        Err(FragmentError::TooLong)
-    );
+    assert_eq!(r.push(&[full, 0]), Err(FragmentError::TooLong));
 }
 
 proptest! {
