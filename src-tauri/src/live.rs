@@ -355,9 +355,11 @@ impl Shadow {
 }
 
 /// Runs live predictions until `config.duration` has passed or `cancel` is set, storing every
-/// prediction for `target` and, with `shadow_blob` (which must be the band's active model), checking
-/// each band window on the desktop. `client` is replaced by a new client when the link drops and
+/// prediction for `target` and, with `shadow_blob` (which must be the band's active model, see
+/// [`deployed_blob`]), checking each band window on the desktop. `client` is replaced by a new client when the link drops and
 /// comes back. Returns (and emits last) the summary.
+// The app and the CLI pass each of these separately (the UI's commands hold them in different places).
+#[allow(clippy::too_many_arguments)]
 pub async fn run_live(
     client: &mut BandClient,
     link: &dyn Link,

@@ -303,3 +303,19 @@ fn daily_history_is_a_table_of_every_day_in_range() {
     assert_eq!(h.days, ["2026-11-25"]);
     assert_eq!(h.windows, [vec![1, 2]]);
 }
+
+/// The app runs live sessions on spawned tasks: the future must be `Send` (checked at compile time).
+fn _run_live_is_send(
+    client: &mut BandClient,
+    link: &SimLink,
+    store: &Mutex<Store>,
+    target: &LiveTarget,
+    config: &LiveConfig,
+    on_event: &mut (dyn FnMut(LiveEvent) + Send),
+    cancel: &AtomicBool,
+) {
+    fn send<T: Send>(_: T) {}
+    send(run_live(
+        client, link, store, target, None, config, on_event, cancel,
+    ));
+}

@@ -185,7 +185,7 @@ impl ClassSession {
         segment.recent.push_back(sample);
         segment.len += 1;
         let due = segment.len >= WINDOW_LEN as u64
-            && (segment.len - WINDOW_LEN as u64) % WINDOW_HOP as u64 == 0;
+            && (segment.len - WINDOW_LEN as u64).is_multiple_of(WINDOW_HOP as u64);
         if !due {
             return None;
         }

@@ -14,7 +14,10 @@ use clap::{Parser, Subcommand};
 
 mod archive;
 mod deploy;
+mod history;
+mod live;
 mod profile;
+mod record;
 mod report;
 mod train;
 
@@ -83,6 +86,14 @@ enum Command {
     Import(archive::ImportArgs),
     /// Write SVG plots and a report.md about a profile into a folder.
     Report(report::ReportArgs),
+    /// Guided calibration of one activity class: countdown, then recording until enough good
+    /// windows; rejected windows are printed with their reason.
+    Record(record::RecordArgs),
+    /// Print the band's predictions as they come (stored for the history), checked by shadow
+    /// inference on the desktop; the agreement at the end.
+    Live(live::LiveArgs),
+    /// Minutes per activity class per day, from the stored predictions.
+    History(history::HistoryArgs),
     /// Write a model (a blob file or a stored version) or a firmware image to the band, over BLE
     /// (resuming after a dropped link) or USB; prints the result as `key: value` lines.
     Deploy(deploy::DeployArgs),
@@ -165,6 +176,7 @@ fn run_offline(cli: &Cli) -> Option<Result<(), Failure>> {
         Command::Export(args) => dir().and_then(|d| Ok(archive::export(&d, args)?)),
         Command::Import(args) => dir().and_then(|d| Ok(archive::import(&d, args)?)),
         Command::Report(args) => dir().and_then(|d| Ok(report::run(&d, args)?)),
+        Command::History(args) => dir().and_then(|d| Ok(history::run(&d, args)?)),
         _ => return None,
     };
     Some(result)
@@ -176,6 +188,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
     if let Command::Deploy(args) = &cli.command {
         return deploy::run(&cli, args).await;
+    }
+    if let Command::Record(args) = &cli.command {
+        return record::run(&cli, args).await;
+    }
+    if let Command::Live(args) = &cli.command {
+        return live::run(&cli, args).await;
     }
     let link = open_link(&cli).await?;
     match cli.command {
@@ -230,6 +248,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Train(_) | Command::Export(_) | Command::Import(_) | Command::Report(_) => {
             unreachable!("run_offline runs the store commands")
         }
+        Command::History(_) => unreachable!("run_offline runs history"),
+        Command::Record(_) | Command::Live(_) => unreachable!("they open their own link"),
         Command::Deploy(_) => unreachable!("deploy opens its own link"),
     }
 }
