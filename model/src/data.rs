@@ -20,8 +20,9 @@ pub enum DataSource {
         file: PathBuf,
         options: CsvOptions,
     },
+    /// A profile folder exported by BandX Studio.
     AppExport {
-        file: PathBuf,
+        dir: PathBuf,
     },
 }
 
@@ -43,7 +44,7 @@ impl DataSource {
             DataSource::Csv { file, options } => {
                 csv::read_file(file, *options).map(|(r, i)| (r, vec![i]))
             }
-            DataSource::AppExport { file } => app_export::read(file).map(|r| (r, Vec::new())),
+            DataSource::AppExport { dir } => app_export::read_dir(dir),
         }
     }
 }

@@ -22,10 +22,6 @@ pub enum ModelError {
     InvalidInput(String),
     #[error("no usable data: {0}")]
     NoData(String),
-    #[error(
-        "the desktop app's export format is not defined yet ({0}); export to the generic CSV instead"
-    )]
-    AppExportNotDefined(PathBuf),
     #[error("checkpoint {path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
     #[error("export: {0}")]

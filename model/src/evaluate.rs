@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cnn::HarCnnConfig;
 use crate::error::{ModelError, Result};
-use crate::personalize::{Method, PersonalizeConfig, personalize};
+use crate::personalize::{Method, PersonalizeConfig, personalize_named};
 use crate::preprocess::{Normalization, WINDOW_LEN, Window, label_set};
 use crate::train::{
     Examples, TrainConfig, TrainReport, accuracy, predict, pretrain, validation_subjects,
@@ -43,6 +43,9 @@ pub struct EvalOptions {
     /// Restrict the personal subjects' classes to these labels (all when empty).
     pub user_classes: Vec<String>,
     pub show_progress: bool,
+    /// Folder where each fold's pre-trained backbone is saved and, when its fold and training
+    /// settings match, reloaded instead of re-trained (personalization experiments reuse them).
+    pub backbone_cache: Option<std::path::PathBuf>,
 }
 
 impl EvalOptions {
@@ -62,6 +65,7 @@ impl EvalOptions {
             int8: true,
             user_classes: Vec::new(),
             show_progress: false,
+            backbone_cache: None,
         }
     }
 }
@@ -326,14 +330,46 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
             val = val.len(),
             "pre-training"
         );
-        let (base, pre_report) = pretrain(
-            &opts.net,
-            &train,
-            &val,
-            labels.len(),
-            &opts.train,
-            opts.show_progress,
-        );
+        let cache_key = serde_json::json!({
+            "dataset": opts.dataset,
+            "personal": personal,
+            "validation": validation,
+            "train_windows": train.len(),
+            "network": opts.net,
+            "train": opts.train,
+            "gs_holdout_fraction": opts.gs_holdout_fraction,
+        });
+        let cache_path = opts
+            .backbone_cache
+            .as_ref()
+            .map(|d| d.join(format!("{}-fold-{f}.json", opts.dataset)));
+        let cached = cache_path
+            .as_deref()
+            .and_then(|p| load_cached_backbone(p, &cache_key, &labels));
+        let (base, pre_report) = match cached {
+            Some(hit) => hit,
+            None => {
+                let (base, report) = pretrain(
+                    &opts.net,
+                    &train,
+                    &val,
+                    labels.len(),
+                    &opts.train,
+                    opts.show_progress,
+                );
+                if let Some(path) = &cache_path {
+                    let mut ck = crate::checkpoint::Checkpoint::new(
+                        opts.net.clone(),
+                        labels.clone(),
+                        norm,
+                        &base,
+                    );
+                    ck.notes = serde_json::json!({ "key": cache_key, "pretrain": report });
+                    ck.save(path)?;
+                }
+                (base, report)
+            }
+        };
         let sample: Vec<f32> = train
             .x
             .chunks_exact(crate::preprocess::WINDOW_VALUES)
@@ -388,12 +424,13 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
             let mut ps_pm_int8 = BTreeMap::new();
             for &m in &opts.methods {
                 let t0 = Instant::now();
-                let pm = personalize(
+                let pm = personalize_named(
                     &base,
+                    &labels,
                     &opts.net,
                     m,
                     &cal,
-                    user_labels.len(),
+                    &user_labels,
                     &opts.personalize,
                 );
                 times.entry(m).or_default().push(t0.elapsed().as_secs_f64());
@@ -435,12 +472,13 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
                     continue;
                 }
                 for &m in &opts.methods {
-                    let pm = personalize(
+                    let pm = personalize_named(
                         &base,
+                        &labels,
                         &opts.net,
                         m,
                         &cal_k,
-                        user_labels.len(),
+                        &user_labels,
                         &opts.personalize,
                     );
                     let acc = accuracy(&predict(&pm, &test_k.x), &test_k.y) as f64;
@@ -520,6 +558,21 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
         confusion_pm: conf_pm,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// A fold's backbone saved by an earlier run with the same fold and settings.
+fn load_cached_backbone(
+    path: &std::path::Path,
+    key: &serde_json::Value,
+    labels: &[String],
+) -> Option<(crate::cnn::HarCnn, TrainReport)> {
+    let ck = crate::checkpoint::Checkpoint::load(path).ok()?;
+    if ck.notes.get("key") != Some(key) || ck.labels != labels {
+        return None;
+    }
+    let report: TrainReport = serde_json::from_value(ck.notes.get("pretrain")?.clone()).ok()?;
+    tracing::info!(path = %path.display(), "reusing the cached fold backbone");
+    Some((ck.model(&burn::prelude::Device::flex()), report))
 }
 
 /// The Markdown table beside the paper's Tables 2 and 3.

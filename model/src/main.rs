@@ -8,7 +8,7 @@ use bandx_model::checkpoint::Checkpoint;
 use bandx_model::cnn::{HarCnnConfig, activation_ranges};
 use bandx_model::data::DataSource;
 use bandx_model::evaluate::{EvalOptions, evaluate, markdown};
-use bandx_model::personalize::{Method, PersonalizeConfig, personalize};
+use bandx_model::personalize::{Method, PersonalizeConfig, personalize_named};
 use bandx_model::preprocess::{Normalization, label_set, windows};
 use bandx_model::readers::csv::CsvOptions;
 use bandx_model::recording::{AccelUnit, GyroUnit};
@@ -39,6 +39,9 @@ struct SourceArgs {
     /// Generic CSV with header subject,session,label,ax,ay,az,gx,gy,gz.
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
+    /// A profile folder exported by BandX Studio (profile.json, recordings.json, recordings/, ...).
+    #[arg(long, value_name = "DIR")]
+    app_export: Option<PathBuf>,
 }
 
 #[derive(Args, Clone)]
@@ -82,6 +85,8 @@ impl DataArgs {
             }
         } else if let Some(dir) = &s.pamap2 {
             DataSource::Pamap2 { dir: dir.clone() }
+        } else if let Some(dir) = &s.app_export {
+            DataSource::AppExport { dir: dir.clone() }
         } else {
             DataSource::Csv {
                 file: s.csv.clone().expect("clap requires one source"),
@@ -186,6 +191,16 @@ enum Command {
         /// Personalize to these classes only (comma separated labels; default all).
         #[arg(long, value_delimiter = ',')]
         user_classes: Vec<String>,
+        /// Personalization methods to compare (comma separated; default all).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        methods: Vec<Method>,
+        /// Save each fold's pre-trained backbone here and reuse it when the fold and the
+        /// training settings match (later runs only re-run personalization).
+        #[arg(long, value_name = "DIR")]
+        backbone_cache: Option<PathBuf>,
+        /// Personalization settings (JSON of `PersonalizeConfig`; missing fields take defaults).
+        #[arg(long, value_name = "FILE")]
+        personalize_config: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -261,6 +276,9 @@ fn main() -> Result<()> {
             curve,
             no_int8,
             user_classes,
+            methods,
+            backbone_cache,
+            personalize_config,
             out,
         } => {
             let (source, w, _) = data.load()?;
@@ -273,6 +291,13 @@ fn main() -> Result<()> {
             opts.show_progress = true;
             opts.int8 = !no_int8;
             opts.user_classes = user_classes;
+            if !methods.is_empty() {
+                opts.methods = methods;
+            }
+            opts.backbone_cache = backbone_cache;
+            if let Some(path) = personalize_config {
+                opts.personalize = personalize_config_file(&path)?;
+            }
             let report = evaluate(&w, &opts)?;
             write_report(&report, &out)
         }
@@ -335,6 +360,22 @@ fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A `PersonalizeConfig` from a JSON file holding only the fields that differ from the defaults.
+fn personalize_config_file(path: &Path) -> Result<PersonalizeConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let given: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+        .with_context(|| format!("{}: expected a JSON object", path.display()))?;
+    let mut merged = serde_json::to_value(PersonalizeConfig::new())?;
+    for (k, v) in given {
+        let slot = merged
+            .get_mut(&k)
+            .with_context(|| format!("{}: unknown setting {k:?}", path.display()))?;
+        *slot = v;
+    }
+    serde_json::from_value(merged).with_context(|| format!("{}: bad setting", path.display()))
 }
 
 fn write_report(report: &bandx_model::evaluate::Report, out: &Path) -> Result<()> {
@@ -444,12 +485,13 @@ fn cmd_personalize(
     let device = Device::flex();
     let base_model = ckpt.model(&device);
     let t = Instant::now();
-    let model = personalize(
+    let model = personalize_named(
         &base_model,
+        &ckpt.labels,
         &ckpt.network,
         method,
         &cal,
-        labels.len(),
+        &labels,
         &PersonalizeConfig::new(),
     );
     eprintln!(

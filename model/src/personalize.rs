@@ -7,6 +7,9 @@
 //! - [`Method::Ncm`]: closed-form nearest-class-mean on the embeddings, written as a Linear head
 //!   (`logit_c = 2 mu_c . e - |mu_c|^2`, i.e. minus the squared distance up to a constant), so it
 //!   exports to the same int8 Dense layer.
+//! - [`Method::Dense`]: the paper's frozen backbone and fresh head, but the head learns from every
+//!   window inside the signal the user recorded, not only the 50 %-overlap ones (see
+//!   [`recorded_spans`]), plus amplitude-scaled and jittered copies of them.
 
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
@@ -14,6 +17,8 @@ use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
 
 use crate::cnn::{DenseWeights, HarCnn, HarCnnConfig, linear_from, windows_tensor};
+use crate::preprocess::WINDOW_LEN;
+use crate::recording::CHANNELS;
 use crate::train::{Examples, balanced_cross_entropy, class_weights, embeddings};
 
 #[derive(
@@ -37,16 +42,34 @@ pub enum Method {
     FineTune,
     /// Nearest class mean on the embeddings (closed form).
     Ncm,
+    /// Frozen backbone, fresh head trained on dense (every `dense_stride` samples) and
+    /// augmented windows cut from the user's recorded signal.
+    Dense,
+    /// `dense`, then every layer fine-tuned on those dense windows at a small learning rate.
+    DenseFineTune,
+    /// `dense_fine_tune` whose head starts from the pre-trained head rows of the classes the
+    /// backbone already knows by name (new classes start from their class mean).
+    Warm,
 }
 
 impl Method {
-    pub const ALL: [Method; 3] = [Method::Head, Method::FineTune, Method::Ncm];
+    pub const ALL: [Method; 6] = [
+        Method::Head,
+        Method::FineTune,
+        Method::Ncm,
+        Method::Dense,
+        Method::DenseFineTune,
+        Method::Warm,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Method::Head => "head",
             Method::FineTune => "fine_tune",
             Method::Ncm => "ncm",
+            Method::Dense => "dense",
+            Method::DenseFineTune => "dense_fine_tune",
+            Method::Warm => "warm",
         }
     }
 }
@@ -71,10 +94,30 @@ pub struct PersonalizeConfig {
     pub fine_tune_batch: usize,
     #[config(default = 7)]
     pub seed: u64,
+    /// Hop in samples between the dense windows of [`Method::Dense`].
+    #[config(default = 3)]
+    pub dense_stride: usize,
+    /// Augmented copies per dense window (amplitude scale and jitter), besides the window itself.
+    #[config(default = 1)]
+    pub dense_copies: usize,
+    /// Adam steps of the dense head (full batch).
+    #[config(default = 300)]
+    pub dense_steps: usize,
+    /// L2 weight decay of the dense head.
+    #[config(default = 1e-3)]
+    pub dense_weight_decay: f64,
+    /// Fine-tuning epochs over the dense windows ([`Method::DenseFineTune`]).
+    #[config(default = 4)]
+    pub dense_fine_tune_epochs: usize,
+    #[config(default = 1e-3)]
+    pub dense_fine_tune_learning_rate: f64,
+    #[config(default = 32)]
+    pub dense_fine_tune_batch: usize,
 }
 
 /// Returns a model whose head has one output per user class (`classes`), from calibration
-/// examples whose `y` index those classes.
+/// examples whose `y` index those classes. Knows nothing of class names: [`Method::Warm`] acts
+/// as [`Method::DenseFineTune`] here (see [`personalize_named`]).
 pub fn personalize(
     base: &HarCnn,
     net: &HarCnnConfig,
@@ -83,19 +126,158 @@ pub fn personalize(
     classes: usize,
     cfg: &PersonalizeConfig,
 ) -> HarCnn {
-    let emb = embeddings(base, &calibration.x);
+    personalize_known(base, net, method, calibration, &vec![None; classes], cfg)
+}
+
+/// [`personalize`] for named classes: with [`Method::Warm`], a user class whose name is one of
+/// the pre-trained model's (`base_labels`) starts from that class's pre-trained head row.
+pub fn personalize_named(
+    base: &HarCnn,
+    base_labels: &[String],
+    net: &HarCnnConfig,
+    method: Method,
+    calibration: &Examples,
+    user_labels: &[String],
+    cfg: &PersonalizeConfig,
+) -> HarCnn {
+    let known: Vec<Option<usize>> = user_labels
+        .iter()
+        .map(|u| base_labels.iter().position(|b| b == u))
+        .collect();
+    personalize_known(base, net, method, calibration, &known, cfg)
+}
+
+/// `known[c]`: the pre-trained head row of user class `c`, if the base model has that class.
+fn personalize_known(
+    base: &HarCnn,
+    net: &HarCnnConfig,
+    method: Method,
+    calibration: &Examples,
+    known: &[Option<usize>],
+    cfg: &PersonalizeConfig,
+) -> HarCnn {
     let dim = net.embedding_size();
-    let head = match method {
-        Method::Ncm => ncm_head(&emb, &calibration.y, dim, classes),
-        Method::Head | Method::FineTune => train_head(&emb, &calibration.y, dim, classes, cfg),
+    let classes = known.len();
+    let (examples, head) = match method {
+        Method::Ncm => {
+            let emb = embeddings(base, &calibration.x);
+            let head = ncm_head(&emb, &calibration.y, dim, classes);
+            (None, head)
+        }
+        Method::Head | Method::FineTune => {
+            let emb = embeddings(base, &calibration.x);
+            let fit = HeadFit {
+                steps: cfg.head_steps,
+                learning_rate: cfg.head_learning_rate,
+                weight_decay: 0.0,
+                init: None,
+            };
+            (
+                None,
+                train_head(&emb, &calibration.y, classes, &fit, cfg.seed),
+            )
+        }
+        Method::Dense | Method::DenseFineTune | Method::Warm => {
+            let dense = dense_examples(calibration, cfg);
+            let emb = embeddings(base, &dense.x);
+            let init = (method == Method::Warm).then(|| {
+                let pre = crate::cnn::dense_weights(&base.head);
+                warm_start(&pre, known, &emb, &dense.y, dim)
+            });
+            let fit = HeadFit {
+                steps: cfg.dense_steps,
+                learning_rate: cfg.head_learning_rate,
+                weight_decay: cfg.dense_weight_decay,
+                init,
+            };
+            let head = train_head(&emb, &dense.y, classes, &fit, cfg.seed);
+            (Some(dense), head)
+        }
     };
-    let device = Device::flex();
     let mut model = base.valid();
-    model.head = linear_from(&head, &device);
-    if method == Method::FineTune {
-        model = fine_tune(&model, net, calibration, classes, cfg);
+    model.head = linear_from(&head, &Device::flex());
+    match method {
+        Method::FineTune => {
+            let schedule = FineTune {
+                epochs: cfg.fine_tune_epochs,
+                learning_rate: cfg.fine_tune_learning_rate,
+                batch: cfg.fine_tune_batch,
+            };
+            fine_tune(&model, net, calibration, classes, &schedule, cfg.seed)
+        }
+        Method::DenseFineTune | Method::Warm => {
+            let schedule = FineTune {
+                epochs: cfg.dense_fine_tune_epochs,
+                learning_rate: cfg.dense_fine_tune_learning_rate,
+                batch: cfg.dense_fine_tune_batch,
+            };
+            let dense = examples.unwrap_or_default();
+            fine_tune(&model, net, &dense, classes, &schedule, cfg.seed)
+        }
+        Method::Head | Method::Ncm | Method::Dense => model,
     }
-    model
+}
+
+/// The head a warm start begins from: the pre-trained row (weights and bias) for a known class,
+/// the nearest-class-mean row, scaled to the pre-trained rows' typical norm, for a new one.
+fn warm_start(
+    pre: &DenseWeights,
+    known: &[Option<usize>],
+    emb: &[f32],
+    y: &[usize],
+    dim: usize,
+) -> DenseWeights {
+    let classes = known.len();
+    let ncm = ncm_head(emb, y, dim, classes);
+    let norm = |w: &[f32]| w.iter().map(|v| v * v).sum::<f32>().sqrt();
+    let pre_norm = (0..pre.outputs)
+        .map(|o| norm(&pre.weight[o * dim..(o + 1) * dim]))
+        .sum::<f32>()
+        / pre.outputs.max(1) as f32;
+    let mut head = DenseWeights {
+        inputs: dim,
+        outputs: classes,
+        weight: vec![0.0; classes * dim],
+        bias: vec![0.0; classes],
+    };
+    for (c, k) in known.iter().enumerate() {
+        let row = &mut head.weight[c * dim..(c + 1) * dim];
+        match k {
+            Some(k) => {
+                row.copy_from_slice(&pre.weight[k * dim..(k + 1) * dim]);
+                head.bias[c] = pre.bias[*k];
+            }
+            None => {
+                let from = &ncm.weight[c * dim..(c + 1) * dim];
+                let scale = pre_norm / norm(from).max(1e-6);
+                for (r, v) in row.iter_mut().zip(from) {
+                    *r = v * scale;
+                }
+                head.bias[c] = if ncm.bias[c] < -1e3 {
+                    -1e3
+                } else {
+                    ncm.bias[c] * scale
+                };
+            }
+        }
+    }
+    head
+}
+
+/// How one head is fitted.
+struct HeadFit {
+    steps: usize,
+    learning_rate: f64,
+    weight_decay: f64,
+    /// Starting weights (a fresh random head when `None`).
+    init: Option<DenseWeights>,
+}
+
+/// How long and how fast every layer is fine-tuned.
+struct FineTune {
+    epochs: usize,
+    learning_rate: f64,
+    batch: usize,
 }
 
 /// Closed-form nearest-class-mean head. A class without examples gets a very low logit.
@@ -130,24 +312,27 @@ pub fn ncm_head(emb: &[f32], y: &[usize], dim: usize, classes: usize) -> DenseWe
     }
 }
 
-fn train_head(
-    emb: &[f32],
-    y: &[usize],
-    dim: usize,
-    classes: usize,
-    cfg: &PersonalizeConfig,
-) -> DenseWeights {
+fn train_head(emb: &[f32], y: &[usize], classes: usize, fit: &HeadFit, seed: u64) -> DenseWeights {
     let device = Device::flex().autodiff();
-    device.seed(cfg.seed);
+    device.seed(seed);
     let n = y.len();
+    let dim = emb.len() / n.max(1);
     let x = Tensor::<2>::from_data(TensorData::new(emb.to_vec(), [n, dim]), &device);
     let weights = class_weights(y, classes);
-    let mut head = burn::nn::LinearConfig::new(dim, classes).init(&device);
-    let mut optim = AdamConfig::new().init();
-    for _ in 0..cfg.head_steps {
+    let mut head = match &fit.init {
+        Some(init) => linear_from(init, &device),
+        None => burn::nn::LinearConfig::new(dim, classes).init(&device),
+    };
+    let mut optim = AdamConfig::new()
+        .with_weight_decay(
+            (fit.weight_decay > 0.0)
+                .then(|| burn::optim::decay::WeightDecayConfig::new(fit.weight_decay as f32)),
+        )
+        .init();
+    for _ in 0..fit.steps {
         let loss = balanced_cross_entropy(head.forward(x.clone()), y, &weights, &device);
         let grads = GradientsParams::from_grads(loss.backward(), &head);
-        head = optim.step(cfg.head_learning_rate, head, grads);
+        head = optim.step(fit.learning_rate, head, grads);
     }
     crate::cnn::dense_weights(&head.valid())
 }
@@ -157,20 +342,21 @@ fn fine_tune(
     net: &HarCnnConfig,
     calibration: &Examples,
     classes: usize,
-    cfg: &PersonalizeConfig,
+    cfg: &FineTune,
+    seed: u64,
 ) -> HarCnn {
     use rand::SeedableRng;
     use rand::seq::SliceRandom;
     let device = Device::flex().autodiff();
-    device.seed(cfg.seed);
-    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
+    device.seed(seed);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut m = HarCnn::from_weights(net, &model.weights(), &device);
     let weights = class_weights(&calibration.y, classes);
     let mut optim = AdamConfig::new().init();
     let mut order: Vec<usize> = (0..calibration.len()).collect();
-    for _ in 0..cfg.fine_tune_epochs {
+    for _ in 0..cfg.epochs {
         order.shuffle(&mut rng);
-        for idx in order.chunks(cfg.fine_tune_batch) {
+        for idx in order.chunks(cfg.batch) {
             let mut x = Vec::new();
             let mut y = Vec::new();
             for &i in idx {
@@ -180,8 +366,85 @@ fn fine_tune(
             let out = m.forward(windows_tensor(x, &device));
             let loss = balanced_cross_entropy(out, &y, &weights, &device);
             let grads = GradientsParams::from_grads(loss.backward(), &m);
-            m = optim.step(cfg.fine_tune_learning_rate, m, grads);
+            m = optim.step(cfg.learning_rate, m, grads);
         }
     }
     m.valid()
+}
+
+/// One stretch of contiguous signal the user recorded for one class (normalized, `[t][c]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedSpan {
+    pub class: usize,
+    pub samples: Vec<f32>,
+}
+
+impl RecordedSpan {
+    fn len(&self) -> usize {
+        self.samples.len() / CHANNELS
+    }
+}
+
+/// Recovers the contiguous signal behind overlapping calibration windows: a window that
+/// continues the previous one of its class (its first samples repeat that window's last ones,
+/// as consecutive 50 %-overlap windows of one recording do) extends that span; any other window
+/// starts a new one. Needs no metadata, so it works on any caller's windows.
+pub fn recorded_spans(calibration: &Examples) -> Vec<RecordedSpan> {
+    let mut spans: Vec<RecordedSpan> = Vec::new();
+    'windows: for i in 0..calibration.len() {
+        let w = calibration.window(i);
+        let class = calibration.y[i];
+        if let Some(span) = spans.last_mut().filter(|s| s.class == class) {
+            let last = &span.samples[(span.len() - WINDOW_LEN) * CHANNELS..];
+            for hop in 1..WINDOW_LEN {
+                let kept = (WINDOW_LEN - hop) * CHANNELS;
+                if last[hop * CHANNELS..] == w[..kept] {
+                    span.samples.extend_from_slice(&w[kept..]);
+                    continue 'windows;
+                }
+            }
+        }
+        spans.push(RecordedSpan {
+            class,
+            samples: w.to_vec(),
+        });
+    }
+    spans
+}
+
+/// Every window at `cfg.dense_stride` inside the recorded spans (the span's last window always
+/// included), each followed by `cfg.dense_copies` augmented copies: per-channel amplitude scale
+/// of the motion around the window's mean (0.85-1.15) and Gaussian-like jitter (0.05 sigma).
+pub fn dense_examples(calibration: &Examples, cfg: &PersonalizeConfig) -> Examples {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
+    let stride = cfg.dense_stride.max(1);
+    let mut out = Examples::default();
+    for span in recorded_spans(calibration) {
+        let last = span.len() - WINDOW_LEN;
+        let mut starts: Vec<usize> = (0..=last).step_by(stride).collect();
+        if starts.last() != Some(&last) {
+            starts.push(last);
+        }
+        for start in starts {
+            let w = &span.samples[start * CHANNELS..(start + WINDOW_LEN) * CHANNELS];
+            out.x.extend_from_slice(w);
+            out.y.push(span.class);
+            for _ in 0..cfg.dense_copies {
+                let mut mean = [0f32; CHANNELS];
+                for (i, v) in w.iter().enumerate() {
+                    mean[i % CHANNELS] += v / WINDOW_LEN as f32;
+                }
+                let scale: [f32; CHANNELS] = std::array::from_fn(|_| rng.random_range(0.85..1.15));
+                out.x.extend(w.iter().enumerate().map(|(i, v)| {
+                    let c = i % CHANNELS;
+                    // Sum of 3 uniforms: bell-shaped, sigma 0.05.
+                    let jitter: f32 = (0..3).map(|_| rng.random_range(-0.05..0.05f32)).sum();
+                    mean[c] + scale[c] * (v - mean[c]) + jitter
+                }));
+                out.y.push(span.class);
+            }
+        }
+    }
+    out
 }

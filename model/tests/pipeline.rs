@@ -5,7 +5,9 @@ use bandx_model::cnn::{
     HarCnnConfig, activation_ranges, macs, reference_forward, to_vec, windows_tensor,
 };
 use bandx_model::export::{export, inspect, parity, personal_ranges};
-use bandx_model::personalize::{Method, PersonalizeConfig, personalize};
+use bandx_model::personalize::{
+    Method, PersonalizeConfig, dense_examples, personalize, personalize_named, recorded_spans,
+};
 use bandx_model::preprocess::{Normalization, WINDOW_LEN, resample, windows};
 use bandx_model::recording::{Recording, Sample};
 use bandx_model::train::{Examples, TrainConfig, accuracy, logits, predict, pretrain};
@@ -287,7 +289,7 @@ fn evaluate_runs_the_protocol_end_to_end_on_a_tiny_data_set() {
     opts.train = TrainConfig::new().with_max_epochs(10).with_patience(10);
     let report = evaluate(&w, &opts).unwrap();
     assert_eq!((report.folds_run, report.per_subject.len()), (1, 4));
-    assert_eq!(report.methods.len(), 3);
+    assert_eq!(report.methods.len(), Method::ALL.len());
     assert!(report.methods.contains_key(&report.default_method));
     let best = &report.methods[&report.default_method];
     assert!(best.ps_pm.mean > 0.8, "{:?}", best.ps_pm);
@@ -307,4 +309,108 @@ fn evaluate_runs_the_protocol_end_to_end_on_a_tiny_data_set() {
         .unwrap();
     let svg = std::fs::read_to_string(dir.path().join("m.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("wave"));
+}
+
+#[test]
+fn dense_windows_come_from_the_recorded_span_only() {
+    // Two classes, 15 consecutive 50 %-overlap windows each (480 samples of signal), and a third
+    // class whose 2 windows come from two different recordings (no shared samples).
+    let recs = [
+        synthetic("u", "row", 3.0, 0, 0.3),
+        synthetic("u", "box", 1.5, 1, 0.1),
+        synthetic("u", "cut", 2.5, 2, 0.0),
+        synthetic("u", "cut", 0.5, 2, 1.0),
+    ];
+    let w = windows(&recs);
+    let labels = vec!["row".to_string(), "box".into(), "cut".into()];
+    let norm = Normalization::fit(&w);
+    let first = |label: &'static str, rec: usize, n: usize| {
+        w.iter()
+            .filter(move |x| x.label == label && x.recording == rec)
+            .take(n)
+    };
+    let cal = Examples::new(
+        first("row", 0, 15)
+            .chain(first("box", 1, 15))
+            .chain(first("cut", 2, 1))
+            .chain(first("cut", 3, 1)),
+        &labels,
+        &norm,
+    );
+    let spans = recorded_spans(&cal);
+    let lens: Vec<(usize, usize)> = spans
+        .iter()
+        .map(|s| (s.class, s.samples.len() / 6))
+        .collect();
+    assert_eq!(lens, vec![(0, 480), (1, 480), (2, 60), (2, 60)]);
+    // The span is the recording itself: sample 100 of "row" equals window 3's sample 10.
+    assert_eq!(
+        spans[0].samples[100 * 6..101 * 6],
+        cal.window(3)[10 * 6..11 * 6]
+    );
+
+    let cfg = PersonalizeConfig::new()
+        .with_dense_stride(3)
+        .with_dense_copies(0);
+    let dense = dense_examples(&cal, &cfg);
+    // (480 - 60) / 3 + 1 = 141 windows per 480-sample span, 1 per lone window.
+    assert_eq!(dense.len(), 141 + 141 + 1 + 1);
+    assert_eq!(dense.y.iter().filter(|&&y| y == 2).count(), 2);
+    // Every dense window lies inside what the user recorded: window 5 of "row" starts at 15.
+    assert_eq!(dense.window(5), &spans[0].samples[15 * 6..75 * 6]);
+    let with_copies = dense_examples(&cal, &PersonalizeConfig::new().with_dense_copies(2));
+    assert_eq!(with_copies.len(), 3 * dense.len());
+    assert_ne!(with_copies.window(1), with_copies.window(0));
+}
+
+#[test]
+fn warm_start_reuses_the_pretrained_rows_of_known_class_names() {
+    let mut recs = Vec::new();
+    for (k, s) in ["s1", "s2"].iter().enumerate() {
+        recs.push(synthetic(s, "wave", 1.0, 0, k as f32));
+        recs.push(synthetic(s, "shake", 4.0, 1, k as f32));
+    }
+    let w = windows(&recs);
+    let labels = vec!["wave".to_string(), "shake".into()];
+    let norm = Normalization::fit(&w);
+    let train = Examples::new(w.iter(), &labels, &norm);
+    let cfg = HarCnnConfig::new();
+    let tc = TrainConfig::new().with_max_epochs(15).with_patience(15);
+    let (model, _) = pretrain(&cfg, &train, &Examples::default(), 2, &tc, false);
+    // The user keeps "wave" and adds a class of their own.
+    let user = [
+        synthetic("u", "row", 3.0, 2, 0.3),
+        synthetic("u", "wave", 1.0, 0, 0.5),
+    ];
+    let uw = windows(&user);
+    let ulabels = vec!["row".to_string(), "wave".into()];
+    let cal = Examples::new(uw.iter().filter(|w| w.start < 15 * 30), &ulabels, &norm);
+    let test = Examples::new(uw.iter().filter(|w| w.start >= 16 * 30), &ulabels, &norm);
+    let no_training = PersonalizeConfig::new()
+        .with_dense_steps(0)
+        .with_dense_fine_tune_epochs(0);
+    let warm = personalize_named(
+        &model,
+        &labels,
+        &cfg,
+        Method::Warm,
+        &cal,
+        &ulabels,
+        &no_training,
+    );
+    // Without any step, "wave" is the pre-trained row 0, untouched.
+    let (pre, got) = (model.weights().head, warm.weights().head);
+    assert_eq!(got.weight[32..64], pre.weight[0..32]);
+    assert_eq!(got.bias[1], pre.bias[0]);
+    let trained = personalize_named(
+        &model,
+        &labels,
+        &cfg,
+        Method::Warm,
+        &cal,
+        &ulabels,
+        &PersonalizeConfig::new(),
+    );
+    let acc = accuracy(&predict(&trained, &test.x), &test.y);
+    assert!(acc > 0.9, "{acc}");
 }

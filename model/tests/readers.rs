@@ -280,9 +280,3 @@ fn csv_reports_bad_header_and_values() {
     };
     assert!(read_csv(&path, opts).is_err());
 }
-
-#[test]
-fn app_export_is_refused_clearly() {
-    let err = bandx_model::readers::app_export::read(Path::new("x.bandx")).unwrap_err();
-    assert!(matches!(err, ModelError::AppExportNotDefined(_)));
-}
