@@ -124,6 +124,8 @@ pub enum LiveEvent {
         shadow_class: String,
         shadow_confidence: f32,
         agree: bool,
+        /// Same class and same confidence (to the permille): the very same computation.
+        identical: bool,
     },
     /// Agreement so far (after each shadow result).
     Agreement {
@@ -150,6 +152,9 @@ pub struct LiveSummary {
     /// Band windows the shadow computed too.
     pub compared: u64,
     pub agreed: u64,
+    /// Compared windows where the shadow's confidence equals the band's too (see
+    /// [`ShadowMatch::identical`]).
+    pub identical: u64,
     /// `agreed / compared`, if anything was compared.
     pub agreement: Option<f32>,
     /// Band windows whose samples the desktop did not have (lost frames, just after a reconnect).
@@ -177,6 +182,14 @@ pub struct ShadowMatch {
 impl ShadowMatch {
     pub fn agree(&self) -> bool {
         self.band.class == self.shadow_class
+    }
+
+    /// Same class and the same confidence to the permille the band reports: what the same engine
+    /// on the same window gives. Same class with another confidence means another window.
+    pub fn identical(&self) -> bool {
+        self.agree()
+            && u32::from(self.band.confidence_permille)
+                == (self.shadow_confidence * 1000.0 + 0.5) as u32
     }
 }
 
@@ -300,7 +313,7 @@ impl Shadow {
     /// Matches pending band predictions with shadow windows, locking the windower when needed.
     fn settle(&mut self) -> Vec<ShadowMatch> {
         let mut matches = Vec::new();
-        while let Some(band) = self.pending.front().cloned() {
+        while let Some(&band) = self.pending.front() {
             let end = band.timestamp_ms;
             if let Some(i) = self.computed.iter().position(|(t, ..)| *t == end) {
                 let (_, class, confidence) = self.computed.remove(i).expect("found");
@@ -525,12 +538,14 @@ fn report(
     for m in matches {
         summary.compared += 1;
         summary.agreed += u64::from(m.agree());
+        summary.identical += u64::from(m.identical());
         on_event(LiveEvent::Shadow {
             window_seq: m.band.window_seq,
             band_class: class_name(m.band.class),
             shadow_class: class_name(m.shadow_class),
             shadow_confidence: m.shadow_confidence,
             agree: m.agree(),
+            identical: m.identical(),
         });
         on_event(LiveEvent::Agreement {
             compared: summary.compared,
@@ -641,4 +656,141 @@ pub fn daily_history(
         windows,
         minutes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::sim::SHIPPED_MODEL;
+    use bandx_core::frame::FrameBuilder;
+    use bandx_core::imu::{FullScale, RawSample};
+
+    /// A wrist moving in a way that changes over time, so windows differ.
+    fn raw(i: u32) -> RawSample {
+        let t = i as f32 * 0.05;
+        let swing = (t * (1.0 + (t * 0.1).sin())).sin();
+        RawSample {
+            accel: [
+                (1500.0 * swing) as i16,
+                (600.0 * (t * 2.3).cos()) as i16,
+                4000 + (900.0 * (t * 0.7).sin() * swing) as i16,
+            ],
+            gyro: [
+                (2000.0 * swing) as i16,
+                (800.0 * (t * 1.3).sin()) as i16,
+                100,
+            ],
+        }
+    }
+
+    /// What the band does: windows from sample `start` on (its StartPredictions), classified by the
+    /// engine, each prediction stamped with its last sample's time.
+    fn band_predictions(samples: u32, start: u32) -> Vec<(u32, PredictionEvent)> {
+        let model = Model::parse(SHIPPED_MODEL).unwrap();
+        let mut arena = vec![0; model.required_arena()];
+        let mut windower = Windower::new();
+        let mut out = Vec::new();
+        for i in start..samples {
+            let si = FullScale::DEFAULT.to_si(&raw(i));
+            if let Some(w) = windower.push(si) {
+                let p = model.infer(&w, &mut arena).unwrap();
+                out.push((
+                    i,
+                    PredictionEvent {
+                        window_seq: windower.emitted() - 1,
+                        timestamp_ms: 1000 + i * 50,
+                        class: p.class,
+                        confidence_permille: (p.confidence * 1000.0 + 0.5) as u16,
+                    },
+                ));
+            }
+        }
+        out
+    }
+
+    /// Delivers samples in 19-sample frames (MTU 247), each band prediction as soon as its window
+    /// ends (before the frame carrying that sample), skipping the frames in `lost`.
+    fn run(shadow: &mut Shadow, samples: u32, start: u32, lost: &[u16]) -> Vec<ShadowMatch> {
+        let predictions = band_predictions(samples, start);
+        let mut builder = FrameBuilder::new(8 + 19 * 12, FullScale::DEFAULT);
+        let mut matches = Vec::new();
+        let mut lost_before = 0;
+        for i in 0..samples {
+            for (_, p) in predictions.iter().filter(|(at, _)| *at == i) {
+                matches.extend(shadow.push_prediction(*p));
+            }
+            if let Some(frame) = builder.push(raw(i), 1000 + i * 50) {
+                if lost.contains(&frame.seq) {
+                    lost_before += 1;
+                    continue;
+                }
+                let frame = ImuFrame { frame, lost_before };
+                lost_before = 0;
+                matches.extend(shadow.push_frame(&frame));
+            }
+        }
+        matches
+    }
+
+    #[test]
+    fn the_shadow_locks_onto_the_bands_windows_whatever_their_phase() {
+        for start in [0, 17, 29] {
+            let mut shadow = Shadow::new(SHIPPED_MODEL.to_vec(), 20).unwrap();
+            let matches = run(&mut shadow, 1200, start, &[]);
+            let band = band_predictions(1200, start);
+            // Every band window checked but the last (its frame is not full yet), identically.
+            assert!(
+                matches.len() + 1 >= band.len(),
+                "start {start}: {} of {}",
+                matches.len(),
+                band.len()
+            );
+            assert!(matches.iter().all(ShadowMatch::identical), "start {start}");
+            assert_eq!(shadow.unmatched(), 0);
+            // The windows do not all look alike: a misaligned shadow would show.
+            let classes: std::collections::HashSet<u8> =
+                matches.iter().map(|m| m.band.class).collect();
+            let confidences: std::collections::HashSet<u16> =
+                matches.iter().map(|m| m.band.confidence_permille).collect();
+            assert!(
+                classes.len() > 1 || confidences.len() > 5,
+                "{classes:?} {confidences:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn windows_over_lost_frames_are_unmatched_then_the_shadow_relocks() {
+        let mut shadow = Shadow::new(SHIPPED_MODEL.to_vec(), 20).unwrap();
+        let matches = run(&mut shadow, 1200, 5, &[20]);
+        let band = band_predictions(1200, 5);
+        assert!(
+            shadow.unmatched() >= 2,
+            "the windows over the gap and until 60 samples after it"
+        );
+        assert!(shadow.unmatched() <= 4, "{}", shadow.unmatched());
+        assert!(matches.len() as u64 + shadow.unmatched() + 1 >= band.len() as u64);
+        assert!(matches.iter().all(ShadowMatch::identical));
+        // Matching goes on after the gap (frame 20 holds samples 380..399).
+        assert!(
+            matches
+                .iter()
+                .any(|m| m.band.timestamp_ms > 1000 + 500 * 50)
+        );
+    }
+
+    #[test]
+    fn a_shadow_a_sample_off_would_not_be_identical() {
+        // The check the live test relies on: the same model one sample later gives another confidence.
+        let band = band_predictions(600, 0);
+        let shifted = band_predictions(601, 1);
+        let differ = band
+            .iter()
+            .zip(&shifted)
+            .filter(|((_, a), (_, b))| {
+                a.confidence_permille != b.confidence_permille || a.class != b.class
+            })
+            .count();
+        assert!(differ * 2 > band.len(), "{differ} of {}", band.len());
+    }
 }

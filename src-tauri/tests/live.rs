@@ -133,6 +133,8 @@ async fn predictions_are_stored_and_the_shadow_agrees_with_the_band() {
     assert!(summary.compared + 2 >= summary.predictions, "{summary:?}");
     let agreement = summary.agreement.unwrap();
     assert!(agreement >= 0.95, "{summary:?}");
+    // Not just the same class: the same confidence, i.e. the very same window on both sides.
+    assert_eq!(summary.identical, summary.compared, "{summary:?}");
 
     // What was stored is what was shown, classes by name from the band's labels.
     let shown: Vec<(u32, String)> = events
@@ -207,6 +209,7 @@ async fn a_dropped_link_reconnects_and_the_shadow_relocks() {
         "the shadow checks windows after the reconnect too: {summary:?}"
     );
     assert!(summary.agreement.unwrap() >= 0.95, "{summary:?}");
+    assert_eq!(summary.identical, summary.compared, "{summary:?}");
     assert_eq!(summary.stored, summary.predictions);
 }
 
