@@ -1,0 +1,70 @@
+// Stand-in for lib/core.ts (the IPC boundary) in component tests: every command is a vi.fn() with a
+// harmless default, every event subscription goes to test/fake-events.
+import { vi } from 'vitest';
+import { listenerFor } from '../../test/fake-events';
+import type { UiError } from '../types';
+
+export type * from '../types';
+export type Unlisten = () => void;
+
+export const inTauri = vi.fn(() => false);
+
+export function asUiError(e: unknown): UiError {
+  if (e && typeof e === 'object' && 'message' in e && 'next_step' in e) return e as UiError;
+  return { message: String(e), next_step: 'Try again.', code: 'internal' };
+}
+
+const none = () => vi.fn(async (): Promise<never> => undefined as never);
+
+export const appVersion = vi.fn(async () => '0.1.0');
+export const scanBands = none();
+export const connectBand = none();
+export const useVirtualBand = none();
+export const disconnectBand = none();
+export const bandInfo = none();
+export const virtualWearer = vi.fn(async () => ({
+  activities: ['walking', 'jogging', 'typing'],
+  activity: 'walking',
+  style: 'natural' as const,
+}));
+export const setWearerActivity = none();
+export const setWearerStyle = none();
+export const cancelJob = vi.fn(async () => true);
+
+export const listProfiles = vi.fn(async () => []);
+export const createProfile = none();
+export const deleteProfile = none();
+export const listClasses = vi.fn(async () => []);
+export const addClass = none();
+export const renameClass = none();
+export const deleteClass = none();
+
+export const startCalibration = none();
+export const discardWindow = none();
+export const discardClassRecordings = none();
+
+export const startTraining = none();
+export const latestModelResult = vi.fn(async () => null);
+
+export const startFlash = none();
+
+export const startLive = none();
+export const liveSummary = none();
+
+export const dataOverview = vi.fn(async () => ({ recordings: [], models: [], deployments: [] }));
+export const deleteRecording = none();
+export const deleteModel = none();
+export const exportProfile = none();
+export const importProfile = none();
+
+export const onBandState = listenerFor('band:state');
+export const onCalibrateEvent = listenerFor('calibrate:event');
+export const onCalibrateDone = listenerFor('calibrate:done');
+export const onImuSamples = listenerFor('imu:samples');
+export const onTrainProgress = listenerFor('train:progress');
+export const onTrainDone = listenerFor('train:done');
+export const onFlashProgress = listenerFor('flash:progress');
+export const onFlashDone = listenerFor('flash:done');
+export const onLivePrediction = listenerFor('live:prediction');
+export const onLiveShadow = listenerFor('live:shadow');
+export const onLiveDone = listenerFor('live:done');

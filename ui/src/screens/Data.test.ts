@@ -1,0 +1,114 @@
+import { fireEvent, render, screen, within } from '@testing-library/svelte';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import * as core from '../lib/core';
+import { session } from '../lib/session.svelte';
+import type { DataOverview } from '../lib/types';
+import { profile, resetSession, uiError } from '../test/fixtures';
+import Data from './Data.svelte';
+
+vi.mock('../lib/core');
+
+const overview: DataOverview = {
+  recordings: [
+    { id: 1, class: 'walking', started_at_ms: 0, samples: 600, seconds: 30, good_windows: 15, rejected_windows: 2 },
+    { id: 2, class: null, started_at_ms: 0, samples: 200, seconds: 10, good_windows: 0, rejected_windows: 0 },
+  ],
+  models: [{ id: 5, version: 1, classes: ['walking', 'typing'], created_at_ms: 0, bytes: 7480, personal_accuracy: 0.97 }],
+  deployments: [
+    {
+      id: 9,
+      model: 5,
+      transport: 'ble_model',
+      status: 'verified',
+      started_at_ms: 0,
+      finished_at_ms: 1,
+      bytes_total: 7480,
+      bytes_sent: 7480,
+      resumed_count: 0,
+      error: null,
+      model_version: 1,
+      band_name: 'BandX Sim',
+    },
+  ],
+};
+
+describe('Data screen', () => {
+  beforeEach(() => {
+    vi.clearAllMocks();
+    resetSession({ profile });
+    vi.mocked(core.dataOverview).mockResolvedValue(overview);
+  });
+
+  it('lists recordings, models and deployments', async () => {
+    render(Data);
+    const recordings = await screen.findByRole('table', { name: 'Recordings' });
+    expect(within(recordings).getByText('15 good, 2 rejected')).toBeInTheDocument();
+    expect(within(recordings).getByText('(free recording)')).toBeInTheDocument();
+    const models = screen.getByRole('table', { name: 'Models' });
+    expect(within(models).getByText('walking, typing')).toBeInTheDocument();
+    expect(within(models).getByText('97 %')).toBeInTheDocument();
+    const deployments = screen.getByRole('table', { name: 'Deployments' });
+    expect(within(deployments).getByText('verified')).toBeInTheDocument();
+    expect(within(deployments).getByText('model v1')).toBeInTheDocument();
+  });
+
+  it('deletes a recording only after confirmation, then reloads', async () => {
+    render(Data);
+    const recordings = await screen.findByRole('table', { name: 'Recordings' });
+    const row = within(recordings).getAllByRole('row')[1];
+    await fireEvent.click(within(row).getByRole('button', { name: 'Delete' }));
+    expect(core.deleteRecording).not.toHaveBeenCalled();
+    const confirm = within(row).getByRole('group', { name: 'Delete this recording?' });
+    expect(within(confirm).getByRole('button', { name: 'Delete' })).toHaveFocus();
+    await fireEvent.click(within(confirm).getByRole('button', { name: 'Cancel' }));
+    expect(core.deleteRecording).not.toHaveBeenCalled();
+
+    await fireEvent.click(within(row).getByRole('button', { name: 'Delete' }));
+    await fireEvent.click(within(row).getByRole('button', { name: 'Delete' }));
+    expect(core.deleteRecording).toHaveBeenCalledWith(1);
+    await vi.waitFor(() => expect(core.dataOverview).toHaveBeenCalledTimes(2));
+  });
+
+  it('exports to a folder and imports one as the selected profile', async () => {
+    vi.mocked(core.exportProfile).mockResolvedValue('/home/ana/bandx-ana');
+    vi.mocked(core.importProfile).mockResolvedValue({ id: 8, name: 'Ana (2)', created_at_ms: 0 });
+    render(Data);
+    await fireEvent.input(screen.getByRole('textbox', { name: 'Export to a new folder' }), {
+      target: { value: '~/bandx-ana' },
+    });
+    await fireEvent.click(screen.getByRole('button', { name: 'Export' }));
+    expect(core.exportProfile).toHaveBeenCalledWith(7, '~/bandx-ana');
+    expect(await screen.findByTestId('data-notice')).toHaveTextContent('Exported Ana to /home/ana/bandx-ana.');
+
+    await fireEvent.input(screen.getByRole('textbox', { name: 'Import a profile from folder' }), {
+      target: { value: '/media/usb/bandx-ana' },
+    });
+    await fireEvent.click(screen.getByRole('button', { name: 'Import' }));
+    expect(core.importProfile).toHaveBeenCalledWith('/media/usb/bandx-ana');
+    await vi.waitFor(() => expect(session.profile?.name).toBe('Ana (2)'));
+  });
+
+  it('shows why an export failed and what to do', async () => {
+    vi.mocked(core.exportProfile).mockRejectedValue(
+      uiError(
+        'archive',
+        'export destination /tmp/x already exists.',
+        'Choose a folder name that does not exist yet; it will be created.',
+      ),
+    );
+    render(Data);
+    await fireEvent.input(screen.getByRole('textbox', { name: 'Export to a new folder' }), { target: { value: '/tmp/x' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Export' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('Choose a folder name that does not exist yet');
+  });
+
+  it('deletes the whole profile after confirmation', async () => {
+    render(Data);
+    await screen.findByRole('table', { name: 'Recordings' });
+    await fireEvent.click(screen.getByRole('button', { name: 'Delete profile Ana' }));
+    const confirm = screen.getByRole('group', { name: /Delete Ana and all its recordings/ });
+    await fireEvent.click(within(confirm).getByRole('button', { name: 'Delete' }));
+    expect(core.deleteProfile).toHaveBeenCalledWith(7);
+    await vi.waitFor(() => expect(session.profile).toBeNull());
+  });
+});

@@ -1,0 +1,85 @@
+import { fireEvent, render, screen, within } from '@testing-library/svelte';
+import { tick } from 'svelte';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import * as core from '../lib/core';
+import { emit, listeners } from '../test/fake-events';
+import { profile, resetSession, virtualBand } from '../test/fixtures';
+import Live from './Live.svelte';
+
+vi.mock('../lib/core');
+
+const summary = {
+  timeline_svg: '<svg xmlns="http://www.w3.org/2000/svg"/>',
+  today: [
+    { class: 'typing', minutes: 12.5 },
+    { class: 'walking', minutes: 3 },
+  ],
+};
+
+describe('Live screen', () => {
+  beforeEach(() => {
+    vi.clearAllMocks();
+    resetSession({ profile, band: { ...virtualBand, kind: 'bluetooth' } });
+    vi.mocked(core.liveSummary).mockResolvedValue(summary);
+  });
+
+  it("shows the band's current activity large with its confidence, the last hour and today's totals", async () => {
+    render(Live);
+    expect(await screen.findByRole('img', { name: 'Activity timeline of the last hour' })).toBeInTheDocument();
+    const today = screen.getByRole('table', { name: "Today's totals" });
+    expect(within(today).getByText('12.5')).toBeInTheDocument();
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Start live view' }));
+    expect(core.startLive).toHaveBeenCalledWith(7);
+    expect(screen.getByText(/Waiting for the band/)).toBeInTheDocument();
+
+    emit('live:prediction', { window_seq: 41, t_ms: 1, class: 'walking', confidence: 0.934 });
+    await tick();
+    expect(screen.getByTestId('live-activity')).toHaveTextContent('walking');
+    expect(screen.getByTestId('live-current')).toHaveTextContent('93 % sure');
+
+    emit('live:shadow', { window_seq: 41, agree: false, rate: 0.98 });
+    await tick();
+    expect(screen.getByTestId('live-current')).toHaveTextContent("the desktop's check disagrees");
+    expect(screen.getByTestId('agreement')).toHaveTextContent('agree on 98 % of windows');
+  });
+
+  it('stops, and stops when the screen is left', async () => {
+    const { unmount } = render(Live);
+    await fireEvent.click(screen.getByRole('button', { name: 'Start live view' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Stop' }));
+    expect(core.cancelJob).toHaveBeenCalledWith('live');
+    emit('live:done', {
+      outcome: 'cancelled',
+      error: { code: 'cancelled', message: 'The live view was cancelled.', next_step: 'Start it again.' },
+    });
+    await tick();
+    vi.mocked(core.cancelJob).mockClear();
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Start live view' }));
+    expect(listeners('live:prediction')).toBe(1);
+    unmount();
+    expect(core.cancelJob).toHaveBeenCalledWith('live');
+    await vi.waitFor(() => expect(listeners('live:prediction')).toBe(0));
+  });
+
+  it('explains a band without a model', async () => {
+    render(Live);
+    await fireEvent.click(screen.getByRole('button', { name: 'Start live view' }));
+    emit('live:done', {
+      outcome: 'failed',
+      error: {
+        code: 'no_model',
+        message: 'The band has no model to recognize activities with.',
+        next_step: 'Train a model and flash it on the Flash screen.',
+      },
+    });
+    expect(await screen.findByRole('alert')).toHaveTextContent('Train a model and flash it on the Flash screen.');
+  });
+
+  it('needs a connected band', () => {
+    resetSession({ profile });
+    render(Live);
+    expect(screen.getByRole('button', { name: 'Start live view' })).toBeDisabled();
+  });
+});
