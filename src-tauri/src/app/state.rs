@@ -237,3 +237,55 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> (tempfile::TempDir, AppState) {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::open(DataDir::at(dir.path().join("data"))).unwrap();
+        (dir, state)
+    }
+
+    #[test]
+    fn one_job_of_a_kind_at_a_time_and_cancel_reaches_it() {
+        let (_dir, state) = state();
+        let train = state.start_job(JobKind::Train).unwrap();
+        assert_eq!(state.start_job(JobKind::Train).err().unwrap().code, "busy");
+        let flash = state.start_job(JobKind::Flash).unwrap();
+        assert!(state.jobs.cancel(JobKind::Train));
+        assert!(train.cancel.load(Ordering::SeqCst));
+        assert!(!flash.cancel.load(Ordering::SeqCst));
+        drop(train);
+        assert!(!state.jobs.is_running(JobKind::Train));
+        assert!(!state.jobs.cancel(JobKind::Train), "nothing left to cancel");
+        assert!(state.start_job(JobKind::Train).is_ok());
+    }
+
+    #[tokio::test]
+    async fn no_band_means_a_sentence_telling_where_to_connect_one() {
+        let (_dir, state) = state();
+        let e = state.connected().await.err().unwrap();
+        assert_eq!(e.code, "not_connected");
+        assert!(e.next_step.contains("Bands screen"));
+        assert_eq!(
+            state.check_out(JobKind::Flash).await.err().unwrap().code,
+            "not_connected"
+        );
+    }
+
+    #[test]
+    fn the_store_lives_in_the_data_dir() {
+        let (dir, state) = state();
+        assert_eq!(
+            state.store().path(),
+            Some(
+                dir.path()
+                    .join("data")
+                    .join(crate::paths::STORE_FILE_NAME)
+                    .as_path()
+            )
+        );
+    }
+}

@@ -138,6 +138,17 @@ describe('Calibrate screen', () => {
     expect(recorder).toHaveAttribute('data-phase', 'done');
   });
 
+  it('leaving the screen stops a running recording', async () => {
+    resetSession({ profile, band: virtualBand });
+    vi.mocked(core.listClasses).mockResolvedValue([walking]);
+    const { unmount } = render(Calibrate);
+    const item = await screen.findByTestId('class-walking');
+    await fireEvent.click(within(item).getByRole('button', { name: 'Record walking' }));
+    await screen.findByRole('article', { name: 'Recording walking' });
+    unmount();
+    expect(core.cancelJob).toHaveBeenCalledWith('calibrate');
+  });
+
   it('re-records a class by discarding its recordings first', async () => {
     resetSession({ profile, band: virtualBand });
     vi.mocked(core.listClasses).mockResolvedValue([{ ...walking, good_windows: 4 }]);
