@@ -38,6 +38,8 @@ pub struct EvalOptions {
     pub train: TrainConfig,
     pub personalize: PersonalizeConfig,
     pub methods: Vec<Method>,
+    /// Methods the learning curve is drawn for (all of `methods` when empty).
+    pub curve_methods: Vec<Method>,
     /// Also run every personalized model as an int8 blob on the bandx-core engine.
     pub int8: bool,
     /// Restrict the personal subjects' classes to these labels (all when empty).
@@ -62,6 +64,7 @@ impl EvalOptions {
             train: TrainConfig::new(),
             personalize: PersonalizeConfig::new(),
             methods: Method::ALL.to_vec(),
+            curve_methods: Vec::new(),
             int8: true,
             user_classes: Vec::new(),
             show_progress: false,
@@ -198,6 +201,9 @@ pub struct Report {
     pub per_subject: Vec<SubjectReport>,
     pub confusion_gm: Confusion,
     pub confusion_pm: Confusion,
+    /// The method `confusion_pm` was drawn for.
+    #[serde(default)]
+    pub confusion_pm_method: String,
     pub seconds: f64,
 }
 
@@ -293,7 +299,11 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
     let mut conf_gm = Confusion::default();
     let mut conf_pm = Confusion::default();
     // The confusion matrix of PS(PM) is drawn for the default method (see model/README.md).
-    let default_guess = Method::Head;
+    let default_guess = if opts.methods.contains(&Method::DenseFineTune) {
+        Method::DenseFineTune
+    } else {
+        opts.methods.first().copied().unwrap_or(Method::Head)
+    };
 
     for (f, personal) in all_folds.iter().take(run).enumerate() {
         let general: Vec<String> = subjects
@@ -472,6 +482,9 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
                     continue;
                 }
                 for &m in &opts.methods {
+                    if !(opts.curve_methods.is_empty() || opts.curve_methods.contains(&m)) {
+                        continue;
+                    }
                     let pm = personalize_named(
                         &base,
                         &labels,
@@ -556,6 +569,7 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
         per_subject: subject_reports,
         confusion_gm: conf_gm,
         confusion_pm: conf_pm,
+        confusion_pm_method: default_guess.name().to_string(),
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -614,13 +628,13 @@ pub fn markdown(report: &Report) -> String {
     let ks: Vec<usize> = report
         .methods
         .values()
-        .next()
         .map(|m| {
             m.learning_curve
                 .iter()
                 .map(|c| c.windows_per_class)
-                .collect()
+                .collect::<Vec<_>>()
         })
+        .max_by_key(Vec::len)
         .unwrap_or_default();
     for k in &ks {
         s.push_str(&format!(" K={k} |"));
@@ -628,7 +642,11 @@ pub fn markdown(report: &Report) -> String {
     s.push_str("\n|---|");
     s.push_str(&"---|".repeat(ks.len()));
     s.push('\n');
-    for (name, m) in &report.methods {
+    for (name, m) in report
+        .methods
+        .iter()
+        .filter(|(_, m)| !m.learning_curve.is_empty())
+    {
         s.push_str(&format!("| {name} |"));
         for c in &m.learning_curve {
             s.push_str(&format!(" {:.4} |", c.accuracy.mean));

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use bandx_model::checkpoint::Checkpoint;
-use bandx_model::cnn::{HarCnnConfig, activation_ranges};
+use bandx_model::cnn::{HarCnnConfig, activation_ranges, activation_ranges_clipped};
 use bandx_model::data::DataSource;
 use bandx_model::evaluate::{EvalOptions, evaluate, markdown};
 use bandx_model::personalize::{Method, PersonalizeConfig, personalize_named};
@@ -194,6 +194,9 @@ enum Command {
         /// Personalization methods to compare (comma separated; default all).
         #[arg(long, value_enum, value_delimiter = ',')]
         methods: Vec<Method>,
+        /// Methods the learning curve is drawn for (default: every method compared).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        curve_methods: Vec<Method>,
         /// Save each fold's pre-trained backbone here and reuse it when the fold and the
         /// training settings match (later runs only re-run personalization).
         #[arg(long, value_name = "DIR")]
@@ -248,6 +251,9 @@ enum Command {
         model: PathBuf,
         #[command(flatten)]
         data: DataArgs,
+        /// Share of each activation's tails clipped (outliers saturate, the rest gains resolution).
+        #[arg(long, default_value_t = 1e-3)]
+        tail: f64,
     },
     /// Print a blob's size, MACs, arena, classes and self-test result.
     Inspect { blob: PathBuf },
@@ -277,6 +283,7 @@ fn main() -> Result<()> {
             no_int8,
             user_classes,
             methods,
+            curve_methods,
             backbone_cache,
             personalize_config,
             out,
@@ -295,6 +302,7 @@ fn main() -> Result<()> {
                 opts.methods = methods;
             }
             opts.backbone_cache = backbone_cache;
+            opts.curve_methods = curve_methods;
             if let Some(path) = personalize_config {
                 opts.personalize = personalize_config_file(&path)?;
             }
@@ -331,7 +339,7 @@ fn main() -> Result<()> {
             check_wisdm.as_deref(),
             &check_subjects,
         ),
-        Command::Calibrate { model, data } => {
+        Command::Calibrate { model, data, tail } => {
             let mut ckpt = Checkpoint::load(&model)?;
             let (_, w, _) = data.load()?;
             let ex = Examples::new(
@@ -339,7 +347,7 @@ fn main() -> Result<()> {
                 &ckpt.labels,
                 &ckpt.normalization,
             );
-            ckpt.ranges = activation_ranges(&ckpt.weights, &ex.x);
+            ckpt.ranges = activation_ranges_clipped(&ckpt.weights, &ex.x, tail);
             ckpt.save(&model)?;
             eprintln!(
                 "re-calibrated {} on {} windows: {:?}",
@@ -394,7 +402,10 @@ fn write_report(report: &bandx_model::evaluate::Report, out: &Path) -> Result<()
     )?;
     bandx_model::plots::confusion_svg(
         &report.confusion_pm,
-        "PS(PM): personalized (head, the default) on personal subjects",
+        &format!(
+            "PS(PM): personalized ({}) on personal subjects",
+            report.confusion_pm_method
+        ),
         &out.join("confusion_pm.svg"),
     )?;
     println!("{md}");

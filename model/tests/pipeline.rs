@@ -414,3 +414,36 @@ fn warm_start_reuses_the_pretrained_rows_of_known_class_names() {
     let acc = accuracy(&predict(&trained, &test.x), &test.y);
     assert!(acc > 0.9, "{acc}");
 }
+
+#[test]
+fn the_logit_range_spans_the_top_logits_not_the_losers() {
+    let cfg = HarCnnConfig::new();
+    let model = cfg.init(5, &Device::flex());
+    let x: Vec<f32> = (0..200 * 360)
+        .map(|i| ((i as f32) * 0.731).sin() * (1.0 + (i / 360) as f32 * 0.01))
+        .collect();
+    let w = model.weights();
+    let ranges = activation_ranges(&w, &x);
+    let logits: Vec<Vec<f32>> = x
+        .chunks(360)
+        .map(|win| reference_forward(&w, win).pop().unwrap())
+        .collect();
+    let top_min = logits
+        .iter()
+        .map(|l| l.iter().copied().fold(f32::NEG_INFINITY, f32::max))
+        .fold(f32::INFINITY, f32::min);
+    let all_max = logits
+        .iter()
+        .flatten()
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
+    let all_min = logits
+        .iter()
+        .flatten()
+        .copied()
+        .fold(f32::INFINITY, f32::min);
+    let last = ranges.last().unwrap();
+    // 200 windows: the 0.1 % quantile of the per-window maxima is their minimum.
+    assert_eq!(*last, [top_min, all_max]);
+    assert!(all_min < top_min);
+}
