@@ -21,12 +21,14 @@ use super::{
     ScanRequest, ScanResult,
 };
 
-/// The model a fresh virtual band starts with.
-///
-/// `model/pretrained/` ships the generic backbone only as a float checkpoint (`backbone.json`);
-/// the one int8 blob there is the demo personal model of the virtual wearer (WISDM subject 1650,
-/// the band's 7 classes), so that is what a fresh band gets.
-pub const SHIPPED_MODEL: &[u8] = include_bytes!("../../../model/pretrained/wearer-1650-band7.blob");
+/// The model a fresh virtual band starts with, as a band leaves the factory: the generic model
+/// (the shipped backbone with its 18-class WISDM head, int8), which the app then personalizes.
+pub const SHIPPED_MODEL: &[u8] = include_bytes!("../../../model/pretrained/generic-wisdm18.blob");
+
+/// A personal model of the virtual wearer (WISDM subject 1650, the band's 7 classes): a second,
+/// different valid blob for demos and tests.
+pub const DEMO_PERSONAL_MODEL: &[u8] =
+    include_bytes!("../../../model/pretrained/wearer-1650-band7.blob");
 
 /// The virtual band's flash file inside the app data dir.
 pub const FLASH_FILE_NAME: &str = "virtual-band.flash";
