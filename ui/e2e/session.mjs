@@ -17,6 +17,8 @@ export async function openApp() {
 export async function screenshot(browser, name) {
   const dir = process.env.E2E_SCREENSHOTS ?? 'test-output/screenshots';
   const file = path.join(dir, `${name}.png`);
+  // Let the web view paint what the test just saw in the DOM.
+  await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())));
   await browser.saveScreenshot(file);
   return file;
 }

@@ -91,6 +91,13 @@ describe('Train screen', () => {
     expect(session.screen).toBe('calibrate');
   });
 
+  it('redraws the confusion matrix for the dark theme', async () => {
+    render(Train);
+    await vi.waitFor(() => expect(core.latestModelResult).toHaveBeenCalledWith(7, false));
+    session.theme = 'dark';
+    await vi.waitFor(() => expect(core.latestModelResult).toHaveBeenCalledWith(7, true));
+  });
+
   it('cancels', async () => {
     render(Train);
     await fireEvent.click(screen.getByRole('button', { name: 'Train my model' }));

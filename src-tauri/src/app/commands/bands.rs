@@ -2,7 +2,6 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bandx_sim::{Activity, Style};
 use serde::Serialize;
@@ -346,14 +345,8 @@ pub(crate) fn watch_connection(app: AppHandle, state: AppState, band: &Arc<Conne
 }
 
 pub(crate) async fn view(band: &ConnectedBand) -> Result<BandView, UiError> {
-    let info = tokio::time::timeout(Duration::from_secs(10), band.client.get_info())
-        .await
-        .map_err(|_| {
-            UiError::from(crate::link::LinkError::Timeout {
-                operation: "GetInfo",
-                after: Duration::from_secs(10),
-            })
-        })??;
+    // GetInfo has the client's own request timeout.
+    let info = band.client.get_info().await?;
     Ok(BandView {
         name: band.name.clone(),
         address: band.address.clone(),
