@@ -95,11 +95,20 @@ test('create a profile with two activities', async () => {
 });
 
 for (const name of CLASSES) {
-  test(`calibrate ${name} while the wearer does it`, async () => {
+  test(`calibrate ${name} while the wearer does it`, async (t) => {
     await pick('wearer-activity', name);
     await (await byText('button', `Record ${name}`)).click();
     const recorder = await $('[data-testid="recorder"]');
     await recorder.waitForExist({ timeout: 5000 });
+    // Reported, not asserted (no timed assertions): how often the live chart redraws here.
+    const chart = await $('[data-testid="imu-chart"]');
+    const f0 = Number(await chart.getAttribute('data-frames'));
+    const t0 = Date.now();
+    await browser.pause(2000);
+    const fps = ((Number(await chart.getAttribute('data-frames')) - f0) * 1000) / (Date.now() - t0);
+    t.diagnostic(
+      `live chart: ${fps.toFixed(0)} redraws/s in this window, ${await chart.getAttribute('data-draw-ms')} ms of script per redraw`,
+    );
     await browser.waitUntil(
       async () => {
         await noError();
@@ -108,7 +117,7 @@ for (const name of CLASSES) {
       { timeout: 90000, interval: 250, timeoutMsg: `recording ${name} did not finish` },
     );
     assert.equal(await (await $('[data-testid="window-counter"]')).getText(), '15/15 good windows');
-    const chart = await $('[data-testid="imu-chart"]');
+
     assert.ok(Number(await chart.getAttribute('data-samples')) > 0, 'the live chart received samples');
     assert.ok(Number(await chart.getAttribute('data-frames')) > 10, 'the live chart redraws');
     if (name === CLASSES[0]) {
