@@ -5,6 +5,9 @@
 // scripts/e2e runs the virtual band faster than real time (BANDX_SIM_SPEED) to keep this short.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { openApp, screenshot } from './session.mjs';
 
 const CLASSES = ['walking', 'typing'];
@@ -200,6 +203,17 @@ test('the data screen lists the recordings, the model and the deployment', async
   const deployments = await $('table[aria-label="Deployments"]');
   assert.match(await deployments.getText(), /verified/);
   await screenshot(browser, '06-data');
+});
+
+test('export the profile to a folder as plain files', async () => {
+  const dir = path.join(process.env.BANDX_DATA_DIR ?? os.tmpdir(), `export-${Date.now()}`);
+  const input = await browser.$('//label[contains(., "Export to a new folder")]//input');
+  await input.setValue(dir);
+  await (await byText('button', 'Export')).click();
+  const notice = await $('[data-testid="data-notice"]');
+  await notice.waitForExist({ timeout: 10000 });
+  assert.match(await notice.getText(), /^Exported Journey to /);
+  assert.ok(readdirSync(dir).length > 0, `${dir} holds the export`);
 });
 
 test('the dark theme', async () => {
