@@ -116,8 +116,8 @@ pub struct PersonalizeConfig {
 }
 
 /// Returns a model whose head has one output per user class (`classes`), from calibration
-/// examples whose `y` index those classes. Knows nothing of class names: [`Method::Warm`] acts
-/// as [`Method::DenseFineTune`] here (see [`personalize_named`]).
+/// examples whose `y` index those classes. Knows nothing of class names, so with
+/// [`Method::Warm`] every class starts from its class mean (see [`personalize_named`]).
 pub fn personalize(
     base: &HarCnn,
     net: &HarCnnConfig,
