@@ -218,7 +218,7 @@ enum Command {
         #[arg(long, default_value_t = 15)]
         windows_per_class: usize,
         /// Personalization method (default: the best by evaluation).
-        #[arg(long, value_enum, default_value_t = Method::DenseFineTune)]
+        #[arg(long, value_enum, default_value_t = Method::DEFAULT)]
         method: Method,
         /// Output checkpoint (JSON).
         #[arg(long)]

@@ -190,7 +190,7 @@ fn distinct_classes_train_well_above_chance_and_beat_the_generic_model() {
         stored.metrics["personal_accuracy"].as_f64(),
         Some(r.personal_accuracy)
     );
-    assert_eq!(stored.metrics["method"], "head");
+    assert_eq!(stored.metrics["method"], "dense_fine_tune");
     let model = bandx_core::blob::Model::parse(&stored.blob).unwrap();
     let mut arena = vec![0u8; model.arena_size()];
     model.self_test(&mut arena).unwrap();

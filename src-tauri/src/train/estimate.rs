@@ -4,7 +4,7 @@
 
 use bandx_model::checkpoint::Checkpoint;
 use bandx_model::cnn::HarCnn;
-use bandx_model::personalize::{Method, PersonalizeConfig, personalize};
+use bandx_model::personalize::{PersonalizeConfig, personalize};
 use bandx_model::train::{Examples, argmax, logits, predict};
 use serde::{Deserialize, Serialize};
 
@@ -184,7 +184,7 @@ pub(super) fn cross_validate(
         let model = personalize(
             base,
             &ckpt.network,
-            Method::Head,
+            super::METHOD,
             &train_ex,
             classes.len(),
             cfg,

@@ -26,8 +26,8 @@ pub use estimate::{Confusion, GenericAccuracy, SimilarPair};
 
 use crate::store::{ModelId, NewModel, ProfileId, RecordingId, Store, StoreError};
 
-/// bandx-model's default personalization method (its README: "Default = head").
-pub const METHOD: Method = Method::Head;
+/// bandx-model's default personalization method.
+pub const METHOD: Method = Method::DEFAULT;
 
 /// Why a model could not be trained or stored.
 #[derive(Debug, thiserror::Error)]
