@@ -21,7 +21,7 @@ use crate::error::{ModelError, Result};
 use crate::personalize::{Method, PersonalizeConfig, personalize_named};
 use crate::preprocess::{Normalization, WINDOW_LEN, Window, label_set};
 use crate::train::{
-    Examples, TrainConfig, TrainReport, accuracy, predict, pretrain, validation_subjects,
+    Examples, TrainConfig, TrainReport, accuracy, predict, pretrain_with, validation_subjects,
 };
 
 #[derive(Debug, Clone)]
@@ -346,7 +346,7 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
             "validation": validation,
             "train_windows": train.len(),
             "network": opts.net,
-            "train": opts.train,
+            "train": train_key(&opts.train),
             "gs_holdout_fraction": opts.gs_holdout_fraction,
         });
         let cache_path = opts
@@ -359,12 +359,13 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
         let (base, pre_report) = match cached {
             Some(hit) => hit,
             None => {
-                let (base, report) = pretrain(
+                let (base, report) = pretrain_with(
                     &opts.net,
                     &train,
                     &val,
                     labels.len(),
                     &opts.train,
+                    &norm,
                     opts.show_progress,
                 );
                 if let Some(path) = &cache_path {
@@ -572,6 +573,18 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
         confusion_pm_method: default_guess.name().to_string(),
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The training settings as a cache key; `augment` only appears when set, so backbones cached
+/// before the option existed still match.
+fn train_key(train: &TrainConfig) -> serde_json::Value {
+    let mut v = serde_json::to_value(train).unwrap_or(serde_json::Value::Null);
+    if let Some(map) = v.as_object_mut()
+        && map.get("augment").is_some_and(|a| a.is_null())
+    {
+        map.remove("augment");
+    }
+    v
 }
 
 /// A fold's backbone saved by an earlier run with the same fold and settings.

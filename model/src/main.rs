@@ -12,7 +12,9 @@ use bandx_model::personalize::{Method, PersonalizeConfig, personalize_named};
 use bandx_model::preprocess::{Normalization, label_set, windows};
 use bandx_model::readers::csv::CsvOptions;
 use bandx_model::recording::{AccelUnit, GyroUnit};
-use bandx_model::train::{Examples, TrainConfig, accuracy, predict, pretrain, validation_subjects};
+use bandx_model::train::{
+    AugmentConfig, Examples, TrainConfig, accuracy, predict, pretrain_with, validation_subjects,
+};
 use burn::prelude::Device;
 use clap::{Args, Parser, Subcommand};
 
@@ -141,6 +143,13 @@ struct TrainArgs {
     patience: usize,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Augment pre-training windows (rotation about the forearm ±30°, other wrist, amplitude
+    /// 0.8-1.2, tempo 0.8-1.2, jitter): `--augment true|false`.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    augment: bool,
+    /// Convolution widths conv1,conv2,conv3 (conv3 is the embedding size).
+    #[arg(long, value_delimiter = ',', num_args = 3, default_value = "16,32,32")]
+    widths: Vec<usize>,
 }
 
 impl TrainArgs {
@@ -149,6 +158,14 @@ impl TrainArgs {
             .with_max_epochs(self.epochs)
             .with_patience(self.patience)
             .with_seed(self.seed)
+            .with_augment(self.augment.then(AugmentConfig::new))
+    }
+
+    fn net(&self) -> HarCnnConfig {
+        HarCnnConfig::new()
+            .with_conv1_channels(self.widths[0])
+            .with_conv2_channels(self.widths[1])
+            .with_conv3_channels(self.widths[2])
     }
 }
 
@@ -295,6 +312,7 @@ fn main() -> Result<()> {
             opts.personal_per_fold = personal;
             opts.learning_curve = curve;
             opts.train = train.config();
+            opts.net = train.net();
             opts.show_progress = true;
             opts.int8 = !no_int8;
             opts.user_classes = user_classes;
@@ -430,13 +448,14 @@ fn cmd_pretrain(data: &DataArgs, train: &TrainArgs, val_fraction: f32, out: &Pat
     let norm = Normalization::fit(train_w.iter().copied());
     let train_ex = Examples::new(train_w.iter().copied(), &labels, &norm);
     let val_ex = Examples::new(val_w.iter().copied(), &labels, &norm);
-    let net = HarCnnConfig::new();
-    let (model, report) = pretrain(
+    let net = train.net();
+    let (model, report) = pretrain_with(
         &net,
         &train_ex,
         &val_ex,
         labels.len(),
         &train.config(),
+        &norm,
         true,
     );
     let val_acc = accuracy(&predict(&model, &val_ex.x), &val_ex.y);

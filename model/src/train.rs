@@ -14,7 +14,8 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::cnn::{HarCnn, HarCnnConfig, to_vec, windows_tensor};
-use crate::preprocess::{Normalization, WINDOW_VALUES, Window};
+use crate::preprocess::{Normalization, WINDOW_LEN, WINDOW_VALUES, Window};
+use crate::recording::CHANNELS;
 
 /// Normalized windows laid end to end with their class indices.
 #[derive(Debug, Clone, Default)]
@@ -77,6 +78,114 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     #[config(default = 42)]
     pub seed: u64,
+    /// Random wrist-frame augmentation of every training batch (none when `None`).
+    pub augment: Option<AugmentConfig>,
+}
+
+/// Pre-training augmentation, drawn independently for every window of every batch and applied
+/// to the de-normalized (SI) signal: time warp (tempo), the other wrist (mirror), a rotation
+/// about the forearm's x axis (how the band sits), an amplitude scale of the motion around the
+/// window mean, then Gaussian jitter on the normalized values. Validation windows are never
+/// augmented.
+#[derive(Config, Debug)]
+pub struct AugmentConfig {
+    /// Rotation about the forearm (x) axis, uniform in `±rotation_deg`.
+    #[config(default = 30.0)]
+    pub rotation_deg: f32,
+    /// Probability of mirroring to the other wrist (accel x, gyro y and z negated, the
+    /// convention of the virtual wearer's `Style::orient`).
+    #[config(default = 0.5)]
+    pub mirror_probability: f32,
+    /// Amplitude scale of the motion around the window mean, uniform in `1 ± scale`.
+    #[config(default = 0.2)]
+    pub scale: f32,
+    /// Tempo factor, uniform in `1 ± time_warp` (resampled about the window centre, edges held).
+    #[config(default = 0.2)]
+    pub time_warp: f32,
+    /// Standard deviation of the jitter added to the normalized values.
+    #[config(default = 0.05)]
+    pub jitter: f32,
+    /// Share of training windows augmented (the rest are left as recorded).
+    #[config(default = 0.8)]
+    pub probability: f32,
+}
+
+/// Augments normalized windows laid end to end in place (see [`AugmentConfig`]).
+pub fn augment_windows(x: &mut [f32], norm: &Normalization, cfg: &AugmentConfig, rng: &mut StdRng) {
+    use rand::Rng;
+    let mut raw = [0f32; WINDOW_VALUES];
+    for w in x.chunks_exact_mut(WINDOW_VALUES) {
+        if cfg.probability <= 0.0 || rng.random::<f32>() >= cfg.probability {
+            continue;
+        }
+        // De-normalize.
+        for (i, v) in w.iter().enumerate() {
+            raw[i] = v * norm.std[i % CHANNELS] + norm.mean[i % CHANNELS];
+        }
+        // Time warp about the centre: output sample t reads input position c + (t - c) * r.
+        let tempo = if cfg.time_warp > 0.0 {
+            rng.random_range(1.0 - cfg.time_warp..1.0 + cfg.time_warp)
+        } else {
+            1.0
+        };
+        let mut warped = raw;
+        if tempo != 1.0 {
+            let c = (WINDOW_LEN - 1) as f32 / 2.0;
+            for t in 0..WINDOW_LEN {
+                let pos = (c + (t as f32 - c) * tempo).clamp(0.0, (WINDOW_LEN - 1) as f32);
+                let i0 = pos.floor() as usize;
+                let i1 = (i0 + 1).min(WINDOW_LEN - 1);
+                let f = pos - i0 as f32;
+                for ch in 0..CHANNELS {
+                    warped[t * CHANNELS + ch] =
+                        raw[i0 * CHANNELS + ch] * (1.0 - f) + raw[i1 * CHANNELS + ch] * f;
+                }
+            }
+        }
+        let mirror = rng.random::<f32>() < cfg.mirror_probability;
+        let angle = if cfg.rotation_deg > 0.0 {
+            rng.random_range(-cfg.rotation_deg..cfg.rotation_deg)
+        } else {
+            0.0
+        };
+        let (sin, cos) = angle.to_radians().sin_cos();
+        let amp = if cfg.scale > 0.0 {
+            rng.random_range(1.0 - cfg.scale..1.0 + cfg.scale)
+        } else {
+            1.0
+        };
+        for s in warped.chunks_exact_mut(CHANNELS) {
+            if mirror {
+                s[0] = -s[0];
+                s[4] = -s[4];
+                s[5] = -s[5];
+            }
+            for base in [0, 3] {
+                let (y, z) = (s[base + 1], s[base + 2]);
+                s[base + 1] = cos * y - sin * z;
+                s[base + 2] = sin * y + cos * z;
+            }
+        }
+        let mut mean = [0f32; CHANNELS];
+        for s in warped.chunks_exact(CHANNELS) {
+            for ch in 0..CHANNELS {
+                mean[ch] += s[ch] / WINDOW_LEN as f32;
+            }
+        }
+        for (i, v) in w.iter_mut().enumerate() {
+            let ch = i % CHANNELS;
+            let a = mean[ch] + (warped[i] - mean[ch]) * amp;
+            *v = (a - norm.mean[ch]) / norm.std[ch] + cfg.jitter * gaussian(rng);
+        }
+    }
+}
+
+/// A standard normal sample (Box-Muller).
+fn gaussian(rng: &mut StdRng) -> f32 {
+    use rand::Rng;
+    let u1: f32 = rng.random_range(f32::EPSILON..1.0);
+    let u2: f32 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -190,7 +299,8 @@ pub fn progress_bar(len: u64, visible: bool, prefix: &str) -> ProgressBar {
 }
 
 /// Trains a model from scratch. Returns the weights of the epoch with the best validation
-/// accuracy (on a plain, non-autodiff device).
+/// accuracy (on a plain, non-autodiff device). With `cfg.augment` set, use [`pretrain_with`] to
+/// pass the normalization of `train` (this one assumes the identity).
 pub fn pretrain(
     net: &HarCnnConfig,
     train: &Examples,
@@ -199,10 +309,34 @@ pub fn pretrain(
     cfg: &TrainConfig,
     show_progress: bool,
 ) -> (HarCnn, TrainReport) {
+    pretrain_with(
+        net,
+        train,
+        val,
+        classes,
+        cfg,
+        &Normalization::identity(),
+        show_progress,
+    )
+}
+
+/// [`pretrain`] with the normalization the examples were made with (the augmentation works on
+/// the SI signal).
+pub fn pretrain_with(
+    net: &HarCnnConfig,
+    train: &Examples,
+    val: &Examples,
+    classes: usize,
+    cfg: &TrainConfig,
+    norm: &Normalization,
+    show_progress: bool,
+) -> (HarCnn, TrainReport) {
     let started = Instant::now();
     let device = Device::flex().autodiff();
     device.seed(cfg.seed);
     let mut rng = StdRng::seed_from_u64(cfg.seed);
+    // A separate stream, so that the batch order does not depend on the augmentation.
+    let mut aug_rng = StdRng::seed_from_u64(cfg.seed ^ 0x5eed_a0a0);
     let mut model = net.init(classes, &device);
     let mut optim = AdamConfig::new()
         .with_weight_decay(Some(burn::optim::decay::WeightDecayConfig::new(
@@ -223,7 +357,10 @@ pub fn pretrain(
             * 0.5
             * (1.0 + (std::f64::consts::PI * epoch as f64 / cfg.max_epochs as f64).cos());
         for idx in order.chunks(cfg.batch_size) {
-            let (x, y) = train.gather(idx);
+            let (mut x, y) = train.gather(idx);
+            if let Some(aug) = &cfg.augment {
+                augment_windows(&mut x, norm, aug, &mut aug_rng);
+            }
             let out = model.forward(windows_tensor(x, &device));
             let loss = balanced_cross_entropy(out, &y, &weights, &device);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
