@@ -148,7 +148,7 @@ struct TrainArgs {
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
     augment: bool,
     /// Convolution widths conv1,conv2,conv3 (conv3 is the embedding size).
-    #[arg(long, value_delimiter = ',', num_args = 3, default_value = "16,32,32")]
+    #[arg(long, value_delimiter = ',', default_value = "16,32,32")]
     widths: Vec<usize>,
 }
 
@@ -161,11 +161,20 @@ impl TrainArgs {
             .with_augment(self.augment.then(AugmentConfig::new))
     }
 
-    fn net(&self) -> HarCnnConfig {
-        HarCnnConfig::new()
-            .with_conv1_channels(self.widths[0])
-            .with_conv2_channels(self.widths[1])
-            .with_conv3_channels(self.widths[2])
+    fn net(&self) -> Result<HarCnnConfig> {
+        let [c1, c2, c3] = self.widths[..] else {
+            bail!(
+                "--widths takes three numbers (conv1,conv2,conv3), got {:?}",
+                self.widths
+            );
+        };
+        if c1 == 0 || c2 == 0 || c3 == 0 {
+            bail!("--widths must be positive, got {:?}", self.widths);
+        }
+        Ok(HarCnnConfig::new()
+            .with_conv1_channels(c1)
+            .with_conv2_channels(c2)
+            .with_conv3_channels(c3))
     }
 }
 
@@ -312,7 +321,7 @@ fn main() -> Result<()> {
             opts.personal_per_fold = personal;
             opts.learning_curve = curve;
             opts.train = train.config();
-            opts.net = train.net();
+            opts.net = train.net()?;
             opts.show_progress = true;
             opts.int8 = !no_int8;
             opts.user_classes = user_classes;
@@ -448,7 +457,7 @@ fn cmd_pretrain(data: &DataArgs, train: &TrainArgs, val_fraction: f32, out: &Pat
     let norm = Normalization::fit(train_w.iter().copied());
     let train_ex = Examples::new(train_w.iter().copied(), &labels, &norm);
     let val_ex = Examples::new(val_w.iter().copied(), &labels, &norm);
-    let net = train.net();
+    let net = train.net()?;
     let (model, report) = pretrain_with(
         &net,
         &train_ex,
