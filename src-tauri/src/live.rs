@@ -81,6 +81,9 @@ pub struct LiveConfig {
     /// Predictions stored per transaction (also stored when the session pauses or ends).
     pub store_batch: usize,
     pub backoff: Backoff,
+    /// A connected band that sends no prediction for this long (it predicts every 1.5 s) is
+    /// treated like a dropped link: the session pauses, reconnects and starts the stream again.
+    pub stall: Duration,
 }
 
 impl Default for LiveConfig {
@@ -89,6 +92,7 @@ impl Default for LiveConfig {
             duration: None,
             store_batch: 10,
             backoff: Backoff::default(),
+            stall: Duration::from_secs(15),
         }
     }
 }
@@ -433,7 +437,8 @@ pub async fn run_live(
         let mut clock_offset: Option<i64> = None;
         let mut poll = tokio::time::interval(Duration::from_millis(100));
         let lost_before = summary.lost_frames;
-        loop {
+        let mut last_heard = tokio::time::Instant::now();
+        let pause_reason = loop {
             if cancel.load(Ordering::Relaxed) {
                 summary.cancelled = true;
                 break 'connection;
@@ -443,7 +448,8 @@ pub async fn run_live(
             }
             tokio::select! {
                 p = predictions.next() => {
-                    let Some(p) = p else { break };
+                    let Some(p) = p else { break LinkError::ConnectionLost.to_string() };
+                    last_heard = tokio::time::Instant::now();
                     let offset = *clock_offset
                         .get_or_insert_with(|| unix_ms() - i64::from(p.timestamp_ms));
                     let t_ms = offset + i64::from(p.timestamp_ms);
@@ -476,22 +482,32 @@ pub async fn run_live(
                     }
                 }
                 f = frames.next() => {
-                    let Some(f) = f else { break };
+                    let Some(f) = f else { break LinkError::ConnectionLost.to_string() };
                     summary.lost_frames = lost_before + frames.lost();
                     if let Some(shadow) = shadow.as_mut() {
                         let matches = shadow.push_frame(&f);
                         report(&matches, &mut summary, &class_name, on_event);
                     }
                 }
-                _ = disconnected(&mut state) => break,
-                _ = poll.tick() => {}
+                _ = disconnected(&mut state) => break LinkError::ConnectionLost.to_string(),
+                _ = poll.tick() => {
+                    if last_heard.elapsed() > config.stall {
+                        if let Err(e) = client.connection().disconnect().await {
+                            tracing::debug!("disconnecting from a silent band: {e}");
+                        }
+                        break format!(
+                            "The band sent no prediction for {} s",
+                            config.stall.as_secs_f32().round()
+                        );
+                    }
+                }
             }
-        }
+        };
 
-        // The link dropped.
+        // The link dropped, or the band went silent.
         summary.stored += store_batch(store, target.profile, &mut batch)?;
         on_event(LiveEvent::Paused {
-            reason: LinkError::ConnectionLost.to_string(),
+            reason: pause_reason,
         });
         match reconnect_client(link, &band_id, &config.backoff, cancel).await? {
             Some(new) => *client = new,

@@ -555,6 +555,11 @@ fn report_writes_every_plot_and_links_it() {
     // The plots show the stored history: in the last recorded hour jogging, sitting, walking, jogging
     // (5 minutes each: one bar per stretch); on each of the two days a bar per class.
     let timeline = svg_elements(&report.join("timeline.svg"));
+    let timeline_text = std::fs::read_to_string(report.join("timeline.svg")).unwrap();
+    assert!(
+        timeline_text.contains("last recorded hour") && !timeline_text.contains("Last hour"),
+        "the plot's own title says which hour it shows"
+    );
     let daily = svg_elements(&report.join("daily.svg"));
     for (class, stretches) in [(0, 1), (1, 2), (2, 1)] {
         assert_eq!(class_bars(&timeline, class), stretches, "class {class}");

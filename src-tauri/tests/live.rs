@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use bandx_core::blob::Model;
-use bandx_sim::{Activity, SimConfig};
+use bandx_sim::{Activity, Faults, SimConfig};
 use bandx_studio::band::BandClient;
 use bandx_studio::link::sim::{FLASH_FILE_NAME, SHIPPED_MODEL, SimLink};
 use bandx_studio::link::{Backoff, Link, ScanRequest};
@@ -65,6 +65,7 @@ fn config(seconds: f32) -> LiveConfig {
             max: Duration::from_millis(100),
             attempts: 20,
         },
+        stall: Duration::from_secs(10),
     }
 }
 
@@ -210,6 +211,55 @@ async fn a_dropped_link_reconnects_and_the_shadow_relocks() {
     );
     assert!(summary.agreement.unwrap() >= 0.95, "{summary:?}");
     assert_eq!(summary.identical, summary.compared, "{summary:?}");
+    assert_eq!(summary.stored, summary.predictions);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_band_gone_silent_is_reconnected_and_its_predictions_come_back() {
+    let b = bench();
+    let mut client = client(&b.link).await;
+    let band = b.link.band().clone();
+    // From the 6th notification of this connection on, nothing the band sends arrives (it keeps
+    // predicting, and the link stays up): the desktop hears nothing.
+    let mut mute = Faults::none();
+    mute.drop_notifications = (6..100_000).collect();
+    band.set_faults(mute);
+    let mut config = config(4.0);
+    config.stall = Duration::from_millis(600);
+    let (summary, events) = live(&b, &mut client, None, &config, |e| {
+        if matches!(e, LiveEvent::Paused { .. }) {
+            band.set_faults(Faults::none());
+        }
+    })
+    .await
+    .unwrap();
+    let paused = events
+        .iter()
+        .position(|e| matches!(e, LiveEvent::Paused { .. }))
+        .expect("the silence is noticed");
+    let LiveEvent::Paused { reason } = &events[paused] else {
+        unreachable!()
+    };
+    assert!(reason.contains("no prediction"), "{reason}");
+    let resumed = events
+        .iter()
+        .position(|e| matches!(e, LiveEvent::Resumed))
+        .expect("the session resumes");
+    assert!(paused < resumed);
+    let before = events[..paused]
+        .iter()
+        .filter(|e| matches!(e, LiveEvent::Prediction { .. }))
+        .count();
+    let after = events[resumed..]
+        .iter()
+        .filter(|e| matches!(e, LiveEvent::Prediction { .. }))
+        .count();
+    assert!(
+        before <= 5,
+        "{before} predictions got through the muted link"
+    );
+    assert!(after >= 10, "only {after} predictions after the reconnect");
+    assert_eq!(summary.reconnects, 1, "{summary:?}");
     assert_eq!(summary.stored, summary.predictions);
 }
 

@@ -314,7 +314,15 @@ fn activity_timeline_draws_a_bar_per_segment_of_the_last_hour() {
     }
     spec.push((now - MIN, "jump")); // not one of the profile's classes: gets its own row
     let pts = points(&spec);
-    let svg = activity_timeline(&pts, &classes, now, 1500, &PlotOptions::default()).unwrap();
+    let svg = activity_timeline(
+        &pts,
+        &classes,
+        now,
+        1500,
+        "Last hour",
+        &PlotOptions::default(),
+    )
+    .unwrap();
     let (elements, texts) = parse(&svg);
     assert_eq!(
         rects_filled(&elements, palette::class_color(0)),
@@ -334,7 +342,14 @@ fn activity_timeline_draws_a_bar_per_segment_of_the_last_hour() {
     let mut unsorted = pts.clone();
     unsorted.swap(1, 2);
     assert!(matches!(
-        activity_timeline(&unsorted, &classes, now, 1500, &PlotOptions::default()),
+        activity_timeline(
+            &unsorted,
+            &classes,
+            now,
+            1500,
+            "Last hour",
+            &PlotOptions::default()
+        ),
         Err(PlotError::Invalid(_))
     ));
 }

@@ -24,6 +24,8 @@ pub const FLASH_DONE: &str = "flash:done";
 pub const LIVE_PREDICTION: &str = "live:prediction";
 /// The desktop's shadow check of a band window.
 pub const LIVE_SHADOW: &str = "live:shadow";
+/// The live view lost the band (link dropped or band silent) or got it back: `LiveLink`.
+pub const LIVE_LINK: &str = "live:link";
 /// The live view stopped: [`JobEnd`].
 pub const LIVE_DONE: &str = "live:done";
 

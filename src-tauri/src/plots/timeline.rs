@@ -44,13 +44,14 @@ pub fn timeline_segments(points: &[TimelinePoint], hop_ms: i64) -> Vec<Segment> 
     segments
 }
 
-/// Draws the hour before `now_ms`: a row per class in `classes` (classes seen in `points` but not listed get
+/// Draws the hour before `now_ms` under `title` (e.g. "Last hour"): a row per class in `classes` (classes seen in `points` but not listed get
 /// rows after them), a bar for each [`Segment`]. `points` must be sorted by time; older ones are left out.
 pub fn activity_timeline(
     points: &[TimelinePoint],
     classes: &[String],
     now_ms: i64,
     hop_ms: i64,
+    title: &str,
     options: &PlotOptions,
 ) -> Result<String, PlotError> {
     if hop_ms <= 0 {
@@ -80,7 +81,7 @@ pub fn activity_timeline(
     render(options, |root| {
         let label_rows = rows.clone();
         let mut chart = ChartBuilder::on(root)
-            .caption("Last hour", (FONT, 16).into_font().color(&fg))
+            .caption(title, (FONT, 16).into_font().color(&fg))
             .margin(10)
             .x_label_area_size(28)
             .y_label_area_size(110)

@@ -14,6 +14,7 @@ import type {
   ImuBatch,
   JobEnd,
   JobKind,
+  LiveLink,
   LivePrediction,
   LiveSummary,
   Profile,
@@ -96,6 +97,7 @@ export const liveSummary = (profile: number, dark: boolean, offset = -new Date()
   invoke<LiveSummary>('live_summary', { profile, dark, offset });
 export const onLiveShadow = (cb: (s: ShadowCheck) => void) => on('live:shadow', cb);
 export const onLivePrediction = (cb: (p: LivePrediction) => void) => on('live:prediction', cb);
+export const onLiveLink = (cb: (l: LiveLink) => void) => on('live:link', cb);
 export const onLiveDone = (cb: (e: JobEnd<null>) => void) => on('live:done', cb);
 
 // --- data ----------------------------------------------------------------------------------

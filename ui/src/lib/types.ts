@@ -146,6 +146,12 @@ export interface ShadowCheck {
   rate: number | null;
 }
 
+/** The live view lost the band and is reconnecting (`paused`, with the reason), or got it back. */
+export interface LiveLink {
+  paused: boolean;
+  reason: string | null;
+}
+
 export interface DailyTotal {
   class: string;
   minutes: number;

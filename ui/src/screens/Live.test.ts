@@ -63,6 +63,27 @@ describe('Live screen', () => {
     await vi.waitFor(() => expect(listeners('live:prediction')).toBe(0));
   });
 
+  it('says when the band is lost and being reconnected, and dims the last activity until it is back', async () => {
+    render(Live);
+    await fireEvent.click(screen.getByRole('button', { name: 'Start live view' }));
+    emit('live:prediction', { window_seq: 3, t_ms: 1, class: 'typing', confidence: 0.8 });
+    await tick();
+    expect(screen.queryByTestId('live-paused')).not.toBeInTheDocument();
+
+    emit('live:link', { paused: true, reason: 'The band sent no prediction for 15 s' });
+    await tick();
+    expect(screen.getByTestId('live-paused')).toHaveTextContent(
+      'The band sent no prediction for 15 s: reconnecting… What is shown below is the last activity the band reported.',
+    );
+    expect(screen.getByTestId('live-current')).toHaveClass('stale');
+    expect(screen.getByTestId('live-activity')).toHaveTextContent('typing');
+
+    emit('live:link', { paused: false, reason: null });
+    await tick();
+    expect(screen.queryByTestId('live-paused')).not.toBeInTheDocument();
+    expect(screen.getByTestId('live-current')).not.toHaveClass('stale');
+  });
+
   it('explains a band without a model', async () => {
     render(Live);
     await fireEvent.click(screen.getByRole('button', { name: 'Start live view' }));

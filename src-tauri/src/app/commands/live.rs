@@ -30,6 +30,13 @@ pub struct ShadowCheck {
     pub rate: Option<f32>,
 }
 
+/// The live view paused (reconnecting, `reason` says why) or resumed.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveLink {
+    pub paused: bool,
+    pub reason: Option<String>,
+}
+
 /// What the Live screen shows besides the current prediction.
 #[derive(Debug, Clone, Serialize)]
 pub struct LiveSummaryView {
@@ -87,6 +94,22 @@ pub async fn start_live(
                     },
                 ),
                 LiveEvent::Agreement { rate: r, .. } => rate = Some(r),
+                LiveEvent::Paused { reason } => events::emit(
+                    &forward,
+                    events::LIVE_LINK,
+                    LiveLink {
+                        paused: true,
+                        reason: Some(reason),
+                    },
+                ),
+                LiveEvent::Resumed => events::emit(
+                    &forward,
+                    events::LIVE_LINK,
+                    LiveLink {
+                        paused: false,
+                        reason: None,
+                    },
+                ),
                 LiveEvent::Shadow {
                     window_seq, agree, ..
                 } => events::emit(
@@ -188,8 +211,9 @@ pub async fn live_summary(
     drop(store);
     let mut options = plot_options(dark);
     options.height = 240;
-    let timeline_svg = plots::activity_timeline(&points, &classes, now, HOP_MS, &options)
-        .map_err(|e| UiError::internal("Drawing the timeline", e))?;
+    let timeline_svg =
+        plots::activity_timeline(&points, &classes, now, HOP_MS, "Last hour", &options)
+            .map_err(|e| UiError::internal("Drawing the timeline", e))?;
     let today = history
         .minutes
         .last()

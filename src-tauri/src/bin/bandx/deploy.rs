@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use bandx_sim::partitions::{AppSlot, FlashLayout, ModelSlot};
@@ -92,7 +91,7 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<(), Failure> {
 
     let bar = progress_bar();
     let mut on_progress = |p: &DeployProgress| show(&bar, p);
-    let cancel = AtomicBool::new(false);
+    let cancel = crate::stop_on_ctrl_c();
     let opts = DeployOptions::default();
     let result = match loaded.record {
         Some((store, profile, model)) => {
@@ -116,7 +115,7 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<(), Failure> {
                 payload,
                 &opts,
                 &mut on_progress,
-                &cancel,
+                cancel,
             )
             .await
             .map(|(report, client, _)| (report, client))
@@ -129,7 +128,7 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<(), Failure> {
                 payload,
                 &opts,
                 &mut on_progress,
-                &cancel,
+                cancel,
             )
             .await
         }

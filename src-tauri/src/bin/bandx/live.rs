@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use bandx_core::blob::Model;
@@ -138,7 +137,7 @@ pub async fn run(cli: &Cli, args: &LiveArgs) -> Result<(), Failure> {
         duration: Some(Duration::from_secs(args.seconds)),
         ..LiveConfig::default()
     };
-    let cancel = AtomicBool::new(false);
+    let cancel = crate::stop_on_ctrl_c();
     let store = Mutex::new(store);
     let summary = run_live(
         &mut opened.client,
@@ -148,7 +147,7 @@ pub async fn run(cli: &Cli, args: &LiveArgs) -> Result<(), Failure> {
         shadow,
         &config,
         &mut on_event,
-        &cancel,
+        cancel,
     )
     .await
     .map_err(live_failure)?;

@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bandx_studio::band::{BandClient, BandError};
@@ -11,6 +13,7 @@ use bandx_studio::link::sim::SimLink;
 use bandx_studio::link::{Link, LinkError, ScanRequest};
 use bandx_studio::paths::DataDir;
 use clap::{Parser, Subcommand};
+use signal_hook::consts::SIGINT;
 
 mod archive;
 mod deploy;
@@ -30,7 +33,10 @@ Exit codes:
   4  no band found
   5  the band stopped answering or the connection was lost
   6  no such profile, or several and no --profile given (the message lists them)
-  7  not enough calibration data to train (the message says what to record)";
+  7  not enough calibration data to train (the message says what to record)
+130  interrupted (Ctrl-C): record, live, train and deploy stop cleanly and keep what is
+     done (recorded windows, stored predictions; the band keeps its previous model);
+     a second Ctrl-C quits at once";
 
 const EXIT_FAILURE: u8 = 1;
 const EXIT_NO_ADAPTER: u8 = 3;
@@ -38,6 +44,35 @@ const EXIT_NOT_FOUND: u8 = 4;
 const EXIT_LINK: u8 = 5;
 const EXIT_PROFILE: u8 = 6;
 const EXIT_NOT_ENOUGH_DATA: u8 = 7;
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Set by the first Ctrl-C in the commands that can stop cleanly (see [`stop_on_ctrl_c`]).
+static INTERRUPTED: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// The cancel flag of a long command: the first Ctrl-C sets it (the command stops cleanly and
+/// keeps what is done), a second one quits at once. Other commands keep the default: Ctrl-C quits.
+pub fn stop_on_ctrl_c() -> &'static AtomicBool {
+    INTERRUPTED.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        // The quit-at-once hook goes first: it only fires once the flag is already set.
+        let hooks = signal_hook::flag::register_conditional_shutdown(
+            SIGINT,
+            i32::from(EXIT_INTERRUPTED),
+            Arc::clone(&flag),
+        )
+        .and_then(|_| signal_hook::flag::register(SIGINT, Arc::clone(&flag)));
+        if let Err(e) = hooks {
+            tracing::warn!("Ctrl-C will quit at once (cannot catch it: {e})");
+        }
+        flag
+    })
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED
+        .get()
+        .is_some_and(|flag| flag.load(Ordering::SeqCst))
+}
 
 #[derive(Parser)]
 #[command(
@@ -143,8 +178,17 @@ fn main() -> ExitCode {
     let result = runtime.block_on(run(cli));
     // Don't wait for blocked BLE/sim helper threads on the way out.
     runtime.shutdown_timeout(Duration::from_millis(200));
+    let interrupted = interrupted();
     match result {
+        Ok(()) if interrupted => {
+            eprintln!("interrupted: what was done so far is kept");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
         Ok(()) => ExitCode::SUCCESS,
+        Err(Failure { error, .. }) if interrupted => {
+            eprintln!("interrupted: {error:#}");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
         Err(Failure { code, error }) => {
             eprintln!("error: {error:#}");
             if code == EXIT_NO_ADAPTER {

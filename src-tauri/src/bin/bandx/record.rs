@@ -3,7 +3,6 @@
 //! (`BANDX_SIM_SPEED=N` runs the virtual band N times faster than real time, as in the app).
 
 use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
 
 use anyhow::anyhow;
 use bandx_sim::{Activity, Style};
@@ -236,7 +235,7 @@ pub async fn run(cli: &Cli, args: &RecordArgs) -> Result<(), Failure> {
         }
         _ => {}
     };
-    let cancel = AtomicBool::new(false);
+    let cancel = crate::stop_on_ctrl_c();
     let store = Mutex::new(store);
     let outcome = record_class(
         &mut opened.client,
@@ -245,7 +244,7 @@ pub async fn run(cli: &Cli, args: &RecordArgs) -> Result<(), Failure> {
         &target,
         &config,
         &mut on_event,
-        &cancel,
+        cancel,
     )
     .await
     .map_err(session_failure);
@@ -257,6 +256,12 @@ pub async fn run(cli: &Cli, args: &RecordArgs) -> Result<(), Failure> {
     println!("rejected_windows: {}", outcome.rejected);
     println!("recordings: {}", outcome.recordings.len());
     println!("pauses: {}", outcome.pauses);
+    if outcome.good < outcome.needed {
+        eprintln!(
+            "{} of {} good windows of {:?} are kept; run the same command again to record the rest",
+            outcome.good, outcome.needed, args.class
+        );
+    }
     let _ = opened.client.connection().disconnect().await;
     Ok(())
 }

@@ -488,8 +488,16 @@ fn activity(
             class: p.class.clone(),
         })
         .collect();
-    let svg = plots::activity_timeline(&timeline, classes, end, HOP_MS, &PlotOptions::default());
-    report.plot("timeline.svg", &format!("Activity, {title}"), svg)?;
+    let caption = format!("Activity, {title}");
+    let svg = plots::activity_timeline(
+        &timeline,
+        classes,
+        end,
+        HOP_MS,
+        &caption,
+        &PlotOptions::default(),
+    );
+    report.plot("timeline.svg", &caption, svg)?;
 
     let mut totals = store.daily_totals(profile.id, i64::MIN, i64::MAX, utc_offset_minutes)?;
     let mut days: Vec<Day> = totals.iter().map(|t| t.day).collect();

@@ -1,7 +1,5 @@
 //! `bandx train`: personalizes the shipped backbone on a profile's calibration windows and stores the model.
 
-use std::sync::atomic::AtomicBool;
-
 use bandx_studio::paths::DataDir;
 use bandx_studio::store::{Store, Verdict};
 use bandx_studio::train::{
@@ -70,7 +68,7 @@ pub fn run(dir: &DataDir, args: &TrainArgs) -> anyhow::Result<()> {
             .expect("a valid progress template")
             .progress_chars("=> "),
     );
-    let cancel = AtomicBool::new(false);
+    let cancel = crate::stop_on_ctrl_c();
     let mut on_progress = |p: Progress| {
         bar.set_position((p.fraction * 100.0).round() as u64);
         bar.set_message(stage_text(p.stage));
@@ -82,7 +80,7 @@ pub fn run(dir: &DataDir, args: &TrainArgs) -> anyhow::Result<()> {
         &opts,
         &mut Control {
             on_progress: &mut on_progress,
-            cancel: &cancel,
+            cancel,
         },
     );
     bar.finish_and_clear();

@@ -67,4 +67,5 @@ export const onFlashProgress = listenerFor('flash:progress');
 export const onFlashDone = listenerFor('flash:done');
 export const onLivePrediction = listenerFor('live:prediction');
 export const onLiveShadow = listenerFor('live:shadow');
+export const onLiveLink = listenerFor('live:link');
 export const onLiveDone = listenerFor('live:done');
