@@ -242,6 +242,42 @@ test('export the profile to a folder as plain files', async () => {
   assert.ok(readdirSync(dir).length > 0, `${dir} holds the export`);
 });
 
+test('every control on every screen has a label, and the screens are reachable from the keyboard', async () => {
+  for (const name of ['Bands', 'Calibrate', 'Train', 'Flash', 'Live', 'Data']) {
+    await nav(name);
+    const { controls, unlabelled } = await browser.execute(() => {
+      const text = (el) => (el?.textContent ?? '').trim() !== '';
+      const named = (el) =>
+        (el.getAttribute('aria-label') ?? '').trim() !== '' ||
+        (el.getAttribute('aria-labelledby') ?? '').split(/\s+/).some((id) => text(document.getElementById(id))) ||
+        Array.from(el.labels ?? []).some(text) ||
+        (el.tagName === 'BUTTON' && text(el));
+      const all = Array.from(document.querySelectorAll('main button, main input, main select, main textarea, nav button'));
+      return {
+        controls: all.length,
+        unlabelled: all.filter((el) => el.type !== 'hidden' && !named(el)).map((el) => el.outerHTML.slice(0, 160)),
+      };
+    });
+    assert.ok(controls > 6, `${name}: only ${controls} controls found`);
+    assert.deepEqual(unlabelled, [], `${name}: controls without a label`);
+  }
+  // Tab from one screen's button to the next, Enter opens it, and the focus is drawn.
+  await browser.execute(() => document.evaluate('//nav//button[normalize-space()="Train"]', document, null, 9, null).singleNodeValue.focus());
+  await browser.keys(['Tab']);
+  const focused = await browser.execute(() => {
+    const el = document.activeElement;
+    return { text: el?.textContent?.trim(), outline: el ? getComputedStyle(el).outlineStyle : 'none' };
+  });
+  assert.equal(focused.text, 'Flash');
+  assert.notEqual(focused.outline, 'none', 'the keyboard focus is visible');
+  await browser.keys(['Enter']);
+  const heading = await $('main h2');
+  await browser.waitUntil(async () => (await heading.getText()) === 'Flash', {
+    timeout: 5000,
+    timeoutMsg: 'Enter on the focused "Flash" button did not open the Flash screen',
+  });
+});
+
 test('the dark theme', async () => {
   await (await browser.$('//nav//button[normalize-space()="Dark theme"]')).click();
   await nav('Train');
