@@ -89,4 +89,27 @@ describe('Flash screen', () => {
     expect(screen.getByRole('button', { name: 'Flash' })).toBeDisabled();
     expect(screen.getByText(/Connect the band first/)).toBeInTheDocument();
   });
+
+  it('over USB it needs no Bluetooth connection, writes the model by default, and takes a serial port', async () => {
+    resetSession({ profile });
+    render(Flash);
+    await screen.findByText(/Model v2/);
+    await fireEvent.click(screen.getByRole('radio', { name: /over USB cable/ }));
+    const flash = screen.getByRole('button', { name: 'Flash' });
+    expect(flash).toBeEnabled();
+    await fireEvent.input(screen.getByRole('textbox', { name: /Serial port/ }), { target: { value: '/dev/ttyUSB1' } });
+    await fireEvent.click(flash);
+    expect(core.startFlash).toHaveBeenCalledWith({ profile: 7, transport: 'usb', file: null, port: '/dev/ttyUSB1' });
+
+    emit('flash:done', {
+      outcome: 'failed',
+      error: {
+        code: 'usb',
+        message: 'The band stopped answering on /dev/ttyUSB1 after 4096 of 7480 bytes.',
+        next_step: 'Plug the band in again and flash once more.',
+      },
+    });
+    expect(await screen.findByRole('alert')).toHaveTextContent('Plug the band in again and flash once more.');
+    expect(screen.getByText('The band keeps its previous model.')).toBeInTheDocument();
+  });
 });
