@@ -93,14 +93,12 @@ fn ctrl_c_stops_record_keeping_its_windows_and_record_carries_on() {
     ];
     // Real time: a good window every 1.5 s, so there is time to interrupt mid-class.
     let mut child = spawn(dir.path(), "1", &args);
-    let start = Instant::now();
-    while good_windows(dir.path(), "ana", "walking") < 2 {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no window recorded"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "record ended early");
-        std::thread::sleep(Duration::from_millis(100));
+    // The first good window ends 3 s in, then one every 1.5 s. The store is not opened meanwhile:
+    // a second connection during its creation could race the child's migrations.
+    std::thread::sleep(Duration::from_secs(7));
+    if let Some(status) = child.try_wait().unwrap() {
+        let err = rest(child.stderr.take().unwrap());
+        panic!("record ended early ({status}): {err}");
     }
     interrupt(&child);
     let status = wait(&mut child, Duration::from_secs(20));
@@ -108,7 +106,7 @@ fn ctrl_c_stops_record_keeping_its_windows_and_record_carries_on() {
     let err = rest(child.stderr.take().unwrap());
     assert_eq!(status.code(), Some(130), "{out}\n{err}");
     let kept: usize = value(&out, "good_windows").parse().unwrap();
-    assert!((2..15).contains(&kept), "{out}");
+    assert!((1..15).contains(&kept), "{out}");
     assert_eq!(good_windows(dir.path(), "ana", "walking"), kept);
     assert!(err.contains("run the same command again"), "{err}");
 
