@@ -91,10 +91,10 @@ fn ctrl_c_stops_record_keeping_its_windows_and_record_carries_on() {
         "--style",
         "natural",
     ];
-    // Real time: a good window every 1.5 s, so there is time to interrupt mid-class.
+    // Real time, so there is time to interrupt mid-class: the first good window ends 3 s in, then
+    // one every 1.5 s. The store is not opened meanwhile: a second connection during its creation
+    // could race the child's migrations.
     let mut child = spawn(dir.path(), "1", &args);
-    // The first good window ends 3 s in, then one every 1.5 s. The store is not opened meanwhile:
-    // a second connection during its creation could race the child's migrations.
     std::thread::sleep(Duration::from_secs(7));
     if let Some(status) = child.try_wait().unwrap() {
         let err = rest(child.stderr.take().unwrap());
