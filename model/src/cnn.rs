@@ -323,7 +323,7 @@ pub fn activation_ranges_clipped(w: &FloatWeights, windows: &[f32], tail: f64) -
     let n = windows.len() / WINDOW_VALUES;
     let mut values: Vec<Vec<f32>> = Vec::new();
     let mut top_logits: Vec<f32> = Vec::new();
-    for x in windows.chunks_exact(WINDOW_VALUES) {
+    for (k, x) in windows.chunks_exact(WINDOW_VALUES).enumerate() {
         let mut acts = vec![x.to_vec()];
         acts.extend(reference_forward(w, x));
         if values.is_empty() {
@@ -333,9 +333,11 @@ pub fn activation_ranges_clipped(w: &FloatWeights, windows: &[f32], tail: f64) -
             top_logits.push(logits.iter().copied().fold(f32::NEG_INFINITY, f32::max));
         }
         for (v, a) in values.iter_mut().zip(&acts) {
-            // Keep at most MAX_KEPT values per activation, evenly strided.
+            // Keep at most MAX_KEPT values per activation, evenly strided. The offset turns
+            // with the window: a fixed one would sample the same channels of every window
+            // (activations are [t][c], so a stride of 4 over 6 inputs would see only 3 of them).
             let stride = (a.len() * n).div_ceil(MAX_KEPT).max(1);
-            v.extend(a.iter().step_by(stride));
+            v.extend(a.iter().skip(k % stride).step_by(stride));
         }
     }
     let quantile = |v: &mut Vec<f32>, q: f64| {

@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cnn::HarCnnConfig;
 use crate::error::{ModelError, Result};
-use crate::personalize::{Method, PersonalizeConfig, personalize_named};
+use crate::personalize::{
+    Method, PersonalizeConfig, personalize_named, personalize_replay, replay_set,
+};
 use crate::preprocess::{Normalization, WINDOW_LEN, Window, label_set};
 use crate::train::{
     Examples, TrainConfig, TrainReport, accuracy, predict, pretrain_with, validation_subjects,
@@ -28,8 +30,10 @@ use crate::train::{
 pub struct EvalOptions {
     pub dataset: String,
     pub windows_per_class: usize,
-    /// Run only the first N folds (all when `None`).
+    /// Run only N folds (all when `None`), starting at `first_fold`.
     pub folds: Option<usize>,
+    /// Index of the first fold run (0 = from the start), so folds can be split over processes.
+    pub first_fold: usize,
     pub personal_per_fold: usize,
     pub learning_curve: Vec<usize>,
     pub gs_holdout_fraction: f32,
@@ -56,6 +60,7 @@ impl EvalOptions {
             dataset: dataset.into(),
             windows_per_class: 15,
             folds: None,
+            first_fold: 0,
             personal_per_fold: 4,
             learning_curve: vec![1, 3, 5, 10, 15, 25],
             gs_holdout_fraction: 0.2,
@@ -278,6 +283,15 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
         )));
     }
     let all_folds = folds(&subjects, opts.personal_per_fold);
+    if opts.first_fold >= all_folds.len() {
+        return Err(ModelError::NoData(format!(
+            "first fold {} does not exist: {} subjects make {} folds (0-{})",
+            opts.first_fold,
+            subjects.len(),
+            all_folds.len(),
+            all_folds.len() - 1
+        )));
+    }
     let run = opts
         .folds
         .unwrap_or(all_folds.len())
@@ -299,13 +313,15 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
     let mut conf_gm = Confusion::default();
     let mut conf_pm = Confusion::default();
     // The confusion matrix of PS(PM) is drawn for the default method (see model/README.md).
-    let default_guess = if opts.methods.contains(&Method::DenseFineTune) {
+    let default_guess = if opts.methods.contains(&Method::Replay) {
+        Method::Replay
+    } else if opts.methods.contains(&Method::DenseFineTune) {
         Method::DenseFineTune
     } else {
         opts.methods.first().copied().unwrap_or(Method::Head)
     };
 
-    for (f, personal) in all_folds.iter().take(run).enumerate() {
+    for (f, personal) in all_folds.iter().enumerate().skip(opts.first_fold).take(run) {
         let general: Vec<String> = subjects
             .iter()
             .filter(|s| !personal.contains(s))
@@ -431,19 +447,39 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
             }
             let ps_gm = gm_ok as f64 / test_any.len().max(1) as f64;
             let cal = Examples::new(cal_w.iter().copied(), &user_labels, &norm);
-            let mut ps_pm = BTreeMap::new();
-            let mut ps_pm_int8 = BTreeMap::new();
-            for &m in &opts.methods {
-                let t0 = Instant::now();
-                let pm = personalize_named(
+            // Other people's windows of this user's classes, for `replay` (the general
+            // subjects' training windows only: nothing of this user or of the GS test blocks).
+            let replay = Examples::new(
+                replay_set(&train_w, &user_labels, opts.personalize.replay_per_class),
+                &user_labels,
+                &norm,
+            );
+            let personalize_with = |m: Method, cal: &Examples| match m {
+                Method::Replay => personalize_replay(
                     &base,
                     &labels,
                     &opts.net,
                     m,
-                    &cal,
+                    cal,
+                    &user_labels,
+                    &replay,
+                    &opts.personalize,
+                ),
+                _ => personalize_named(
+                    &base,
+                    &labels,
+                    &opts.net,
+                    m,
+                    cal,
                     &user_labels,
                     &opts.personalize,
-                );
+                ),
+            };
+            let mut ps_pm = BTreeMap::new();
+            let mut ps_pm_int8 = BTreeMap::new();
+            for &m in &opts.methods {
+                let t0 = Instant::now();
+                let pm = personalize_with(m, &cal);
                 times.entry(m).or_default().push(t0.elapsed().as_secs_f64());
                 let pred = predict(&pm, &test_any.x);
                 let acc = accuracy(&pred, &test_any.y) as f64;
@@ -486,15 +522,7 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
                     if !(opts.curve_methods.is_empty() || opts.curve_methods.contains(&m)) {
                         continue;
                     }
-                    let pm = personalize_named(
-                        &base,
-                        &labels,
-                        &opts.net,
-                        m,
-                        &cal_k,
-                        &user_labels,
-                        &opts.personalize,
-                    );
+                    let pm = personalize_with(m, &cal_k);
                     let acc = accuracy(&predict(&pm, &test_k.x), &test_k.y) as f64;
                     curve.entry((m, k)).or_default().push(acc);
                 }
@@ -561,7 +589,7 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
         dataset: opts.dataset.clone(),
         subjects: subjects.len(),
         folds_total: all_folds.len(),
-        folds_run: run,
+        folds_run: fold_reports.len(),
         windows_per_class: opts.windows_per_class,
         methods,
         default_method,

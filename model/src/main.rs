@@ -202,9 +202,12 @@ enum Command {
         /// Calibration windows per class (the first K consecutive ones).
         #[arg(long, default_value_t = 15)]
         windows_per_class: usize,
-        /// Run only the first N folds.
+        /// Run only N folds (from --first-fold).
         #[arg(long)]
         folds: Option<usize>,
+        /// First fold to run (0-based), e.g. to split the folds over two processes.
+        #[arg(long, default_value_t = 0)]
+        first_fold: usize,
         /// Personal subjects per fold.
         #[arg(long, default_value_t = 4)]
         personal: usize,
@@ -304,6 +307,7 @@ fn main() -> Result<()> {
             train,
             windows_per_class,
             folds,
+            first_fold,
             personal,
             curve,
             no_int8,
@@ -318,6 +322,7 @@ fn main() -> Result<()> {
             let mut opts = EvalOptions::new(source.name());
             opts.windows_per_class = windows_per_class;
             opts.folds = folds;
+            opts.first_fold = first_fold;
             opts.personal_per_fold = personal;
             opts.learning_curve = curve;
             opts.train = train.config();

@@ -10,6 +10,9 @@
 //! - [`Method::Dense`]: the paper's frozen backbone and fresh head, but the head learns from every
 //!   window inside the signal the user recorded, not only the 50 %-overlap ones (see
 //!   [`recorded_spans`]), plus amplitude-scaled and jittered copies of them.
+//! - [`Method::Replay`]: `dense_fine_tune` at a higher learning rate, every batch mixing the
+//!   user's dense windows with other people's windows of the same class names (a replay set), so
+//!   the backbone adapts to the user without forgetting what the classes look like in general.
 
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
@@ -17,7 +20,7 @@ use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
 
 use crate::cnn::{DenseWeights, HarCnn, HarCnnConfig, linear_from, windows_tensor};
-use crate::preprocess::WINDOW_LEN;
+use crate::preprocess::{WINDOW_LEN, Window};
 use crate::recording::CHANNELS;
 use crate::train::{Examples, balanced_cross_entropy, class_weights, embeddings};
 
@@ -50,19 +53,23 @@ pub enum Method {
     /// `dense_fine_tune` whose head starts from the pre-trained head rows of the classes the
     /// backbone already knows by name (new classes start from their class mean).
     Warm,
+    /// `dense_fine_tune` with other people's windows of the user's class names in every batch
+    /// (needs a replay set, see [`personalize_replay`]; without one it is `dense_fine_tune`).
+    Replay,
 }
 
 impl Method {
     /// The default, as the evaluation decided (model/README.md: best PS(PM) on 18 WISDM classes and the
     /// best int8 agreement).
     pub const DEFAULT: Method = Method::DenseFineTune;
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 7] = [
         Method::Head,
         Method::FineTune,
         Method::Ncm,
         Method::Dense,
         Method::DenseFineTune,
         Method::Warm,
+        Method::Replay,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +80,7 @@ impl Method {
             Method::Dense => "dense",
             Method::DenseFineTune => "dense_fine_tune",
             Method::Warm => "warm",
+            Method::Replay => "replay",
         }
     }
 }
@@ -116,6 +124,17 @@ pub struct PersonalizeConfig {
     pub dense_fine_tune_learning_rate: f64,
     #[config(default = 32)]
     pub dense_fine_tune_batch: usize,
+    /// Replay windows (other people's) added to every fine-tuning batch of [`Method::Replay`].
+    #[config(default = 16)]
+    pub replay_batch: usize,
+    /// Replay set size per class: windows spread evenly over the pre-training windows.
+    #[config(default = 100)]
+    pub replay_per_class: usize,
+    #[config(default = 4)]
+    pub replay_epochs: usize,
+    /// Peak learning rate of [`Method::Replay`], decayed to zero (cosine) over its steps.
+    #[config(default = 4e-3)]
+    pub replay_learning_rate: f64,
 }
 
 /// Returns a model whose head has one output per user class (`classes`), from calibration
@@ -129,7 +148,15 @@ pub fn personalize(
     classes: usize,
     cfg: &PersonalizeConfig,
 ) -> HarCnn {
-    personalize_known(base, net, method, calibration, &vec![None; classes], cfg)
+    personalize_known(
+        base,
+        net,
+        method,
+        calibration,
+        &vec![None; classes],
+        None,
+        cfg,
+    )
 }
 
 /// [`personalize`] for named classes: with [`Method::Warm`], a user class whose name is one of
@@ -143,11 +170,57 @@ pub fn personalize_named(
     user_labels: &[String],
     cfg: &PersonalizeConfig,
 ) -> HarCnn {
-    let known: Vec<Option<usize>> = user_labels
+    let known = known_rows(base_labels, user_labels);
+    personalize_known(base, net, method, calibration, &known, None, cfg)
+}
+
+/// [`personalize_named`] with a replay set: other people's windows of the user's classes, `y`
+/// indexing `user_labels` (see [`replay_set`]). Only [`Method::Replay`] uses it.
+#[allow(clippy::too_many_arguments)]
+pub fn personalize_replay(
+    base: &HarCnn,
+    base_labels: &[String],
+    net: &HarCnnConfig,
+    method: Method,
+    calibration: &Examples,
+    user_labels: &[String],
+    replay: &Examples,
+    cfg: &PersonalizeConfig,
+) -> HarCnn {
+    let known = known_rows(base_labels, user_labels);
+    personalize_known(base, net, method, calibration, &known, Some(replay), cfg)
+}
+
+/// For every user class, the pre-trained head row of the same name, if any.
+fn known_rows(base_labels: &[String], user_labels: &[String]) -> Vec<Option<usize>> {
+    user_labels
         .iter()
         .map(|u| base_labels.iter().position(|b| b == u))
-        .collect();
-    personalize_known(base, net, method, calibration, &known, cfg)
+        .collect()
+}
+
+/// The replay set: up to `per_class` windows of each label in `labels`, spread evenly over
+/// `windows` (so over every subject who recorded it), in their original order.
+pub fn replay_set<'a>(
+    windows: &[&'a Window],
+    labels: &[String],
+    per_class: usize,
+) -> Vec<&'a Window> {
+    let mut out = Vec::new();
+    for label in labels {
+        let mine: Vec<&Window> = windows
+            .iter()
+            .copied()
+            .filter(|w| w.label == *label)
+            .collect();
+        let step = mine.len() as f64 / per_class.max(1) as f64;
+        if step <= 1.0 {
+            out.extend(mine);
+        } else {
+            out.extend((0..per_class).map(|i| mine[(i as f64 * step) as usize]));
+        }
+    }
+    out
 }
 
 /// `known[c]`: the pre-trained head row of user class `c`, if the base model has that class.
@@ -157,6 +230,7 @@ fn personalize_known(
     method: Method,
     calibration: &Examples,
     known: &[Option<usize>],
+    replay: Option<&Examples>,
     cfg: &PersonalizeConfig,
 ) -> HarCnn {
     let dim = net.embedding_size();
@@ -180,7 +254,7 @@ fn personalize_known(
                 train_head(&emb, &calibration.y, classes, &fit, cfg.seed),
             )
         }
-        Method::Dense | Method::DenseFineTune | Method::Warm => {
+        Method::Dense | Method::DenseFineTune | Method::Warm | Method::Replay => {
             let dense = dense_examples(calibration, cfg);
             let emb = embeddings(base, &dense.x);
             let init = (method == Method::Warm).then(|| {
@@ -205,17 +279,43 @@ fn personalize_known(
                 epochs: cfg.fine_tune_epochs,
                 learning_rate: cfg.fine_tune_learning_rate,
                 batch: cfg.fine_tune_batch,
+                cosine: false,
             };
-            fine_tune(&model, net, calibration, classes, &schedule, cfg.seed)
+            fine_tune(&model, net, calibration, None, classes, &schedule, cfg.seed)
         }
         Method::DenseFineTune | Method::Warm => {
             let schedule = FineTune {
                 epochs: cfg.dense_fine_tune_epochs,
                 learning_rate: cfg.dense_fine_tune_learning_rate,
                 batch: cfg.dense_fine_tune_batch,
+                cosine: false,
             };
             let dense = examples.unwrap_or_default();
-            fine_tune(&model, net, &dense, classes, &schedule, cfg.seed)
+            fine_tune(&model, net, &dense, None, classes, &schedule, cfg.seed)
+        }
+        Method::Replay => {
+            let dense = examples.unwrap_or_default();
+            match replay.filter(|r| !r.is_empty() && cfg.replay_batch > 0) {
+                Some(replay) => {
+                    let schedule = FineTune {
+                        epochs: cfg.replay_epochs,
+                        learning_rate: cfg.replay_learning_rate,
+                        batch: cfg.dense_fine_tune_batch,
+                        cosine: true,
+                    };
+                    let replay = Some((replay, cfg.replay_batch));
+                    fine_tune(&model, net, &dense, replay, classes, &schedule, cfg.seed)
+                }
+                None => {
+                    let schedule = FineTune {
+                        epochs: cfg.dense_fine_tune_epochs,
+                        learning_rate: cfg.dense_fine_tune_learning_rate,
+                        batch: cfg.dense_fine_tune_batch,
+                        cosine: false,
+                    };
+                    fine_tune(&model, net, &dense, None, classes, &schedule, cfg.seed)
+                }
+            }
         }
         Method::Head | Method::Ncm | Method::Dense => model,
     }
@@ -281,6 +381,8 @@ struct FineTune {
     epochs: usize,
     learning_rate: f64,
     batch: usize,
+    /// Decay the learning rate to zero along a half cosine.
+    cosine: bool,
 }
 
 /// Closed-form nearest-class-mean head. A class without examples gets a very low logit.
@@ -344,12 +446,13 @@ fn fine_tune(
     model: &HarCnn,
     net: &HarCnnConfig,
     calibration: &Examples,
+    replay: Option<(&Examples, usize)>,
     classes: usize,
     cfg: &FineTune,
     seed: u64,
 ) -> HarCnn {
-    use rand::SeedableRng;
     use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
     let device = Device::flex().autodiff();
     device.seed(seed);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -357,19 +460,36 @@ fn fine_tune(
     let weights = class_weights(&calibration.y, classes);
     let mut optim = AdamConfig::new().init();
     let mut order: Vec<usize> = (0..calibration.len()).collect();
+    let batch = cfg.batch.max(1);
+    let steps = (cfg.epochs * calibration.len().div_ceil(batch)).max(1);
+    let mut step = 0;
     for _ in 0..cfg.epochs {
         order.shuffle(&mut rng);
-        for idx in order.chunks(cfg.batch) {
+        for idx in order.chunks(batch) {
             let mut x = Vec::new();
             let mut y = Vec::new();
             for &i in idx {
                 x.extend_from_slice(calibration.window(i));
                 y.push(calibration.y[i]);
             }
+            if let Some((replay, n)) = replay {
+                for _ in 0..n {
+                    let i = rng.random_range(0..replay.len());
+                    x.extend_from_slice(replay.window(i));
+                    y.push(replay.y[i]);
+                }
+            }
             let out = m.forward(windows_tensor(x, &device));
             let loss = balanced_cross_entropy(out, &y, &weights, &device);
             let grads = GradientsParams::from_grads(loss.backward(), &m);
-            m = optim.step(cfg.learning_rate, m, grads);
+            let lr = if cfg.cosine {
+                let done = step as f64 / steps as f64;
+                cfg.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * done).cos())
+            } else {
+                cfg.learning_rate
+            };
+            m = optim.step(lr, m, grads);
+            step += 1;
         }
     }
     m.valid()

@@ -6,9 +6,10 @@ use bandx_model::cnn::{
 };
 use bandx_model::export::{export, inspect, parity, personal_ranges};
 use bandx_model::personalize::{
-    Method, PersonalizeConfig, dense_examples, personalize, personalize_named, recorded_spans,
+    Method, PersonalizeConfig, dense_examples, personalize, personalize_named, personalize_replay,
+    recorded_spans, replay_set,
 };
-use bandx_model::preprocess::{Normalization, WINDOW_LEN, resample, windows};
+use bandx_model::preprocess::{Normalization, WINDOW_LEN, Window, resample, windows};
 use bandx_model::recording::{Recording, Sample};
 use bandx_model::train::{Examples, TrainConfig, accuracy, logits, predict, pretrain};
 use burn::prelude::*;
@@ -220,6 +221,57 @@ fn pretraining_learns_and_personalization_handles_new_classes() {
         &PersonalizeConfig::new(),
     );
     assert_eq!(head.weights().convs, model.weights().convs);
+
+    // Replay: a user records two of the backbone's classes, in their own style; other people's
+    // windows of the same names join every fine-tuning batch.
+    let known = [
+        synthetic("u", "wave", 1.2, 0, 0.5),
+        synthetic("u", "stir", 2.3, 2, 0.2),
+    ];
+    let kw = windows(&known);
+    let klabels = vec!["wave".to_string(), "stir".into()];
+    let kcal = Examples::new(kw.iter().filter(|w| w.start < 15 * 30), &klabels, &norm);
+    let ktest = Examples::new(kw.iter().filter(|w| w.start >= 16 * 30), &klabels, &norm);
+    let others: Vec<&Window> = w.iter().filter(|w| w.subject != "s3").collect();
+    let picked = replay_set(&others, &klabels, 10);
+    assert_eq!(picked.len(), 20);
+    for label in &klabels {
+        let mine: Vec<&&Window> = picked.iter().filter(|w| w.label == *label).collect();
+        assert_eq!(mine.len(), 10, "{label}");
+        // Spread over every subject who recorded the class, not the first one's windows only.
+        assert!(mine.iter().any(|w| w.subject == "s1") && mine.iter().any(|w| w.subject == "s2"));
+    }
+    let replay = Examples::new(picked.iter().copied(), &klabels, &norm);
+    let pc = PersonalizeConfig::new();
+    let with_replay = personalize_replay(
+        &model,
+        &labels,
+        &cfg,
+        Method::Replay,
+        &kcal,
+        &klabels,
+        &replay,
+        &pc,
+    );
+    let acc = accuracy(&predict(&with_replay, &ktest.x), &ktest.y);
+    assert!(acc > 0.9, "replay: {acc}");
+    // Without a replay set, `replay` is `dense_fine_tune`.
+    let no_set = personalize_named(&model, &labels, &cfg, Method::Replay, &kcal, &klabels, &pc);
+    let dense_ft = personalize_named(
+        &model,
+        &labels,
+        &cfg,
+        Method::DenseFineTune,
+        &kcal,
+        &klabels,
+        &pc,
+    );
+    // (Not compared bit for bit: dropout draws from burn's process-wide generator, which tests
+    // running in parallel share.)
+    let (a, b) = (predict(&no_set, &ktest.x), predict(&dense_ft, &ktest.x));
+    let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
+    assert!(same * 100 >= a.len() * 95, "{same} of {} agree", a.len());
+    assert_ne!(with_replay.weights().convs, model.weights().convs);
 }
 
 #[test]
@@ -446,4 +498,24 @@ fn the_logit_range_spans_the_top_logits_not_the_losers() {
     // 200 windows: the 0.1 % quantile of the per-window maxima is their minimum.
     assert_eq!(*last, [top_min, all_max]);
     assert!(all_min < top_min);
+}
+
+#[test]
+fn calibration_samples_every_input_channel_even_when_it_subsamples() {
+    // 2,000 windows x 360 inputs = 720,000 values: more than the ranges keep, so they subsample.
+    // Only channel 1 (ay) ever reaches 6.0; a sample that skipped odd channels would miss it.
+    let x: Vec<f32> = (0..2000 * 360)
+        .map(|i| {
+            let t = i / 6;
+            if i % 6 == 1 {
+                6.0 * ((t as f32) * 0.37).sin()
+            } else {
+                ((t as f32) * 0.37).sin()
+            }
+        })
+        .collect();
+    let w = HarCnnConfig::new().init(3, &Device::flex()).weights();
+    let input = activation_ranges(&w, &x)[0];
+    assert!(input[1] > 5.5, "input range {input:?} missed channel 1");
+    assert!(input[0] < -5.5, "input range {input:?} missed channel 1");
 }
