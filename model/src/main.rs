@@ -515,6 +515,12 @@ fn cmd_personalize(
     out: &Path,
     blob: Option<&Path>,
 ) -> Result<()> {
+    if method == Method::Replay {
+        bail!(
+            "--method replay needs other people's windows of your classes (a replay set); only \
+             `evaluate` builds one so far. Use --method dense-fine-tune (the default)."
+        );
+    }
     let ckpt = Checkpoint::load(base)?;
     let (_, w, _) = data.load()?;
     let refs: Vec<_> = w.iter().collect();

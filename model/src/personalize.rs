@@ -59,8 +59,9 @@ pub enum Method {
 }
 
 impl Method {
-    /// The default, as the evaluation decided (model/README.md: best PS(PM) on 18 WISDM classes and the
-    /// best int8 agreement).
+    /// The default for a caller with nothing but the user's windows, as the evaluation decided
+    /// (model/README.md: best PS(PM) on 18 WISDM classes among such methods). [`Method::Replay`]
+    /// beats it where a replay set exists (`evaluate`); the app and CLI ship none yet.
     pub const DEFAULT: Method = Method::DenseFineTune;
     pub const ALL: [Method; 7] = [
         Method::Head,
