@@ -284,39 +284,26 @@ fn personalize_known(
             };
             fine_tune(&model, net, calibration, None, classes, &schedule, cfg.seed)
         }
-        Method::DenseFineTune | Method::Warm => {
-            let schedule = FineTune {
-                epochs: cfg.dense_fine_tune_epochs,
-                learning_rate: cfg.dense_fine_tune_learning_rate,
-                batch: cfg.dense_fine_tune_batch,
-                cosine: false,
+        Method::DenseFineTune | Method::Warm | Method::Replay => {
+            let dense = examples.unwrap_or_default();
+            let replay = replay
+                .filter(|r| method == Method::Replay && !r.is_empty() && cfg.replay_batch > 0);
+            let schedule = match replay {
+                Some(_) => FineTune {
+                    epochs: cfg.replay_epochs,
+                    learning_rate: cfg.replay_learning_rate,
+                    batch: cfg.dense_fine_tune_batch,
+                    cosine: true,
+                },
+                None => FineTune {
+                    epochs: cfg.dense_fine_tune_epochs,
+                    learning_rate: cfg.dense_fine_tune_learning_rate,
+                    batch: cfg.dense_fine_tune_batch,
+                    cosine: false,
+                },
             };
-            let dense = examples.unwrap_or_default();
-            fine_tune(&model, net, &dense, None, classes, &schedule, cfg.seed)
-        }
-        Method::Replay => {
-            let dense = examples.unwrap_or_default();
-            match replay.filter(|r| !r.is_empty() && cfg.replay_batch > 0) {
-                Some(replay) => {
-                    let schedule = FineTune {
-                        epochs: cfg.replay_epochs,
-                        learning_rate: cfg.replay_learning_rate,
-                        batch: cfg.dense_fine_tune_batch,
-                        cosine: true,
-                    };
-                    let replay = Some((replay, cfg.replay_batch));
-                    fine_tune(&model, net, &dense, replay, classes, &schedule, cfg.seed)
-                }
-                None => {
-                    let schedule = FineTune {
-                        epochs: cfg.dense_fine_tune_epochs,
-                        learning_rate: cfg.dense_fine_tune_learning_rate,
-                        batch: cfg.dense_fine_tune_batch,
-                        cosine: false,
-                    };
-                    fine_tune(&model, net, &dense, None, classes, &schedule, cfg.seed)
-                }
-            }
+            let replay = replay.map(|r| (r, cfg.replay_batch));
+            fine_tune(&model, net, &dense, replay, classes, &schedule, cfg.seed)
         }
         Method::Head | Method::Ncm | Method::Dense => model,
     }
