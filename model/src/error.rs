@@ -24,6 +24,8 @@ pub enum ModelError {
     NoData(String),
     #[error("checkpoint {path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
+    #[error("replay set {path}: {reason}")]
+    ReplaySet { path: PathBuf, reason: String },
     #[error("export: {0}")]
     Export(String),
 }

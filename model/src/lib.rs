@@ -1,7 +1,7 @@
 //! bandx-model: wrist IMU recordings in, the int8 blob the band runs out.
 //!
 //! readers -> [`recording::Recording`] -> [`preprocess`] (20 Hz, 60 x 6 windows) ->
-//! [`train::pretrain`] -> [`personalize::personalize`] -> [`export`] (int8 bandx-core blob);
+//! [`train::pretrain`] -> [`personalize::personalize`] (with a [`replay`] set) -> [`export`] (int8 bandx-core blob);
 //! [`evaluate`] runs the paper's protocol on any reader.
 
 pub mod checkpoint;
@@ -15,6 +15,7 @@ pub mod plots;
 pub mod preprocess;
 pub mod readers;
 pub mod recording;
+pub mod replay;
 pub mod train;
 
 pub use error::{ModelError, Result};

@@ -8,10 +8,11 @@ use bandx_model::checkpoint::Checkpoint;
 use bandx_model::cnn::{HarCnnConfig, activation_ranges, activation_ranges_clipped};
 use bandx_model::data::DataSource;
 use bandx_model::evaluate::{EvalOptions, evaluate, markdown};
-use bandx_model::personalize::{Method, PersonalizeConfig, personalize_named};
+use bandx_model::personalize::{Method, PersonalizeConfig, personalize_replay};
 use bandx_model::preprocess::{Normalization, label_set, windows};
 use bandx_model::readers::csv::CsvOptions;
 use bandx_model::recording::{AccelUnit, GyroUnit};
+use bandx_model::replay::ReplaySet;
 use bandx_model::train::{
     AugmentConfig, Examples, TrainConfig, accuracy, predict, pretrain_with, validation_subjects,
 };
@@ -189,9 +190,28 @@ enum Command {
         /// Share of subjects held out for validation.
         #[arg(long, default_value_t = 0.1)]
         val_fraction: f32,
+        /// Replay windows per class written beside the checkpoint (`<out>.replay`), from the
+        /// training subjects; 0 writes none.
+        #[arg(long, default_value_t = 100)]
+        replay_per_class: usize,
         /// Output checkpoint (JSON).
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Write the replay set of a pre-trained checkpoint: other people's windows of its classes,
+    /// which `--method replay` mixes into a user's fine-tuning (default: beside the checkpoint).
+    ReplaySet {
+        /// The pre-trained checkpoint the set belongs to (its labels are kept).
+        #[arg(long)]
+        base: PathBuf,
+        /// The checkpoint's training data (same --exclude-subjects as its pretrain).
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, default_value_t = 100)]
+        per_class: usize,
+        /// Output file (default: the checkpoint's path with the extension .replay).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// The paper's protocol: GS, PS(GM), PS(PM), learning curve, every method; report.json + report.md + SVGs.
     Evaluate {
@@ -249,6 +269,12 @@ enum Command {
         /// Personalization method (default: the best by evaluation).
         #[arg(long, value_enum, default_value_t = Method::DEFAULT)]
         method: Method,
+        /// Replay set for --method replay (default: the one beside --base, `<base>.replay`).
+        #[arg(long, value_name = "FILE")]
+        replay: Option<PathBuf>,
+        /// Personalization settings (JSON of `PersonalizeConfig`; missing fields take defaults).
+        #[arg(long, value_name = "FILE")]
+        personalize_config: Option<PathBuf>,
         /// Output checkpoint (JSON).
         #[arg(long)]
         out: PathBuf,
@@ -300,8 +326,9 @@ fn main() -> Result<()> {
             data,
             train,
             val_fraction,
+            replay_per_class,
             out,
-        } => cmd_pretrain(&data, &train, val_fraction, &out),
+        } => cmd_pretrain(&data, &train, val_fraction, replay_per_class, &out),
         Command::Evaluate {
             data,
             train,
@@ -346,16 +373,37 @@ fn main() -> Result<()> {
             data,
             windows_per_class,
             method,
+            replay,
+            personalize_config,
             out,
             blob,
-        } => cmd_personalize(
-            &base,
-            &data,
-            windows_per_class,
-            method,
-            &out,
-            blob.as_deref(),
-        ),
+        } => {
+            let cfg = match personalize_config {
+                Some(path) => personalize_config_file(&path)?,
+                None => PersonalizeConfig::new(),
+            };
+            cmd_personalize(
+                &base,
+                &data,
+                windows_per_class,
+                (method, &cfg),
+                replay.as_deref(),
+                &out,
+                blob.as_deref(),
+            )
+        }
+        Command::ReplaySet {
+            base,
+            data,
+            per_class,
+            out,
+        } => {
+            let ckpt = Checkpoint::load(&base)?;
+            let (_, w, _) = data.load()?;
+            let refs: Vec<_> = w.iter().collect();
+            let out = out.unwrap_or_else(|| ReplaySet::path_beside(&base));
+            write_replay_set(&refs, &ckpt.labels, per_class, &out)
+        }
         Command::Export {
             model,
             out,
@@ -448,7 +496,13 @@ fn write_report(report: &bandx_model::evaluate::Report, out: &Path) -> Result<()
     Ok(())
 }
 
-fn cmd_pretrain(data: &DataArgs, train: &TrainArgs, val_fraction: f32, out: &Path) -> Result<()> {
+fn cmd_pretrain(
+    data: &DataArgs,
+    train: &TrainArgs,
+    val_fraction: f32,
+    replay_per_class: usize,
+    out: &Path,
+) -> Result<()> {
     let (source, w, inputs) = data.load()?;
     let subjects = label_set(w.iter().map(|w| w.subject.as_str()));
     let val_subjects = if subjects.len() > 1 {
@@ -504,45 +558,129 @@ fn cmd_pretrain(data: &DataArgs, train: &TrainArgs, val_fraction: f32, out: &Pat
     });
     ckpt.save(out)?;
     eprintln!("wrote {}", out.display());
+    if replay_per_class > 0 {
+        let replay = ReplaySet::path_beside(out);
+        write_replay_set(&train_w, &ckpt.labels, replay_per_class, &replay)?;
+    }
     Ok(())
+}
+
+fn write_replay_set(
+    windows: &[&bandx_model::preprocess::Window],
+    labels: &[String],
+    per_class: usize,
+    out: &Path,
+) -> Result<()> {
+    let set = ReplaySet::pick(windows, labels, per_class)?;
+    if set.is_empty() {
+        bail!("none of the data's windows has one of the checkpoint's labels {labels:?}");
+    }
+    set.save(out)?;
+    let subjects = label_set(windows.iter().map(|w| w.subject.as_str())).len();
+    eprintln!(
+        "wrote {} ({} windows of {} classes from {subjects} subjects, per class {:?})",
+        out.display(),
+        set.len(),
+        labels.len(),
+        set.counts()
+    );
+    Ok(())
+}
+
+/// The user's first `k` windows of each class (as they recorded them) to personalize with, and
+/// their other windows that overlap none of those, for the parity check.
+fn user_split<'a>(
+    windows: &[&'a bandx_model::preprocess::Window],
+    k: usize,
+) -> Result<(
+    Vec<&'a bandx_model::preprocess::Window>,
+    Vec<&'a bandx_model::preprocess::Window>,
+)> {
+    let (mut cal, mut rest, mut short) = (Vec::new(), Vec::new(), Vec::new());
+    for label in label_set(windows.iter().map(|w| w.label.as_str())) {
+        let mine: Vec<_> = windows
+            .iter()
+            .copied()
+            .filter(|w| w.label == label)
+            .collect();
+        if mine.len() < k {
+            short.push(format!("{label} ({})", mine.len()));
+            continue;
+        }
+        let (first, later) = mine.split_at(k);
+        rest.extend(
+            later
+                .iter()
+                .copied()
+                .filter(|w| !first.iter().any(|c| c.overlaps(w))),
+        );
+        cal.extend_from_slice(first);
+    }
+    if !short.is_empty() || cal.is_empty() {
+        bail!(
+            "every class needs at least {k} windows (3 s each, 50 % overlap) for personalization; \
+             too few: {}",
+            if short.is_empty() {
+                "no labelled windows".to_string()
+            } else {
+                short.join(", ")
+            }
+        );
+    }
+    Ok((cal, rest))
 }
 
 fn cmd_personalize(
     base: &Path,
     data: &DataArgs,
     k: usize,
-    method: Method,
+    (method, cfg): (Method, &PersonalizeConfig),
+    replay: Option<&Path>,
     out: &Path,
     blob: Option<&Path>,
 ) -> Result<()> {
-    if method == Method::Replay {
-        bail!(
-            "--method replay needs other people's windows of your classes (a replay set); only \
-             `evaluate` builds one so far. Use --method dense-fine-tune (the default)."
-        );
-    }
     let ckpt = Checkpoint::load(base)?;
+    let replay_set = if method == Method::Replay {
+        let path = replay.map_or_else(|| ReplaySet::path_beside(base), Path::to_path_buf);
+        if !path.exists() {
+            bail!(
+                "--method replay (the default) needs the backbone's replay set, and {} does not \
+                 exist. Write it with `bandx-model replay-set --base {} ...`, give one with \
+                 --replay FILE, or use --method dense-fine-tune.",
+                path.display(),
+                base.display()
+            );
+        }
+        Some(ReplaySet::load(&path)?)
+    } else {
+        None
+    };
     let (_, w, _) = data.load()?;
     let refs: Vec<_> = w.iter().collect();
-    let (cal_w, rest_w) = bandx_model::evaluate::calibration_split(&refs, k, k);
-    if cal_w.is_empty() {
-        bail!(
-            "every class needs at least {k} windows (3 s each, 50 % overlap) for personalization"
-        );
-    }
+    let (cal_w, rest_w) = user_split(&refs, k)?;
     let labels = label_set(cal_w.iter().map(|w| w.label.as_str()));
     let cal = Examples::new(cal_w.iter().copied(), &labels, &ckpt.normalization);
     let device = Device::flex();
     let base_model = ckpt.model(&device);
     let t = Instant::now();
-    let model = personalize_named(
+    // Without replay windows of the user's classes, `replay` runs as `dense-fine-tune`.
+    let replay = replay_set
+        .map(|set| set.examples(&labels, &ckpt.normalization))
+        .unwrap_or_default();
+    let method = if method == Method::Replay && replay.is_empty() {
+        Method::DenseFineTune
+    } else {
+        method
+    };
+    let model = personalize_replay(
         &base_model,
         &ckpt.labels,
         &ckpt.network,
         method,
         &cal,
         &labels,
-        &PersonalizeConfig::new(),
+        &replay,
+        cfg,
     );
     eprintln!(
         "personalized ({method}) {} classes x {k} windows in {:.3} s; training accuracy {:.4}",

@@ -59,10 +59,11 @@ pub enum Method {
 }
 
 impl Method {
-    /// The default for a caller with nothing but the user's windows, as the evaluation decided
-    /// (model/README.md: best PS(PM) on 18 WISDM classes among such methods). [`Method::Replay`]
-    /// beats it where a replay set exists (`evaluate`); the app and CLI ship none yet.
-    pub const DEFAULT: Method = Method::DenseFineTune;
+    /// The default, as the evaluation decided (model/README.md: best PS(PM) on 18 WISDM classes
+    /// and on the band's 7). Its replay set ships beside the backbone
+    /// (`model/pretrained/backbone.replay`, see [`crate::replay`]); a caller without one gets
+    /// `dense_fine_tune`, the best method that needs nothing but the user's windows.
+    pub const DEFAULT: Method = Method::Replay;
     pub const ALL: [Method; 7] = [
         Method::Head,
         Method::FineTune,

@@ -190,7 +190,8 @@ fn distinct_classes_train_well_above_chance_and_beat_the_generic_model() {
         stored.metrics["personal_accuracy"].as_f64(),
         Some(r.personal_accuracy)
     );
-    assert_eq!(stored.metrics["method"], "dense_fine_tune");
+    // Every class name is a pre-training label, so the shipped replay set takes part.
+    assert_eq!(stored.metrics["method"], "replay");
     let model = bandx_core::blob::Model::parse(&stored.blob).unwrap();
     let mut arena = vec![0u8; model.arena_size()];
     model.self_test(&mut arena).unwrap();
@@ -440,4 +441,68 @@ fn the_shipped_backbone_is_the_committed_file() {
     let from_file = backbone();
     assert_eq!(shipped.id, from_file.id);
     assert_eq!(shipped.checkpoint.labels, from_file.checkpoint.labels);
+    // Its replay set: the same file, 100 windows of each of the backbone's classes.
+    let replay = shipped
+        .replay
+        .as_ref()
+        .expect("the shipped backbone has a replay set");
+    assert_eq!(Some(replay), from_file.replay.as_ref());
+    assert_eq!(replay.labels(), shipped.checkpoint.labels);
+    assert_eq!(replay.counts(), vec![100; shipped.checkpoint.labels.len()]);
+}
+
+#[test]
+fn a_class_the_replay_set_does_not_know_is_still_learned() {
+    let (_dir, store) = file_store();
+    let profile = store.create_profile("Ada", 1).unwrap();
+    let mut w = wearer();
+    // "boxing" is no pre-training label: only the user's windows teach it, while walking and
+    // sitting also get other people's windows.
+    calibrate(&store, profile, &mut w, "walking", Activity::WALKING, 15, 0);
+    calibrate(&store, profile, &mut w, "boxing", Activity::JOGGING, 15, 0);
+    calibrate(&store, profile, &mut w, "Sitting", Activity::SITTING, 15, 0);
+    let (result, _) = run(&store, profile, &TrainOptions::default(), None);
+    let (_, trained) = result.unwrap();
+    let r = &trained.report;
+    assert_eq!(r.method, "replay");
+    let boxing = &r.confusion.counts[1];
+    let recall = f64::from(boxing[1]) / f64::from(boxing.iter().sum::<u32>());
+    assert!(recall >= 0.8, "boxing recall {recall}: {:?}", r.confusion);
+    assert!(r.personal_accuracy >= 0.8, "{}", r.personal_accuracy);
+}
+
+#[test]
+fn without_known_class_names_the_job_fine_tunes_on_the_users_windows_alone() {
+    let (_dir, store) = file_store();
+    let profile = store.create_profile("Ada", 1).unwrap();
+    let mut w = wearer();
+    calibrate(&store, profile, &mut w, "stroll", Activity::WALKING, 15, 0);
+    calibrate(&store, profile, &mut w, "run", Activity::JOGGING, 15, 0);
+    let (result, _) = run(&store, profile, &TrainOptions::default(), None);
+    let (_, trained) = result.unwrap();
+    assert_eq!(trained.report.method, "dense_fine_tune");
+    assert!(trained.report.personal_accuracy >= 0.8);
+}
+
+#[test]
+fn a_damaged_replay_set_beside_a_backbone_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("mine.json");
+    std::fs::copy(BACKBONE, &json).unwrap();
+    // No replay set: the backbone loads, without one.
+    assert!(Backbone::load(&json).unwrap().replay.is_none());
+    let shipped = std::fs::read(BACKBONE.replace(".json", ".replay")).unwrap();
+    std::fs::write(
+        dir.path().join("mine.replay"),
+        &shipped[..shipped.len() / 2],
+    )
+    .unwrap();
+    match Backbone::load(&json) {
+        Err(e @ TrainError::Backbone { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("mine.replay"), "{text}");
+            assert!(text.contains("truncated"), "{text}");
+        }
+        other => panic!("expected a backbone error, got {other:?}"),
+    }
 }

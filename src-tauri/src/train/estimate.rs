@@ -4,7 +4,6 @@
 
 use bandx_model::checkpoint::Checkpoint;
 use bandx_model::cnn::HarCnn;
-use bandx_model::personalize::{PersonalizeConfig, personalize};
 use bandx_model::train::{Examples, argmax, logits, predict};
 use serde::{Deserialize, Serialize};
 
@@ -158,14 +157,11 @@ impl<'a> Dataset<'a> {
 /// cancellation).
 pub(super) fn cross_validate(
     data: &Dataset<'_>,
-    base: &HarCnn,
-    ckpt: &Checkpoint,
-    classes: &[String],
+    personal: &super::Personal<'_>,
     folds: usize,
-    cfg: &PersonalizeConfig,
     before_fold: &mut dyn FnMut(usize) -> Result<(), TrainError>,
 ) -> Result<(Confusion, Vec<f64>), TrainError> {
-    let mut confusion = Confusion::new(classes.to_vec());
+    let mut confusion = Confusion::new(personal.classes.to_vec());
     let mut per_fold = Vec::with_capacity(folds);
     for fold in 0..folds {
         before_fold(fold)?;
@@ -181,14 +177,7 @@ pub(super) fn cross_validate(
             })
             .collect();
         let (train_ex, test_ex) = (data.subset(&train), data.subset(&test));
-        let model = personalize(
-            base,
-            &ckpt.network,
-            super::METHOD,
-            &train_ex,
-            classes.len(),
-            cfg,
-        );
+        let model = personal.fit(&train_ex);
         let predicted = predict(&model, &test_ex.x);
         let mut right = 0;
         for (&p, &y) in predicted.iter().zip(&test_ex.y) {

@@ -1,6 +1,8 @@
 //! The training job: a profile's calibration windows -> the shipped backbone personalized with
-//! bandx-model's default method (`head`) -> accuracy estimated by cross-validation beside the generic
-//! model's -> int8 blob (parity-checked, within the band's budget) -> stored as the profile's next model.
+//! bandx-model's default method (`replay`: fine-tuning that mixes other people's windows of the
+//! same class names, shipped beside the backbone, into every batch) -> accuracy estimated by
+//! cross-validation beside the generic model's -> int8 blob (parity-checked, within the band's
+//! budget) -> stored as the profile's next model.
 //!
 //! The job runs in three steps so the store is only held while reading and writing:
 //! [`calibration::load`] (store) -> [`train`] (no store; progress events, cancellable) -> [`save`] (store).
@@ -14,9 +16,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bandx_model::checkpoint::Checkpoint;
+use bandx_model::cnn::HarCnn;
 use bandx_model::export::{MAX_ARENA_BYTES, MAX_BLOB_BYTES, MAX_MACS, Parity};
-use bandx_model::personalize::{Method, PersonalizeConfig, personalize};
-use bandx_model::train::{accuracy, logits, predict};
+use bandx_model::personalize::{Method, PersonalizeConfig, personalize_replay};
+use bandx_model::replay::ReplaySet;
+use bandx_model::train::{Examples, accuracy, logits, predict};
 use burn::prelude::Device;
 use serde::Serialize;
 use sha2::Digest;
@@ -26,8 +30,11 @@ pub use estimate::{Confusion, GenericAccuracy, SimilarPair};
 
 use crate::store::{ModelId, NewModel, ProfileId, RecordingId, Store, StoreError};
 
-/// bandx-model's default personalization method.
+/// bandx-model's default personalization method. It runs as [`FALLBACK_METHOD`] when the backbone
+/// has no replay set or the set knows none of the user's class names.
 pub const METHOD: Method = Method::DEFAULT;
+/// What [`METHOD`] amounts to without replay windows.
+pub const FALLBACK_METHOD: Method = Method::DenseFineTune;
 
 /// Why a model could not be trained or stored.
 #[derive(Debug, thiserror::Error)]
@@ -167,12 +174,17 @@ pub struct Backbone {
     /// `<file stem>@<first 12 hex digits of the file's SHA-256>`, e.g. `backbone@ef7c278444a1`.
     pub id: String,
     pub checkpoint: Checkpoint,
+    /// Other people's windows of the backbone's classes, for [`METHOD`] (`<stem>.replay` beside
+    /// the checkpoint).
+    pub replay: Option<ReplaySet>,
 }
 
-/// The backbone the app ships (`model/pretrained/backbone.json`, compiled in).
+/// The backbone the app ships (`model/pretrained/backbone.json`, compiled in) and its replay set.
 const SHIPPED_BACKBONE: &str = include_str!("../../../model/pretrained/backbone.json");
+const SHIPPED_REPLAY: &[u8] = include_bytes!("../../../model/pretrained/backbone.replay");
 
 impl Backbone {
+    /// A checkpoint file, with the replay set beside it if there is one (a damaged one is an error).
     pub fn load(path: &Path) -> Result<Backbone, TrainError> {
         let bytes = std::fs::read(path).map_err(|e| TrainError::Backbone {
             path: path.display().to_string(),
@@ -182,16 +194,39 @@ impl Backbone {
         let stem = path
             .file_stem()
             .map_or("backbone".into(), |s| s.to_string_lossy());
-        Backbone::from_json(&text, &stem, path)
+        let mut backbone = Backbone::from_json(&text, &stem, path)?;
+        let replay = ReplaySet::path_beside(path);
+        if replay.exists() {
+            let set = ReplaySet::load(&replay).map_err(|source| TrainError::Backbone {
+                path: replay.display().to_string(),
+                source,
+            })?;
+            backbone.replay = Some(set);
+        } else {
+            tracing::warn!(
+                "no replay set at {}: personalizing with {FALLBACK_METHOD}",
+                replay.display()
+            );
+        }
+        Ok(backbone)
     }
 
     /// The pre-trained backbone shipped inside the app.
     pub fn shipped() -> Result<Backbone, TrainError> {
-        Backbone::from_json(
+        let mut backbone = Backbone::from_json(
             SHIPPED_BACKBONE,
             "backbone",
             Path::new("model/pretrained/backbone.json"),
-        )
+        )?;
+        let origin = Path::new("model/pretrained/backbone.replay");
+        let set = ReplaySet::from_bytes(SHIPPED_REPLAY, origin).map_err(|source| {
+            TrainError::Backbone {
+                path: origin.display().to_string(),
+                source,
+            }
+        })?;
+        backbone.replay = Some(set);
+        Ok(backbone)
     }
 
     fn from_json(text: &str, stem: &str, origin: &Path) -> Result<Backbone, TrainError> {
@@ -205,7 +240,16 @@ impl Backbone {
         Ok(Backbone {
             id: format!("{stem}@{hex}"),
             checkpoint,
+            replay: None,
         })
+    }
+
+    /// The replay windows of the user's classes (empty without a replay set).
+    pub fn replay_examples(&self, classes: &[String]) -> Examples {
+        self.replay
+            .as_ref()
+            .map(|r| r.examples(classes, &self.checkpoint.normalization))
+            .unwrap_or_default()
     }
 }
 
@@ -261,6 +305,33 @@ pub struct TrainedModel {
     pub blob: Vec<u8>,
 }
 
+/// How a personal model is fitted from some of the user's windows: the same for every
+/// cross-validation fold and for the final model.
+pub(crate) struct Personal<'a> {
+    base: &'a HarCnn,
+    ckpt: &'a Checkpoint,
+    classes: &'a [String],
+    method: Method,
+    /// Other people's windows of the user's classes (may be empty).
+    replay: &'a Examples,
+    cfg: &'a PersonalizeConfig,
+}
+
+impl Personal<'_> {
+    fn fit(&self, windows: &Examples) -> HarCnn {
+        personalize_replay(
+            self.base,
+            &self.ckpt.labels,
+            &self.ckpt.network,
+            self.method,
+            windows,
+            self.classes,
+            self.replay,
+            self.cfg,
+        )
+    }
+}
+
 /// Personalizes, estimates, exports and checks. Emits stages from `GenericBaseline` to `Exporting`.
 pub fn train(
     set: &CalibrationSet,
@@ -290,6 +361,20 @@ pub fn train(
     let classes = set.class_names();
     let base = ckpt.model(&Device::flex());
     let data = estimate::Dataset::new(set, &ckpt.normalization, folds);
+    let replay = backbone.replay_examples(&classes);
+    let method = if replay.is_empty() {
+        FALLBACK_METHOD
+    } else {
+        METHOD
+    };
+    let personal = Personal {
+        base: &base,
+        ckpt,
+        classes: &classes,
+        method,
+        replay: &replay,
+        cfg: &opts.personalize,
+    };
     let mut seconds = Timings::default();
 
     control.enter(Stage::GenericBaseline, 0.05)?;
@@ -298,33 +383,18 @@ pub fn train(
     seconds.generic_baseline = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let (confusion, per_fold) = estimate::cross_validate(
-        &data,
-        &base,
-        ckpt,
-        &classes,
-        folds,
-        &opts.personalize,
-        &mut |fold| {
-            control.enter(
-                Stage::CrossValidation { fold, folds },
-                0.1 + 0.6 * fold as f32 / folds as f32,
-            )
-        },
-    )?;
+    let (confusion, per_fold) = estimate::cross_validate(&data, &personal, folds, &mut |fold| {
+        control.enter(
+            Stage::CrossValidation { fold, folds },
+            0.1 + 0.6 * fold as f32 / folds as f32,
+        )
+    })?;
     seconds.cross_validation = t.elapsed().as_secs_f64();
     let similar_classes = estimate::similar_pairs(&confusion, opts.similar_threshold);
 
     control.enter(Stage::Personalizing, 0.7)?;
     let t = Instant::now();
-    let model = personalize(
-        &base,
-        &ckpt.network,
-        METHOD,
-        &data.examples,
-        classes.len(),
-        &opts.personalize,
-    );
+    let model = personal.fit(&data.examples);
     seconds.personalize = t.elapsed().as_secs_f64();
     let training_accuracy = f64::from(accuracy(
         &predict(&model, &data.examples.x),
@@ -370,7 +440,7 @@ pub fn train(
         ));
     }
     let report = TrainReport {
-        method: METHOD.name(),
+        method: method.name(),
         backbone_id: backbone.id.clone(),
         windows_per_class: set.classes.iter().map(|c| c.windows.len()).collect(),
         classes,

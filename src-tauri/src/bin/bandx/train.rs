@@ -174,6 +174,7 @@ fn print_report(profile: &str, version: u32, id: i64, trained: &TrainedModel) {
     println!("model_version: {version}");
     println!("model_id: {id}");
     println!("backbone: {}", r.backbone_id);
+    println!("method: {}", r.method);
     println!("classes: {}", r.classes.join(","));
     println!(
         "personal_accuracy: {}  (estimated: {}-fold cross-validation over {windows} calibration windows)",
