@@ -270,6 +270,26 @@ pub fn calibration_split<'a>(
     (cal, test)
 }
 
+/// [`calibration_split`] for a user rather than an evaluation: the first `k` windows of each
+/// label to personalize with, the others that overlap none of them to test on, and the labels
+/// with fewer than `k` windows (name, count) left out. A label with exactly `k` windows is
+/// kept (with nothing to test).
+pub fn user_split<'a>(
+    windows: &[&'a Window],
+    k: usize,
+) -> (Vec<&'a Window>, Vec<&'a Window>, Vec<(String, usize)>) {
+    let (mut cal, mut test, mut short) = (Vec::new(), Vec::new(), Vec::new());
+    for (label, ws) in by_label(windows) {
+        if ws.len() < k {
+            short.push((label, ws.len()));
+            continue;
+        }
+        cal.extend(ws[..k].iter().copied());
+        test.extend(non_overlapping(&ws[k..], &ws[..k]));
+    }
+    (cal, test, short)
+}
+
 pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
     let started = Instant::now();
     let mut subjects = label_set(windows.iter().map(|w| w.subject.as_str()));

@@ -596,27 +596,9 @@ fn user_split<'a>(
     Vec<&'a bandx_model::preprocess::Window>,
     Vec<&'a bandx_model::preprocess::Window>,
 )> {
-    let (mut cal, mut rest, mut short) = (Vec::new(), Vec::new(), Vec::new());
-    for label in label_set(windows.iter().map(|w| w.label.as_str())) {
-        let mine: Vec<_> = windows
-            .iter()
-            .copied()
-            .filter(|w| w.label == label)
-            .collect();
-        if mine.len() < k {
-            short.push(format!("{label} ({})", mine.len()));
-            continue;
-        }
-        let (first, later) = mine.split_at(k);
-        rest.extend(
-            later
-                .iter()
-                .copied()
-                .filter(|w| !first.iter().any(|c| c.overlaps(w))),
-        );
-        cal.extend_from_slice(first);
-    }
+    let (cal, rest, short) = bandx_model::evaluate::user_split(windows, k);
     if !short.is_empty() || cal.is_empty() {
+        let short: Vec<String> = short.iter().map(|(l, n)| format!("{l} ({n})")).collect();
         bail!(
             "every class needs at least {k} windows (3 s each, 50 % overlap) for personalization; \
              too few: {}",
@@ -658,7 +640,8 @@ fn cmd_personalize(
     let (_, w, _) = data.load()?;
     let refs: Vec<_> = w.iter().collect();
     let (cal_w, rest_w) = user_split(&refs, k)?;
-    let labels = label_set(cal_w.iter().map(|w| w.label.as_str()));
+    // Classes in the order the data first shows them.
+    let labels = label_set(refs.iter().map(|w| w.label.as_str()));
     let cal = Examples::new(cal_w.iter().copied(), &labels, &ckpt.normalization);
     let device = Device::flex();
     let base_model = ckpt.model(&device);
