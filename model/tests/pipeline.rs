@@ -416,7 +416,7 @@ fn dense_windows_come_from_the_recorded_span_only() {
     assert_eq!(dense.y.iter().filter(|&&y| y == 2).count(), 2);
     // Every dense window lies inside what the user recorded: window 5 of "row" starts at 15.
     assert_eq!(dense.window(5), &spans[0].samples[15 * 6..75 * 6]);
-    let with_copies = dense_examples(&cal, &PersonalizeConfig::new().with_dense_copies(2));
+    let with_copies = dense_examples(&cal, &cfg.clone().with_dense_copies(2));
     assert_eq!(with_copies.len(), 3 * dense.len());
     assert_ne!(with_copies.window(1), with_copies.window(0));
 }
