@@ -646,15 +646,10 @@ fn cmd_personalize(
     let device = Device::flex();
     let base_model = ckpt.model(&device);
     let t = Instant::now();
-    // Without replay windows of the user's classes, `replay` runs as `dense-fine-tune`.
     let replay = replay_set
         .map(|set| set.examples(&labels, &ckpt.normalization))
         .unwrap_or_default();
-    let method = if method == Method::Replay && replay.is_empty() {
-        Method::DenseFineTune
-    } else {
-        method
-    };
+    let method = method.effective(&replay, cfg);
     let model = personalize_replay(
         &base_model,
         &ckpt.labels,

@@ -74,6 +74,16 @@ impl Method {
         Method::Replay,
     ];
 
+    /// What this method runs as, given the replay windows of the user's classes: `replay`
+    /// without any (or with `replay_batch` 0) is `dense_fine_tune`.
+    pub fn effective(self, replay: &Examples, cfg: &PersonalizeConfig) -> Method {
+        if self == Method::Replay && (replay.is_empty() || cfg.replay_batch == 0) {
+            Method::DenseFineTune
+        } else {
+            self
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Method::Head => "head",
@@ -288,8 +298,7 @@ fn personalize_known(
         }
         Method::DenseFineTune | Method::Warm | Method::Replay => {
             let dense = examples.unwrap_or_default();
-            let replay = replay
-                .filter(|r| method == Method::Replay && !r.is_empty() && cfg.replay_batch > 0);
+            let replay = replay.filter(|r| method.effective(r, cfg) == Method::Replay);
             let schedule = match replay {
                 Some(_) => FineTune {
                     epochs: cfg.replay_epochs,

@@ -30,11 +30,10 @@ pub use estimate::{Confusion, GenericAccuracy, SimilarPair};
 
 use crate::store::{ModelId, NewModel, ProfileId, RecordingId, Store, StoreError};
 
-/// bandx-model's default personalization method. It runs as [`FALLBACK_METHOD`] when the backbone
-/// has no replay set or the set knows none of the user's class names.
+/// bandx-model's default personalization method. It runs as `dense_fine_tune`
+/// ([`Method::effective`]) when the backbone has no replay set or the set knows none of the
+/// user's class names.
 pub const METHOD: Method = Method::DEFAULT;
-/// What [`METHOD`] amounts to without replay windows.
-pub const FALLBACK_METHOD: Method = Method::DenseFineTune;
 
 /// Why a model could not be trained or stored.
 #[derive(Debug, thiserror::Error)]
@@ -204,7 +203,7 @@ impl Backbone {
             backbone.replay = Some(set);
         } else {
             tracing::warn!(
-                "no replay set at {}: personalizing with {FALLBACK_METHOD}",
+                "no replay set at {}: personalizing without other people's windows",
                 replay.display()
             );
         }
@@ -362,11 +361,7 @@ pub fn train(
     let base = ckpt.model(&Device::flex());
     let data = estimate::Dataset::new(set, &ckpt.normalization, folds);
     let replay = backbone.replay_examples(&classes);
-    let method = if replay.is_empty() {
-        FALLBACK_METHOD
-    } else {
-        METHOD
-    };
+    let method = METHOD.effective(&replay, &opts.personalize);
     let personal = Personal {
         base: &base,
         ckpt,
