@@ -67,7 +67,11 @@ test-e2e:
 bench: setup
 	$(CARGO) bench -p bandx-core --bench budget
 	$(CARGO) run -p bandx-sim --example upload_report
-	$(CARGO) run -p bandx-model --bin bandx-model -- evaluate --wisdm ../shared/datasets/wisdm --folds 1 --epochs 12 \
+	# bandx-model at opt-level 3 (the workspace's dev profile builds it at 0), in its own target dir so the
+	# test build is not invalidated: personalize_seconds then match `bandx-model personalize`.
+	CARGO_TARGET_DIR=target/bandx-model-private $(CARGO) run -p bandx-model --bin bandx-model \
+	  --config 'profile.dev.package.bandx-model.opt-level=3' --config 'profile.dev.package.bandx-core.opt-level=3' \
+	  -- evaluate --wisdm ../shared/datasets/wisdm --folds 1 --epochs 12 \
 	  --user-classes walking,jogging,stairs,sitting,standing,typing,writing --out target/bench/bandx-model
 
 ## Run each fuzz target briefly (needs the nightly toolchain; installs cargo-fuzz if missing).

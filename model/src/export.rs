@@ -156,8 +156,8 @@ pub struct BlobInfo {
 }
 
 pub fn inspect(blob: &[u8]) -> Result<BlobInfo> {
-    let model = Model::parse(blob)
-        .map_err(|e| ModelError::Export(format!("blob does not parse: {e:?}")))?;
+    let model =
+        Model::parse(blob).map_err(|e| ModelError::Export(format!("blob does not parse: {e}")))?;
     let mut arena = vec![0u8; model.arena_size().max(INPUT_LEN)];
     let self_test = match model.self_test(&mut arena) {
         Ok(p) => format!(
@@ -220,7 +220,7 @@ pub fn export(
     let f3 = conv_filter(&w.convs[2], a2, a3);
     let head = dense_filter(&w.head, a3, logits);
 
-    let export_err = |e: bandx_core::blob::BlobError| ModelError::Export(format!("{e:?}"));
+    let export_err = |e: bandx_core::blob::BlobError| ModelError::Export(e.to_string());
     let mut buf = vec![0u8; 64 * 1024];
     let mut bw = BlobWriter::new(&mut buf, model_id, version).map_err(export_err)?;
     let labels: Vec<&str> = ckpt.labels.iter().map(String::as_str).collect();
@@ -257,8 +257,8 @@ fn quantize_input(normalized: &[f32], scale: f32, zero_point: i8) -> [i8; INPUT_
 
 /// Classes the bandx-core engine predicts from the blob for normalized windows.
 pub fn int8_predict(blob: &[u8], normalized: &[f32]) -> Result<Vec<usize>> {
-    let model = Model::parse(blob)
-        .map_err(|e| ModelError::Export(format!("blob does not parse: {e:?}")))?;
+    let model =
+        Model::parse(blob).map_err(|e| ModelError::Export(format!("blob does not parse: {e}")))?;
     let spec = *model.input_spec();
     let mut arena = vec![0u8; model.arena_size()];
     normalized

@@ -144,6 +144,8 @@ test('train', async () => {
   const personal = await (await $('[data-testid="personal-accuracy"]')).getText();
   assert.match(personal, /^\d+ %$/);
   assert.ok(Number.parseInt(personal, 10) >= 80, `personal accuracy ${personal}`);
+  // walking and typing are WISDM activities, so other people's recordings of them are mixed in.
+  assert.match(await (await $('[data-testid="train-method"]')).getText(), /other people's recordings/);
   await (await $('[data-testid="confusion"]')).waitForExist();
   await screenshot(browser, '03-train');
 });

@@ -8,18 +8,32 @@
 use core::fmt;
 
 use crate::blob::{Filter, INPUT_LEN, InputSpec, Layer, Layers, MAX_CLASSES, Model, Shape};
-use crate::quant::{dequantize_i8, exp_f32, quantize_i8, round_mul_shift};
+use crate::quant::{exp_f32, mul_shift_div, mul_shift_wide, quantize_i8, round_mul_shift};
 use crate::{CHANNELS, WINDOW_LEN, Window};
+
+/// Extra fractional bits the final layer keeps for the decision.
+///
+/// Rounding the logits to whole int8 steps often ties or swaps the top two classes when the float
+/// model's margin is under one step; the class is therefore chosen on the same requantized values
+/// with `DECISION_BITS` more bits, unclamped, straight from the final accumulators.
+pub const DECISION_BITS: u32 = 8;
 
 /// What the model says about one window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
-    /// Index of the most likely class (first one on ties).
+    /// Index of the most likely class by the fine logits (first one on exact ties).
     pub class: u8,
     /// Softmax probability of `class`, in (0, 1].
     pub confidence: f32,
     /// The int8 logits, one per class.
     pub logits: heapless::Vec<i8, MAX_CLASSES>,
+}
+
+/// The final layer's output: int8 logits and the same logits with [`DECISION_BITS`] more bits
+/// (without the zero point), which decide the class.
+pub(crate) struct Logits<'r> {
+    pub int8: &'r [u8],
+    pub fine: [i32; MAX_CLASSES],
 }
 
 /// Why inference could not run.
@@ -82,11 +96,11 @@ pub fn run_quantized(
         .get_mut(..needed)
         .ok_or(InferError::ArenaTooSmall { needed, got })?;
     let logits = forward(model.layers(), model.input_spec().zero_point, input, arena)?;
-    let (scale, zero_point) = match model.layers().iter().last() {
-        Some(Layer::Dense(f)) => (f.out_scale, f.out_zero_point),
+    let scale = match model.layers().iter().last() {
+        Some(Layer::Dense(f)) => f.out_scale,
         _ => return Err(InferError::ShapeMismatch),
     };
-    Ok(predict(logits, scale, zero_point))
+    Ok(predict(&logits, scale))
 }
 
 /// Runs the blob's self-test; `Ok` carries the (reproduced) prediction.
@@ -102,13 +116,14 @@ pub fn self_test(model: &Model<'_>, arena: &mut [u8]) -> Result<Prediction, Infe
     Ok(prediction)
 }
 
-/// Runs `layers` on `input`; returns the final activations (a slice of `arena`).
+/// Runs `layers` on `input`; returns the final activations (a slice of `arena`) and, when the last
+/// layer is `Dense`, its fine logits.
 pub(crate) fn forward<'r>(
     layers: Layers<'_>,
     input_zero_point: i8,
     input: &[i8; INPUT_LEN],
     arena: &'r mut [u8],
-) -> Result<&'r [u8], InferError> {
+) -> Result<Logits<'r>, InferError> {
     let n = arena.len();
     if n < INPUT_LEN {
         return Err(InferError::ArenaTooSmall {
@@ -125,7 +140,11 @@ pub(crate) fn forward<'r>(
     };
     let mut zero_point = input_zero_point;
     let mut in_front = true;
-    for layer in layers.iter() {
+    let mut fine = [0i32; MAX_CLASSES];
+    // Where the last GlobalAvgPool's input still lies: (shape, zero point, at the front).
+    let mut pooled: Option<(Shape, i8, bool)> = None;
+    let last = layers.len().saturating_sub(1);
+    for (index, layer) in layers.iter().enumerate() {
         let out = shape.after(&layer).map_err(|_| InferError::ShapeMismatch)?;
         let (ib, ob) = (shape.bytes(), out.bytes());
         if ib + ob > n {
@@ -134,6 +153,34 @@ pub(crate) fn forward<'r>(
                 got: n,
             });
         }
+        // The final Dense after a GlobalAvgPool reads the pooled sums, not their rounded averages.
+        if let (Layer::Dense(filter), Some((pool_in, pool_zp, pool_front)), true) =
+            (&layer, pooled, index == last)
+        {
+            let bytes = pool_in.bytes();
+            let src = if pool_front {
+                &arena[..bytes]
+            } else {
+                &arena[n - bytes..]
+            };
+            let mut logits = [0i8; MAX_CLASSES];
+            dense_on_pooled(filter, pool_in, pool_zp, src, &mut logits, &mut fine);
+            let dst = if in_front {
+                &mut arena[n - ob..]
+            } else {
+                &mut arena[..ob]
+            };
+            for (d, &q) in dst.iter_mut().zip(&logits) {
+                *d = q as u8;
+            }
+            shape = out;
+            in_front = !in_front;
+            continue;
+        }
+        pooled = match layer {
+            Layer::GlobalAvgPool => Some((shape, zero_point, in_front)),
+            _ => None,
+        };
         let (src, dst): (&[u8], &mut [u8]) = if in_front {
             let (lo, hi) = arena.split_at_mut(n - ob);
             (&lo[..ib], hi)
@@ -143,12 +190,30 @@ pub(crate) fn forward<'r>(
         };
         match layer {
             Layer::Conv1d { padding, filter } => {
-                conv1d(&filter, padding as usize, shape, zero_point, src, out, dst);
+                conv1d(
+                    &filter,
+                    padding as usize,
+                    shape,
+                    zero_point,
+                    src,
+                    out,
+                    dst,
+                    None,
+                );
                 zero_point = filter.out_zero_point;
             }
             // Dense on a length-1 tensor is a kernel-1 convolution without padding.
             Layer::Dense(filter) => {
-                conv1d(&filter, 0, shape, zero_point, src, out, dst);
+                conv1d(
+                    &filter,
+                    0,
+                    shape,
+                    zero_point,
+                    src,
+                    out,
+                    dst,
+                    Some(&mut fine),
+                );
                 zero_point = filter.out_zero_point;
             }
             Layer::MaxPool1d { size } => max_pool1d(size as usize, shape, src, out, dst),
@@ -158,13 +223,16 @@ pub(crate) fn forward<'r>(
         in_front = !in_front;
     }
     let bytes = shape.bytes();
-    Ok(if in_front {
+    let int8 = if in_front {
         &arena[..bytes]
     } else {
         &arena[n - bytes..]
-    })
+    };
+    Ok(Logits { int8, fine })
 }
 
+/// `fine`, when given, receives each output channel of step 0 with [`DECISION_BITS`] more bits.
+#[allow(clippy::too_many_arguments)]
 fn conv1d(
     f: &Filter<'_>,
     padding: usize,
@@ -173,6 +241,7 @@ fn conv1d(
     src: &[u8],
     out: Shape,
     dst: &mut [u8],
+    mut fine: Option<&mut [i32; MAX_CLASSES]>,
 ) {
     let ic = inp.channels;
     let lower = if f.relu {
@@ -194,6 +263,13 @@ fn conv1d(
                     acc = acc.wrapping_add((xb as i8 as i32 - in_zp) * wb as i8 as i32);
                 }
             }
+            if let Some(slot) = fine
+                .as_deref_mut()
+                .filter(|_| t == 0)
+                .and_then(|v| v.get_mut(oc))
+            {
+                *slot = mul_shift_wide(acc, f.multiplier(oc), f.shift(oc), DECISION_BITS);
+            }
             let scaled = round_mul_shift(acc, f.multiplier(oc), f.shift(oc));
             let q = (f.out_zero_point as i32)
                 .saturating_add(scaled)
@@ -202,6 +278,45 @@ fn conv1d(
                 *d = q as i8 as u8;
             }
         }
+    }
+}
+
+/// The final Dense on a GlobalAvgPool's input `[t][c]`: `acc = len·bias + Σ_t Σ_c (x − zp)·w`, then
+/// one rounding of `acc · multiplier / len` (to int8 and, with [`DECISION_BITS`] more bits, to `fine`).
+/// Rounding the average to int8 first would add up to half a step to every embedding value, several
+/// times the noise left in an average of `len` quantized values.
+fn dense_on_pooled(
+    f: &Filter<'_>,
+    inp: Shape,
+    in_zp: i8,
+    src: &[u8],
+    logits: &mut [i8; MAX_CLASSES],
+    fine: &mut [i32; MAX_CLASSES],
+) {
+    let ic = inp.channels;
+    let len = inp.len as i64;
+    let in_zp = in_zp as i64;
+    let lower = if f.relu {
+        f.out_zero_point as i32
+    } else {
+        -128
+    };
+    let outputs = logits.iter_mut().zip(fine.iter_mut());
+    for (oc, (logit, fine)) in outputs.enumerate().take(f.out_channels as usize) {
+        let weights = f.weight_row(oc, 0);
+        let mut acc = f.bias(oc) as i64 * len;
+        for t in 0..inp.len {
+            let x = src.get(t * ic..(t + 1) * ic).unwrap_or(&[]);
+            for (&xb, &wb) in x.iter().zip(weights) {
+                acc += (xb as i8 as i64 - in_zp) * wb as i8 as i64;
+            }
+        }
+        let (m, shift) = (f.multiplier(oc), f.shift(oc));
+        *fine = mul_shift_div(acc, m, shift, DECISION_BITS, len);
+        let scaled = mul_shift_div(acc, m, shift, 0, len);
+        *logit = (f.out_zero_point as i32)
+            .saturating_add(scaled)
+            .clamp(lower, 127) as i8;
     }
 }
 
@@ -237,24 +352,24 @@ fn global_avg_pool(inp: Shape, src: &[u8], dst: &mut [u8]) {
     }
 }
 
-/// Argmax and softmax confidence of int8 logits with the given output quantization.
-pub(crate) fn predict(logits: &[u8], scale: f32, zero_point: i8) -> Prediction {
+/// Argmax and softmax confidence of the final layer's output with the given output scale.
+pub(crate) fn predict(logits: &Logits<'_>, scale: f32) -> Prediction {
     let mut out = heapless::Vec::new();
-    for &b in logits.iter().take(MAX_CLASSES) {
+    for &b in logits.int8.iter().take(MAX_CLASSES) {
         let _ = out.push(b as i8);
     }
+    let fine = &logits.fine[..out.len()];
     let mut class = 0usize;
-    for (i, &q) in out.iter().enumerate() {
-        if q > out[class] {
+    for (i, &v) in fine.iter().enumerate() {
+        if v > fine[class] {
             class = i;
         }
     }
-    let best = out
-        .get(class)
-        .map_or(0.0, |&q| dequantize_i8(q, scale, zero_point));
-    let sum: f32 = out
+    // Softmax over the fine logits: only differences matter, so the zero point drops out.
+    let step = scale / (1u32 << DECISION_BITS) as f32;
+    let sum: f32 = fine
         .iter()
-        .map(|&q| exp_f32(dequantize_i8(q, scale, zero_point) - best))
+        .map(|&v| exp_f32((v as i64 - fine[class] as i64) as f32 * step))
         .sum();
     let confidence = if sum > 0.0 { 1.0 / sum } else { 0.0 };
     Prediction {
@@ -349,6 +464,17 @@ mod tests {
 
     /// A 1-channel-out conv over a hand-checked input, then pool, GAP and an identity dense.
     fn tiny_model(buf: &mut [u8], relu: bool, in_zp: i8) -> usize {
+        tiny_model_with_head(buf, relu, in_zp, [1, -1], 1.0)
+    }
+
+    /// [`tiny_model`] with the given 1-in, 2-out dense head.
+    fn tiny_model_with_head(
+        buf: &mut [u8],
+        relu: bool,
+        in_zp: i8,
+        head: [i8; 2],
+        head_multiplier: f64,
+    ) -> usize {
         let mut w = BlobWriter::new(buf, 1, 1).unwrap();
         w.labels(&["a", "b"]).unwrap();
         w.input_spec(&InputSpec {
@@ -378,13 +504,13 @@ mod tests {
         .unwrap();
         w.max_pool1d(7).unwrap(); // 60 / 7 = 8 steps, the last 4 dropped
         w.global_avg_pool().unwrap();
-        let (m1, s1) = quantize_multiplier(1.0);
+        let (m1, s1) = quantize_multiplier(head_multiplier);
         w.dense(&FilterSpec {
             in_channels: 1,
             out_channels: 2,
             kernel: 1,
             relu: false,
-            weights: &[1, -1],
+            weights: &head,
             bias: &[0, 0],
             multiplier: &[m1, m1],
             shift: &[s1, s1],
@@ -457,6 +583,41 @@ mod tests {
         // Pools of 7 keep the -60 in the first pool: (-60 - 7 * 90) / 8 = -86.25 -> -86.
         assert_eq!(got.logits.as_slice(), &[-86, 86]);
         assert_eq!(got.class, 1);
+    }
+
+    #[test]
+    fn the_head_after_global_pooling_reads_the_unrounded_average() {
+        // Input -10 pools to a sum of -690 over 8 steps (see above): the average -86.25 rounds to -86,
+        // and a head multiplier of 1.4 on the rounded average would give -120.4 -> -120. The band
+        // rounds once: -690 * 1.4 / 8 = -120.75 -> -121.
+        let mut buf = [0u8; 2048];
+        let len = tiny_model_with_head(&mut buf, false, 0, [1, -1], 1.4);
+        let got = Model::parse(&buf[..len])
+            .unwrap()
+            .infer_quantized(&[-10; INPUT_LEN], &mut [0u8; 2048])
+            .unwrap();
+        assert_eq!(got.logits.as_slice(), &[-121, 121]);
+        assert_eq!(got.class, 1);
+    }
+
+    #[test]
+    fn the_class_is_decided_below_one_int8_step() {
+        // The pooled value is -86 (see above); a head of [3, 2] scaled by 1/1000 gives the real
+        // logits -0.258 and -0.172: both round to 0, yet class 1 is the larger one.
+        let mut buf = [0u8; 2048];
+        let len = tiny_model_with_head(&mut buf, false, 0, [3, 2], 0.001);
+        let got = Model::parse(&buf[..len])
+            .unwrap()
+            .infer_quantized(&[-10; INPUT_LEN], &mut [0u8; 2048])
+            .unwrap();
+        assert_eq!(got.logits.as_slice(), &[0, 0]);
+        assert_eq!(got.class, 1);
+        let want = 1.0 / (1.0 + (-0.086f32).exp());
+        assert!(
+            (got.confidence - want).abs() < 2e-3,
+            "confidence {} want {want}",
+            got.confidence
+        );
     }
 
     #[test]

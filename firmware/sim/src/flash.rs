@@ -326,9 +326,9 @@ fn model_slot(slot: Slot) -> ModelSlot {
 fn check_fresh_model(blob: &[u8]) -> Result<(), FlashError> {
     let bad = |e: String| FlashError::FreshModel(e);
     let len = blob_len(blob).ok_or_else(|| bad("not a model blob".into()))?;
-    let model = Model::parse(&blob[..len]).map_err(|e| bad(format!("{e:?}")))?;
+    let model = Model::parse(&blob[..len]).map_err(|e| bad(e.to_string()))?;
     let mut arena = vec![0u8; ARENA_CAPACITY];
-    infer::self_test(&model, &mut arena).map_err(|e| bad(format!("self-test: {e:?}")))?;
+    infer::self_test(&model, &mut arena).map_err(|e| bad(format!("self-test: {e}")))?;
     Ok(())
 }
 

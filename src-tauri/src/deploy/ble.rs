@@ -323,9 +323,8 @@ impl<'a> Update<'a> {
                 let model =
                     Model::parse(blob).map_err(|e| DeployError::InvalidModel(e.to_string()))?;
                 let mut arena = vec![0u8; bandx_core::band::ARENA_CAPACITY];
-                bandx_core::infer::self_test(&model, &mut arena).map_err(|e| {
-                    DeployError::InvalidModel(format!("its self-test fails ({e:?})"))
-                })?;
+                bandx_core::infer::self_test(&model, &mut arena)
+                    .map_err(|e| DeployError::InvalidModel(format!("its self-test fails ({e})")))?;
                 Ok(Update {
                     target: UpdateTarget::Model,
                     bytes: blob,

@@ -235,7 +235,7 @@ fn check_model(blob: &[u8]) -> Result<(), UsbError> {
         bandx_core::blob::Model::parse(blob).map_err(|e| UsbError::InvalidModel(e.to_string()))?;
     let mut arena = vec![0u8; bandx_core::band::ARENA_CAPACITY];
     bandx_core::infer::self_test(&model, &mut arena)
-        .map_err(|e| UsbError::InvalidModel(format!("its self-test fails ({e:?})")))?;
+        .map_err(|e| UsbError::InvalidModel(format!("its self-test fails ({e})")))?;
     Ok(())
 }
 

@@ -463,7 +463,7 @@ pub fn train(
 /// Parses the blob with bandx-core, runs its self-test and checks the band's budget.
 pub fn check_blob(blob: &[u8]) -> Result<BlobCheck, TrainError> {
     let model = bandx_core::blob::Model::parse(blob)
-        .map_err(|e| TrainError::BadBlob(format!("does not parse: {e:?}")))?;
+        .map_err(|e| TrainError::BadBlob(format!("does not parse: {e}")))?;
     let mut arena = vec![0u8; model.arena_size()];
     let p = model
         .self_test(&mut arena)

@@ -91,6 +91,8 @@ export interface TrainResult {
   model: number;
   version: number;
   classes: string[];
+  /** How the model was personalized, as a sentence. */
+  method: string;
   personal_accuracy: number;
   generic_accuracy: number | null;
   generic_among_user_classes: number | null;

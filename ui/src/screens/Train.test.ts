@@ -14,6 +14,7 @@ const result: TrainResult = {
   model: 3,
   version: 2,
   classes: ['walking', 'typing', 'writing'],
+  method: 'Fine-tuned on your windows, with other recordings mixed in',
   personal_accuracy: 0.933,
   generic_accuracy: 0.412,
   generic_among_user_classes: 0.6,
@@ -56,6 +57,7 @@ describe('Train screen', () => {
     const card = await screen.findByRole('article', { name: 'Training result' });
     expect(within(card).getByTestId('personal-accuracy')).toHaveTextContent('93 %');
     expect(within(card).getByTestId('generic-accuracy')).toHaveTextContent('41 %');
+    expect(within(card).getByTestId('train-method')).toHaveTextContent('other recordings mixed in.');
     expect(within(card).getByRole('alert')).toHaveTextContent('"typing" and "writing" are too alike');
     const img = within(card).getByRole('img', { name: /Confusion matrix/ });
     expect(img.getAttribute('src')).toMatch(/^data:image\/svg\+xml;charset=utf-8,%3Csvg/);

@@ -100,7 +100,11 @@ impl fmt::Display for BlobError {
             Self::Truncated { offset } => write!(f, "blob truncated at byte {offset}"),
             Self::BadMagic => write!(f, "not a BandX model blob (bad magic)"),
             Self::UnsupportedVersion { found } => {
-                write!(f, "unsupported blob format version {found}")
+                write!(
+                    f,
+                    "blob format version {found}, this build reads version {}: export or train the model again",
+                    super::FORMAT_VERSION
+                )
             }
             Self::LengthMismatch { declared, actual } => {
                 write!(f, "blob length {actual} differs from declared {declared}")

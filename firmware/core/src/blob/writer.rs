@@ -193,10 +193,10 @@ impl<'b> BlobWriter<'b> {
         let required = self.required_arena()?;
         let layers = Layers::new(&self.buf[self.layers_start..self.pos], self.layer_count);
         let last_scale = layers.iter().last().and_then(|l| match l {
-            super::Layer::Dense(f) => Some((f.out_scale, f.out_zero_point)),
+            super::Layer::Dense(f) => Some(f.out_scale),
             _ => None,
         });
-        let (scale, zp) = last_scale.ok_or(BlobError::OutputNotLogits)?;
+        let scale = last_scale.ok_or(BlobError::OutputNotLogits)?;
         let got = arena.len() as u32;
         let arena = arena.get_mut(..required).ok_or(BlobError::ArenaTooSmall {
             declared: got,
@@ -208,7 +208,7 @@ impl<'b> BlobWriter<'b> {
                 required: required as u32,
             }
         })?;
-        let prediction = infer::predict(logits, scale, zp);
+        let prediction = infer::predict(&logits, scale);
         self.self_test(input, prediction.class, &prediction.logits)?;
         Ok(prediction)
     }

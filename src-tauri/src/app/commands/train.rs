@@ -17,6 +17,8 @@ pub struct TrainResult {
     pub model: ModelId,
     pub version: u32,
     pub classes: Vec<String>,
+    /// How the model was personalized, as a sentence for the user.
+    pub method: String,
     /// Cross-validated estimate for the personal model, 0..=1.
     pub personal_accuracy: f64,
     /// The generic model on the same windows (choosing among all its classes), when it knows every class.
@@ -179,6 +181,7 @@ fn result_view(
         model,
         version,
         classes: report.classes,
+        method: describe_method(report.method.as_deref()),
         personal_accuracy: report.personal_accuracy,
         generic_accuracy,
         generic_among_user_classes,
@@ -190,10 +193,26 @@ fn result_view(
     })
 }
 
+/// The user's sentence for a report's `method` (reports before it was recorded have none).
+fn describe_method(method: Option<&str>) -> String {
+    match method {
+        Some("replay") => "Fine-tuned on your windows, with other people's recordings of the same \
+                           activities mixed in so it keeps what they have in common"
+            .into(),
+        Some("dense_fine_tune") => "Fine-tuned on your windows only (no other recordings share \
+                                    your activity names)"
+            .into(),
+        Some(other) => format!("Personalized with the {other} method"),
+        None => "Personalized on your windows".into(),
+    }
+}
+
 /// The parts of a stored `TrainReport` the screen reads back.
 #[derive(serde::Deserialize)]
 struct StoredReport {
     classes: Vec<String>,
+    #[serde(default)]
+    method: Option<String>,
     personal_accuracy: f64,
     generic: train::GenericAccuracy,
     confusion: train::Confusion,
