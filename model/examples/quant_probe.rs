@@ -10,7 +10,7 @@
 //! Findings are in model/README.md ("Blob format 2").
 
 use bandx_model::checkpoint::Checkpoint;
-use bandx_model::cnn::{FloatWeights, reference_forward};
+use bandx_model::cnn::{FloatWeights, conv_relu, max_pool2, reference_forward};
 use bandx_model::data::DataSource;
 use bandx_model::preprocess::windows;
 use bandx_model::train::{Examples, argmax};
@@ -69,44 +69,6 @@ fn quant_weights(w: &FloatWeights) -> FloatWeights {
     w
 }
 
-fn conv_relu(
-    c: &bandx_model::cnn::ConvWeights,
-    x: &[f32],
-    len: usize,
-    out_q: Option<&Q>,
-) -> Vec<f32> {
-    let mut out = vec![0.0; len * c.out_ch];
-    for t in 0..len {
-        for oc in 0..c.out_ch {
-            let mut acc = c.bias[oc];
-            for k in 0..c.kernel {
-                let ti = t as isize + k as isize - c.padding as isize;
-                if ti < 0 || ti >= len as isize {
-                    continue;
-                }
-                let ti = ti as usize;
-                for ic in 0..c.in_ch {
-                    acc += c.weight[(oc * c.in_ch + ic) * c.kernel + k] * x[ti * c.in_ch + ic];
-                }
-            }
-            let v = acc.max(0.0);
-            out[t * c.out_ch + oc] = out_q.map_or(v, |q| fq(v, q));
-        }
-    }
-    out
-}
-
-fn pool2(x: &[f32], len: usize, ch: usize) -> (Vec<f32>, usize) {
-    let n = len / 2;
-    let mut out = vec![0.0; n * ch];
-    for t in 0..n {
-        for c in 0..ch {
-            out[t * ch + c] = x[2 * t * ch + c].max(x[(2 * t + 1) * ch + c]);
-        }
-    }
-    (out, n)
-}
-
 fn forward(w: &FloatWeights, qs: &[Q; 4], x: &[f32], tg: Toggles) -> Vec<f32> {
     let per = PER_CH.get();
     let mut x: Vec<f32> = if tg.input {
@@ -122,9 +84,12 @@ fn forward(w: &FloatWeights, qs: &[Q; 4], x: &[f32], tg: Toggles) -> Vec<f32> {
     };
     let mut len = 60;
     for (i, c) in w.convs.iter().enumerate() {
-        x = conv_relu(c, &x, len, tg.acts[i].then_some(&qs[i + 1]));
+        x = conv_relu(c, &x, len);
+        if tg.acts[i] {
+            x.iter_mut().for_each(|v| *v = fq(*v, &qs[i + 1]));
+        }
         if i + 1 < w.convs.len() {
-            (x, len) = pool2(&x, len, c.out_ch);
+            (x, len) = max_pool2(&x, len, c.out_ch);
         }
     }
     let ch = w.convs[2].out_ch;

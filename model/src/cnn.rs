@@ -262,7 +262,8 @@ pub fn reference_forward(w: &FloatWeights, normalized: &[f32]) -> Vec<Vec<f32>> 
     acts
 }
 
-fn conv_relu(c: &ConvWeights, x: &[f32], len: usize) -> Vec<f32> {
+/// One convolution with its ReLU on a `[t][c]` tensor of `len` steps (zero padding).
+pub fn conv_relu(c: &ConvWeights, x: &[f32], len: usize) -> Vec<f32> {
     let mut out = vec![0.0; len * c.out_ch];
     for t in 0..len {
         for oc in 0..c.out_ch {
@@ -283,7 +284,8 @@ fn conv_relu(c: &ConvWeights, x: &[f32], len: usize) -> Vec<f32> {
     out
 }
 
-fn max_pool2(x: &[f32], len: usize, ch: usize) -> (Vec<f32>, usize) {
+/// Max pool of size 2 over time; returns the pooled tensor and its length.
+pub fn max_pool2(x: &[f32], len: usize, ch: usize) -> (Vec<f32>, usize) {
     let out_len = len / 2;
     let mut out = vec![0.0; out_len * ch];
     for t in 0..out_len {
