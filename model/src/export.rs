@@ -6,8 +6,10 @@
 //! Bias: `i32` at scale `in_scale * w_scale[oc]`. Requantization multipliers come from
 //! `bandx_core::quant::quantize_multiplier` (the one definition the band uses).
 
-use bandx_core::blob::{BlobWriter, FilterSpec, INPUT_LEN, InputSpec, MAX_CLASSES, Model};
-use bandx_core::quant::{quantize_i8, quantize_multiplier};
+use bandx_core::blob::{
+    BlobWriter, FilterSpec, INPUT_BYTES, INPUT_LEN, InputSpec, MAX_CLASSES, Model,
+};
+use bandx_core::quant::{quantize_i16, quantize_multiplier};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Checkpoint;
@@ -31,6 +33,15 @@ struct ActQuant {
 }
 
 impl ActQuant {
+    /// The int16 model input: symmetric, zero point 0.
+    fn input(lo: f32, hi: f32) -> ActQuant {
+        let max = lo.abs().max(hi.abs()).max(1e-6);
+        ActQuant {
+            scale: max / i16::MAX as f32,
+            zero_point: 0,
+        }
+    }
+
     fn from_range(lo: f32, hi: f32) -> ActQuant {
         let lo = lo.min(0.0);
         let hi = hi.max(0.0).max(lo + 1e-6);
@@ -158,7 +169,7 @@ pub struct BlobInfo {
 pub fn inspect(blob: &[u8]) -> Result<BlobInfo> {
     let model =
         Model::parse(blob).map_err(|e| ModelError::Export(format!("blob does not parse: {e}")))?;
-    let mut arena = vec![0u8; model.arena_size().max(INPUT_LEN)];
+    let mut arena = vec![0u8; model.arena_size().max(INPUT_BYTES)];
     let self_test = match model.self_test(&mut arena) {
         Ok(p) => format!(
             "pass (class {} '{}', confidence {:.3})",
@@ -210,7 +221,7 @@ pub fn export(
         ));
     }
     let r = &ckpt.ranges;
-    let input = ActQuant::from_range(r[0][0].max(-INPUT_CLIP), r[0][1].min(INPUT_CLIP));
+    let input = ActQuant::input(r[0][0].max(-INPUT_CLIP), r[0][1].min(INPUT_CLIP));
     let a1 = ActQuant::from_range(0.0, r[1][1]);
     let a2 = ActQuant::from_range(0.0, r[3][1]);
     let a3 = ActQuant::from_range(0.0, r[5][1]);
@@ -251,8 +262,8 @@ pub fn export(
     Ok(buf)
 }
 
-fn quantize_input(normalized: &[f32], scale: f32, zero_point: i8) -> [i8; INPUT_LEN] {
-    std::array::from_fn(|i| quantize_i8(normalized[i], scale, zero_point))
+fn quantize_input(normalized: &[f32], scale: f32, zero_point: i8) -> [i16; INPUT_LEN] {
+    std::array::from_fn(|i| quantize_i16(normalized[i], scale, zero_point))
 }
 
 /// Classes the bandx-core engine predicts from the blob for normalized windows.

@@ -45,7 +45,7 @@ fn budget(c: &mut Criterion) {
     c.bench_function("infer 7-class window (f32 in)", |b| {
         b.iter(|| model.infer(black_box(&window), &mut arena).expect("infer"))
     });
-    let input = [3i8; INPUT_LEN];
+    let input = [3i16; INPUT_LEN];
     c.bench_function("infer 7-class window (int8 in)", |b| {
         b.iter(|| {
             model

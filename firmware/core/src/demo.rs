@@ -77,9 +77,9 @@ pub fn write_demo_model(
             w.max_pool1d(size)?;
         }
     }
-    let mut input = [0i8; INPUT_LEN];
+    let mut input = [0i16; INPUT_LEN];
     for q in &mut input {
-        *q = (rng.next() % 81) as i8 - 40;
+        *q = (rng.next() % 81) as i16 - 40;
     }
     w.self_test_from_engine(&input, &mut [0u8; ARENA])?;
     w.finish()

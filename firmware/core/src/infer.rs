@@ -1,14 +1,17 @@
 //! The int8 inference engine: integer-only layers over a caller-provided arena.
 //!
-//! Activations live in the arena as `[t][c]` int8 tensors. Each layer reads its input from one end of the
+//! Activations live in the arena as `[t][c]` int8 tensors; only the model input is int16 (int8 input
+//! steps were the largest rounding in the network), read by the first convolution. Each layer reads its input from one end of the
 //! arena and writes its output at the other end, so the arena needs `max(in + out)` bytes over the layers
 //! (what the blob declares). All layer math is integer (TFLite semantics), so results are bit-identical on
 //! every platform; f32 is used only to normalize/quantize the input and for the final softmax.
 
 use core::fmt;
 
-use crate::blob::{Filter, INPUT_LEN, InputSpec, Layer, Layers, MAX_CLASSES, Model, Shape};
-use crate::quant::{exp_f32, mul_shift_div, mul_shift_wide, quantize_i8, round_mul_shift};
+use crate::blob::{
+    Filter, INPUT_BYTES, INPUT_LEN, InputSpec, Layer, Layers, MAX_CLASSES, Model, Shape,
+};
+use crate::quant::{exp_f32, mul_shift_div, mul_shift_wide, quantize_i16, round_mul_shift};
 use crate::{CHANNELS, WINDOW_LEN, Window};
 
 /// Extra fractional bits the final layer keeps for the decision.
@@ -67,19 +70,19 @@ impl fmt::Display for InferError {
 
 impl core::error::Error for InferError {}
 
-/// Normalizes and quantizes a window of SI samples into the model's int8 input.
-pub fn quantize_window(spec: &InputSpec, window: &Window, out: &mut [i8; INPUT_LEN]) {
+/// Normalizes and quantizes a window of SI samples into the model's int16 input.
+pub fn quantize_window(spec: &InputSpec, window: &Window, out: &mut [i16; INPUT_LEN]) {
     for (t, sample) in window.iter().enumerate() {
         for (c, &x) in sample.iter().enumerate() {
             let normalized = (x - spec.mean[c]) / spec.std[c];
-            out[t * CHANNELS + c] = quantize_i8(normalized, spec.scale, spec.zero_point);
+            out[t * CHANNELS + c] = quantize_i16(normalized, spec.scale, spec.zero_point);
         }
     }
 }
 
 /// Runs `model` on a window of SI samples (`[t][c]`: ax, ay, az m/s², gx, gy, gz rad/s).
 pub fn run(model: &Model<'_>, window: &Window, arena: &mut [u8]) -> Result<Prediction, InferError> {
-    let mut input = [0i8; INPUT_LEN];
+    let mut input = [0i16; INPUT_LEN];
     quantize_window(model.input_spec(), window, &mut input);
     run_quantized(model, &input, arena)
 }
@@ -87,7 +90,7 @@ pub fn run(model: &Model<'_>, window: &Window, arena: &mut [u8]) -> Result<Predi
 /// Runs `model` on an already quantized window.
 pub fn run_quantized(
     model: &Model<'_>,
-    input: &[i8; INPUT_LEN],
+    input: &[i16; INPUT_LEN],
     arena: &mut [u8],
 ) -> Result<Prediction, InferError> {
     let needed = model.required_arena();
@@ -121,18 +124,18 @@ pub fn self_test(model: &Model<'_>, arena: &mut [u8]) -> Result<Prediction, Infe
 pub(crate) fn forward<'r>(
     layers: Layers<'_>,
     input_zero_point: i8,
-    input: &[i8; INPUT_LEN],
+    input: &[i16; INPUT_LEN],
     arena: &'r mut [u8],
 ) -> Result<Logits<'r>, InferError> {
     let n = arena.len();
-    if n < INPUT_LEN {
+    if n < INPUT_BYTES {
         return Err(InferError::ArenaTooSmall {
-            needed: INPUT_LEN,
+            needed: INPUT_BYTES,
             got: n,
         });
     }
-    for (a, &q) in arena.iter_mut().zip(input.iter()) {
-        *a = q as u8;
+    for (a, &q) in arena.chunks_exact_mut(2).zip(input.iter()) {
+        a.copy_from_slice(&q.to_le_bytes());
     }
     let mut shape = Shape {
         len: WINDOW_LEN,
@@ -146,7 +149,10 @@ pub(crate) fn forward<'r>(
     let last = layers.len().saturating_sub(1);
     for (index, layer) in layers.iter().enumerate() {
         let out = shape.after(&layer).map_err(|_| InferError::ShapeMismatch)?;
-        let (ib, ob) = (shape.bytes(), out.bytes());
+        // Only the first layer reads the int16 input (two bytes per value); it must be a Conv1d.
+        let wide = index == 0;
+        let ib = if wide { 2 } else { 1 } * shape.bytes();
+        let ob = out.bytes();
         if ib + ob > n {
             return Err(InferError::ArenaTooSmall {
                 needed: ib + ob,
@@ -189,31 +195,39 @@ pub(crate) fn forward<'r>(
             (&hi[hi.len() - ib..], lo)
         };
         match layer {
-            Layer::Conv1d { padding, filter } => {
-                conv1d(
-                    &filter,
-                    padding as usize,
-                    shape,
-                    zero_point,
-                    src,
+            Layer::Conv1d { padding, filter } if wide => {
+                let conv = Conv {
+                    f: &filter,
+                    padding: padding as usize,
+                    inp: shape,
+                    in_zp: zero_point,
                     out,
-                    dst,
-                    None,
-                );
+                };
+                conv.run::<true>(src, dst, None);
+                zero_point = filter.out_zero_point;
+            }
+            _ if wide => return Err(InferError::ShapeMismatch),
+            Layer::Conv1d { padding, filter } => {
+                let conv = Conv {
+                    f: &filter,
+                    padding: padding as usize,
+                    inp: shape,
+                    in_zp: zero_point,
+                    out,
+                };
+                conv.run::<false>(src, dst, None);
                 zero_point = filter.out_zero_point;
             }
             // Dense on a length-1 tensor is a kernel-1 convolution without padding.
             Layer::Dense(filter) => {
-                conv1d(
-                    &filter,
-                    0,
-                    shape,
-                    zero_point,
-                    src,
+                let conv = Conv {
+                    f: &filter,
+                    padding: 0,
+                    inp: shape,
+                    in_zp: zero_point,
                     out,
-                    dst,
-                    Some(&mut fine),
-                );
+                };
+                conv.run::<false>(src, dst, Some(&mut fine));
                 zero_point = filter.out_zero_point;
             }
             Layer::MaxPool1d { size } => max_pool1d(size as usize, shape, src, out, dst),
@@ -231,51 +245,72 @@ pub(crate) fn forward<'r>(
     Ok(Logits { int8, fine })
 }
 
-/// `fine`, when given, receives each output channel of step 0 with [`DECISION_BITS`] more bits.
-#[allow(clippy::too_many_arguments)]
-fn conv1d(
-    f: &Filter<'_>,
+/// One Conv1d (or Dense, as a kernel-1 convolution) over a `[t][c]` tensor.
+struct Conv<'f, 'a> {
+    f: &'f Filter<'a>,
     padding: usize,
     inp: Shape,
     in_zp: i8,
-    src: &[u8],
     out: Shape,
-    dst: &mut [u8],
-    mut fine: Option<&mut [i32; MAX_CLASSES]>,
-) {
-    let ic = inp.channels;
-    let lower = if f.relu {
-        f.out_zero_point as i32
-    } else {
-        -128
-    };
-    let in_zp = in_zp as i32;
-    for t in 0..out.len {
-        for oc in 0..out.channels {
-            let mut acc = f.bias(oc);
-            for k in 0..f.kernel as usize {
-                // Padded taps hold the input zero point and contribute (zp - zp) * w = 0.
-                let Some(s) = (t + k).checked_sub(padding).filter(|&s| s < inp.len) else {
-                    continue;
-                };
-                let x = src.get(s * ic..(s + 1) * ic).unwrap_or(&[]);
-                for (&xb, &wb) in x.iter().zip(f.weight_row(oc, k)) {
-                    acc = acc.wrapping_add((xb as i8 as i32 - in_zp) * wb as i8 as i32);
+}
+
+impl Conv<'_, '_> {
+    /// `WIDE`: `src` holds the int16 model input (little-endian) instead of int8 activations.
+    /// `fine`, when given, receives each output channel of step 0 with [`DECISION_BITS`] more bits.
+    fn run<const WIDE: bool>(
+        &self,
+        src: &[u8],
+        dst: &mut [u8],
+        mut fine: Option<&mut [i32; MAX_CLASSES]>,
+    ) {
+        let Conv {
+            f,
+            padding,
+            inp,
+            in_zp,
+            out,
+        } = *self;
+        let value = |i: usize| -> i32 {
+            if WIDE {
+                src.get(2 * i..2 * i + 2)
+                    .map_or(0, |b| i16::from_le_bytes([b[0], b[1]]) as i32)
+            } else {
+                src.get(i).map_or(0, |&b| b as i8 as i32)
+            }
+        };
+        let ic = inp.channels;
+        let lower = if f.relu {
+            f.out_zero_point as i32
+        } else {
+            -128
+        };
+        let in_zp = in_zp as i32;
+        for t in 0..out.len {
+            for oc in 0..out.channels {
+                let mut acc = f.bias(oc);
+                for k in 0..f.kernel as usize {
+                    // Padded taps hold the input zero point and contribute (zp - zp) * w = 0.
+                    let Some(s) = (t + k).checked_sub(padding).filter(|&s| s < inp.len) else {
+                        continue;
+                    };
+                    for (j, &wb) in f.weight_row(oc, k).iter().enumerate() {
+                        acc = acc.wrapping_add((value(s * ic + j) - in_zp) * wb as i8 as i32);
+                    }
                 }
-            }
-            if let Some(slot) = fine
-                .as_deref_mut()
-                .filter(|_| t == 0)
-                .and_then(|v| v.get_mut(oc))
-            {
-                *slot = mul_shift_wide(acc, f.multiplier(oc), f.shift(oc), DECISION_BITS);
-            }
-            let scaled = round_mul_shift(acc, f.multiplier(oc), f.shift(oc));
-            let q = (f.out_zero_point as i32)
-                .saturating_add(scaled)
-                .clamp(lower, 127);
-            if let Some(d) = dst.get_mut(t * out.channels + oc) {
-                *d = q as i8 as u8;
+                if let Some(slot) = fine
+                    .as_deref_mut()
+                    .filter(|_| t == 0)
+                    .and_then(|v| v.get_mut(oc))
+                {
+                    *slot = mul_shift_wide(acc, f.multiplier(oc), f.shift(oc), DECISION_BITS);
+                }
+                let scaled = round_mul_shift(acc, f.multiplier(oc), f.shift(oc));
+                let q = (f.out_zero_point as i32)
+                    .saturating_add(scaled)
+                    .clamp(lower, 127);
+                if let Some(d) = dst.get_mut(t * out.channels + oc) {
+                    *d = q as i8 as u8;
+                }
             }
         }
     }
@@ -388,7 +423,7 @@ impl<'a> Model<'a> {
     /// See [`run_quantized`].
     pub fn infer_quantized(
         &self,
-        input: &[i8; INPUT_LEN],
+        input: &[i16; INPUT_LEN],
         arena: &mut [u8],
     ) -> Result<Prediction, InferError> {
         run_quantized(self, input, arena)
@@ -529,11 +564,11 @@ mod tests {
         let model = Model::parse(&buf[..len]).unwrap();
         let mut arena = [0u8; 2048];
         // Every input value is zp + t % 5 - 2, identical across the 6 channels.
-        let mut input = [0i8; INPUT_LEN];
+        let mut input = [0i16; INPUT_LEN];
         let v = |t: usize| (t % 5) as i32 - 2;
         for t in 0..WINDOW_LEN {
             for c in 0..CHANNELS {
-                input[t * CHANNELS + c] = (3 + v(t)) as i8;
+                input[t * CHANNELS + c] = (3 + v(t)) as i16;
             }
         }
         // Expected conv output: round(0.5 * 6 * (v(t-1) + v(t) + v(t+1))), padding contributes 0.

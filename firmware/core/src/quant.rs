@@ -162,6 +162,12 @@ pub fn quantize_i8(x: f32, scale: f32, zero_point: i8) -> i8 {
     q.clamp(-128, 127) as i8
 }
 
+/// Quantizes a real value to int16: `clamp(round(x / scale) + zero_point, -32768, 32767)`.
+pub fn quantize_i16(x: f32, scale: f32, zero_point: i8) -> i16 {
+    let q = round_f32(x / scale).saturating_add(zero_point as i32);
+    q.clamp(i16::MIN as i32, i16::MAX as i32) as i16
+}
+
 /// Dequantizes an int8 value: `(q - zero_point) * scale`.
 pub fn dequantize_i8(q: i8, scale: f32, zero_point: i8) -> f32 {
     (q as i32 - zero_point as i32) as f32 * scale

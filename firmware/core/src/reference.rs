@@ -247,7 +247,8 @@ pub fn quantize(model: &FloatModel, calib: &[Window], buf: &mut [u8]) -> (usize,
         vals.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
     };
     let (lo, hi) = range(&mut inputs.iter().flatten().copied());
-    let (mut scale, mut zp) = qparams(lo, hi);
+    // The input is int16, symmetric.
+    let (mut scale, mut zp) = (lo.abs().max(hi.abs()).max(1e-9) / 32767.0, 0i8);
     let input_params = (scale, zp);
 
     let mut w = BlobWriter::new(buf, 42, 3).unwrap();
@@ -317,10 +318,10 @@ pub fn quantize(model: &FloatModel, calib: &[Window], buf: &mut [u8]) -> (usize,
         }
         (scale, zp) = (out_scale, out_zp);
     }
-    let mut input = [0i8; INPUT_LEN];
+    let mut input = [0i16; INPUT_LEN];
     let (s_in, zp_in) = input_params;
     for (q, x) in input.iter_mut().zip(&inputs[0]) {
-        *q = (round_f32((*x / s_in) as f32) + zp_in as i32).clamp(-128, 127) as i8;
+        *q = (round_f32((*x / s_in) as f32) + zp_in as i32).clamp(-32768, 32767) as i16;
     }
     w.self_test_from_engine(&input, &mut [0u8; 16 * 1024])
         .unwrap();

@@ -74,6 +74,8 @@ pub enum LayerFault {
     NegativeMultiplier { channel: u16 },
     /// The output scale is not finite and positive.
     BadOutScale,
+    /// The first layer must be a Conv1d (the only op that reads the int16 input).
+    InputNotConv,
 }
 
 /// The blob's sections, in the order they are written.
@@ -164,6 +166,7 @@ impl fmt::Display for LayerFault {
                 write!(f, "multiplier of channel {channel} is negative")
             }
             Self::BadOutScale => write!(f, "output scale must be finite and positive"),
+            Self::InputNotConv => write!(f, "the first layer must be a Conv1d"),
         }
     }
 }

@@ -289,6 +289,16 @@ impl<'a> Iterator for LayerIter<'a> {
     }
 }
 
+/// The output of layer `index` on `input`: [`Shape::after`], plus the rule that only a first
+/// Conv1d reads the int16 model input.
+pub(crate) fn output_at(index: u8, layer: &Layer<'_>, input: Shape) -> Result<Shape, LayerFault> {
+    let out = input.after(layer)?;
+    if index == 0 && !matches!(layer, Layer::Conv1d { .. }) {
+        return Err(LayerFault::InputNotConv);
+    }
+    Ok(out)
+}
+
 /// Walks a layer section from `input`, checking each layer fits; returns (output shape, end offset,
 /// required arena bytes, MACs).
 pub(crate) fn check_layers(
@@ -299,15 +309,16 @@ pub(crate) fn check_layers(
 ) -> Result<LayersSummary, BlobError> {
     let mut r = Reader::new(bytes, start);
     let mut shape = input;
-    let mut arena = input.bytes();
+    // The model input is int16: two bytes per value, read only by a first Conv1d.
+    let mut arena = 2 * input.bytes();
     let mut macs = 0usize;
     let mut last = None;
     for index in 0..count {
         let layer = read_layer(&mut r, index)?;
-        let out = shape
-            .after(&layer)
+        let out = output_at(index, &layer, shape)
             .map_err(|fault| BlobError::BadLayer { index, fault })?;
-        arena = arena.max(shape.bytes() + out.bytes());
+        let in_bytes = if index == 0 { 2 } else { 1 } * shape.bytes();
+        arena = arena.max(in_bytes + out.bytes());
         macs = macs.saturating_add(layer.macs(shape));
         shape = out;
         last = Some(layer);

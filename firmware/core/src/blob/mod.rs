@@ -27,7 +27,7 @@
 //! };
 //! w.dense(&logits)?;
 //! // Record what this crate's engine computes for a test window as the blob's self-test.
-//! w.self_test_from_engine(&[5; INPUT_LEN], &mut [0u8; 1024])?;
+//! w.self_test_from_engine(&[5; INPUT_LEN], &mut [0u8; 2048])?;
 //! let len = w.finish()?;
 //!
 //! let model = Model::parse(&buf[..len])?;
@@ -55,8 +55,8 @@ use crate::{CHANNELS, WINDOW_LEN};
 pub const MAGIC: [u8; 4] = *b"BXMD";
 /// The format version this build writes and reads.
 ///
-/// 2: the final Dense after GlobalAvgPool reads the unrounded average and the class is decided on
-/// finer logits (see `infer`); a version-1 blob's self-test would no longer reproduce.
+/// 2: the input is int16, the final Dense after GlobalAvgPool reads the unrounded average and the
+/// class is decided on finer logits (see `infer`); version-1 blobs (int8 input) are refused.
 pub const FORMAT_VERSION: u16 = 2;
 /// Bytes of the fixed header.
 pub const HEADER_LEN: usize = 24;
@@ -70,6 +70,8 @@ pub const MAX_LABEL_LEN: usize = 24;
 pub const MAX_LAYERS: usize = 32;
 /// Values in one quantized input window (60 x 6).
 pub const INPUT_LEN: usize = WINDOW_LEN * CHANNELS;
+/// Bytes of one quantized input window: the input is int16 (little-endian), every other tensor int8.
+pub const INPUT_BYTES: usize = 2 * INPUT_LEN;
 
 /// Layer op tags (byte 0 of every layer record).
 pub(crate) mod tag {
@@ -79,16 +81,16 @@ pub(crate) mod tag {
     pub const DENSE: u8 = 4;
 }
 
-/// How raw SI samples become the int8 input: per-channel normalization, then input quantization.
+/// How raw SI samples become the int16 input: per-channel normalization, then input quantization.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InputSpec {
     /// Per-channel mean subtracted first (ax, ay, az in m/s², gx, gy, gz in rad/s).
     pub mean: [f32; CHANNELS],
     /// Per-channel standard deviation divided by next.
     pub std: [f32; CHANNELS],
-    /// Input quantization scale.
+    /// Input quantization scale (of the int16 input codes).
     pub scale: f32,
-    /// Input quantization zero point.
+    /// Input quantization zero point (of the int16 input codes).
     pub zero_point: i8,
 }
 

@@ -3,8 +3,8 @@
 use super::layer::{Layers, Shape, check_layers};
 use super::reader::Reader;
 use super::{
-    BlobError, DIGEST_LEN, FORMAT_VERSION, HEADER_LEN, INPUT_LEN, InputSpec, MAGIC, MAX_CLASSES,
-    MAX_LABEL_LEN, MAX_LAYERS, sha256,
+    BlobError, DIGEST_LEN, FORMAT_VERSION, HEADER_LEN, INPUT_BYTES, INPUT_LEN, InputSpec, MAGIC,
+    MAX_CLASSES, MAX_LABEL_LEN, MAX_LAYERS, sha256,
 };
 use crate::{CHANNELS, SAMPLE_RATE_HZ, WINDOW_LEN};
 
@@ -80,11 +80,11 @@ pub struct SelfTest<'a> {
 }
 
 impl<'a> SelfTest<'a> {
-    /// The quantized input window, `[t][c]`.
-    pub fn input(&self) -> [i8; INPUT_LEN] {
-        let mut out = [0i8; INPUT_LEN];
-        for (o, &b) in out.iter_mut().zip(self.input) {
-            *o = b as i8;
+    /// The quantized (int16) input window, `[t][c]`.
+    pub fn input(&self) -> [i16; INPUT_LEN] {
+        let mut out = [0i16; INPUT_LEN];
+        for (o, b) in out.iter_mut().zip(self.input.chunks_exact(2)) {
+            *o = i16::from_le_bytes([b[0], b[1]]);
         }
         out
     }
@@ -318,7 +318,7 @@ fn read_input_spec(r: &mut Reader<'_>) -> Result<InputSpec, BlobError> {
 }
 
 fn read_self_test<'a>(r: &mut Reader<'a>, classes: u8) -> Result<SelfTest<'a>, BlobError> {
-    let input = r.take(INPUT_LEN)?;
+    let input = r.take(INPUT_BYTES)?;
     let class = r.u8()?;
     let n = r.u8()?;
     let logits = r.take(n as usize)?;

@@ -49,8 +49,9 @@ fn demo_model_figures_follow_from_its_architecture() {
     let model = Model::parse(&blob).unwrap();
     // conv1: 60 * 16 * 5 * 6, conv2: 30 * 32 * 5 * 16, conv3: 15 * 32 * 3 * 32, dense: 32 * 7.
     assert_eq!(model.macs(), 28_800 + 76_800 + 46_080 + 224);
-    // Largest input + output pair: conv1 (360 + 960) vs pool1 (960 + 480) vs conv2 (480 + 960).
-    assert_eq!(model.required_arena(), 1440);
+    // Largest input + output pair: conv1 (2 * 360 + 960: the input is int16) vs pool1 (960 + 480)
+    // vs conv2 (480 + 960).
+    assert_eq!(model.required_arena(), 1680);
 }
 
 #[test]
@@ -106,7 +107,7 @@ fn header_errors_are_specific() {
         Model::parse(&bad),
         Err(BlobError::ArenaTooSmall {
             declared: 100,
-            required: 1440
+            required: 1680
         })
     );
 }
@@ -262,6 +263,27 @@ fn writer_enforces_order_shapes_and_capacity() {
         ),
         Err(BlobError::InvalidArgument(_))
     ));
+    // Only a convolution reads the int16 input.
+    assert_eq!(
+        w.global_avg_pool(),
+        Err(BlobError::BadLayer {
+            index: 0,
+            fault: LayerFault::InputNotConv
+        })
+    );
+    w.conv1d(
+        0,
+        &FilterSpec {
+            in_channels: 6,
+            out_channels: 6,
+            weights: &[0; 36],
+            bias: &[0; 6],
+            multiplier: &[1 << 30; 6],
+            shift: &[0; 6],
+            ..spec
+        },
+    )
+    .unwrap();
     w.global_avg_pool().unwrap();
     // A model whose output is not the logits cannot get a self-test.
     assert_eq!(

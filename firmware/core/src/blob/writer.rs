@@ -1,6 +1,6 @@
 //! [`BlobWriter`]: writes a blob section by section into a caller buffer, validating as it goes.
 
-use super::layer::{Layers, Shape, check_layers, read_layer};
+use super::layer::{Layers, Shape, check_layers, output_at, read_layer};
 use super::reader::Reader;
 use super::{
     BlobError, DIGEST_LEN, FORMAT_VERSION, HEADER_LEN, INPUT_LEN, InputSpec, MAGIC, MAX_CLASSES,
@@ -161,7 +161,7 @@ impl<'b> BlobWriter<'b> {
     /// The self-test: a quantized window and the exact class and int8 logits the engine must reproduce.
     pub fn self_test(
         &mut self,
-        input: &[i8; INPUT_LEN],
+        input: &[i16; INPUT_LEN],
         expected_class: u8,
         expected_logits: &[i8],
     ) -> Result<(), BlobError> {
@@ -171,7 +171,7 @@ impl<'b> BlobWriter<'b> {
             return Err(BlobError::BadSelfTest);
         }
         for &q in input.iter() {
-            self.put(&[q as u8])?;
+            self.put(&q.to_le_bytes())?;
         }
         self.put(&[expected_class, self.classes])?;
         for &q in expected_logits {
@@ -185,7 +185,7 @@ impl<'b> BlobWriter<'b> {
     /// self-test. `arena` must hold [`Self::required_arena`] bytes. Returns the stored prediction.
     pub fn self_test_from_engine(
         &mut self,
-        input: &[i8; INPUT_LEN],
+        input: &[i16; INPUT_LEN],
         arena: &mut [u8],
     ) -> Result<Prediction, BlobError> {
         self.expect(Section::Layers)?;
@@ -315,8 +315,7 @@ impl<'b> BlobWriter<'b> {
         let result = write(self).and_then(|()| {
             let index = self.layer_count;
             let layer = read_layer(&mut Reader::new(&self.buf[..self.pos], start), index)?;
-            self.shape
-                .after(&layer)
+            output_at(index, &layer, self.shape)
                 .map_err(|fault| BlobError::BadLayer { index, fault })
         });
         match result {
