@@ -42,6 +42,18 @@ impl ActQuant {
         }
     }
 
+    /// A ReLU output `[0, hi]`: int8 with zero point −128, or int16 with zero point 0.
+    fn relu(hi: f32, wide: bool) -> ActQuant {
+        if wide {
+            ActQuant {
+                scale: hi.max(1e-6) / i16::MAX as f32,
+                zero_point: 0,
+            }
+        } else {
+            ActQuant::from_range(0.0, hi)
+        }
+    }
+
     fn from_range(lo: f32, hi: f32) -> ActQuant {
         let lo = lo.min(0.0);
         let hi = hi.max(0.0).max(lo + 1e-6);
@@ -129,6 +141,12 @@ fn quantize_filter(
         q.shift.push(s);
     }
     q
+}
+
+/// Whether `next` may read an int16 input: its worst-case accumulator, 32,768 × 128 per tap,
+/// must fit an `i32`.
+fn wide_fits(next: &ConvWeights) -> bool {
+    next.in_ch * next.kernel * 32_768 * 128 < i32::MAX as usize / 2
 }
 
 fn conv_filter(c: &ConvWeights, input: ActQuant, out: ActQuant) -> QuantFilter {
@@ -222,9 +240,12 @@ pub fn export(
     }
     let r = &ckpt.ranges;
     let input = ActQuant::input(r[0][0].max(-INPUT_CLIP), r[0][1].min(INPUT_CLIP));
-    let a1 = ActQuant::from_range(0.0, r[1][1]);
-    let a2 = ActQuant::from_range(0.0, r[3][1]);
-    let a3 = ActQuant::from_range(0.0, r[5][1]);
+    // conv1 and conv2 write int16 when the next convolution's accumulator cannot overflow.
+    let wide1 = wide_fits(&w.convs[1]);
+    let wide2 = wide_fits(&w.convs[2]);
+    let a1 = ActQuant::relu(r[1][1], wide1);
+    let a2 = ActQuant::relu(r[3][1], wide2);
+    let a3 = ActQuant::relu(r[5][1], false);
     let logits = ActQuant::from_range(r[7][0], r[7][1]);
     let f1 = conv_filter(&w.convs[0], input, a1);
     let f2 = conv_filter(&w.convs[1], a1, a2);
@@ -243,11 +264,16 @@ pub fn export(
         zero_point: input.zero_point,
     })
     .map_err(export_err)?;
-    bw.conv1d(f1.padding as u8, &f1.spec())
-        .map_err(export_err)?;
+    let conv = |bw: &mut BlobWriter, f: &QuantFilter, wide: bool| {
+        if wide {
+            bw.conv1d_wide(f.padding as u8, &f.spec())
+        } else {
+            bw.conv1d(f.padding as u8, &f.spec())
+        }
+    };
+    conv(&mut bw, &f1, wide1).map_err(export_err)?;
     bw.max_pool1d(2).map_err(export_err)?;
-    bw.conv1d(f2.padding as u8, &f2.spec())
-        .map_err(export_err)?;
+    conv(&mut bw, &f2, wide2).map_err(export_err)?;
     bw.max_pool1d(2).map_err(export_err)?;
     bw.conv1d(f3.padding as u8, &f3.spec())
         .map_err(export_err)?;

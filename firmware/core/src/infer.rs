@@ -12,7 +12,7 @@ use crate::blob::{
     Filter, INPUT_BYTES, INPUT_LEN, InputSpec, Layer, Layers, MAX_CLASSES, Model, Shape,
 };
 use crate::quant::{exp_f32, mul_shift_div, mul_shift_wide, quantize_i16, round_mul_shift};
-use crate::{CHANNELS, WINDOW_LEN, Window};
+use crate::{CHANNELS, Window};
 
 /// Extra fractional bits the final layer keeps for the decision.
 ///
@@ -137,10 +137,7 @@ pub(crate) fn forward<'r>(
     for (a, &q) in arena.chunks_exact_mut(2).zip(input.iter()) {
         a.copy_from_slice(&q.to_le_bytes());
     }
-    let mut shape = Shape {
-        len: WINDOW_LEN,
-        channels: CHANNELS,
-    };
+    let mut shape = Shape::INPUT;
     let mut zero_point = input_zero_point;
     let mut in_front = true;
     let mut fine = [0i32; MAX_CLASSES];
@@ -149,10 +146,7 @@ pub(crate) fn forward<'r>(
     let last = layers.len().saturating_sub(1);
     for (index, layer) in layers.iter().enumerate() {
         let out = shape.after(&layer).map_err(|_| InferError::ShapeMismatch)?;
-        // Only the first layer reads the int16 input (two bytes per value); it must be a Conv1d.
-        let wide = index == 0;
-        let ib = if wide { 2 } else { 1 } * shape.bytes();
-        let ob = out.bytes();
+        let (ib, ob) = (shape.bytes(), out.bytes());
         if ib + ob > n {
             return Err(InferError::ArenaTooSmall {
                 needed: ib + ob,
@@ -195,18 +189,6 @@ pub(crate) fn forward<'r>(
             (&hi[hi.len() - ib..], lo)
         };
         match layer {
-            Layer::Conv1d { padding, filter } if wide => {
-                let conv = Conv {
-                    f: &filter,
-                    padding: padding as usize,
-                    inp: shape,
-                    in_zp: zero_point,
-                    out,
-                };
-                conv.run::<true>(src, dst, None);
-                zero_point = filter.out_zero_point;
-            }
-            _ if wide => return Err(InferError::ShapeMismatch),
             Layer::Conv1d { padding, filter } => {
                 let conv = Conv {
                     f: &filter,
@@ -215,7 +197,11 @@ pub(crate) fn forward<'r>(
                     in_zp: zero_point,
                     out,
                 };
-                conv.run::<false>(src, dst, None);
+                if shape.wide {
+                    conv.run::<true>(src, dst, None);
+                } else {
+                    conv.run::<false>(src, dst, None);
+                }
                 zero_point = filter.out_zero_point;
             }
             // Dense on a length-1 tensor is a kernel-1 convolution without padding.
@@ -229,6 +215,9 @@ pub(crate) fn forward<'r>(
                 };
                 conv.run::<false>(src, dst, Some(&mut fine));
                 zero_point = filter.out_zero_point;
+            }
+            Layer::MaxPool1d { size } if shape.wide => {
+                max_pool1d_wide(size as usize, shape, src, out, dst)
             }
             Layer::MaxPool1d { size } => max_pool1d(size as usize, shape, src, out, dst),
             Layer::GlobalAvgPool => global_avg_pool(shape, src, dst),
@@ -279,11 +268,12 @@ impl Conv<'_, '_> {
             }
         };
         let ic = inp.channels;
-        let lower = if f.relu {
-            f.out_zero_point as i32
+        let (min, max) = if f.wide_out {
+            (i16::MIN as i32, i16::MAX as i32)
         } else {
-            -128
+            (-128, 127)
         };
+        let lower = if f.relu { f.out_zero_point as i32 } else { min };
         let in_zp = in_zp as i32;
         for t in 0..out.len {
             for oc in 0..out.channels {
@@ -307,8 +297,13 @@ impl Conv<'_, '_> {
                 let scaled = round_mul_shift(acc, f.multiplier(oc), f.shift(oc));
                 let q = (f.out_zero_point as i32)
                     .saturating_add(scaled)
-                    .clamp(lower, 127);
-                if let Some(d) = dst.get_mut(t * out.channels + oc) {
+                    .clamp(lower, max);
+                let i = t * out.channels + oc;
+                if f.wide_out {
+                    if let Some(d) = dst.get_mut(2 * i..2 * i + 2) {
+                        d.copy_from_slice(&(q as i16).to_le_bytes());
+                    }
+                } else if let Some(d) = dst.get_mut(i) {
                     *d = q as i8 as u8;
                 }
             }
@@ -352,6 +347,25 @@ fn dense_on_pooled(
         *logit = (f.out_zero_point as i32)
             .saturating_add(scaled)
             .clamp(lower, 127) as i8;
+    }
+}
+
+/// [`max_pool1d`] on an int16 tensor.
+fn max_pool1d_wide(size: usize, inp: Shape, src: &[u8], out: Shape, dst: &mut [u8]) {
+    let c_n = inp.channels;
+    let at = |i: usize| {
+        src.get(2 * i..2 * i + 2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+    };
+    for t in 0..out.len {
+        for c in 0..c_n {
+            let window = (0..size).filter_map(|j| at((t * size + j) * c_n + c));
+            let max = window.max().unwrap_or(i16::MIN);
+            let i = t * c_n + c;
+            if let Some(d) = dst.get_mut(2 * i..2 * i + 2) {
+                d.copy_from_slice(&max.to_le_bytes());
+            }
+        }
     }
 }
 
@@ -439,6 +453,7 @@ impl<'a> Model<'a> {
 mod tests {
     extern crate std;
     use super::*;
+    use crate::WINDOW_LEN;
     use crate::blob::{BlobWriter, FilterSpec, sha256};
     use crate::quant::quantize_multiplier;
     use crate::reference::{Rng, forward, normalize, quantize, random_model, random_window};
@@ -635,6 +650,74 @@ mod tests {
         assert_eq!(got.class, 1);
     }
 
+    /// A filter with the given weights and one real multiplier for every output channel.
+    fn plain_filter<'b>(
+        (inp, out, kernel): (u16, u16, u8),
+        weights: &'b [i8],
+        (multiplier, shift, bias): (&'b [i32], &'b [i8], &'b [i32]),
+        relu: bool,
+    ) -> FilterSpec<'b> {
+        FilterSpec {
+            in_channels: inp,
+            out_channels: out,
+            kernel,
+            relu,
+            weights,
+            bias,
+            multiplier,
+            shift,
+            out_zero_point: 0,
+            out_scale: 1.0,
+        }
+    }
+
+    #[test]
+    fn an_int16_convolution_output_keeps_values_int8_would_clamp() {
+        // conv1 (int16 out) sums 3 taps x 6 channels of 100 at 0.5: 900 inside, 600 at the edges;
+        // pool 7 keeps 900; a 1x1 conv at 1/8 gives 112.5 -> 113 (int8); GAP and an identity head.
+        // Through an int8 conv1 the 900 would clamp at 127 and give 16.
+        let mut buf = [0u8; 2048];
+        let mut w = BlobWriter::new(&mut buf, 1, 1).unwrap();
+        w.labels(&["a", "b"]).unwrap();
+        w.input_spec(&InputSpec {
+            mean: [0.0; 6],
+            std: [1.0; 6],
+            scale: 1.0,
+            zero_point: 0,
+        })
+        .unwrap();
+        let (half, eighth, one) = (
+            quantize_multiplier(0.5),
+            quantize_multiplier(0.125),
+            quantize_multiplier(1.0),
+        );
+        let (half_m, half_s, eighth_m, eighth_s) = ([half.0], [half.1], [eighth.0], [eighth.1]);
+        let conv1 = plain_filter((6, 1, 3), &[1; 18], (&half_m, &half_s, &[0]), true);
+        w.conv1d_wide(1, &conv1).unwrap();
+        w.max_pool1d(7).unwrap();
+        let conv2 = plain_filter((1, 1, 1), &[1], (&eighth_m, &eighth_s, &[0]), true);
+        w.conv1d(0, &conv2).unwrap();
+        w.global_avg_pool().unwrap();
+        let requant = ([one.0; 2], [one.1; 2]);
+        let head = plain_filter(
+            (1, 2, 1),
+            &[1, -1],
+            (&requant.0, &requant.1, &[0, 0]),
+            false,
+        );
+        w.dense(&head).unwrap();
+        w.self_test_from_engine(&[0; INPUT_LEN], &mut [0u8; 4096])
+            .unwrap();
+        let len = w.finish().unwrap();
+        let model = Model::parse(&buf[..len]).unwrap();
+        let got = model
+            .infer_quantized(&[100; INPUT_LEN], &mut [0u8; 4096])
+            .unwrap();
+        assert_eq!(got.logits.as_slice(), &[113, -113]);
+        // The int16 tensors take two bytes per value: the input (720) and conv1's 60 x 1 output (120).
+        assert_eq!(model.required_arena(), 2 * INPUT_LEN + 120);
+    }
+
     #[test]
     fn the_class_is_decided_below_one_int8_step() {
         // The pooled value is -86 (see above); a head of [3, 2] scaled by 1/1000 gives the real
@@ -660,14 +743,7 @@ mod tests {
         let mut dst = [0u8; 2];
         // Channel 0: 1 + 2 = 3 over 2 -> 1.5 -> 2; channel 1: -1 + -2 -> -1.5 -> -2.
         let src = [1u8, (-1i8) as u8, 2, (-2i8) as u8];
-        global_avg_pool(
-            Shape {
-                len: 2,
-                channels: 2,
-            },
-            &src,
-            &mut dst,
-        );
+        global_avg_pool(Shape::int8(2, 2), &src, &mut dst);
         assert_eq!(dst, [2, (-2i8) as u8]);
     }
 

@@ -74,8 +74,9 @@ pub enum LayerFault {
     NegativeMultiplier { channel: u16 },
     /// The output scale is not finite and positive.
     BadOutScale,
-    /// The first layer must be a Conv1d (the only op that reads the int16 input).
-    InputNotConv,
+    /// An int16 tensor (the input, or a Conv1d's wide output) feeds a layer other than Conv1d or
+    /// MaxPool1d.
+    WideInput,
 }
 
 /// The blob's sections, in the order they are written.
@@ -166,7 +167,7 @@ impl fmt::Display for LayerFault {
                 write!(f, "multiplier of channel {channel} is negative")
             }
             Self::BadOutScale => write!(f, "output scale must be finite and positive"),
-            Self::InputNotConv => write!(f, "the first layer must be a Conv1d"),
+            Self::WideInput => write!(f, "an int16 tensor can only feed a Conv1d or MaxPool1d"),
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct Filter<'a> {
     pub kernel: u8,
     /// Fused ReLU: the output's lower clamp is the output zero point.
     pub relu: bool,
+    /// The output is int16 (a Conv1d's flag bit 1; a Dense always writes int8).
+    pub wide_out: bool,
     /// Output zero point.
     pub out_zero_point: i8,
     /// Output scale (informational except for the final logits, which the softmax dequantizes with it).
@@ -68,17 +70,34 @@ pub enum Layer<'a> {
     Dense(Filter<'a>),
 }
 
-/// Shape of an activation tensor `[len][channels]` (channel-last).
+/// Shape of an activation tensor `[len][channels]` (channel-last), int8 or (`wide`) int16.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
     pub len: usize,
     pub channels: usize,
+    pub wide: bool,
 }
 
 impl Shape {
-    /// Bytes of an int8 tensor of this shape.
+    /// The model input: `[60][6]` int16.
+    pub const INPUT: Shape = Shape {
+        len: crate::WINDOW_LEN,
+        channels: crate::CHANNELS,
+        wide: true,
+    };
+
+    /// An int8 tensor.
+    pub fn int8(len: usize, channels: usize) -> Shape {
+        Shape {
+            len,
+            channels,
+            wide: false,
+        }
+    }
+
+    /// Bytes of a tensor of this shape (two per value when `wide`).
     pub fn bytes(&self) -> usize {
-        self.len * self.channels
+        self.len * self.channels * if self.wide { 2 } else { 1 }
     }
 
     /// The output shape of `layer` applied to this shape, or why it does not fit.
@@ -107,6 +126,7 @@ impl Shape {
                 Ok(Shape {
                     len: padded - k + 1,
                     channels: filter.out_channels as usize,
+                    wide: filter.wide_out,
                 })
             }
             Layer::MaxPool1d { size } => {
@@ -114,24 +134,19 @@ impl Shape {
                 if len == 0 {
                     return Err(LayerFault::EmptyOutput);
                 }
-                Ok(Shape {
-                    len,
-                    channels: self.channels,
-                })
+                Ok(Shape { len, ..self })
             }
-            Layer::GlobalAvgPool => Ok(Shape {
-                len: 1,
-                channels: self.channels,
-            }),
+            Layer::GlobalAvgPool if self.wide => Err(LayerFault::WideInput),
+            Layer::GlobalAvgPool => Ok(Shape::int8(1, self.channels)),
             Layer::Dense(filter) => {
                 if self.len != 1 {
                     return Err(LayerFault::NotFlat);
                 }
+                if self.wide {
+                    return Err(LayerFault::WideInput);
+                }
                 check_in(filter)?;
-                Ok(Shape {
-                    len: 1,
-                    channels: filter.out_channels as usize,
-                })
+                Ok(Shape::int8(1, filter.out_channels as usize))
             }
         }
     }
@@ -162,7 +177,7 @@ pub(crate) fn read_layer<'a>(r: &mut Reader<'a>, index: u8) -> Result<Layer<'a>,
             let out = r.u16()?;
             let kernel = r.u8()?;
             let padding = r.u8()?;
-            let filter = read_filter(r, index, inp, out, kernel)?;
+            let filter = read_filter(r, index, inp, out, kernel, true)?;
             Ok(Layer::Conv1d { padding, filter })
         }
         tag::MAX_POOL1D => match r.u8()? {
@@ -173,7 +188,7 @@ pub(crate) fn read_layer<'a>(r: &mut Reader<'a>, index: u8) -> Result<Layer<'a>,
         tag::DENSE => {
             let inp = r.u16()?;
             let out = r.u16()?;
-            Ok(Layer::Dense(read_filter(r, index, inp, out, 1)?))
+            Ok(Layer::Dense(read_filter(r, index, inp, out, 1, false)?))
         }
         other => Err(BlobError::UnknownLayer { index, tag: other }),
     }
@@ -185,11 +200,13 @@ fn read_filter<'a>(
     inp: u16,
     out: u16,
     kernel: u8,
+    may_be_wide: bool,
 ) -> Result<Filter<'a>, BlobError> {
     let bad = |fault| BlobError::BadLayer { index, fault };
     let flags_at = r.pos();
     let flags = r.u8()?;
-    if flags & !1 != 0 {
+    let known = if may_be_wide { 0b11 } else { 0b01 };
+    if flags & !known != 0 {
         return Err(BlobError::ReservedNotZero { offset: flags_at });
     }
     let out_zero_point = r.i8()?;
@@ -218,6 +235,7 @@ fn read_filter<'a>(
         out_channels: out,
         kernel,
         relu: flags & 1 == 1,
+        wide_out: flags & 2 == 2,
         out_zero_point,
         out_scale,
         weights,
@@ -289,16 +307,6 @@ impl<'a> Iterator for LayerIter<'a> {
     }
 }
 
-/// The output of layer `index` on `input`: [`Shape::after`], plus the rule that only a first
-/// Conv1d reads the int16 model input.
-pub(crate) fn output_at(index: u8, layer: &Layer<'_>, input: Shape) -> Result<Shape, LayerFault> {
-    let out = input.after(layer)?;
-    if index == 0 && !matches!(layer, Layer::Conv1d { .. }) {
-        return Err(LayerFault::InputNotConv);
-    }
-    Ok(out)
-}
-
 /// Walks a layer section from `input`, checking each layer fits; returns (output shape, end offset,
 /// required arena bytes, MACs).
 pub(crate) fn check_layers(
@@ -309,16 +317,15 @@ pub(crate) fn check_layers(
 ) -> Result<LayersSummary, BlobError> {
     let mut r = Reader::new(bytes, start);
     let mut shape = input;
-    // The model input is int16: two bytes per value, read only by a first Conv1d.
-    let mut arena = 2 * input.bytes();
+    let mut arena = input.bytes();
     let mut macs = 0usize;
     let mut last = None;
     for index in 0..count {
         let layer = read_layer(&mut r, index)?;
-        let out = output_at(index, &layer, shape)
+        let out = shape
+            .after(&layer)
             .map_err(|fault| BlobError::BadLayer { index, fault })?;
-        let in_bytes = if index == 0 { 2 } else { 1 } * shape.bytes();
-        arena = arena.max(in_bytes + out.bytes());
+        arena = arena.max(shape.bytes() + out.bytes());
         macs = macs.saturating_add(layer.macs(shape));
         shape = out;
         last = Some(layer);

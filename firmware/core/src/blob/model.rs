@@ -149,22 +149,8 @@ impl<'a> Model<'a> {
             return Err(BlobError::BadLayerCount { count });
         }
         let layers_start = r.pos();
-        let summary = check_layers(
-            body,
-            layers_start,
-            count,
-            Shape {
-                len: WINDOW_LEN,
-                channels: CHANNELS,
-            },
-        )?;
-        if !summary.last_is_dense
-            || summary.output
-                != (Shape {
-                    len: 1,
-                    channels: labels.len(),
-                })
-        {
+        let summary = check_layers(body, layers_start, count, Shape::INPUT)?;
+        if !summary.last_is_dense || summary.output != Shape::int8(1, labels.len()) {
             return Err(BlobError::OutputNotLogits);
         }
         let layers = Layers::new(&body[layers_start..summary.end], count);

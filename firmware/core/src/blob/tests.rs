@@ -174,12 +174,24 @@ fn section_errors_are_specific() {
     );
 
     let mut bad = blob.clone();
-    bad[layers_at + 8] = 0x03; // conv1 flags: reserved bit 1 set
+    bad[layers_at + 8] = 0x05; // conv1 flags: reserved bit 2 set
     reseal(&mut bad);
     assert_eq!(
         Model::parse(&bad),
         Err(BlobError::ReservedNotZero {
             offset: layers_at + 8
+        })
+    );
+
+    // Bit 1 makes conv1's output int16: twice the bytes through pool1, more than the blob declares.
+    let mut bad = blob.clone();
+    bad[layers_at + 8] = 0x03;
+    reseal(&mut bad);
+    assert_eq!(
+        Model::parse(&bad),
+        Err(BlobError::ArenaTooSmall {
+            declared: 1680,
+            required: 1920 + 960
         })
     );
 
@@ -268,7 +280,7 @@ fn writer_enforces_order_shapes_and_capacity() {
         w.global_avg_pool(),
         Err(BlobError::BadLayer {
             index: 0,
-            fault: LayerFault::InputNotConv
+            fault: LayerFault::WideInput
         })
     );
     w.conv1d(

@@ -1,6 +1,6 @@
 //! [`BlobWriter`]: writes a blob section by section into a caller buffer, validating as it goes.
 
-use super::layer::{Layers, Shape, check_layers, output_at, read_layer};
+use super::layer::{Layers, Shape, check_layers, read_layer};
 use super::reader::Reader;
 use super::{
     BlobError, DIGEST_LEN, FORMAT_VERSION, HEADER_LEN, INPUT_LEN, InputSpec, MAGIC, MAX_CLASSES,
@@ -54,10 +54,7 @@ impl<'b> BlobWriter<'b> {
             pos: 0,
             next: Section::Labels,
             classes: 0,
-            shape: Shape {
-                len: WINDOW_LEN,
-                channels: CHANNELS,
-            },
+            shape: Shape::INPUT,
             layer_count: 0,
             layer_count_at: 0,
             layers_start: 0,
@@ -126,12 +123,27 @@ impl<'b> BlobWriter<'b> {
 
     /// A Conv1d layer (stride 1, `padding` steps of the input zero point on both sides).
     pub fn conv1d(&mut self, padding: u8, f: &FilterSpec<'_>) -> Result<(), BlobError> {
+        self.conv1d_with(padding, f, false)
+    }
+
+    /// A Conv1d layer whose output is int16 (`f.out_zero_point` and the clamp then span the int16
+    /// range); the next layer must be a Conv1d or MaxPool1d.
+    pub fn conv1d_wide(&mut self, padding: u8, f: &FilterSpec<'_>) -> Result<(), BlobError> {
+        self.conv1d_with(padding, f, true)
+    }
+
+    fn conv1d_with(
+        &mut self,
+        padding: u8,
+        f: &FilterSpec<'_>,
+        wide: bool,
+    ) -> Result<(), BlobError> {
         self.layer(|w| {
             w.put(&[tag::CONV1D])?;
             w.put(&f.in_channels.to_le_bytes())?;
             w.put(&f.out_channels.to_le_bytes())?;
             w.put(&[f.kernel, padding])?;
-            w.put_filter(f)
+            w.put_filter(f, wide)
         })
     }
 
@@ -154,7 +166,7 @@ impl<'b> BlobWriter<'b> {
             w.put(&[tag::DENSE])?;
             w.put(&f.in_channels.to_le_bytes())?;
             w.put(&f.out_channels.to_le_bytes())?;
-            w.put_filter(f)
+            w.put_filter(f, false)
         })
     }
 
@@ -215,10 +227,7 @@ impl<'b> BlobWriter<'b> {
 
     /// Arena bytes the layers written so far need.
     pub fn required_arena(&self) -> Result<usize, BlobError> {
-        let input = Shape {
-            len: WINDOW_LEN,
-            channels: CHANNELS,
-        };
+        let input = Shape::INPUT;
         Ok(check_layers(
             &self.buf[..self.pos],
             self.layers_start,
@@ -267,7 +276,7 @@ impl<'b> BlobWriter<'b> {
         Ok(())
     }
 
-    fn put_filter(&mut self, f: &FilterSpec<'_>) -> Result<(), BlobError> {
+    fn put_filter(&mut self, f: &FilterSpec<'_>, wide_out: bool) -> Result<(), BlobError> {
         let (o, k, i) = (
             f.out_channels as usize,
             f.kernel as usize,
@@ -283,7 +292,10 @@ impl<'b> BlobWriter<'b> {
                 "bias, multiplier and shift need one entry per output",
             ));
         }
-        self.put(&[u8::from(f.relu), f.out_zero_point as u8])?;
+        self.put(&[
+            u8::from(f.relu) | (u8::from(wide_out) << 1),
+            f.out_zero_point as u8,
+        ])?;
         self.put(&f.out_scale.to_le_bytes())?;
         for &w in f.weights {
             self.put(&[w as u8])?;
@@ -315,7 +327,8 @@ impl<'b> BlobWriter<'b> {
         let result = write(self).and_then(|()| {
             let index = self.layer_count;
             let layer = read_layer(&mut Reader::new(&self.buf[..self.pos], start), index)?;
-            output_at(index, &layer, self.shape)
+            self.shape
+                .after(&layer)
                 .map_err(|fault| BlobError::BadLayer { index, fault })
         });
         match result {
@@ -335,13 +348,7 @@ impl<'b> BlobWriter<'b> {
     fn check_logits_output(&self) -> Result<(), BlobError> {
         let layers = Layers::new(&self.buf[self.layers_start..self.pos], self.layer_count);
         let last_dense = matches!(layers.iter().last(), Some(super::Layer::Dense(_)));
-        if !last_dense
-            || self.shape
-                != (Shape {
-                    len: 1,
-                    channels: self.classes as usize,
-                })
-        {
+        if !last_dense || self.shape != Shape::int8(1, self.classes as usize) {
             return Err(BlobError::OutputNotLogits);
         }
         Ok(())
