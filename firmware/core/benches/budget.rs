@@ -46,7 +46,7 @@ fn budget(c: &mut Criterion) {
         b.iter(|| model.infer(black_box(&window), &mut arena).expect("infer"))
     });
     let input = [3i16; INPUT_LEN];
-    c.bench_function("infer 7-class window (int8 in)", |b| {
+    c.bench_function("infer 7-class window (int16 codes in)", |b| {
         b.iter(|| {
             model
                 .infer_quantized(black_box(&input), &mut arena)

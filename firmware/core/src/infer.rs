@@ -259,14 +259,6 @@ impl Conv<'_, '_> {
             in_zp,
             out,
         } = *self;
-        let value = |i: usize| -> i32 {
-            if WIDE {
-                src.get(2 * i..2 * i + 2)
-                    .map_or(0, |b| i16::from_le_bytes([b[0], b[1]]) as i32)
-            } else {
-                src.get(i).map_or(0, |&b| b as i8 as i32)
-            }
-        };
         let ic = inp.channels;
         let (min, max) = if f.wide_out {
             (i16::MIN as i32, i16::MAX as i32)
@@ -283,8 +275,18 @@ impl Conv<'_, '_> {
                     let Some(s) = (t + k).checked_sub(padding).filter(|&s| s < inp.len) else {
                         continue;
                     };
-                    for (j, &wb) in f.weight_row(oc, k).iter().enumerate() {
-                        acc = acc.wrapping_add((value(s * ic + j) - in_zp) * wb as i8 as i32);
+                    let weights = f.weight_row(oc, k);
+                    if WIDE {
+                        let x = src.get(2 * s * ic..2 * (s + 1) * ic).unwrap_or(&[]);
+                        for (xb, &wb) in x.chunks_exact(2).zip(weights) {
+                            let v = i16::from_le_bytes([xb[0], xb[1]]) as i32;
+                            acc = acc.wrapping_add((v - in_zp) * wb as i8 as i32);
+                        }
+                    } else {
+                        let x = src.get(s * ic..(s + 1) * ic).unwrap_or(&[]);
+                        for (&xb, &wb) in x.iter().zip(weights) {
+                            acc = acc.wrapping_add((xb as i8 as i32 - in_zp) * wb as i8 as i32);
+                        }
                     }
                 }
                 if let Some(slot) = fine
