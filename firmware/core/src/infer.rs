@@ -11,7 +11,7 @@ use core::fmt;
 use crate::blob::{
     Filter, INPUT_BYTES, INPUT_LEN, InputSpec, Layer, Layers, MAX_CLASSES, Model, Shape,
 };
-use crate::quant::{exp_f32, mul_shift_div, mul_shift_wide, quantize_i16, round_mul_shift};
+use crate::quant::{exp_f32, mul_shift_div, quantize_i16, round_mul_shift};
 use crate::{CHANNELS, Window};
 
 /// Extra fractional bits the final layer keeps for the decision.
@@ -294,7 +294,8 @@ impl Conv<'_, '_> {
                     .filter(|_| t == 0)
                     .and_then(|v| v.get_mut(oc))
                 {
-                    *slot = mul_shift_wide(acc, f.multiplier(oc), f.shift(oc), DECISION_BITS);
+                    *slot =
+                        mul_shift_div(acc as i64, f.multiplier(oc), f.shift(oc), DECISION_BITS, 1);
                 }
                 let scaled = round_mul_shift(acc, f.multiplier(oc), f.shift(oc));
                 let q = (f.out_zero_point as i32)
