@@ -2,6 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use super::outdated::outdated_reason;
 use super::{ModelId, ProfileId, Store, StoreError, UnixMs};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +30,10 @@ pub struct Model {
     #[serde(skip)]
     pub blob: Vec<u8>,
     pub created_at_ms: UnixMs,
+    /// Why the band cannot run this blob with this build (another blob format version), as a
+    /// short phrase; `None` when it can. Computed from the blob when read, never stored: the row
+    /// stays as it was, so the model can still be listed, exported, and trained again.
+    pub outdated: Option<String>,
 }
 
 impl Store {
@@ -131,6 +136,7 @@ impl RawModel {
                 what: "model metrics",
                 source,
             })?;
+        self.model.outdated = outdated_reason(&self.model.blob);
         Ok(self.model)
     }
 }
@@ -146,6 +152,7 @@ fn row_to_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawModel> {
             metrics: serde_json::Value::Null,
             blob: row.get(6)?,
             created_at_ms: row.get(7)?,
+            outdated: None,
         },
         classes_json: row.get(4)?,
         metrics_json: row.get(5)?,

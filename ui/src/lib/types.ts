@@ -101,6 +101,8 @@ export interface TrainResult {
   confusion_svg: string;
   blob_bytes: number;
   created_at_ms: number;
+  /** Why the band cannot run this stored model with this build (made by an older version), if so. */
+  outdated?: string | null;
 }
 
 export type Transport = 'ble_model' | 'ble_firmware' | 'usb';
@@ -181,6 +183,8 @@ export interface ModelRow {
   created_at_ms: number;
   bytes: number;
   personal_accuracy: number | null;
+  /** Why the band cannot run this model with this build (made by an older version), if so. */
+  outdated?: string | null;
 }
 
 export interface DeploymentRow {

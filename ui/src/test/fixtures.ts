@@ -26,6 +26,7 @@ export function resetSession(overrides: Partial<typeof session> = {}) {
   session.lost = null;
   session.theme = 'light';
   session.screen = 'bands';
+  session.retrain = null;
   Object.assign(session, overrides);
 }
 

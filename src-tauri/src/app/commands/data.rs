@@ -31,6 +31,9 @@ pub struct ModelRow {
     pub created_at_ms: i64,
     pub bytes: usize,
     pub personal_accuracy: Option<f64>,
+    /// Why the band cannot run this model with this build (made by another version), if so: the
+    /// window shows it, refuses to flash it and offers to train again.
+    pub outdated: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,7 +60,8 @@ pub async fn data_overview(
     Ok(overview(&store, profile)?)
 }
 
-fn overview(store: &Store, profile: ProfileId) -> Result<DataOverview, StoreError> {
+/// What [`data_overview`] returns: the profile's recordings, models and deployments.
+pub fn overview(store: &Store, profile: ProfileId) -> Result<DataOverview, StoreError> {
     let classes = store.classes(profile)?;
     let mut recordings = Vec::new();
     for r in store.recordings(profile)? {
@@ -89,6 +93,7 @@ fn overview(store: &Store, profile: ProfileId) -> Result<DataOverview, StoreErro
             classes: m.classes,
             created_at_ms: m.created_at_ms,
             bytes: m.blob.len(),
+            outdated: m.outdated,
         })
         .collect();
     let mut deployments = Vec::new();

@@ -18,7 +18,7 @@ use crate::app::state::{AppState, ConnectedBand, JobKind, now_ms};
 use crate::deploy::ble::{self, DeployError, DeployOptions, DeployProgress, Recorded};
 use crate::deploy::usb::{self, FlashOptions, SerialLine, UsbError};
 use crate::store::{
-    DeploymentStatus, DeploymentUpdate, Model, NewDeployment, ProfileId, Transport,
+    DeploymentStatus, DeploymentUpdate, Model, NewDeployment, ProfileId, Store, Transport,
 };
 
 /// What the user asked for.
@@ -62,7 +62,8 @@ pub async fn start_flash(
     state: State<'_, AppState>,
     request: FlashRequest,
 ) -> Result<(), UiError> {
-    let model = newest_model(&state, request.profile)?;
+    // An outdated model is refused here, before the job starts and the band is checked out.
+    let model = model_to_flash(&state.store(), &request)?;
     let file = match &request.file {
         Some(path) if !path.trim().is_empty() => Some(read_image(path)?),
         _ => None,
@@ -356,8 +357,30 @@ fn flash_usb(
     }
 }
 
-fn newest_model(state: &AppState, profile: ProfileId) -> Result<Option<Model>, UiError> {
-    Ok(state.store().latest_model(profile)?)
+/// The profile's newest model, which the request writes unless it names a firmware image file.
+/// A model the band cannot run with this build (made by an older version) is refused here, before
+/// anything is recorded or sent, with the reason and the way out: train again.
+pub fn model_to_flash(store: &Store, request: &FlashRequest) -> Result<Option<Model>, UiError> {
+    let model = store.latest_model(request.profile)?;
+    let has_file = request
+        .file
+        .as_deref()
+        .is_some_and(|f| !f.trim().is_empty());
+    let writes_model = match request.transport {
+        Transport::BleModel => true,
+        Transport::Usb => !has_file,
+        Transport::BleFirmware => false,
+    };
+    if writes_model && let Some(m) = &model {
+        m.ensure_current().map_err(|e| {
+            UiError::new(
+                "outdated",
+                e.to_string(),
+                "Press Train again on the Train screen: your recordings are kept",
+            )
+        })?;
+    }
+    Ok(model)
 }
 
 fn no_model() -> UiError {

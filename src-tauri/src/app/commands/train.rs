@@ -8,7 +8,7 @@ use crate::app::events::{self, JobEnd};
 use crate::app::state::{AppState, JobKind, now_ms};
 use crate::app::{UiError, plot_options};
 use crate::plots;
-use crate::store::{ModelId, ProfileId};
+use crate::store::{Model, ModelId, ProfileId};
 use crate::train::{self, Backbone, Control, TrainOptions};
 
 /// A trained (stored) model as the Train screen shows it.
@@ -32,6 +32,9 @@ pub struct TrainResult {
     pub confusion_svg: String,
     pub blob_bytes: usize,
     pub created_at_ms: i64,
+    /// Why the band cannot run this stored model with this build (made by an older version), if
+    /// so; the screen then offers to train again instead of flashing it.
+    pub outdated: Option<String>,
 }
 
 /// Starts training `profile`'s model; progress and the result come as events.
@@ -114,15 +117,7 @@ pub async fn model_result(
     model: ModelId,
     dark: bool,
 ) -> Result<TrainResult, UiError> {
-    let model = state.store().model(model)?;
-    result_view(
-        model.id,
-        model.version,
-        &model.metrics,
-        model.blob.len(),
-        model.created_at_ms,
-        dark,
-    )
+    stored_view(&state.store().model(model)?, dark)
 }
 
 /// The profile's newest model's result, if it has one.
@@ -133,17 +128,21 @@ pub async fn latest_model_result(
     dark: bool,
 ) -> Result<Option<TrainResult>, UiError> {
     let model = state.store().latest_model(profile)?;
-    match model {
-        Some(m) => Ok(Some(result_view(
-            m.id,
-            m.version,
-            &m.metrics,
-            m.blob.len(),
-            m.created_at_ms,
-            dark,
-        )?)),
-        None => Ok(None),
-    }
+    model.map(|m| stored_view(&m, dark)).transpose()
+}
+
+/// A stored model's result view, with whether this build can still deploy it.
+fn stored_view(m: &Model, dark: bool) -> Result<TrainResult, UiError> {
+    let mut view = result_view(
+        m.id,
+        m.version,
+        &m.metrics,
+        m.blob.len(),
+        m.created_at_ms,
+        dark,
+    )?;
+    view.outdated = m.outdated.clone();
+    Ok(view)
 }
 
 fn result_view(
@@ -190,6 +189,7 @@ fn result_view(
         confusion_svg,
         blob_bytes,
         created_at_ms,
+        outdated: None,
     })
 }
 

@@ -149,7 +149,13 @@ fn load(dir: &DataDir, args: &DeployArgs) -> Result<Loaded, Failure> {
         let profile = profile::select(&store, args.profile.as_deref())?;
         let models = store.models(profile.id)?;
         let Some(model) = models.iter().find(|m| m.version == version) else {
-            let versions: Vec<String> = models.iter().map(|m| m.version.to_string()).collect();
+            let versions: Vec<String> = models
+                .iter()
+                .map(|m| match m.outdated {
+                    Some(_) => format!("{} (outdated)", m.version),
+                    None => m.version.to_string(),
+                })
+                .collect();
             return Err(anyhow::anyhow!(
                 "profile {:?} has no model version {version} (its versions: {})",
                 profile.name,
@@ -161,6 +167,8 @@ fn load(dir: &DataDir, args: &DeployArgs) -> Result<Loaded, Failure> {
             )
             .into());
         };
+        // Before the link is opened and anything is recorded: the band cannot run it.
+        model.ensure_current()?;
         return Ok(Loaded {
             bytes: model.blob.clone(),
             firmware: false,

@@ -281,6 +281,18 @@ fn model_section(models: &[Model], report: &mut Report) -> anyhow::Result<()> {
         ));
     }
     report.line("");
+    let outdated: Vec<&Model> = models.iter().filter(|m| m.outdated.is_some()).collect();
+    for m in &outdated {
+        let reason = m.outdated.as_deref().unwrap_or_default();
+        report.line(format!(
+            "- Version {} is outdated: {}.",
+            m.version,
+            md(reason)
+        ));
+    }
+    if !outdated.is_empty() {
+        report.line("");
+    }
 
     let metrics = &latest.metrics;
     report.line(format!("### Latest model: version {}", latest.version));
