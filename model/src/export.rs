@@ -226,8 +226,10 @@ pub fn export(
             ckpt.labels.len()
         )));
     }
-    // ranges: input, conv1, pool1, conv2, pool2, conv3, embedding, logits.
-    if ckpt.ranges.len() != 8 || w.convs.len() != 3 {
+    // ranges: input, then each convolution and the pool after it (none after the last),
+    // the embedding, the logits.
+    let convs = w.convs.len();
+    if convs == 0 || ckpt.ranges.len() != 2 * convs + 2 {
         return Err(ModelError::Export(
             "the checkpoint has no calibrated activation ranges (re-run pretrain/personalize)"
                 .into(),
@@ -240,17 +242,17 @@ pub fn export(
     }
     let r = &ckpt.ranges;
     let input = ActQuant::input(r[0][0].max(-INPUT_CLIP), r[0][1].min(INPUT_CLIP));
-    // conv1 and conv2 write int16 when the next convolution's accumulator cannot overflow.
-    let wide1 = wide_fits(&w.convs[1]);
-    let wide2 = wide_fits(&w.convs[2]);
-    let a1 = ActQuant::relu(r[1][1], wide1);
-    let a2 = ActQuant::relu(r[3][1], wide2);
-    let a3 = ActQuant::relu(r[5][1], false);
-    let logits = ActQuant::from_range(r[7][0], r[7][1]);
-    let f1 = conv_filter(&w.convs[0], input, a1);
-    let f2 = conv_filter(&w.convs[1], a1, a2);
-    let f3 = conv_filter(&w.convs[2], a2, a3);
-    let head = dense_filter(&w.head, a3, logits);
+    // A convolution writes int16 when the next convolution's accumulator cannot overflow.
+    let mut filters = Vec::with_capacity(convs);
+    let mut act_in = input;
+    for (i, conv) in w.convs.iter().enumerate() {
+        let wide = w.convs.get(i + 1).is_some_and(wide_fits);
+        let out = ActQuant::relu(r[1 + 2 * i][1], wide);
+        filters.push((conv_filter(conv, act_in, out), wide));
+        act_in = out;
+    }
+    let logits = ActQuant::from_range(r[2 * convs + 1][0], r[2 * convs + 1][1]);
+    let head = dense_filter(&w.head, act_in, logits);
 
     let export_err = |e: bandx_core::blob::BlobError| ModelError::Export(e.to_string());
     let mut buf = vec![0u8; 64 * 1024];
@@ -271,12 +273,12 @@ pub fn export(
             bw.conv1d(f.padding as u8, &f.spec())
         }
     };
-    conv(&mut bw, &f1, wide1).map_err(export_err)?;
-    bw.max_pool1d(2).map_err(export_err)?;
-    conv(&mut bw, &f2, wide2).map_err(export_err)?;
-    bw.max_pool1d(2).map_err(export_err)?;
-    bw.conv1d(f3.padding as u8, &f3.spec())
-        .map_err(export_err)?;
+    for (i, (f, wide)) in filters.iter().enumerate() {
+        if i > 0 {
+            bw.max_pool1d(2).map_err(export_err)?;
+        }
+        conv(&mut bw, f, *wide).map_err(export_err)?;
+    }
     bw.global_avg_pool().map_err(export_err)?;
     bw.dense(&head.spec()).map_err(export_err)?;
     let q = quantize_input(self_test_window, input.scale, input.zero_point);
