@@ -4,7 +4,11 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+#[path = "support/bandx_cli.rs"]
+mod bandx_cli;
+use bandx_cli::bandx;
 
 use bandx_sim::wearer::{Activity, Style, Wearer, bundled_excerpt};
 use bandx_studio::paths::DataDir;
@@ -28,16 +32,6 @@ const FS: FullScale = FullScale {
 
 /// 2026-01-05 10:00 UTC: prediction history safely in the past.
 const PAST_MS: i64 = 1_767_607_200_000;
-
-fn bandx(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bandx"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running bandx")
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -3,7 +3,10 @@
 //! band by the app's flash command and by `bandx deploy`, and never deleted or rewritten.
 
 use std::path::Path;
-use std::process::{Command, Output};
+
+#[path = "support/bandx_cli.rs"]
+mod bandx_cli;
+use bandx_cli::bandx;
 
 use bandx_core::blob::{BlobError, DIGEST_LEN, FORMAT_VERSION, Model, sha256};
 use bandx_studio::app::commands::data::overview;
@@ -17,15 +20,20 @@ const REASON: &str =
 const SENTENCE: &str = "Model v1 cannot run on the band: it was made by an older BandX Studio \
                         (blob format 1); train again from your recordings.";
 
-/// `blob` as the previous build wrote it: format-version field (bytes 4..6, FORMAT.md) set to 1,
-/// SHA-256 digest recomputed, so the only thing this build refuses is the version.
+/// `blob` with its format-version field (bytes 4..6, FORMAT.md) set to `version` and its SHA-256
+/// digest recomputed, so the version is all that differs.
+fn with_version(blob: &[u8], version: u16) -> Vec<u8> {
+    let mut out = blob.to_vec();
+    out[4..6].copy_from_slice(&version.to_le_bytes());
+    let body = out.len() - DIGEST_LEN;
+    let digest = sha256(&out[..body]);
+    out[body..].copy_from_slice(&digest);
+    out
+}
+
+/// `blob` as the previous build wrote it.
 fn as_format_1(blob: &[u8]) -> Vec<u8> {
-    let mut old = blob.to_vec();
-    old[4..6].copy_from_slice(&1u16.to_le_bytes());
-    let body = old.len() - DIGEST_LEN;
-    let digest = sha256(&old[..body]);
-    old[body..].copy_from_slice(&digest);
-    old
+    with_version(blob, 1)
 }
 
 #[test]
@@ -40,11 +48,7 @@ fn the_version_1_copy_differs_only_in_its_version() {
         Some(BlobError::UnsupportedVersion { found: 1 })
     );
     // Set back to 2 (digest recomputed the same way) it is the real, valid blob again.
-    let mut back = old.clone();
-    back[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-    let body = back.len() - DIGEST_LEN;
-    let digest = sha256(&back[..body]);
-    back[body..].copy_from_slice(&digest);
+    let back = with_version(&old, FORMAT_VERSION);
     assert_eq!(back, DEMO_PERSONAL_MODEL);
     assert!(Model::parse(&back).is_ok());
 }
@@ -165,16 +169,6 @@ fn the_app_refuses_to_flash_an_old_model_before_anything_is_recorded_or_sent() {
         "no deployment row, nothing rewritten"
     );
     assert!(store.deployments(profile).unwrap().is_empty());
-}
-
-fn bandx(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bandx"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running bandx")
 }
 
 #[test]

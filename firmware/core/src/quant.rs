@@ -99,15 +99,26 @@ pub fn round_mul_shift(acc: i32, multiplier: i32, shift: i8) -> i32 {
 /// saturated to `i32` (one rounding, exact in 128 bits): with `divisor` 1 and `extra_bits` 0 the
 /// real product [`round_mul_shift`] approximates with two roundings. A `divisor` below 1 counts as 1.
 pub fn mul_shift_div(acc: i64, multiplier: i32, shift: i8, extra_bits: u32, divisor: i64) -> i32 {
-    let mut numerator = acc as i128 * multiplier as i128; // |n| < 2^94
-    let mut denominator = divisor.max(1) as i128;
-    let right = 31 - shift as i32 - extra_bits.min(31) as i32;
-    if right >= 0 {
-        denominator <<= right.min(62); // < 2^63 · 2^62
-    } else {
-        // Any left shift past 32 saturates anyway; |numerator| < 2^94 · 2^32.
-        numerator <<= (-right).min(32);
+    let numerator = acc as i128 * multiplier as i128; // |n| < 2^94
+    let denominator = divisor.max(1) as i128; // < 2^63
+    if numerator == 0 {
+        return 0;
     }
+    let right = 31 - shift as i32 - extra_bits.min(31) as i32;
+    // Shifting either side into 2^126 or beyond would overflow; it also settles the answer: a
+    // numerator of 2^126 or more over a denominator below 2^63 saturates, and a denominator of
+    // 2^126 or more over a numerator below 2^94 is less than a half, which rounds to 0.
+    let (numerator, denominator) = if right >= 0 {
+        if right as u32 > denominator.leading_zeros() - 2 {
+            return 0;
+        }
+        (numerator, denominator << right)
+    } else {
+        if (-right) as u32 > numerator.unsigned_abs().leading_zeros() - 2 {
+            return if numerator < 0 { i32::MIN } else { i32::MAX };
+        }
+        (numerator << -right, denominator)
+    };
     let half = denominator / 2;
     let q = if numerator >= 0 {
         (numerator + half) / denominator
@@ -272,6 +283,11 @@ mod tests {
         assert_eq!(mul_shift_div(-690, 1 << 30, 1, 0, 8), -86); // -86.25
         assert_eq!(mul_shift_div(i64::MAX, i32::MAX, 30, 31, 1), i32::MAX);
         assert_eq!(mul_shift_div(i64::MIN, i32::MAX, 127, 31, 1), i32::MIN);
+        // Extreme shifts are exact too: 2^30 · 2^127 / 2^40 saturates; 2^94 / 2^159 is 0.
+        assert_eq!(mul_shift_div(1, 1 << 30, 127, 31, 1 << 40), i32::MAX);
+        assert_eq!(mul_shift_div(-1, 1 << 30, 127, 31, 1 << 40), i32::MIN);
+        assert_eq!(mul_shift_div(i64::MAX, i32::MAX, -128, 0, 1), 0);
+        assert_eq!(mul_shift_div(0, i32::MAX, 127, 31, 1), 0);
     }
 
     #[test]
