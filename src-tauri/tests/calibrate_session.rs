@@ -185,7 +185,7 @@ async fn a_class_session_stores_15_good_windows_that_training_reads() {
 
     // What was recorded is what training reads: 2 classes x 15 windows of 60 x 6 SI samples.
     let store = b.store.lock().unwrap();
-    let set = train::calibration::load(&store, targets[0].profile, 15).unwrap();
+    let set = train::calibration::load(&store, targets[0].profile, None, 15).unwrap();
     assert_eq!(set.class_names(), ["walking", "sitting"]);
     assert!(set.classes.iter().all(|c| c.windows.len() == 15));
     assert!(

@@ -261,6 +261,54 @@ fn too_few_windows_names_each_short_class_and_stores_nothing() {
 }
 
 #[test]
+fn classes_trains_only_the_chosen_ones_and_a_short_class_left_out_does_not_stop_it() {
+    let (dir, profile) = calibrated([15, 15, 3]);
+    // sitting (3 good windows) stops a training of every class ...
+    let all = bandx(dir.path(), &["train"]);
+    assert_eq!(all.status.code(), Some(EXIT_NOT_ENOUGH_DATA), "{all:?}");
+
+    // ... but not one that leaves it out.
+    let out = bandx(dir.path(), &["train", "--classes", "jogging, walking"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let store = open(dir.path());
+    let model = store
+        .latest_model(profile)
+        .unwrap()
+        .expect("a stored model");
+    // The profile's order, not the order they were named in.
+    assert_eq!(model.classes, ["walking", "jogging"]);
+    let blob = bandx_core::blob::Model::parse(&model.blob).unwrap();
+    assert_eq!(
+        blob.labels().iter().collect::<Vec<_>>(),
+        ["walking", "jogging"]
+    );
+    let text = stdout(&out);
+    assert!(!text.contains("sitting"), "{text}");
+
+    let unknown = bandx(dir.path(), &["train", "--classes", "walking,swimming"]);
+    assert_eq!(unknown.status.code(), Some(1), "{unknown:?}");
+    assert!(
+        stderr(&unknown).contains(
+            "profile \"Ada\" has no class \"swimming\" (its classes: walking, jogging, sitting)"
+        ),
+        "{}",
+        stderr(&unknown)
+    );
+    let one = bandx(dir.path(), &["train", "--classes", "walking"]);
+    assert_eq!(one.status.code(), Some(EXIT_NOT_ENOUGH_DATA), "{one:?}");
+    assert!(
+        stderr(&one).contains("at least 2 activity classes; 1 of profile \"Ada\" chosen"),
+        "{}",
+        stderr(&one)
+    );
+    assert_eq!(
+        store.models(profile).unwrap().len(),
+        1,
+        "only the one model"
+    );
+}
+
+#[test]
 fn a_single_class_is_not_enough_data() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());

@@ -265,6 +265,56 @@ fn a_class_with_too_few_good_windows_is_refused_by_name() {
 }
 
 #[test]
+fn only_the_chosen_classes_are_learned_and_a_foreign_class_is_refused() {
+    let (_dir, store) = file_store();
+    let profile = store.create_profile("Ada", 1).unwrap();
+    let mut w = wearer();
+    let walking = calibrate(&store, profile, &mut w, "walking", Activity::WALKING, 15, 0);
+    // Too short to train, but left out.
+    let sitting = calibrate(&store, profile, &mut w, "sitting", Activity::SITTING, 4, 0);
+    let jogging = calibrate(&store, profile, &mut w, "jogging", Activity::JOGGING, 15, 0);
+
+    let chosen = |classes: Vec<ClassId>| TrainOptions {
+        classes: Some(classes),
+        ..TrainOptions::default()
+    };
+    let (result, _) = run(&store, profile, &chosen(vec![jogging, walking]), None);
+    let (id, trained) = result.unwrap();
+    // The profile's order, whatever order they were chosen in.
+    assert_eq!(trained.report.classes, ["walking", "jogging"]);
+    assert_eq!(trained.report.windows_per_class, [15, 15]);
+    assert_eq!(store.model(id).unwrap().classes, ["walking", "jogging"]);
+
+    // Choosing the short class still names it.
+    let (result, _) = run(&store, profile, &chosen(vec![walking, sitting]), None);
+    assert!(
+        matches!(&result, Err(TrainError::TooFewWindows { class, good: 4, .. }) if class == "sitting"),
+        "{result:?}"
+    );
+    // One class is not a model.
+    let (result, _) = run(&store, profile, &chosen(vec![walking]), None);
+    assert!(
+        matches!(result, Err(TrainError::TooFewClasses { found: 1 })),
+        "{result:?}"
+    );
+    // Another profile's class (or one deleted since) is refused by id.
+    let other = store.create_profile("Bo", 1).unwrap();
+    let foreign = store.add_class(other, "walking", 1).unwrap();
+    let (result, _) = run(&store, profile, &chosen(vec![walking, foreign]), None);
+    match result {
+        Err(e @ TrainError::UnknownClass { .. }) => {
+            assert!(matches!(e, TrainError::UnknownClass { id } if id == foreign));
+        }
+        other => panic!("expected UnknownClass, got {other:?}"),
+    }
+    assert_eq!(
+        store.models(profile).unwrap().len(),
+        1,
+        "only the first model"
+    );
+}
+
+#[test]
 fn a_single_class_is_refused() {
     let (_dir, store) = file_store();
     let profile = store.create_profile("Ada", 1).unwrap();

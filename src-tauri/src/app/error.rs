@@ -196,8 +196,9 @@ impl From<TrainError> for UiError {
         };
         let next = match &e {
             TrainError::TooFewClasses { .. } => {
-                "Add another activity class on the Calibrate screen"
+                "Choose at least 2 activities, or add another on the Calibrate screen"
             }
+            TrainError::UnknownClass { .. } => "Choose the activities again",
             TrainError::TooManyClasses { .. } => "Delete a class on the Calibrate screen",
             TrainError::ClassNameTooLong { .. } => "Rename it on the Calibrate screen",
             TrainError::TooFewWindows { .. } => "Record more of it on the Calibrate screen",

@@ -8,7 +8,7 @@ use bandx_core::imu::{self, AccelRange, GyroRange};
 use bandx_core::{CHANNELS, SAMPLE_RATE_HZ, WINDOW_LEN};
 
 use super::TrainError;
-use crate::store::{self, ProfileId, RecordingId, Store, Verdict};
+use crate::store::{self, ClassId, ProfileId, RecordingId, Store, Verdict};
 
 /// One calibration window in SI units, time-major (`[t][c]`), not normalized.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,14 +56,36 @@ impl CalibrationSet {
     }
 }
 
-/// Reads a profile's classes and good calibration windows, refusing data a model cannot be made from.
+/// The profile's classes a model is to learn, in the order they were added: all of them, or only
+/// the `chosen` ones (an id that is not one of the profile's classes is refused).
+pub fn chosen_classes(
+    store: &Store,
+    profile: ProfileId,
+    chosen: Option<&[ClassId]>,
+) -> Result<Vec<store::ActivityClass>, TrainError> {
+    let mut classes = store.classes(profile)?;
+    if let Some(chosen) = chosen {
+        if let Some(&id) = chosen
+            .iter()
+            .find(|id| !classes.iter().any(|c| c.id == **id))
+        {
+            return Err(TrainError::UnknownClass { id });
+        }
+        classes.retain(|c| chosen.contains(&c.id));
+    }
+    Ok(classes)
+}
+
+/// Reads a profile's classes (all, or the `chosen` ones) and their good calibration windows,
+/// refusing data a model cannot be made from.
 pub fn load(
     store: &Store,
     profile: ProfileId,
+    chosen: Option<&[ClassId]>,
     min_windows_per_class: usize,
 ) -> Result<CalibrationSet, TrainError> {
     store.profile(profile)?;
-    let classes = store.classes(profile)?;
+    let classes = chosen_classes(store, profile, chosen)?;
     if classes.len() < 2 {
         return Err(TrainError::TooFewClasses {
             found: classes.len(),

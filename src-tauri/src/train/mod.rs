@@ -28,7 +28,7 @@ use sha2::Digest;
 pub use calibration::{CalibrationSet, ClassWindows, SiWindow};
 pub use estimate::{Confusion, GenericAccuracy, SimilarPair};
 
-use crate::store::{ModelId, NewModel, ProfileId, RecordingId, Store, StoreError};
+use crate::store::{ClassId, ModelId, NewModel, ProfileId, RecordingId, Store, StoreError};
 
 /// bandx-model's default personalization method. It runs as `dense_fine_tune`
 /// ([`Method::effective`]) when the backbone has no replay set or the set knows none of the
@@ -40,8 +40,12 @@ pub const METHOD: Method = Method::DEFAULT;
 pub enum TrainError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("a model needs at least 2 activity classes; this profile has {found}")]
+    #[error("a model needs at least 2 activity classes; {found} chosen")]
     TooFewClasses { found: usize },
+    #[error(
+        "an activity chosen for training (id {id}) is not in this profile any more; choose again"
+    )]
+    UnknownClass { id: ClassId },
     #[error("the band's model holds at most {max} classes; this profile has {found}")]
     TooManyClasses { found: usize, max: usize },
     #[error("class \"{class}\" has a name longer than the band's {max_bytes} bytes; rename it")]
@@ -112,6 +116,8 @@ pub struct TrainOptions {
     /// (below bandx-model's 99 % bar but above this, a warning).
     pub min_parity_agreement: f64,
     pub personalize: PersonalizeConfig,
+    /// The profile's classes the model learns (in the profile's order); `None`: all of them.
+    pub classes: Option<Vec<ClassId>>,
 }
 
 impl Default for TrainOptions {
@@ -122,6 +128,7 @@ impl Default for TrainOptions {
             similar_threshold: 0.25,
             min_parity_agreement: 0.95,
             personalize: PersonalizeConfig::new(),
+            classes: None,
         }
     }
 }
@@ -529,7 +536,12 @@ pub fn run(
     control: &mut Control<'_>,
 ) -> Result<(ModelId, TrainedModel), TrainError> {
     control.enter(Stage::Loading, 0.0)?;
-    let set = calibration::load(store, profile, opts.min_windows_per_class)?;
+    let set = calibration::load(
+        store,
+        profile,
+        opts.classes.as_deref(),
+        opts.min_windows_per_class,
+    )?;
     let trained = train(&set, backbone, opts, control)?;
     control.enter(Stage::Storing, 0.95)?;
     let now_ms = std::time::SystemTime::now()

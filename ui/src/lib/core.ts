@@ -79,7 +79,9 @@ export const onCalibrateDone = (cb: (e: JobEnd<{ good: number; needed: number }>
 export const onImuSamples = (cb: (b: ImuBatch) => void) => on('imu:samples', cb);
 
 // --- train ---------------------------------------------------------------------------------
-export const startTraining = (profile: number, dark: boolean) => invoke<void>('start_training', { profile, dark });
+/** Trains `profile`'s model on the chosen classes (ids, in the profile's order). */
+export const startTraining = (profile: number, dark: boolean, classes: number[]) =>
+  invoke<void>('start_training', { profile, dark, classes });
 export const latestModelResult = (profile: number, dark: boolean) =>
   invoke<TrainResult | null>('latest_model_result', { profile, dark });
 export const onTrainProgress = (cb: (p: TrainProgress) => void) => on('train:progress', cb);

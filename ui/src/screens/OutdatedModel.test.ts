@@ -97,14 +97,15 @@ describe('an outdated model', () => {
     expect(note).toHaveTextContent(REASON);
     // "stairs" has no recordings in the profile any more: said, with the way to record it.
     expect(await screen.findByTestId('retrain-missing')).toHaveTextContent('No longer in this profile: stairs.');
-    const classes = screen.getAllByTestId('train-class');
-    expect(classes.map((c) => [c.textContent, c.dataset.preselected ?? null])).toEqual([
-      ['✓ walking (15/15)', 'true'],
-      ['typing (15/15)', null],
-    ]);
+    // Only walking of that model is still here: ticked; typing is not, and one is not enough.
+    const walking = (await screen.findByRole('checkbox', { name: /walking/ })) as HTMLInputElement;
+    const typing = screen.getByRole('checkbox', { name: /typing/ }) as HTMLInputElement;
+    expect([walking.checked, typing.checked]).toEqual([true, false]);
+    expect(screen.getByTestId('train')).toBeDisabled();
 
+    await fireEvent.click(typing);
     await fireEvent.click(screen.getByTestId('train'));
-    expect(core.startTraining).toHaveBeenCalledWith(7, false);
+    expect(core.startTraining).toHaveBeenCalledWith(7, false, [1, 2]);
   });
 
   it('as the latest result on the Train screen: badge, and no "flash it" step', async () => {

@@ -45,7 +45,7 @@ describe('Train screen', () => {
     render(Train);
     await vi.waitFor(() => expect(core.latestModelResult).toHaveBeenCalledWith(7, false));
     await fireEvent.click(screen.getByRole('button', { name: 'Train my model' }));
-    expect(core.startTraining).toHaveBeenCalledWith(7, false);
+    expect(core.startTraining).toHaveBeenCalledWith(7, false, [1, 2]);
     expect(screen.getByRole('button', { name: 'Training…' })).toBeDisabled();
 
     emit('train:progress', { stage: 'cross_validation', fold: 1, folds: 5, fraction: 0.34 });
@@ -98,6 +98,36 @@ describe('Train screen', () => {
     await vi.waitFor(() => expect(core.latestModelResult).toHaveBeenCalledWith(7, false));
     session.theme = 'dark';
     await vi.waitFor(() => expect(core.latestModelResult).toHaveBeenCalledWith(7, true));
+  });
+
+  it('trains the ticked activities; a short one cannot be ticked, and fewer than 2 cannot train', async () => {
+    vi.mocked(core.listClasses).mockResolvedValue([
+      { id: 1, name: 'walking', good_windows: 15 },
+      { id: 2, name: 'boxing', good_windows: 4 },
+      { id: 3, name: 'typing', good_windows: 20 },
+      { id: 4, name: 'writing', good_windows: 15 },
+    ]);
+    render(Train);
+    const walking = await screen.findByRole('checkbox', { name: /walking/ });
+    const boxing = screen.getByRole('checkbox', { name: /boxing/ });
+    const typing = screen.getByRole('checkbox', { name: /typing/ });
+    const writing = screen.getByRole('checkbox', { name: /writing/ });
+    // Every activity with enough windows is ticked; the short one says what it needs.
+    expect([walking, boxing, typing, writing].map((c) => (c as HTMLInputElement).checked)).toEqual([true, false, true, true]);
+    expect(boxing).toBeDisabled();
+    expect(screen.getAllByTestId('train-class')[1]).toHaveTextContent('boxing (4/15): record 11 more to include it');
+    expect(screen.queryByTestId('train-choose')).toBeNull();
+
+    await fireEvent.click(walking);
+    await fireEvent.click(writing);
+    expect(screen.getByRole('button', { name: 'Train my model' })).toBeDisabled();
+    expect(screen.getByTestId('train-choose')).toHaveTextContent('at least 2 activities with 15 good windows each');
+
+    // Ticked again out of order: sent in the profile's order.
+    await fireEvent.click(writing);
+    await fireEvent.click(walking);
+    await fireEvent.click(screen.getByRole('button', { name: 'Train my model' }));
+    expect(core.startTraining).toHaveBeenCalledWith(7, false, [1, 3, 4]);
   });
 
   it('cancels', async () => {

@@ -8,7 +8,7 @@ use crate::app::events::{self, JobEnd};
 use crate::app::state::{AppState, JobKind, now_ms};
 use crate::app::{UiError, plot_options};
 use crate::plots;
-use crate::store::{Model, ModelId, ProfileId};
+use crate::store::{ClassId, Model, ModelId, ProfileId};
 use crate::train::{self, Backbone, Control, TrainOptions};
 
 /// A trained (stored) model as the Train screen shows it.
@@ -37,18 +37,24 @@ pub struct TrainResult {
     pub outdated: Option<String>,
 }
 
-/// Starts training `profile`'s model; progress and the result come as events.
+/// Starts training `profile`'s model on its `classes` (all when `None`); progress and the
+/// result come as events.
 #[tauri::command]
 pub async fn start_training(
     app: AppHandle,
     state: State<'_, AppState>,
     profile: ProfileId,
     dark: bool,
+    classes: Option<Vec<ClassId>>,
 ) -> Result<(), UiError> {
     let job = state.start_job(JobKind::Train)?;
     let state = state.inner().clone();
     tauri::async_runtime::spawn_blocking(move || {
-        let result = run(&app, &state, profile, dark, &job.cancel);
+        let opts = TrainOptions {
+            classes,
+            ..TrainOptions::default()
+        };
+        let result = run(&app, &state, profile, &opts, dark, &job.cancel);
         if let Err(e) = &result {
             tracing::warn!("training failed: {e}");
         }
@@ -62,11 +68,11 @@ fn run(
     app: &AppHandle,
     state: &AppState,
     profile: ProfileId,
+    opts: &TrainOptions,
     dark: bool,
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<TrainResult, UiError> {
     let backbone = Backbone::shipped()?;
-    let opts = TrainOptions::default();
     let mut on_progress = |p: train::Progress| events::emit(app, events::TRAIN_PROGRESS, p);
     let mut control = Control {
         on_progress: &mut on_progress,
@@ -75,13 +81,18 @@ fn run(
     // The store is held only to read the windows and to save the model, not while training.
     let set = {
         let store = state.store();
-        train::calibration::load(&store, profile, opts.min_windows_per_class)?
+        train::calibration::load(
+            &store,
+            profile,
+            opts.classes.as_deref(),
+            opts.min_windows_per_class,
+        )?
     };
     (control.on_progress)(train::Progress {
         stage: train::Stage::Loading,
         fraction: 0.0,
     });
-    let trained = train::train(&set, &backbone, &opts, &mut control)?;
+    let trained = train::train(&set, &backbone, opts, &mut control)?;
     if cancel.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(UiError::cancelled("Training"));
     }

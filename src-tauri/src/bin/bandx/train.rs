@@ -1,7 +1,7 @@
 //! `bandx train`: personalizes the shipped backbone on a profile's calibration windows and stores the model.
 
 use bandx_studio::paths::DataDir;
-use bandx_studio::store::{Store, Verdict};
+use bandx_studio::store::{ClassId, Store, Verdict};
 use bandx_studio::train::{
     self as job, Backbone, Control, GenericAccuracy, Progress, Stage, TrainError, TrainOptions,
     TrainedModel,
@@ -18,6 +18,9 @@ pub struct TrainArgs {
     /// Good calibration windows each class needs.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(2..))]
     min_windows: u32,
+    /// Train only these of the profile's classes (comma-separated names) [default: all].
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    classes: Option<Vec<String>>,
 }
 
 /// A class without enough good calibration windows (exit code `EXIT_NOT_ENOUGH_DATA`).
@@ -31,7 +34,7 @@ pub struct Shortfall {
 /// The calibration data cannot make a model yet (exit code `EXIT_NOT_ENOUGH_DATA`).
 #[derive(Debug, thiserror::Error)]
 pub enum NotEnoughData {
-    #[error("a model needs at least 2 activity classes; profile {profile:?} has {found}")]
+    #[error("a model needs at least 2 activity classes; {found} of profile {profile:?} chosen")]
     Classes { profile: String, found: usize },
     #[error("not enough calibration windows: {}", describe(.0))]
     Windows(Vec<Shortfall>),
@@ -58,9 +61,14 @@ pub fn run(dir: &DataDir, args: &TrainArgs) -> anyhow::Result<()> {
     let profile = profile::select(&store, args.profile.as_deref())?;
     let opts = TrainOptions {
         min_windows_per_class: args.min_windows as usize,
+        classes: args
+            .classes
+            .as_deref()
+            .map(|names| class_ids(&store, &profile, names))
+            .transpose()?,
         ..TrainOptions::default()
     };
-    check_enough_data(&store, &profile, opts.min_windows_per_class)?;
+    check_enough_data(&store, &profile, &opts)?;
 
     let backbone = Backbone::shipped()?;
     let bar = ProgressBar::new(100).with_style(
@@ -113,12 +121,39 @@ pub fn run(dir: &DataDir, args: &TrainArgs) -> anyhow::Result<()> {
 }
 
 /// Names every class that is short of windows, not just the first one the job would stop at.
+/// The ids of the named classes of `profile`; an unknown name is refused with the profile's names.
+fn class_ids(
+    store: &Store,
+    profile: &bandx_studio::store::Profile,
+    names: &[String],
+) -> anyhow::Result<Vec<ClassId>> {
+    let classes = store.classes(profile.id)?;
+    names
+        .iter()
+        .map(|name| {
+            classes
+                .iter()
+                .find(|c| c.name == name.trim())
+                .map(|c| c.id)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = classes.iter().map(|c| c.name.as_str()).collect();
+                    anyhow::anyhow!(
+                        "profile {:?} has no class {name:?} (its classes: {})",
+                        profile.name,
+                        known.join(", ")
+                    )
+                })
+        })
+        .collect()
+}
+
 fn check_enough_data(
     store: &Store,
     profile: &bandx_studio::store::Profile,
-    required: usize,
+    opts: &TrainOptions,
 ) -> anyhow::Result<()> {
-    let classes = store.classes(profile.id)?;
+    let required = opts.min_windows_per_class;
+    let classes = job::calibration::chosen_classes(store, profile.id, opts.classes.as_deref())?;
     if classes.len() < 2 {
         return Err(NotEnoughData::Classes {
             profile: profile.name.clone(),
