@@ -34,8 +34,16 @@ pub struct Shortfall {
 /// The calibration data cannot make a model yet (exit code `EXIT_NOT_ENOUGH_DATA`).
 #[derive(Debug, thiserror::Error)]
 pub enum NotEnoughData {
-    #[error("a model needs at least 2 activity classes; {found} of profile {profile:?} chosen")]
-    Classes { profile: String, found: usize },
+    #[error(
+        "a model needs at least 2 activity classes; {} {found}",
+        if *.chosen { "--classes names".to_string() } else { format!("profile {profile:?} has") }
+    )]
+    Classes {
+        profile: String,
+        found: usize,
+        /// Whether `--classes` chose them (else: all of the profile's).
+        chosen: bool,
+    },
     #[error("not enough calibration windows: {}", describe(.0))]
     Windows(Vec<Shortfall>),
 }
@@ -110,6 +118,7 @@ pub fn run(dir: &DataDir, args: &TrainArgs) -> anyhow::Result<()> {
             return Err(NotEnoughData::Classes {
                 profile: profile.name,
                 found,
+                chosen: args.classes.is_some(),
             }
             .into());
         }
@@ -158,6 +167,7 @@ fn check_enough_data(
         return Err(NotEnoughData::Classes {
             profile: profile.name.clone(),
             found: classes.len(),
+            chosen: opts.classes.is_some(),
         }
         .into());
     }
