@@ -1,22 +1,19 @@
 //! `bandx deploy` on the virtual band, run as a script would run the built binary.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use bandx_core::blob::Model;
 use bandx_core::demo::{DEMO_BLOB_CAPACITY, write_demo_model};
 use bandx_studio::link::sim::SHIPPED_MODEL;
 use bandx_studio::store::{DeploymentStatus, NewModel, Store, Transport};
 
+#[path = "support/bandx_cli.rs"]
+mod bandx_cli;
+
+/// `bandx --sim ...`: every run here talks to the virtual band.
 fn bandx(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bandx"))
-        .arg("--sim")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running bandx")
+    bandx_cli::bandx(data_dir, &[&["--sim"], args].concat())
 }
 
 fn stdout(o: &Output) -> String {
