@@ -5,5 +5,5 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    bandx_studio::app::run()
+    bandx_studio::run()
 }

@@ -1,39 +1,23 @@
 //! Models stored by an older BandX Studio (blob format 1, refused by this build's bandx-core), on a
-//! real SQLite file: listed with the reason (and only they), refused before anything touches the
-//! band by the app's flash command and by `bandx deploy`, and never deleted or rewritten.
+//! real SQLite file: listed with the reason (and only they), refused by the app's flash command before
+//! anything touches the band, and never deleted or rewritten. (`bandx deploy`: `cli/tests/outdated_models.rs`.)
 
 use std::path::Path;
 
-#[path = "support/bandx_cli.rs"]
-mod bandx_cli;
-use bandx_cli::bandx;
-
-use bandx_core::blob::{BlobError, DIGEST_LEN, FORMAT_VERSION, Model, sha256};
-use bandx_studio::app::commands::data::overview;
-use bandx_studio::app::commands::flash::{FlashRequest, model_to_flash};
-use bandx_studio::link::sim::{DEMO_PERSONAL_MODEL, FLASH_FILE_NAME, SHIPPED_MODEL};
-use bandx_studio::paths::DataDir;
-use bandx_studio::store::{NewModel, ProfileId, Store, Transport};
+use bandx_core::blob::{BlobError, FORMAT_VERSION, Model};
+use bandx_desktop::link::sim::{DEMO_PERSONAL_MODEL, SHIPPED_MODEL};
+use bandx_desktop::store::{NewModel, ProfileId, Store, Transport};
+use bandx_studio::commands::data::overview;
+use bandx_studio::commands::flash::{FlashRequest, model_to_flash};
 
 const REASON: &str =
     "made by an older BandX Studio (blob format 1); train again from your recordings";
 const SENTENCE: &str = "Model v1 cannot run on the band: it was made by an older BandX Studio \
                         (blob format 1); train again from your recordings.";
 
-/// `blob` with its format-version field (bytes 4..6, FORMAT.md) set to `version` and its SHA-256
-/// digest recomputed, so the version is all that differs.
-fn with_version(blob: &[u8], version: u16) -> Vec<u8> {
-    let mut out = blob.to_vec();
-    out[4..6].copy_from_slice(&version.to_le_bytes());
-    let body = out.len() - DIGEST_LEN;
-    let digest = sha256(&out[..body]);
-    out[body..].copy_from_slice(&digest);
-    out
-}
-
 /// `blob` as the previous build wrote it.
 fn as_format_1(blob: &[u8]) -> Vec<u8> {
-    with_version(blob, 1)
+    bandx_testkit::with_format_version(blob, 1)
 }
 
 #[test]
@@ -48,7 +32,7 @@ fn the_version_1_copy_differs_only_in_its_version() {
         Some(BlobError::UnsupportedVersion { found: 1 })
     );
     // Set back to 2 (digest recomputed the same way) it is the real, valid blob again.
-    let back = with_version(&old, FORMAT_VERSION);
+    let back = bandx_testkit::with_format_version(&old, FORMAT_VERSION);
     assert_eq!(back, DEMO_PERSONAL_MODEL);
     assert!(Model::parse(&back).is_ok());
 }
@@ -169,57 +153,4 @@ fn the_app_refuses_to_flash_an_old_model_before_anything_is_recorded_or_sent() {
         "no deployment row, nothing rewritten"
     );
     assert!(store.deployments(profile).unwrap().is_empty());
-}
-
-#[test]
-fn bandx_deploy_refuses_an_old_model_before_opening_the_band() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = DataDir::at(dir.path());
-    let (profile, before) = store_with_old_newest(&data.store_path());
-
-    for args in [
-        &["--sim", "deploy", "--model-version", "1"][..],
-        &[
-            "deploy",
-            "--usb",
-            "--port",
-            "/dev/bandx-test-no-such-port",
-            "--model-version",
-            "1",
-        ][..],
-    ] {
-        let out = bandx(dir.path(), args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
-        assert!(err.contains(SENTENCE), "{args:?}: {err}");
-        // Not the port's error: the serial port was never opened.
-        assert!(!err.contains("no-such-port"), "{args:?}: {err}");
-    }
-    // The virtual band was never started (it creates its flash file when opened).
-    assert!(
-        !data.sim_dir().join(FLASH_FILE_NAME).exists(),
-        "the virtual band was opened"
-    );
-
-    // The listing marks it.
-    let out = bandx(dir.path(), &["--sim", "deploy", "--model-version", "9"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("(its versions: 1 (outdated))"), "{err}");
-
-    // So does the report.
-    let out_dir = dir.path().join("report");
-    let out = bandx(dir.path(), &["report", "--out", out_dir.to_str().unwrap()]);
-    assert!(out.status.success(), "{out:?}");
-    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
-    assert!(
-        md.contains("- Version 1 is outdated: made by an older BandX Studio"),
-        "{md}"
-    );
-
-    let store = Store::open(data.store_path()).unwrap();
-    assert_eq!(
-        snapshot(&store, profile),
-        before,
-        "no deployment row, nothing rewritten"
-    );
 }

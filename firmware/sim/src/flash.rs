@@ -23,8 +23,8 @@ use bandx_core::blob::Model;
 use bandx_core::infer;
 use bandx_core::update::{FirmwareSink, ModelStore, Slot, StorageError, blob_len};
 
-use crate::otadata::{self, app_slot_of_seq, newest_entry};
-use crate::partitions::{AppSlot, FlashLayout, ModelSlot, SECTOR_SIZE};
+use bandx_board::otadata::{self, app_slot_of_seq, newest_entry};
+use bandx_board::partitions::{AppSlot, FlashLayout, SECTOR_SIZE};
 
 const RECORD_MAGIC: &[u8; 4] = b"BXAS";
 const RECORD_LEN: usize = 16;
@@ -126,7 +126,7 @@ impl SimFlash {
             let mut image = vec![0xFFu8; layout.flash_size() as usize];
             if let Some(blob) = fresh_model {
                 check_fresh_model(blob)?;
-                let slot = layout.model_slot(ModelSlot::A);
+                let slot = layout.model_slot(Slot::A);
                 if blob.len() > slot.size as usize {
                     return Err(FlashError::FreshModel(format!(
                         "{} bytes do not fit the {}-byte model slot",
@@ -176,8 +176,8 @@ impl SimFlash {
             file.read_exact(&mut buf).map_err(io)?;
             Ok(buf)
         };
-        let a = layout.model_slot(ModelSlot::A);
-        let b = layout.model_slot(ModelSlot::B);
+        let a = layout.model_slot(Slot::A);
+        let b = layout.model_slot(Slot::B);
         let models = [read(a.offset, a.size)?, read(b.offset, b.size)?];
         let nvs = layout.get("nvs").expect("validated layout has nvs");
         let nvs_bytes = read(nvs.offset, 2 * SECTOR_SIZE)?;
@@ -242,7 +242,7 @@ impl SimFlash {
     }
 
     fn model_offset(&self, slot: Slot) -> u32 {
-        self.layout.model_slot(model_slot(slot)).offset
+        self.layout.model_slot(slot).offset
     }
 
     /// One flash write, through the power-cut plan. `op` gets the fraction of the bytes that reach flash.
@@ -315,13 +315,6 @@ impl SimFlash {
     }
 }
 
-fn model_slot(slot: Slot) -> ModelSlot {
-    match slot {
-        Slot::A => ModelSlot::A,
-        Slot::B => ModelSlot::B,
-    }
-}
-
 /// A fresh band's model must be one the band will run: it parses and passes its self-test.
 fn check_fresh_model(blob: &[u8]) -> Result<(), FlashError> {
     let bad = |e: String| FlashError::FreshModel(e);
@@ -342,12 +335,12 @@ impl ModelStore for SimFlash {
     }
 
     fn erase_slot(&mut self, slot: Slot) -> Result<(), StorageError> {
-        let p = self.layout.model_slot(model_slot(slot)).clone();
+        let p = self.layout.model_slot(slot).clone();
         self.write_op(|f, torn| f.erase(p.offset, p.size, torn))
     }
 
     fn write_slot(&mut self, slot: Slot, offset: usize, data: &[u8]) -> Result<(), StorageError> {
-        let p = self.layout.model_slot(model_slot(slot)).clone();
+        let p = self.layout.model_slot(slot).clone();
         if offset
             .checked_add(data.len())
             .is_none_or(|end| end > p.size as usize)

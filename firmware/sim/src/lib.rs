@@ -1,15 +1,13 @@
 //! bandx-sim: the BandX band emulated on the host, for the demo and for tests.
 //!
 //! bandx-core's `Band` runs unchanged on [`SimPlatform`]:
-//! - [`flash`]: the band's flash as a file laid out by `firmware/partitions.csv` ([`partitions`]);
+//! - [`flash`]: the band's flash as a file laid out by `firmware/partitions.csv` (bandx-board's layout);
 //!   models and the active-slot record survive restarts;
 //! - [`wearer`]: a virtual wearer replaying real WISDM wrist recordings by activity, in a [`Style`];
 //! - [`SimBand`] / [`SimConnection`]: the radio — exact GATT bytes both ways, MTU, latency, throughput,
 //!   injected faults ([`link`]), on a virtual clock for tests or in real time for the app.
 pub mod flash;
 pub mod link;
-pub mod otadata;
-pub mod partitions;
 pub mod platform;
 mod sim;
 pub mod wearer;

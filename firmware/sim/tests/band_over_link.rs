@@ -463,8 +463,8 @@ fn the_realtime_runner_streams_without_stepping() {
 
 #[test]
 fn a_firmware_image_lands_in_the_other_app_slot_and_is_selected_to_boot() {
+    use bandx_board::partitions::{AppSlot, FlashLayout};
     use bandx_core::protocol::{BULK_HEADER_LEN, BulkChunk};
-    use bandx_sim::partitions::{AppSlot, FlashLayout};
 
     let dir = tempfile::tempdir().unwrap();
     let band = fresh_band(dir.path());

@@ -57,8 +57,52 @@ pub enum RequestBody {
     Reboot,
 }
 
+/// One of each request this protocol version knows, in wire order (position = postcard variant index).
+/// The one list the decoder's bound, the tests and the desktop's request names come from.
+pub const ALL_REQUESTS: [RequestBody; 10] = [
+    RequestBody::GetInfo,
+    RequestBody::StartImu,
+    RequestBody::StopImu,
+    RequestBody::StartPredictions,
+    RequestBody::StopPredictions,
+    RequestBody::BeginUpdate {
+        target: UpdateTarget::Model,
+        total_len: 0,
+        sha256: [0; 32],
+        version: 0,
+    },
+    RequestBody::UpdateStatus {
+        target: UpdateTarget::Model,
+    },
+    RequestBody::CommitUpdate {
+        target: UpdateTarget::Model,
+    },
+    RequestBody::AbortUpdate {
+        target: UpdateTarget::Model,
+    },
+    RequestBody::Reboot,
+];
+
 /// Number of [`RequestBody`] variants this version knows.
-const REQUEST_VARIANTS: u32 = 10;
+const REQUEST_VARIANTS: u32 = ALL_REQUESTS.len() as u32;
+
+impl RequestBody {
+    /// The request's name, as PROTOCOL.md and error messages call it.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            RequestBody::GetInfo => "GetInfo",
+            RequestBody::StartImu => "StartImu",
+            RequestBody::StopImu => "StopImu",
+            RequestBody::StartPredictions => "StartPredictions",
+            RequestBody::StopPredictions => "StopPredictions",
+            RequestBody::BeginUpdate { .. } => "BeginUpdate",
+            RequestBody::UpdateStatus { .. } => "UpdateStatus",
+            RequestBody::CommitUpdate { .. } => "CommitUpdate",
+            RequestBody::AbortUpdate { .. } => "AbortUpdate",
+            RequestBody::Reboot => "Reboot",
+        }
+    }
+}
 
 /// A response to the request with the same id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,8 +9,9 @@ mod prediction;
 pub use bulk::{BULK_HEADER_LEN, BulkChunk, BulkError};
 pub use fragment::{FragmentError, Fragments, MAX_MESSAGE_LEN, Reassembler, fragments};
 pub use message::{
-    DecodeError, ErrorCode, Info, LABEL_CAPACITY, ModelInfo, Request, RequestBody, Response,
-    ResponseBody, UpdateTarget, decode_request, decode_response, encode_request, encode_response,
+    ALL_REQUESTS, DecodeError, ErrorCode, Info, LABEL_CAPACITY, ModelInfo, Request, RequestBody,
+    Response, ResponseBody, UpdateTarget, decode_request, decode_response, encode_request,
+    encode_response,
 };
 pub use prediction::PredictionEvent;
 

@@ -8,28 +8,39 @@ fn target() -> impl Strategy<Value = UpdateTarget> {
     prop_oneof![Just(UpdateTarget::Model), Just(UpdateTarget::Firmware)]
 }
 
+/// Every request of [`ALL_REQUESTS`], with its fields drawn at random.
 fn request_body() -> impl Strategy<Value = RequestBody> {
-    prop_oneof![
-        Just(RequestBody::GetInfo),
-        Just(RequestBody::StartImu),
-        Just(RequestBody::StopImu),
-        Just(RequestBody::StartPredictions),
-        Just(RequestBody::StopPredictions),
-        (target(), any::<u32>(), any::<[u8; 32]>(), any::<u32>()).prop_map(
-            |(target, total_len, sha256, version)| {
-                RequestBody::BeginUpdate {
-                    target,
-                    total_len,
-                    sha256,
-                    version,
-                }
-            }
-        ),
-        target().prop_map(|target| RequestBody::UpdateStatus { target }),
-        target().prop_map(|target| RequestBody::CommitUpdate { target }),
-        target().prop_map(|target| RequestBody::AbortUpdate { target }),
-        Just(RequestBody::Reboot),
-    ]
+    (
+        proptest::sample::select(ALL_REQUESTS.to_vec()),
+        target(),
+        any::<u32>(),
+        any::<[u8; 32]>(),
+        any::<u32>(),
+    )
+        .prop_map(|(kind, target, total_len, sha256, version)| match kind {
+            RequestBody::BeginUpdate { .. } => RequestBody::BeginUpdate {
+                target,
+                total_len,
+                sha256,
+                version,
+            },
+            RequestBody::UpdateStatus { .. } => RequestBody::UpdateStatus { target },
+            RequestBody::CommitUpdate { .. } => RequestBody::CommitUpdate { target },
+            RequestBody::AbortUpdate { .. } => RequestBody::AbortUpdate { target },
+            fieldless => fieldless,
+        })
+}
+
+#[test]
+fn the_request_list_is_in_wire_order_with_unique_names() {
+    for (index, body) in ALL_REQUESTS.iter().enumerate() {
+        let mut buf = [0u8; 64];
+        let bytes = postcard::to_slice(body, &mut buf).unwrap();
+        let (variant, _) = postcard::take_from_bytes::<u32>(bytes).unwrap();
+        assert_eq!(variant as usize, index, "{}", body.name());
+        let same_name = ALL_REQUESTS.iter().filter(|b| b.name() == body.name());
+        assert_eq!(same_name.count(), 1, "{}", body.name());
+    }
 }
 
 fn info() -> impl Strategy<Value = Info> {

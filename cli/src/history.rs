@@ -1,0 +1,44 @@
+//! `bandx history`: minutes per class per day from the stored predictions, as a tab-separated table.
+
+use bandx_desktop::live::{self, WINDOW_SECONDS};
+use bandx_desktop::paths::DataDir;
+
+use crate::profile;
+
+#[derive(clap::Args)]
+pub struct HistoryArgs {
+    /// Days to show, today included.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3660))]
+    days: u32,
+    /// The profile [default: the only profile].
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// Local time zone as minutes east of UTC (days start at local midnight).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-14 * 60..=14 * 60))]
+    utc_offset_minutes: i32,
+}
+
+/// Prints `day<TAB>class...` then one row per day with minutes (one decimal), oldest first.
+pub fn run(dir: &DataDir, args: &HistoryArgs) -> anyhow::Result<()> {
+    let store = profile::open_existing_store(dir)?;
+    let profile = profile::select(&store, args.profile.as_deref())?;
+    let now = bandx_desktop::store::now_ms();
+    let history = live::daily_history(&store, profile.id, args.days, now, args.utc_offset_minutes)?;
+    let mut header = vec!["day".to_string()];
+    header.extend(history.classes.iter().cloned());
+    println!("{}", header.join("\t"));
+    for (day, minutes) in history.days.iter().zip(&history.minutes) {
+        let cells: Vec<String> = minutes.iter().map(|m| format!("{m:.1}")).collect();
+        if cells.is_empty() {
+            println!("{day}");
+        } else {
+            println!("{day}\t{}", cells.join("\t"));
+        }
+    }
+    let windows: u64 = history.windows.iter().flatten().sum();
+    eprintln!(
+        "profile {:?}: {windows} windows of {WINDOW_SECONDS} s in {} day(s)",
+        profile.name, args.days
+    );
+    Ok(())
+}

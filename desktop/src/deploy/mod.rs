@@ -1,0 +1,17 @@
+//! Deployment: getting a personalized model (or a whole firmware) onto the band. One service, two
+//! transports:
+//! - [`payload`]: what is written, checked once the way the band checks it (both transports);
+//! - [`progress`]: one progress event and callback trait for both (the CLI draws bars, the app sends events);
+//! - [`record`]: the deployment's row in the store, kept the same way for both;
+//! - [`ble`]: the band's update protocol over a BLE link (resume, commit, confirmation);
+//! - [`usb`]: the ESP32 ROM serial loader, through espflash.
+
+pub mod ble;
+pub mod payload;
+pub mod progress;
+pub mod record;
+pub mod usb;
+
+pub use payload::{Payload, PayloadError, firmware_version};
+pub use progress::{DeployProgress, DeployTarget, Progress, Stage};
+pub use record::{Outcome, Recorded, Recording, usb_band};

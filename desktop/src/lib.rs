@@ -1,0 +1,21 @@
+//! bandx-desktop: everything BandX Studio does on the desktop, with no window attached. The Tauri app
+//! (`src-tauri`) and the `bandx` CLI (`cli/`) are two front ends on this one library.
+//!
+//! - [`link`]: the radio (btleplug, or the virtual band) behind one `Link` trait;
+//! - [`band`]: a typed client of the band's protocol over a link;
+//! - [`store`]: the SQLite store (profiles, recordings, models, deployments, predictions), export/import;
+//! - [`calibrate`]: guided recording with per-window quality checks;
+//! - [`train`]: the personalization job and its cross-validated estimate;
+//! - [`deploy`]: writing a model or a firmware to the band, over BLE or USB;
+//! - [`live`]: the band's predictions, checked by shadow inference and stored;
+//! - [`plots`]: SVG charts; [`paths`]: where the data lives.
+
+pub mod band;
+pub mod calibrate;
+pub mod deploy;
+pub mod link;
+pub mod live;
+pub mod paths;
+pub mod plots;
+pub mod store;
+pub mod train;

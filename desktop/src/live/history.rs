@@ -1,0 +1,63 @@
+//! The activity history: per-day minutes per class from the stored predictions.
+
+use bandx_core::WINDOW_HOP;
+
+use crate::store::{Day, ProfileId, Store, StoreError, UnixMs};
+
+/// Windows the band classifies per minute of activity: each window adds [`WINDOW_HOP`] new samples.
+pub const WINDOW_SECONDS: f64 = WINDOW_HOP as f64 / bandx_core::SAMPLE_RATE_HZ as f64;
+
+/// Per-day totals per class over the last `days` days up to `now_ms` (today included), as a table:
+/// `windows[d][c]` predictions of `classes[c]` on `days[d]`, `minutes` the same in minutes.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyHistory {
+    /// `YYYY-MM-DD`, oldest first, every day of the range (days without predictions are zeros).
+    pub days: Vec<String>,
+    /// Classes seen in the range, by name.
+    pub classes: Vec<String>,
+    pub windows: Vec<Vec<u64>>,
+    pub minutes: Vec<Vec<f64>>,
+}
+
+/// The history table the UI and `bandx history` show (see [`DailyHistory`]); days are local days
+/// at `utc_offset_minutes`.
+pub fn daily_history(
+    store: &Store,
+    profile: ProfileId,
+    days: u32,
+    now_ms: UnixMs,
+    utc_offset_minutes: i32,
+) -> Result<DailyHistory, StoreError> {
+    let days = i64::from(days.max(1));
+    let today = Day::of(now_ms, utc_offset_minutes);
+    let first = Day(today.0 - days + 1);
+    let offset_ms = i64::from(utc_offset_minutes) * 60_000;
+    let from_ms = first.0 * 86_400_000 - offset_ms;
+    let to_ms = (today.0 + 1) * 86_400_000 - offset_ms;
+    let totals = store.daily_totals(profile, from_ms, to_ms, utc_offset_minutes)?;
+    let mut classes: Vec<String> = totals.iter().map(|t| t.class.clone()).collect();
+    classes.sort();
+    classes.dedup();
+    let mut windows = vec![vec![0u64; classes.len()]; days as usize];
+    for t in &totals {
+        let d = (t.day.0 - first.0) as usize;
+        if let (Some(row), Ok(c)) = (windows.get_mut(d), classes.binary_search(&t.class)) {
+            row[c] += t.windows;
+        }
+    }
+    let minutes = windows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|&w| w as f64 * WINDOW_SECONDS / 60.0)
+                .collect()
+        })
+        .collect();
+    Ok(DailyHistory {
+        days: (0..days).map(|d| Day(first.0 + d).to_string()).collect(),
+        classes,
+        windows,
+        minutes,
+    })
+}

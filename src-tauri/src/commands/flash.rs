@@ -1,0 +1,337 @@
+//! Flash screen: one click writes the profile's newest model over BLE (the default), a firmware
+//! image over BLE, or either over USB; progress with speed and ETA; the band's own confirmation.
+//! Until the band confirms, it keeps running its previous model (the deploy modules' guarantee,
+//! said in every failure message).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, State};
+
+use crate::UiError;
+use crate::commands::bands::{ModelView, watch_connection};
+use crate::events::{self, BandState, JobEnd};
+use crate::state::{AppState, ConnectedBand, JobKind};
+use bandx_desktop::deploy::ble::{self, DeployError, DeployOptions};
+use bandx_desktop::deploy::usb::{self, FlashOptions, UsbError};
+use bandx_desktop::deploy::{DeployProgress, Payload, Recorded, Stage, usb_band};
+use bandx_desktop::store::{Model, ProfileId, Store, Transport};
+
+/// What the user asked for.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FlashRequest {
+    pub profile: ProfileId,
+    pub transport: Transport,
+    /// A firmware image (BLE firmware; USB firmware). `None` for USB writes the newest model.
+    pub file: Option<String>,
+    /// USB serial port; `None` finds the band's.
+    pub port: Option<String>,
+}
+
+/// Progress for the window, whatever the transport.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlashProgress {
+    pub stage: String,
+    pub bytes_sent: u64,
+    pub bytes_total: u64,
+    pub bytes_per_sec: f64,
+    pub eta_secs: Option<f64>,
+    pub reconnects: u32,
+}
+
+impl From<&DeployProgress> for FlashProgress {
+    fn from(p: &DeployProgress) -> Self {
+        FlashProgress {
+            stage: stage_text(p.stage).to_string(),
+            bytes_sent: p.bytes_sent,
+            bytes_total: p.bytes_total,
+            bytes_per_sec: p.bytes_per_sec,
+            eta_secs: p.eta_secs,
+            reconnects: p.reconnects,
+        }
+    }
+}
+
+/// A verified write.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlashResult {
+    pub transport: Transport,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub bytes_per_sec: f64,
+    pub reconnects: u32,
+    /// What the band reports afterwards (BLE; USB restarts the band without telling).
+    pub firmware: String,
+    pub model: Option<ModelView>,
+}
+
+#[tauri::command]
+pub async fn start_flash(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    request: FlashRequest,
+) -> Result<(), UiError> {
+    // An outdated model is refused here, before the job starts and the band is checked out.
+    let model = model_to_flash(&state.store(), &request)?;
+    let file = match &request.file {
+        Some(path) if !path.trim().is_empty() => Some(read_image(path)?),
+        _ => None,
+    };
+    let job = state.start_job(JobKind::Flash)?;
+    let state = state.inner().clone();
+    match request.transport {
+        Transport::Usb => {
+            let model = model.filter(|_| file.is_none());
+            if model.is_none() && file.is_none() {
+                return Err(no_model());
+            }
+            tauri::async_runtime::spawn_blocking(move || {
+                let result = flash_usb(&app, &state, &request, model, file, &job.cancel);
+                drop(job);
+                events::emit(&app, events::FLASH_DONE, JobEnd::of(result));
+            });
+        }
+        transport => {
+            let payload = match (transport, file) {
+                (Transport::BleFirmware, Some(image)) => Owned::Firmware(image),
+                (Transport::BleFirmware, None) => {
+                    return Err(UiError::new(
+                        "invalid",
+                        "No firmware image file was given",
+                        "Type the full path of the image (a .bin file)",
+                    ));
+                }
+                _ => Owned::Model(model.ok_or_else(no_model)?),
+            };
+            let band = state.check_out(JobKind::Flash).await?;
+            tauri::async_runtime::spawn(async move {
+                let result =
+                    flash_ble(&app, &state, request.profile, band, payload, &job.cancel).await;
+                drop(job);
+                events::emit(&app, events::FLASH_DONE, JobEnd::of(result));
+            });
+        }
+    }
+    Ok(())
+}
+
+enum Owned {
+    Model(Model),
+    Firmware(Vec<u8>),
+}
+
+async fn flash_ble(
+    app: &AppHandle,
+    state: &AppState,
+    profile: ProfileId,
+    band: ConnectedBand,
+    payload: Owned,
+    cancel: &AtomicBool,
+) -> Result<FlashResult, UiError> {
+    let ConnectedBand {
+        client,
+        link,
+        kind,
+        id,
+        address,
+        name,
+        band_id,
+    } = band;
+    let (payload, model_id, transport) = match &payload {
+        Owned::Model(m) => (Payload::Model(&m.blob), Some(m.id), Transport::BleModel),
+        Owned::Firmware(image) => (Payload::firmware(image), None, Transport::BleFirmware),
+    };
+    let recorded = Recorded {
+        store: &state.store,
+        profile,
+        band: band_id,
+        model: model_id,
+    };
+    let forward = app.clone();
+    let mut on_progress = move |p: &DeployProgress| {
+        events::emit(&forward, events::FLASH_PROGRESS, FlashProgress::from(p))
+    };
+    let done = ble::deploy_recorded(
+        &recorded,
+        link.as_ref(),
+        &id,
+        Some(client),
+        payload,
+        &DeployOptions::default(),
+        &mut on_progress,
+        cancel,
+    )
+    .await;
+    match done {
+        Ok((report, client, _deployment)) => {
+            let back = ConnectedBand {
+                client,
+                link,
+                kind,
+                id,
+                address,
+                name,
+                band_id,
+            };
+            if let Some(band) = state.check_in(back).await {
+                watch_connection(app.clone(), state.clone(), &band);
+            }
+            Ok(FlashResult {
+                transport,
+                bytes: report.bytes,
+                seconds: report.total_secs,
+                bytes_per_sec: report.bytes_per_sec,
+                reconnects: report.reconnects,
+                firmware: report.info_after.firmware_version.to_string(),
+                model: report.info_after.model.map(|m| ModelView {
+                    id: m.id,
+                    version: m.version,
+                    classes: m.labels.iter().map(|l| l.to_string()).collect(),
+                }),
+            })
+        }
+        Err(e) => {
+            // The deploy job dropped the connection: the window shows the band as disconnected.
+            *state.band_user.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            events::emit(
+                app,
+                events::BAND_STATE,
+                BandState {
+                    connected: false,
+                    reason: "requested",
+                    name: Some(name),
+                },
+            );
+            Err(deploy_error(e))
+        }
+    }
+}
+
+fn stage_text(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Connecting => "Connecting",
+        Stage::Sending => "Sending",
+        Stage::Resuming => "Resuming after a dropped connection",
+        Stage::Committing => "Committing",
+        Stage::Verifying => "Asking the band to confirm",
+        Stage::Rebooting => "The band restarts",
+        Stage::Done => "Done",
+    }
+}
+
+fn deploy_error(e: DeployError) -> UiError {
+    let code = match &e {
+        DeployError::Cancelled { .. } => "cancelled",
+        DeployError::Payload(_) => "invalid",
+        _ => "flash",
+    };
+    // Its messages are already sentences that say what the band keeps and what to do next.
+    UiError {
+        message: e.to_string(),
+        next_step: "Connect the band again on the Bands screen, then flash again.".into(),
+        code,
+    }
+}
+
+fn flash_usb(
+    app: &AppHandle,
+    state: &AppState,
+    request: &FlashRequest,
+    model: Option<Model>,
+    firmware: Option<Vec<u8>>,
+    cancel: &Arc<AtomicBool>,
+) -> Result<FlashResult, UiError> {
+    let payload = match (&firmware, &model) {
+        (Some(image), _) => Payload::firmware(image),
+        (None, Some(m)) => Payload::Model(&m.blob),
+        (None, None) => return Err(no_model()),
+    };
+    let total = payload.bytes().len() as u64;
+    let port = request.port.as_deref();
+    let recorded = Recorded {
+        store: &state.store,
+        profile: request.profile,
+        band: usb_band(&state.store(), port)?,
+        model: model.as_ref().map(|m| m.id),
+    };
+    let options = FlashOptions {
+        cancel: cancel.clone(),
+        ..FlashOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let flashed = usb::flash_recorded(
+        Some(&recorded),
+        || usb::open_line(port),
+        usb::Payload::unknown_band(payload),
+        &options,
+        &mut |p: &DeployProgress| events::emit(app, events::FLASH_PROGRESS, FlashProgress::from(p)),
+    );
+    match flashed {
+        Ok(report) => Ok(FlashResult {
+            transport: Transport::Usb,
+            bytes: total,
+            seconds: started.elapsed().as_secs_f64(),
+            bytes_per_sec: report.bytes_per_sec,
+            reconnects: 0,
+            firmware: String::new(),
+            model: model.map(|m| ModelView {
+                id: u32::try_from(m.profile.0).unwrap_or(u32::MAX),
+                version: m.version,
+                classes: m.classes,
+            }),
+        }),
+        Err(UsbError::Cancelled { .. }) => Err(UiError::cancelled("Flashing")),
+        Err(e) => Err(UiError {
+            message: e.to_string(),
+            next_step: "Check the cable and the port, then flash again.".into(),
+            code: "flash",
+        }),
+    }
+}
+
+/// The profile's newest model, which the request writes unless it names a firmware image file.
+/// A model the band cannot run with this build (made by an older version) is refused here, before
+/// anything is recorded or sent, with the reason and the way out: train again.
+pub fn model_to_flash(store: &Store, request: &FlashRequest) -> Result<Option<Model>, UiError> {
+    let model = store.latest_model(request.profile)?;
+    let has_file = request
+        .file
+        .as_deref()
+        .is_some_and(|f| !f.trim().is_empty());
+    let writes_model = match request.transport {
+        Transport::BleModel => true,
+        Transport::Usb => !has_file,
+        Transport::BleFirmware => false,
+    };
+    if writes_model && let Some(m) = &model {
+        m.ensure_current().map_err(|e| {
+            UiError::new(
+                "outdated",
+                e.to_string(),
+                "Press Train again on the Train screen: your recordings are kept",
+            )
+        })?;
+    }
+    Ok(model)
+}
+
+fn no_model() -> UiError {
+    UiError::new(
+        "no_model",
+        "This profile has no trained model yet",
+        "Train one on the Train screen",
+    )
+}
+
+fn read_image(path: &str) -> Result<Vec<u8>, UiError> {
+    let path = PathBuf::from(path.trim());
+    std::fs::read(&path).map_err(|e| {
+        UiError::new(
+            "invalid",
+            format!("Cannot read {} ({e})", path.display()),
+            "Check the file's full path",
+        )
+    })
+}

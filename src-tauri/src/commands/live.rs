@@ -1,0 +1,237 @@
+//! Live screen: the band's own predictions as they come (`live::run_live` on a spawned task, which
+//! stores them and checks them by shadow inference), the last hour as a timeline, today's totals.
+
+use serde::Serialize;
+use tauri::{AppHandle, State};
+
+use crate::commands::bands::watch_connection;
+use crate::events::{self, BandState, JobEnd};
+use crate::state::{AppState, JobKind, now_ms};
+use crate::{UiError, plot_options};
+use bandx_desktop::live::{self, LiveConfig, LiveError, LiveEvent, LiveTarget};
+use bandx_desktop::plots::{self, TimelinePoint};
+use bandx_desktop::store::ProfileId;
+
+/// One band prediction for the window.
+#[derive(Debug, Clone, Serialize)]
+pub struct LivePrediction {
+    pub window_seq: u32,
+    pub t_ms: i64,
+    pub class: String,
+    pub confidence: f32,
+}
+
+/// The desktop's check of one band window.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShadowCheck {
+    pub window_seq: u32,
+    pub agree: bool,
+    /// Agreement so far in this session, 0..=1.
+    pub rate: Option<f32>,
+}
+
+/// The live view paused (reconnecting, `reason` says why) or resumed.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveLink {
+    pub paused: bool,
+    pub reason: Option<String>,
+}
+
+/// What the Live screen shows besides the current prediction.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveSummaryView {
+    pub timeline_svg: String,
+    pub today: Vec<DailyTotalView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DailyTotalView {
+    pub class: String,
+    pub minutes: f64,
+}
+
+/// A band window covers this much new time (the hop between windows).
+const HOP_MS: i64 = 1500;
+
+/// Starts the band's predictions; they come as `live:prediction` events until cancelled.
+#[tauri::command]
+pub async fn start_live(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    profile: ProfileId,
+) -> Result<(), UiError> {
+    state.store().profile(profile)?;
+    let job = state.start_job(JobKind::Live)?;
+    let mut band = state.check_out(JobKind::Live).await?;
+    let state = state.inner().clone();
+    // Run like the flash job: on a blocking thread of its own, so the live future need not be Send.
+    tauri::async_runtime::spawn_blocking(move || {
+        let result = tauri::async_runtime::block_on(async {
+            let info = band.client.get_info().await.map_err(UiError::from)?;
+            let active = info.model.ok_or_else(|| live_error(LiveError::NoModel))?;
+            let shadow = live::deployed_blob(&state.store(), profile, band.band_id, &active)?;
+            let target = LiveTarget {
+                profile,
+                band: band.band_id,
+            };
+            let forward = app.clone();
+            let mut rate = None;
+            let mut on_event = move |e: LiveEvent| match e {
+                LiveEvent::Prediction {
+                    window_seq,
+                    class,
+                    confidence,
+                    t_ms,
+                    ..
+                } => events::emit(
+                    &forward,
+                    events::LIVE_PREDICTION,
+                    LivePrediction {
+                        window_seq,
+                        t_ms,
+                        class,
+                        confidence,
+                    },
+                ),
+                LiveEvent::Agreement { rate: r, .. } => rate = Some(r),
+                LiveEvent::Paused { reason } => events::emit(
+                    &forward,
+                    events::LIVE_LINK,
+                    LiveLink {
+                        paused: true,
+                        reason: Some(reason),
+                    },
+                ),
+                LiveEvent::Resumed => events::emit(
+                    &forward,
+                    events::LIVE_LINK,
+                    LiveLink {
+                        paused: false,
+                        reason: None,
+                    },
+                ),
+                LiveEvent::Shadow {
+                    window_seq, agree, ..
+                } => events::emit(
+                    &forward,
+                    events::LIVE_SHADOW,
+                    ShadowCheck {
+                        window_seq,
+                        agree,
+                        rate,
+                    },
+                ),
+                _ => {}
+            };
+            let link = band.link.clone();
+            live::run_live(
+                &mut band.client,
+                link.as_ref(),
+                &state.store,
+                &target,
+                shadow,
+                &LiveConfig::default(),
+                &mut on_event,
+                &job.cancel,
+            )
+            .await
+            .map_err(live_error)
+        });
+        let band_name = band.name.clone();
+        let back = tauri::async_runtime::block_on(state.check_in(band));
+        match back {
+            Some(band) => watch_connection(app.clone(), state.clone(), &band),
+            None => events::emit(
+                &app,
+                events::BAND_STATE,
+                BandState {
+                    connected: false,
+                    reason: "lost",
+                    name: Some(band_name),
+                },
+            ),
+        }
+        drop(job);
+        let end = match result {
+            Ok(summary) if summary.cancelled => Err(UiError::cancelled("The live view")),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        events::emit(&app, events::LIVE_DONE, JobEnd::of(end));
+    });
+    Ok(())
+}
+
+fn live_error(e: LiveError) -> UiError {
+    match e {
+        LiveError::Store(e) => e.into(),
+        LiveError::Band(e) => e.into(),
+        LiveError::NoModel => UiError::new(
+            "no_model",
+            "The band has no model to recognize activities with",
+            "Train a model and flash it on the Flash screen",
+        ),
+        LiveError::Reconnect(_) => UiError::new(
+            "connection_lost",
+            "The band went out of reach and did not come back",
+            "Everything it reported so far is saved. Connect it again on the Bands screen",
+        ),
+        other => UiError::new(
+            "live",
+            format!("The live view stopped: {other}"),
+            "Flash the model again on the Flash screen, then start the live view",
+        ),
+    }
+}
+
+/// The last hour as a timeline SVG and today's minutes per class. `offset` is the local time
+/// zone, minutes east of UTC.
+#[tauri::command]
+pub async fn live_summary(
+    state: State<'_, AppState>,
+    profile: ProfileId,
+    dark: bool,
+    offset: i32,
+) -> Result<LiveSummaryView, UiError> {
+    let now = now_ms();
+    let store = state.store();
+    let points: Vec<TimelinePoint> = store
+        .predictions_between(profile, now - 3_600_000, now + 1)?
+        .into_iter()
+        .map(|p| TimelinePoint {
+            t_ms: p.t_ms,
+            class: p.class,
+        })
+        .collect();
+    let classes = store
+        .latest_model(profile)?
+        .map(|m| m.classes)
+        .unwrap_or_default();
+    let history = live::daily_history(&store, profile, 1, now, offset.clamp(-14 * 60, 14 * 60))?;
+    drop(store);
+    let mut options = plot_options(dark);
+    options.height = 240;
+    let timeline_svg =
+        plots::activity_timeline(&points, &classes, now, HOP_MS, "Last hour", &options)
+            .map_err(|e| UiError::internal("Drawing the timeline", e))?;
+    let today = history
+        .minutes
+        .last()
+        .map(|row| {
+            history
+                .classes
+                .iter()
+                .zip(row)
+                .filter(|(_, m)| **m > 0.0)
+                .map(|(c, m)| DailyTotalView {
+                    class: c.clone(),
+                    minutes: *m,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(LiveSummaryView {
+        timeline_svg,
+        today,
+    })
+}

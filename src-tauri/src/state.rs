@@ -1,0 +1,286 @@
+//! What the app holds while it runs: the store, the links (Bluetooth and the virtual band), the
+//! connected band, and the long jobs in flight (each with its cancel flag).
+//!
+//! Everything sits behind async mutexes so commands never block the window's thread; long jobs run
+//! on spawned tasks and take the locks only for the moments they need them.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Mutex;
+
+use bandx_desktop::band::BandClient;
+use bandx_desktop::link::ble::BleLink;
+use bandx_desktop::link::sim::SimLink;
+use bandx_desktop::link::{ConnectionState, Link, ScanResult};
+use bandx_desktop::paths::DataDir;
+use bandx_desktop::store::{BandId, Store, StoreError};
+
+/// Environment variable naming the data directory (tests and the e2e run use a fresh one).
+pub const DATA_DIR_ENV: &str = "BANDX_DATA_DIR";
+
+/// Shared app state (cheap to clone: every clone is the same app).
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    pub data: DataDir,
+    /// Behind a std mutex (as `deploy::ble::Recorded` takes it): locked briefly, never across an await.
+    pub store: std::sync::Mutex<Store>,
+    pub links: Mutex<Links>,
+    pub band: Mutex<Option<Arc<ConnectedBand>>>,
+    /// The job that has the band checked out (calibration, flashing, live view), if any.
+    pub band_user: std::sync::Mutex<Option<JobKind>>,
+    pub jobs: Jobs,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+/// The links opened so far: each is opened once and kept (the virtual band's flash file can only
+/// be open once).
+#[derive(Default)]
+pub struct Links {
+    pub ble: Option<Arc<BleLink>>,
+    pub sim: Option<Arc<SimLink>>,
+    /// What the last scans found, by id (connect needs the address and name).
+    pub seen: HashMap<String, ScanResult>,
+}
+
+/// Which kind of link a band is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    Bluetooth,
+    Virtual,
+}
+
+/// The band the app is talking to.
+pub struct ConnectedBand {
+    pub client: BandClient,
+    /// The link it came through (a job reconnects through it after a drop).
+    pub link: Arc<dyn Link>,
+    pub kind: LinkKind,
+    pub id: String,
+    pub address: String,
+    pub name: String,
+    /// The band's row in the store.
+    pub band_id: BandId,
+}
+
+impl AppState {
+    /// Opens the store in `data` (creating the directory).
+    pub fn open(data: DataDir) -> Result<AppState, StoreError> {
+        if let Err(e) = std::fs::create_dir_all(data.root()) {
+            tracing::warn!("cannot create {}: {e}", data.root().display());
+        }
+        let store = Store::open(data.store_path())?;
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                data,
+                store: std::sync::Mutex::new(store),
+                links: Mutex::new(Links::default()),
+                band: Mutex::new(None),
+                band_user: std::sync::Mutex::new(None),
+                jobs: Jobs::default(),
+            }),
+        })
+    }
+
+    /// `$BANDX_DATA_DIR` if set, else the user's data directory.
+    pub fn data_dir_from_env() -> Result<DataDir, bandx_desktop::paths::NoHome> {
+        let dir = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty());
+        DataDir::from_option(dir.as_deref().map(Path::new))
+    }
+
+    /// The store, locked (a panic elsewhere while it was held does not lock the user out).
+    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The connected band, or the error telling the user to connect one (or that a job uses it).
+    pub async fn connected(&self) -> Result<Arc<ConnectedBand>, super::UiError> {
+        if let Some(user) = *self.band_user.lock().unwrap_or_else(|e| e.into_inner()) {
+            return Err(super::UiError::busy(user.label()));
+        }
+        self.band
+            .lock()
+            .await
+            .clone()
+            .ok_or_else(super::UiError::not_connected)
+    }
+
+    /// Takes the band for a job that needs it to itself (it may replace the client when the link
+    /// drops and comes back). Give it back with [`AppState::check_in`].
+    pub async fn check_out(&self, job: JobKind) -> Result<ConnectedBand, super::UiError> {
+        let mut slot = self.band.lock().await;
+        let band = slot.take().ok_or_else(super::UiError::not_connected)?;
+        match Arc::try_unwrap(band) {
+            Ok(band) => {
+                *self.band_user.lock().unwrap_or_else(|e| e.into_inner()) = Some(job);
+                Ok(band)
+            }
+            Err(shared) => {
+                *slot = Some(shared);
+                Err(super::UiError::busy("Another request to the band"))
+            }
+        }
+    }
+
+    /// Gives a checked-out band back; returns false (and forgets it) when its link is down.
+    pub async fn check_in(&self, band: ConnectedBand) -> Option<Arc<ConnectedBand>> {
+        *self.band_user.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if *band.client.connection().state().borrow() != ConnectionState::Connected {
+            return None;
+        }
+        let band = Arc::new(band);
+        *self.band.lock().await = Some(band.clone());
+        Some(band)
+    }
+}
+
+/// The kinds of long job; at most one of each runs at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Train,
+    Calibrate,
+    Flash,
+    Live,
+}
+
+impl JobKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            JobKind::Train => "Training",
+            JobKind::Calibrate => "Calibration",
+            JobKind::Flash => "Flashing",
+            JobKind::Live => "The live view",
+        }
+    }
+}
+
+/// Cancel flags of the running jobs.
+#[derive(Default)]
+pub struct Jobs {
+    running: std::sync::Mutex<HashMap<JobKind, Arc<AtomicBool>>>,
+}
+
+/// A running job's registration; dropping it ends the registration.
+pub struct JobGuard {
+    jobs: Arc<Inner>,
+    kind: JobKind,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Drop for JobGuard {
+    fn drop(&mut self) {
+        let mut running = self.jobs.jobs.lock();
+        if running
+            .get(&self.kind)
+            .is_some_and(|flag| Arc::ptr_eq(flag, &self.cancel))
+        {
+            running.remove(&self.kind);
+        }
+    }
+}
+
+impl Jobs {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<JobKind, Arc<AtomicBool>>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks the job of this kind to stop; false if none runs.
+    pub fn cancel(&self, kind: JobKind) -> bool {
+        match self.lock().get(&kind) {
+            Some(flag) => {
+                flag.store(true, Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn is_running(&self, kind: JobKind) -> bool {
+        self.lock().contains_key(&kind)
+    }
+}
+
+impl AppState {
+    /// Registers a job of `kind`, refusing a second one.
+    pub fn start_job(&self, kind: JobKind) -> Result<JobGuard, super::UiError> {
+        let mut running = self.jobs.lock();
+        if running.contains_key(&kind) {
+            return Err(super::UiError::busy(kind.label()));
+        }
+        let cancel = Arc::new(AtomicBool::new(false));
+        running.insert(kind, cancel.clone());
+        Ok(JobGuard {
+            jobs: self.inner.clone(),
+            kind,
+            cancel,
+        })
+    }
+}
+
+pub use bandx_desktop::store::now_ms;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> (tempfile::TempDir, AppState) {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::open(DataDir::at(dir.path().join("data"))).unwrap();
+        (dir, state)
+    }
+
+    #[test]
+    fn one_job_of_a_kind_at_a_time_and_cancel_reaches_it() {
+        let (_dir, state) = state();
+        let train = state.start_job(JobKind::Train).unwrap();
+        assert_eq!(state.start_job(JobKind::Train).err().unwrap().code, "busy");
+        let flash = state.start_job(JobKind::Flash).unwrap();
+        assert!(state.jobs.cancel(JobKind::Train));
+        assert!(train.cancel.load(Ordering::SeqCst));
+        assert!(!flash.cancel.load(Ordering::SeqCst));
+        drop(train);
+        assert!(!state.jobs.is_running(JobKind::Train));
+        assert!(!state.jobs.cancel(JobKind::Train), "nothing left to cancel");
+        assert!(state.start_job(JobKind::Train).is_ok());
+    }
+
+    #[tokio::test]
+    async fn no_band_means_a_sentence_telling_where_to_connect_one() {
+        let (_dir, state) = state();
+        let e = state.connected().await.err().unwrap();
+        assert_eq!(e.code, "not_connected");
+        assert!(e.next_step.contains("Bands screen"));
+        assert_eq!(
+            state.check_out(JobKind::Flash).await.err().unwrap().code,
+            "not_connected"
+        );
+    }
+
+    #[test]
+    fn the_store_lives_in_the_data_dir() {
+        let (dir, state) = state();
+        assert_eq!(
+            state.store().path(),
+            Some(
+                dir.path()
+                    .join("data")
+                    .join(bandx_desktop::paths::STORE_FILE_NAME)
+                    .as_path()
+            )
+        );
+    }
+}

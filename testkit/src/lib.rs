@@ -1,0 +1,109 @@
+//! bandx-testkit: fixtures the tests of bandx-desktop, the `bandx` CLI and the app share (a dev-dependency
+//! only). Each builds real things through the real APIs: a calibration recording goes through the store's
+//! `RecordingWriter` as the app's recording does, a blob is written by bandx-core's writer.
+
+use bandx_core::blob::{DIGEST_LEN, sha256};
+use bandx_core::demo::{DEMO_BLOB_CAPACITY, write_demo_model};
+use bandx_desktop::store::{
+    ClassId, FlushPolicy, FullScale, NewRecording, NewWindow, ProfileId, RawSample,
+    RecordingWriter, Store, Verdict,
+};
+use bandx_sim::wearer::{Activity, Style, Wearer, bundled_excerpt};
+
+/// The full scale the fixtures' recordings claim (the band's default).
+pub const FS: FullScale = FullScale {
+    accel_g: 8,
+    gyro_dps: 1000,
+};
+
+/// The virtual wearer (WISDM subject 1650's bundled excerpt), wearing the band on the other wrist.
+pub fn wearer() -> Wearer {
+    Wearer::new(bundled_excerpt(), Activity::WALKING, Style::DIFFERENT)
+        .expect("the bundled excerpt")
+}
+
+/// One class's calibration, as the app records it.
+pub struct Calibration<'a> {
+    pub name: &'a str,
+    pub activity: Activity,
+    /// Good windows, then `rejected` rejected ones (3 s, 50 % overlap).
+    pub good: usize,
+    pub rejected: usize,
+    pub started_at_ms: i64,
+}
+
+/// Records `good + rejected` calibration windows of the wearer doing `activity` into a new class: raw i16
+/// samples through the store's `RecordingWriter`, then one window row each (the first `good` good).
+pub fn record_class(
+    store: &Store,
+    profile: ProfileId,
+    wearer: &mut Wearer,
+    c: &Calibration<'_>,
+) -> ClassId {
+    let class = store.add_class(profile, c.name, 1).unwrap();
+    let recording = store
+        .create_recording(
+            profile,
+            &NewRecording {
+                class: Some(class),
+                band: None,
+                started_at_ms: c.started_at_ms,
+                sample_rate_hz: 20.0,
+                full_scale: FS,
+            },
+        )
+        .unwrap();
+    wearer.set_activity(c.activity).unwrap();
+    let windows = c.good + c.rejected;
+    let samples = 30 * (windows - 1) + 60;
+    let mut writer = RecordingWriter::new(store, recording, FlushPolicy::default()).unwrap();
+    for i in 0..samples {
+        let raw = wearer.next_raw(bandx_core::imu::FullScale::DEFAULT);
+        let sample = RawSample {
+            frame_seq: i as u32 / 4,
+            t_ms: i as i64 * 50,
+            accel: raw.accel,
+            gyro: raw.gyro,
+        };
+        writer.push(store, sample).unwrap();
+    }
+    writer.flush(store).unwrap();
+    for w in 0..windows {
+        let (verdict, reason) = if w < c.good {
+            (Verdict::Good, None)
+        } else {
+            (Verdict::Rejected, Some("too little motion".to_string()))
+        };
+        store
+            .add_window(
+                recording,
+                &NewWindow {
+                    start_index: 30 * w as u64,
+                    verdict,
+                    reason,
+                },
+            )
+            .unwrap();
+    }
+    class
+}
+
+/// A small valid model (bandx-core's demo: 7 classes, weights drawn from `seed`) that is not the one a
+/// fresh virtual band starts with.
+pub fn demo_blob(id: u32, version: u32, seed: u32) -> Vec<u8> {
+    let mut buf = vec![0u8; DEMO_BLOB_CAPACITY];
+    let n = write_demo_model(&mut buf, id, version, seed).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+/// `blob` with its format-version field (bytes 4..6, FORMAT.md) set to `version` and its SHA-256 digest
+/// recomputed, so the version is all that differs.
+pub fn with_format_version(blob: &[u8], version: u16) -> Vec<u8> {
+    let mut out = blob.to_vec();
+    out[4..6].copy_from_slice(&version.to_le_bytes());
+    let body = out.len() - DIGEST_LEN;
+    let digest = sha256(&out[..body]);
+    out[body..].copy_from_slice(&digest);
+    out
+}
