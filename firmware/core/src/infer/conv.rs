@@ -15,8 +15,8 @@
 //! A layer whose `K` rows do not fit the scratch takes [`Conv::run_direct`], the original loop.
 
 use super::DECISION_BITS;
+use super::requant::{Requant, mul_shift_div};
 use crate::blob::{Filter, MAX_CLASSES, Shape};
-use crate::quant::{mul_shift_div, round_mul_shift};
 
 /// Output steps computed together per weight load.
 const BLOCK: usize = 4;
@@ -112,19 +112,19 @@ impl Conv<'_, '_> {
             let base = f
                 .bias(oc)
                 .wrapping_sub((self.in_zp as i32).wrapping_mul(w_sum));
-            let (m, shift) = (f.multiplier(oc), f.shift(oc));
+            let requant = Requant::new(f.multiplier(oc), f.shift(oc));
             let mut t = t0;
             while t + BLOCK <= steps.end {
                 let acc = dot_block(xs, (t - t0) * ic, ic, w);
                 for (q, &a) in acc.iter().enumerate() {
                     let acc = base.wrapping_add(a);
-                    store.put(dst, self.out, t + q, oc, acc, (m, shift), &mut fine);
+                    store.put(dst, self.out, t + q, oc, acc, &requant, &mut fine);
                 }
                 t += BLOCK;
             }
             while t < steps.end {
                 let a = dot(xs.get((t - t0) * ic..).unwrap_or(&[]), w);
-                store.put(dst, self.out, t, oc, base.wrapping_add(a), (m, shift), &mut fine);
+                store.put(dst, self.out, t, oc, base.wrapping_add(a), &requant, &mut fine);
                 t += 1;
             }
         }
@@ -161,8 +161,8 @@ impl Conv<'_, '_> {
                         }
                     }
                 }
-                let requant = (f.multiplier(oc), f.shift(oc));
-                store.put(dst, self.out, t, oc, acc, requant, &mut fine);
+                let requant = Requant::new(f.multiplier(oc), f.shift(oc));
+                store.put(dst, self.out, t, oc, acc, &requant, &mut fine);
             }
         }
     }
@@ -231,15 +231,16 @@ impl Store {
         t: usize,
         oc: usize,
         acc: i32,
-        (multiplier, shift): (i32, i8),
+        requant: &Requant,
         fine: &mut Option<&mut [i32; MAX_CLASSES]>,
     ) {
         if t == 0
             && let Some(slot) = fine.as_deref_mut().and_then(|v| v.get_mut(oc))
         {
-            *slot = mul_shift_div(acc as i64, multiplier, shift, DECISION_BITS, 1);
+            let (m, shift) = (requant.multiplier, requant.shift);
+            *slot = mul_shift_div(acc as i64, m, shift, DECISION_BITS, 1);
         }
-        let scaled = round_mul_shift(acc, multiplier, shift);
+        let scaled = requant.apply(acc);
         let q = self
             .out_zp
             .saturating_add(scaled)

@@ -8,7 +8,7 @@
 
 use super::DECISION_BITS;
 use crate::blob::{Filter, MAX_CLASSES, Shape};
-use crate::quant::mul_shift_div;
+use super::requant::mul_shift_div;
 
 /// Longest pool input whose column sums fit `i16`: `|Σ_t x| <= 128 · 256 = 32768` (and the most
 /// negative sum, `-128 · 256`, is `i16::MIN`).

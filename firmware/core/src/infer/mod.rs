@@ -17,6 +17,7 @@ mod head;
 #[cfg(test)]
 mod legacy;
 mod pool;
+mod requant;
 #[cfg(test)]
 mod tests;
 
