@@ -8,9 +8,12 @@
 //!    input zero point: no edge cases in the inner loop;
 //! 2. folds the zero point into the bias once per channel: `Σ (x − zp)·w = Σ x·w − zp·Σ w`, exact in
 //!    wrapping `i32` arithmetic, which is what the original per-tap loop computed;
-//! 3. computes [`BLOCK`] time steps together, so every weight byte loaded serves four outputs (on a
+//! 3. computes [`BLOCK`] time steps together, so every weight byte loaded serves five outputs (on a
 //!    scalar core: one `lb`, then `lh`/`mul`/`add` per output; on x86 the loop vectorizes to `pmaddwd`);
 //! 4. specializes the common channel counts, so the row offsets are constants (immediates on RISC-V).
+//!
+//! 5. fuses a following MaxPool1d ([`Conv::run_pooled`]): only each window's largest accumulator is
+//!    requantized, and the pre-pool tensor is never written.
 //!
 //! A layer whose `K` rows do not fit the scratch takes [`Conv::run_direct`], the original loop.
 
@@ -18,8 +21,12 @@ use super::DECISION_BITS;
 use super::requant::{Requant, mul_shift_div};
 use crate::blob::{Filter, MAX_CLASSES, Shape};
 
-/// Output steps computed together per weight load.
-const BLOCK: usize = 4;
+/// Output steps computed together per weight load: 5 divides the shipped network's lengths (60, 30,
+/// 15; also 20), so no step is left for the slower one-at-a-time loop.
+const BLOCK: usize = 5;
+
+/// Longest pooled output [`Conv::run_pooled`] handles (its per-channel maxima live on the stack).
+const MAX_POOLED: usize = 64;
 
 /// One Conv1d (or Dense) applied to a `[t][c]` tensor.
 pub(super) struct Conv<'f, 'a> {
@@ -65,6 +72,85 @@ impl Conv<'_, '_> {
         }
     }
 
+    /// This convolution followed by MaxPool1d of `size` (output `pooled`), in one pass: the pool keeps
+    /// the largest accumulator of each window and only that one is requantized (requantization is
+    /// monotone for a multiplier >= 0, which the parser guarantees; other channels take the max of the
+    /// requantized values). Returns false, having done nothing, when the whole input does not fit the
+    /// scratch at once or the pooled length exceeds [`MAX_POOLED`]; then run the two layers apart.
+    pub fn run_pooled(
+        &self,
+        src: &[u8],
+        dst: &mut [u8],
+        scratch: &mut [i16],
+        size: usize,
+        pooled: Shape,
+    ) -> bool {
+        let ic = self.inp.channels;
+        let rows = self.out.len + self.f.kernel as usize - 1;
+        if ic == 0 || size == 0 || pooled.len > MAX_POOLED || rows * ic > scratch.len() {
+            return false;
+        }
+        let xs = &mut scratch[..rows * ic];
+        self.load_rows(src, 0, xs);
+        match ic {
+            6 => self.tile_pooled::<6>(xs, dst, size, pooled),
+            8 => self.tile_pooled::<8>(xs, dst, size, pooled),
+            16 => self.tile_pooled::<16>(xs, dst, size, pooled),
+            32 => self.tile_pooled::<32>(xs, dst, size, pooled),
+            64 => self.tile_pooled::<64>(xs, dst, size, pooled),
+            _ => self.tile_pooled::<0>(xs, dst, size, pooled),
+        }
+        true
+    }
+
+    #[inline(always)]
+    fn tile_pooled<const IC: usize>(&self, xs: &[i16], dst: &mut [u8], size: usize, pooled: Shape) {
+        let ic = if IC == 0 { self.inp.channels } else { IC };
+        let f = self.f;
+        let store = Store::new(f);
+        let used = pooled.len * size;
+        let mut best = [0i32; MAX_POOLED];
+        let best = &mut best[..pooled.len];
+        for oc in 0..self.out.channels {
+            let w = f.kernel_weights(oc);
+            let base = self.base(oc, w);
+            let requant = Requant::new(f.multiplier(oc), f.shift(oc));
+            let monotone = requant.multiplier >= 0;
+            best.fill(i32::MIN);
+            let mut t = 0;
+            while t + BLOCK <= used {
+                let acc = dot_block(xs, t * ic, ic, w);
+                for (q, &a) in acc.iter().enumerate() {
+                    let acc = base.wrapping_add(a);
+                    keep_max(best, (t + q) / size, monotone, acc, &store, &requant);
+                }
+                t += BLOCK;
+            }
+            while t < used {
+                let acc = base.wrapping_add(dot(xs.get(t * ic..).unwrap_or(&[]), w));
+                keep_max(best, t / size, monotone, acc, &store, &requant);
+                t += 1;
+            }
+            for (p, &b) in best.iter().enumerate() {
+                let v = if monotone { store.value(b, &requant) } else { b };
+                store.write(dst, p * pooled.channels + oc, v);
+            }
+        }
+    }
+
+    /// The bias of output channel `oc` with the zero point folded in: `bias − zp·Σ w`.
+    fn base(&self, oc: usize, w: &[u8]) -> i32 {
+        if self.in_zp == 0 {
+            return self.f.bias(oc);
+        }
+        let w_sum = w
+            .iter()
+            .fold(0i32, |s, &b| s.wrapping_add(b as i8 as i32));
+        self.f
+            .bias(oc)
+            .wrapping_sub((self.in_zp as i32).wrapping_mul(w_sum))
+    }
+
     /// Fills `xs` with padded input rows `first..` as `i16`; rows outside the input hold the zero point.
     fn load_rows(&self, src: &[u8], first: usize, xs: &mut [i16]) {
         let ic = self.inp.channels;
@@ -106,25 +192,24 @@ impl Conv<'_, '_> {
         let store = Store::new(f);
         for oc in 0..self.out.channels {
             let w = f.kernel_weights(oc);
-            let w_sum = w
-                .iter()
-                .fold(0i32, |s, &b| s.wrapping_add(b as i8 as i32));
-            let base = f
-                .bias(oc)
-                .wrapping_sub((self.in_zp as i32).wrapping_mul(w_sum));
+            let base = self.base(oc, w);
             let requant = Requant::new(f.multiplier(oc), f.shift(oc));
             let mut t = t0;
             while t + BLOCK <= steps.end {
                 let acc = dot_block(xs, (t - t0) * ic, ic, w);
                 for (q, &a) in acc.iter().enumerate() {
-                    let acc = base.wrapping_add(a);
-                    store.put(dst, self.out, t + q, oc, acc, &requant, &mut fine);
+                    let v = store.value(base.wrapping_add(a), &requant);
+                    store.write(dst, (t + q) * self.out.channels + oc, v);
                 }
                 t += BLOCK;
             }
             while t < steps.end {
-                let a = dot(xs.get((t - t0) * ic..).unwrap_or(&[]), w);
-                store.put(dst, self.out, t, oc, base.wrapping_add(a), &requant, &mut fine);
+                let acc = base.wrapping_add(dot(xs.get((t - t0) * ic..).unwrap_or(&[]), w));
+                if t == 0 {
+                    store_fine(&mut fine, oc, acc, &requant);
+                }
+                let v = store.value(acc, &requant);
+                store.write(dst, t * self.out.channels + oc, v);
                 t += 1;
             }
         }
@@ -162,7 +247,11 @@ impl Conv<'_, '_> {
                     }
                 }
                 let requant = Requant::new(f.multiplier(oc), f.shift(oc));
-                store.put(dst, self.out, t, oc, acc, &requant, &mut fine);
+                if t == 0 {
+                    store_fine(&mut fine, oc, acc, &requant);
+                }
+                let v = store.value(acc, &requant);
+                store.write(dst, t * self.out.channels + oc, v);
             }
         }
     }
@@ -172,22 +261,20 @@ impl Conv<'_, '_> {
 #[inline(always)]
 fn dot_block(xs: &[i16], at: usize, ic: usize, w: &[u8]) -> [i32; BLOCK] {
     let n = w.len();
-    let rows = (
-        xs.get(at..at + n),
-        xs.get(at + ic..at + ic + n),
-        xs.get(at + 2 * ic..at + 2 * ic + n),
-        xs.get(at + 3 * ic..at + 3 * ic + n),
-    );
-    let (Some(x0), Some(x1), Some(x2), Some(x3)) = rows else {
+    let row = |q: usize| xs.get(at + q * ic..at + q * ic + n);
+    let (Some(x0), Some(x1), Some(x2), Some(x3), Some(x4)) = (row(0), row(1), row(2), row(3), row(4))
+    else {
         return [0; BLOCK];
     };
     let mut a = [0i32; BLOCK];
-    for ((((&wb, &v0), &v1), &v2), &v3) in w.iter().zip(x0).zip(x1).zip(x2).zip(x3) {
+    let rows = w.iter().zip(x0).zip(x1).zip(x2).zip(x3).zip(x4);
+    for (((((&wb, &v0), &v1), &v2), &v3), &v4) in rows {
         let wv = wb as i8 as i32;
         a[0] = a[0].wrapping_add(v0 as i32 * wv);
         a[1] = a[1].wrapping_add(v1 as i32 * wv);
         a[2] = a[2].wrapping_add(v2 as i32 * wv);
         a[3] = a[3].wrapping_add(v3 as i32 * wv);
+        a[4] = a[4].wrapping_add(v4 as i32 * wv);
     }
     a
 }
@@ -223,29 +310,17 @@ impl Store {
         }
     }
 
+    /// The output value of accumulator `acc`: requantized, shifted by the zero point, clamped.
     #[inline(always)]
-    fn put(
-        &self,
-        dst: &mut [u8],
-        out: Shape,
-        t: usize,
-        oc: usize,
-        acc: i32,
-        requant: &Requant,
-        fine: &mut Option<&mut [i32; MAX_CLASSES]>,
-    ) {
-        if t == 0
-            && let Some(slot) = fine.as_deref_mut().and_then(|v| v.get_mut(oc))
-        {
-            let (m, shift) = (requant.multiplier, requant.shift);
-            *slot = mul_shift_div(acc as i64, m, shift, DECISION_BITS, 1);
-        }
-        let scaled = requant.apply(acc);
-        let q = self
-            .out_zp
-            .saturating_add(scaled)
-            .clamp(self.lower, self.upper);
-        let i = t * out.channels + oc;
+    fn value(&self, acc: i32, requant: &Requant) -> i32 {
+        self.out_zp
+            .saturating_add(requant.apply(acc))
+            .clamp(self.lower, self.upper)
+    }
+
+    /// Writes value `q` at flat index `i` of the output tensor.
+    #[inline(always)]
+    fn write(&self, dst: &mut [u8], i: usize, q: i32) {
         if self.wide {
             if let Some(d) = dst.get_mut(2 * i..2 * i + 2) {
                 d.copy_from_slice(&(q as i16).to_le_bytes());
@@ -253,5 +328,27 @@ impl Store {
         } else if let Some(d) = dst.get_mut(i) {
             *d = q as i8 as u8;
         }
+    }
+}
+
+/// Folds step accumulator `acc` into its pool window's maximum `best[p]` (by accumulator when
+/// requantization is monotone, else by output value).
+#[inline(always)]
+fn keep_max(best: &mut [i32], p: usize, monotone: bool, acc: i32, store: &Store, requant: &Requant) {
+    let key = if monotone {
+        acc
+    } else {
+        store.value(acc, requant)
+    };
+    if let Some(b) = best.get_mut(p) {
+        *b = (*b).max(key);
+    }
+}
+
+/// Records output channel `oc` of step 0 with [`DECISION_BITS`] more bits, when the caller wants them.
+fn store_fine(fine: &mut Option<&mut [i32; MAX_CLASSES]>, oc: usize, acc: i32, requant: &Requant) {
+    if let Some(slot) = fine.as_deref_mut().and_then(|v| v.get_mut(oc)) {
+        let (m, shift) = (requant.multiplier, requant.shift);
+        *slot = mul_shift_div(acc as i64, m, shift, DECISION_BITS, 1);
     }
 }

@@ -174,7 +174,8 @@ pub(crate) fn forward_with<'r>(
     // Where the last GlobalAvgPool's input still lies: (shape, zero point, at the front).
     let mut pooled: Option<(Shape, i8, bool)> = None;
     let last = layers.len().saturating_sub(1);
-    for (index, layer) in layers.iter().enumerate() {
+    let mut iter = layers.iter().enumerate().peekable();
+    while let Some((index, layer)) = iter.next() {
         let out = shape.after(&layer).map_err(|_| InferError::ShapeMismatch)?;
         let (ib, ob) = (shape.bytes(), out.bytes());
         if ib + ob > n {
@@ -235,8 +236,21 @@ pub(crate) fn forward_with<'r>(
                     in_zp: zero_point,
                     out,
                 };
-                conv.run(src, dst, scratch, None);
                 zero_point = filter.out_zero_point;
+                // A MaxPool1d right after runs fused: its output goes where it would have gone.
+                if let Some(&(_, pool @ Layer::MaxPool1d { size })) = iter.peek() {
+                    let pooled = out.after(&pool).map_err(|_| InferError::ShapeMismatch)?;
+                    let pb = pooled.bytes();
+                    let at = if in_front { ob - pb } else { 0 };
+                    let pooled_dst = &mut dst[at..at + pb];
+                    if conv.run_pooled(src, pooled_dst, scratch, size as usize, pooled) {
+                        iter.next();
+                        shape = pooled;
+                        in_front = !in_front;
+                        continue;
+                    }
+                }
+                conv.run(src, dst, scratch, None);
             }
             // Dense on a length-1 tensor is a kernel-1 convolution without padding.
             Layer::Dense(filter) => {

@@ -430,8 +430,14 @@ impl RandomFilter {
 }
 
 fn random_filter(rng: &mut Rng, ic: usize, oc: usize, k: usize) -> RandomFilter {
+    // Some layers have tiny weights and large multipliers: there one accumulator step is a visible
+    // fraction of an output step, so an accumulator that is off by one shows in the output.
+    let tiny = rng.below(3) == 0;
     let weights = (0..oc * k * ic)
-        .map(|_| rng.below(256) as u8 as i8)
+        .map(|_| match tiny {
+            true => rng.below(5) as i8 - 2,
+            false => rng.below(256) as u8 as i8,
+        })
         .collect();
     let bias = (0..oc)
         .map(|_| match rng.below(4) {
@@ -439,8 +445,18 @@ fn random_filter(rng: &mut Rng, ic: usize, oc: usize, k: usize) -> RandomFilter 
             _ => rng.below(200_001) as i32 - 100_000,
         })
         .collect();
+    // Mostly multipliers that keep outputs inside the int8 range (where an off-by-one accumulator
+    // shows), some from tiny to saturating.
+    let fan_in = (ic * k) as f64;
     let (multiplier, shift) = (0..oc)
-        .map(|_| quantize_multiplier(10f64.powf(rng.uniform(-7.0, 1.0))))
+        .map(|_| {
+            let real = match rng.below(4) {
+                0 => 10f64.powf(rng.uniform(-7.0, 1.0)),
+                _ if tiny => rng.uniform(0.05, 0.5) / fan_in.sqrt(),
+                _ => rng.uniform(0.2, 4.0) / (128.0 * fan_in.sqrt()),
+            };
+            quantize_multiplier(real)
+        })
         .unzip();
     RandomFilter {
         shape: (ic as u16, oc as u16, k as u8),
@@ -455,9 +471,10 @@ fn random_filter(rng: &mut Rng, ic: usize, oc: usize, k: usize) -> RandomFilter 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
 
-    /// The fast kernels give exactly the original engine's output, fine logits and every byte of the
-    /// arena, on random models and inputs, with the normal scratch and with scratch so small that the
-    /// convolutions tile their input (or fall back to the original loop) and the head sums per channel.
+    /// The fast kernels give exactly the original engine's int8 logits and fine logits on random models
+    /// and inputs, with the normal scratch and with scratch so small that the convolutions tile their
+    /// input (or fall back to the original loop), pooling is not fused and the head sums per channel.
+    /// (The arenas differ by design: a fused convolution + pool never writes the pre-pool tensor.)
     #[test]
     fn fast_engine_is_bit_identical_to_the_original(
         seed in proptest::prelude::any::<u64>(),
@@ -490,7 +507,6 @@ proptest::proptest! {
         let classes = model.labels().len();
         proptest::prop_assert_eq!(&old_int8[..], new.int8);
         proptest::prop_assert_eq!(&old_fine[..classes], &new.fine[..classes]);
-        proptest::prop_assert_eq!(old_arena, new_arena);
     }
 }
 
