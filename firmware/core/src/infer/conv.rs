@@ -118,17 +118,18 @@ impl Conv<'_, '_> {
             let monotone = requant.multiplier >= 0;
             best.fill(i32::MIN);
             let mut t = 0;
+            let mut window = PoolWindow::new(size);
             while t + BLOCK <= used {
                 let acc = dot_block(xs, t * ic, ic, w);
-                for (q, &a) in acc.iter().enumerate() {
+                for &a in &acc {
                     let acc = base.wrapping_add(a);
-                    keep_max(best, (t + q) / size, monotone, acc, &store, &requant);
+                    keep_max(best, window.next(), monotone, acc, &store, &requant);
                 }
                 t += BLOCK;
             }
             while t < used {
                 let acc = base.wrapping_add(dot(xs.get(t * ic..).unwrap_or(&[]), w));
-                keep_max(best, t / size, monotone, acc, &store, &requant);
+                keep_max(best, window.next(), monotone, acc, &store, &requant);
                 t += 1;
             }
             for (p, &b) in best.iter().enumerate() {
@@ -328,6 +329,35 @@ impl Store {
         } else if let Some(d) = dst.get_mut(i) {
             *d = q as i8 as u8;
         }
+    }
+}
+
+/// The pool window of consecutive steps, without a division per step.
+struct PoolWindow {
+    size: usize,
+    index: usize,
+    filled: usize,
+}
+
+impl PoolWindow {
+    fn new(size: usize) -> Self {
+        PoolWindow {
+            size,
+            index: 0,
+            filled: 0,
+        }
+    }
+
+    /// The window of the next step.
+    #[inline(always)]
+    fn next(&mut self) -> usize {
+        let index = self.index;
+        self.filled += 1;
+        if self.filled == self.size {
+            self.index += 1;
+            self.filled = 0;
+        }
+        index
     }
 }
 
