@@ -209,7 +209,11 @@ fn budget(c: &mut Criterion) {
     let generic = Model::parse(&shipped).expect("shipped blob parses");
     let mut arena = vec![0u8; generic.arena_size()];
     c.bench_function("infer shipped 18-class window (f32 in)", |b| {
-        b.iter(|| generic.infer(black_box(&window), &mut arena).expect("infer"))
+        b.iter(|| {
+            generic
+                .infer(black_box(&window), &mut arena)
+                .expect("infer")
+        })
     });
     c.bench_function("parse + verify blob (SHA-256)", |b| {
         b.iter(|| Model::parse(black_box(demo)).expect("parse"))

@@ -6,8 +6,9 @@
 //! 1. copies the input rows a tile of outputs needs into a stack scratch as `i16` (int8 activations
 //!    widened, int16 ones decoded once from little-endian bytes), with the padding rows holding the
 //!    input zero point: no edge cases in the inner loop;
-//! 2. folds the zero point into the bias once per channel: `Σ (x − zp)·w = Σ x·w − zp·Σ w`, exact in
-//!    wrapping `i32` arithmetic, which is what the original per-tap loop computed;
+//! 2. subtracts the zero point once per loaded int8 value, or for an int16 input folds it into the bias once
+//!    per channel: `Σ (x − zp)·w = Σ x·w − zp·Σ w`, exact in wrapping `i32` arithmetic, which is what the
+//!    original per-tap loop computed;
 //! 3. computes [`BLOCK`] time steps together, so every weight byte loaded serves five outputs (on a
 //!    scalar core: one `lb`, then `lh`/`mul`/`add` per output; on x86 the loop vectorizes to `pmaddwd`);
 //! 4. specializes the common channel counts, so the row offsets are constants (immediates on RISC-V).
@@ -133,26 +134,30 @@ impl Conv<'_, '_> {
                 t += 1;
             }
             for (p, &b) in best.iter().enumerate() {
-                let v = if monotone { store.value(b, &requant) } else { b };
+                let v = if monotone {
+                    store.value(b, &requant)
+                } else {
+                    b
+                };
                 store.write(dst, p * pooled.channels + oc, v);
             }
         }
     }
 
-    /// The bias of output channel `oc` with the zero point folded in: `bias − zp·Σ w`.
+    /// The bias of output channel `oc` with an int16 input's zero point folded in: `bias − zp·Σ w`.
     fn base(&self, oc: usize, w: &[u8]) -> i32 {
-        if self.in_zp == 0 {
+        if self.in_zp == 0 || !self.inp.wide {
             return self.f.bias(oc);
         }
-        let w_sum = w
-            .iter()
-            .fold(0i32, |s, &b| s.wrapping_add(b as i8 as i32));
+        let w_sum = w.iter().fold(0i32, |s, &b| s.wrapping_add(b as i8 as i32));
         self.f
             .bias(oc)
             .wrapping_sub((self.in_zp as i32).wrapping_mul(w_sum))
     }
 
-    /// Fills `xs` with padded input rows `first..` as `i16`; rows outside the input hold the zero point.
+    /// Fills `xs` with padded input rows `first..` as `i16`: int8 activations minus the zero point (at most
+    /// 255 in size), int16 ones as they are (`x − zp` might not fit; [`Self::base`] folds their zero point
+    /// into the bias). Padding rows hold the zero point, i.e. 0 once it is subtracted.
     fn load_rows(&self, src: &[u8], first: usize, xs: &mut [i16]) {
         let ic = self.inp.channels;
         for (j, row) in xs.chunks_exact_mut(ic).enumerate() {
@@ -168,11 +173,13 @@ impl Conv<'_, '_> {
                 }
                 Some(s) => {
                     let bytes = src.get(s * ic..(s + 1) * ic).unwrap_or(&[]);
+                    let zp = self.in_zp as i16;
                     for (x, &b) in row.iter_mut().zip(bytes) {
-                        *x = b as i8 as i16;
+                        *x = b as i8 as i16 - zp;
                     }
                 }
-                None => row.fill(self.in_zp as i16),
+                None if self.inp.wide => row.fill(self.in_zp as i16),
+                None => row.fill(0),
             }
         }
     }
@@ -227,10 +234,7 @@ impl Conv<'_, '_> {
                 let mut acc = f.bias(oc);
                 for k in 0..f.kernel as usize {
                     // Padded taps hold the input zero point and contribute (zp - zp) * w = 0.
-                    let Some(s) = (t + k)
-                        .checked_sub(self.padding)
-                        .filter(|&s| s < inp.len)
-                    else {
+                    let Some(s) = (t + k).checked_sub(self.padding).filter(|&s| s < inp.len) else {
                         continue;
                     };
                     let weights = f.weight_row(oc, k);
@@ -263,7 +267,8 @@ impl Conv<'_, '_> {
 fn dot_block(xs: &[i16], at: usize, ic: usize, w: &[u8]) -> [i32; BLOCK] {
     let n = w.len();
     let row = |q: usize| xs.get(at + q * ic..at + q * ic + n);
-    let (Some(x0), Some(x1), Some(x2), Some(x3), Some(x4)) = (row(0), row(1), row(2), row(3), row(4))
+    let (Some(x0), Some(x1), Some(x2), Some(x3), Some(x4)) =
+        (row(0), row(1), row(2), row(3), row(4))
     else {
         return [0; BLOCK];
     };
@@ -283,9 +288,9 @@ fn dot_block(xs: &[i16], at: usize, ic: usize, w: &[u8]) -> [i32; BLOCK] {
 /// `Σ_j x[j] · w[j]` (wrapping `i32`).
 #[inline(always)]
 fn dot(x: &[i16], w: &[u8]) -> i32 {
-    x.iter()
-        .zip(w)
-        .fold(0i32, |a, (&v, &wb)| a.wrapping_add(v as i32 * wb as i8 as i32))
+    x.iter().zip(w).fold(0i32, |a, (&v, &wb)| {
+        a.wrapping_add(v as i32 * wb as i8 as i32)
+    })
 }
 
 /// Requantizes accumulators and writes them (int8 or little-endian int16) into the `[t][c]` output.
@@ -364,7 +369,14 @@ impl PoolWindow {
 /// Folds step accumulator `acc` into its pool window's maximum `best[p]` (by accumulator when
 /// requantization is monotone, else by output value).
 #[inline(always)]
-fn keep_max(best: &mut [i32], p: usize, monotone: bool, acc: i32, store: &Store, requant: &Requant) {
+fn keep_max(
+    best: &mut [i32],
+    p: usize,
+    monotone: bool,
+    acc: i32,
+    store: &Store,
+    requant: &Requant,
+) {
     let key = if monotone {
         acc
     } else {

@@ -7,8 +7,8 @@
 //! `acc = len·bias + Σ_c w[c]·S[c] − len·zp·Σ_c w[c]` with `S[c] = Σ_t x[t][c]`, the same integer.
 
 use super::DECISION_BITS;
-use crate::blob::{Filter, MAX_CLASSES, Shape};
 use super::requant::mul_shift_div;
+use crate::blob::{Filter, MAX_CLASSES, Shape};
 
 /// Longest pool input whose column sums fit `i16`: `|Σ_t x| <= 128 · 256 = 32768` (and the most
 /// negative sum, `-128 · 256`, is `i16::MIN`).

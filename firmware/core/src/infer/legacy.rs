@@ -117,7 +117,11 @@ pub(super) fn forward<'r>(
     } else {
         &arena[n - bytes..]
     };
-    Ok(Logits { int8, fine })
+    Ok(Logits {
+        int8,
+        fine,
+        scale: None,
+    })
 }
 
 /// One Conv1d (or Dense, as a kernel-1 convolution) over a `[t][c]` tensor.
@@ -289,4 +293,3 @@ fn global_avg_pool(inp: Shape, src: &[u8], dst: &mut [u8]) {
         }
     }
 }
-

@@ -46,6 +46,8 @@ pub struct Prediction {
 pub(crate) struct Logits<'r> {
     pub int8: &'r [u8],
     pub fine: [i32; MAX_CLASSES],
+    /// The last layer's output scale when it is a Dense (what the softmax dequantizes with).
+    pub scale: Option<f32>,
 }
 
 /// Why inference could not run.
@@ -108,10 +110,7 @@ pub fn run_quantized(
         .get_mut(..needed)
         .ok_or(InferError::ArenaTooSmall { needed, got })?;
     let logits = forward(model.layers(), model.input_spec().zero_point, input, arena)?;
-    let scale = match model.layers().iter().last() {
-        Some(Layer::Dense(f)) => f.out_scale,
-        _ => return Err(InferError::ShapeMismatch),
-    };
+    let scale = logits.scale.ok_or(InferError::ShapeMismatch)?;
     Ok(predict(&logits, scale))
 }
 
@@ -174,8 +173,13 @@ pub(crate) fn forward_with<'r>(
     // Where the last GlobalAvgPool's input still lies: (shape, zero point, at the front).
     let mut pooled: Option<(Shape, i8, bool)> = None;
     let last = layers.len().saturating_sub(1);
+    let mut scale = None;
     let mut iter = layers.iter().enumerate().peekable();
     while let Some((index, layer)) = iter.next() {
+        scale = match layer {
+            Layer::Dense(f) => Some(f.out_scale),
+            _ => None,
+        };
         let out = shape.after(&layer).map_err(|_| InferError::ShapeMismatch)?;
         let (ib, ob) = (shape.bytes(), out.bytes());
         if ib + ob > n {
@@ -276,7 +280,7 @@ pub(crate) fn forward_with<'r>(
     } else {
         &arena[n - bytes..]
     };
-    Ok(Logits { int8, fine })
+    Ok(Logits { int8, fine, scale })
 }
 
 /// Argmax and softmax confidence of the final layer's output with the given output scale.
@@ -326,4 +330,3 @@ impl<'a> Model<'a> {
         self_test(self, arena)
     }
 }
-

@@ -16,7 +16,8 @@ pub(super) fn max_pool1d(size: usize, inp: Shape, src: &[u8], out: Shape, dst: &
         for r in rows {
             if inp.wide {
                 for (dc, rc) in d.chunks_exact_mut(2).zip(r.chunks_exact(2)) {
-                    let m = i16::from_le_bytes([dc[0], dc[1]]).max(i16::from_le_bytes([rc[0], rc[1]]));
+                    let m =
+                        i16::from_le_bytes([dc[0], dc[1]]).max(i16::from_le_bytes([rc[0], rc[1]]));
                     dc.copy_from_slice(&m.to_le_bytes());
                 }
             } else {

@@ -66,7 +66,13 @@ impl Requant {
 /// [`quant::mul_shift_div`] (one rounding of `acc · multiplier · 2^(shift − 31 + extra_bits) / divisor`),
 /// in 64-bit integers when they are exact (the head's sums and divisors always are): a 128-bit division
 /// is a long software routine on a 32-bit core.
-pub(super) fn mul_shift_div(acc: i64, multiplier: i32, shift: i8, extra_bits: u32, divisor: i64) -> i32 {
+pub(super) fn mul_shift_div(
+    acc: i64,
+    multiplier: i32,
+    shift: i8,
+    extra_bits: u32,
+    divisor: i64,
+) -> i32 {
     let right = 31 - shift as i32 - extra_bits.min(31) as i32;
     let divisor = divisor.max(1);
     // |numerator| < 2^31 · 2^31 and denominator < 2^20 · 2^40: no overflow, not even adding half.

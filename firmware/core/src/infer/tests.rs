@@ -533,7 +533,9 @@ fn fast_engine_matches_the_original_on_the_shipped_blobs() {
             assert_eq!(&old_int8[..], new.int8, "{}", path.display());
             assert_eq!(old_fine, new.fine, "{}", path.display());
         }
-        model.self_test(&mut std::vec![0u8; model.arena_size()]).unwrap();
+        model
+            .self_test(&mut std::vec![0u8; model.arena_size()])
+            .unwrap();
         checked += 1;
     }
     assert!(checked >= 1, "no blob in {}", dir.display());
