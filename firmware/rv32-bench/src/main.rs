@@ -5,8 +5,8 @@
 //! does: `Model::parse` (every field checked + SHA-256 of the blob, at boot and after an update), the
 //! blob's self-test (one inference compared with the stored logits; a mismatch fails the run), and
 //! `infer` on SI windows (input normalization in soft-float f32, the int8 layers, the softmax) and
-//! `infer_quantized` (the int8 layers and softmax only). It prints `key value` lines on the virt UART and
-//! exits through the virt test device (0x5555 = success).
+//! `infer_quantized` (the int8 layers and softmax only), then one call of a few primitives (`op` lines).
+//! It prints `key value` lines on the virt UART and exits through the virt test device (0x5555 = success).
 //!
 //! Bare metal glue only: the start code, the counter, the UART and the exit device need `unsafe` here;
 //! bandx-core itself has none.
@@ -91,10 +91,17 @@ impl Write for Uart {
 
 /// Ends qemu through the virt machine's test device: 0x5555 passes, `code << 16 | 0x3333` fails.
 fn exit(code: u32) -> ! {
-    let value = if code == 0 { 0x5555 } else { code << 16 | 0x3333 };
+    let value = if code == 0 {
+        0x5555
+    } else {
+        code << 16 | 0x3333
+    };
     // SAFETY: 0x10_0000 is the virt machine's sifive_test device.
     unsafe { core::ptr::write_volatile(0x10_0000 as *mut u32, value) };
-    loop {}
+    loop {
+        // SAFETY: `wfi` only waits for an interrupt (qemu has exited by now).
+        unsafe { asm!("wfi", options(nomem, nostack)) };
+    }
 }
 
 #[panic_handler]
@@ -171,9 +178,18 @@ extern "C" fn main() -> ! {
         let _ = writeln!(out, "{name} infer_max {worst}");
     }
     {
-        use bandx_core::quant::{mul_shift_div, round_mul_shift, quantize_i16};
-        let (a, _) = count(|| round_mul_shift(black_box(123_456), black_box(1_500_000_000), black_box(-9)));
-        let (b, _) = count(|| mul_shift_div(black_box(123_456), black_box(1_500_000_000), black_box(-9), 8, black_box(15)));
+        use bandx_core::quant::{mul_shift_div, quantize_i16, round_mul_shift};
+        let (a, _) =
+            count(|| round_mul_shift(black_box(123_456), black_box(1_500_000_000), black_box(-9)));
+        let (b, _) = count(|| {
+            mul_shift_div(
+                black_box(123_456),
+                black_box(1_500_000_000),
+                black_box(-9),
+                8,
+                black_box(15),
+            )
+        });
         let (c, _) = count(|| quantize_i16(black_box(1.234), black_box(0.001), 0));
         let _ = writeln!(out, "op round_mul_shift {a}");
         let _ = writeln!(out, "op mul_shift_div {b}");

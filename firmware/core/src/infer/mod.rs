@@ -1,10 +1,21 @@
 //! The int8 inference engine: integer-only layers over a caller-provided arena.
 //!
 //! Activations live in the arena as `[t][c]` int8 tensors; only the model input is int16 (int8 input
-//! steps were the largest rounding in the network), read by the first convolution. Each layer reads its input from one end of the
-//! arena and writes its output at the other end, so the arena needs `max(in + out)` bytes over the layers
-//! (what the blob declares). All layer math is integer (TFLite semantics), so results are bit-identical on
-//! every platform; f32 is used only to normalize/quantize the input and for the final softmax.
+//! steps were the largest rounding in the network), read by the first convolution. Each layer reads its
+//! input from one end of the arena and writes its output at the other end, so the arena needs
+//! `max(in + out)` bytes over the layers (what the blob declares). All layer math is integer (TFLite
+//! semantics), so results are bit-identical on every platform; f32 is used only to normalize/quantize
+//! the input and for the final softmax.
+//!
+//! Modules: `conv` (Conv1d and Dense as contiguous dot products over a 2 KB stack tile, a following
+//! max pool fused), `pool`, `head` (the final Dense on a global average pool), `requant`
+//! (per-channel requantization). The kernels before this layout live on, test-only, in `legacy`; a
+//! property test checks the two agree bit for bit on random models, inputs and scratch sizes.
+//!
+//! Cost (`make bench`, README "Speed"): the shipped generic 18-class blob (152 k MACs) takes 795 k
+//! instructions per window for the int8 layers and the decision on rv32imc (the ESP32-C3's ISA; 5.0 ms at
+//! 160 MHz; before: 2.84 M) and 1.0 M with the soft-float input normalization; stack: the 2 KB tile
+//! plus the 720-byte quantized input.
 
 use core::fmt;
 

@@ -1,6 +1,7 @@
 //! Pooling over `[t][c]` tensors: MaxPool1d (int8 or int16, size = stride, the tail dropped) and
 //! GlobalAvgPool (int8, rounded half away from zero). Each output row is the element-wise max of
-//! `size` contiguous input rows.
+//! `size` contiguous input rows. (A max pool right after a convolution usually runs fused into it,
+//! `Conv::run_pooled`; this one serves the other cases.)
 
 use crate::blob::Shape;
 
