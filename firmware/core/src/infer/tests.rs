@@ -546,3 +546,9 @@ fn quantized(model: &Model<'_>, window: &Window) -> [i16; INPUT_LEN] {
     quantize_window(model.input_spec(), window, &mut input);
     input
 }
+
+#[test]
+fn the_softmax_shortcut_is_exact() {
+    // `predict` adds 1.0 for the top class instead of computing exp_f32(0.0).
+    assert_eq!(crate::quant::exp_f32(0.0).to_bits(), 1.0f32.to_bits());
+}
