@@ -64,7 +64,10 @@ test-e2e:
 ## Benchmarks and budget reports: the band's budget (blob, arena, MACs, time per inference), the virtual band's
 ## upload throughput, and the paper's protocol on WISDM for the band's 7 classes (a few minutes; report in
 ## target/bench/bandx-model/report.json: PS(PM), int8 parity, personalization seconds for 7 x 15 windows).
+## The engine's figures also go to target/bench/engine.json: host us/window beside LiteRT's, and instructions
+## per window on the band's ISA (rv32imc, counted in qemu by scripts/rv32-bench, ~1 min; also rv32.json).
 bench: setup
+	bash scripts/rv32-bench --json target/bench/rv32.json
 	$(CARGO) bench -p bandx-core --bench budget
 	$(CARGO) run -p bandx-sim --example upload_report
 	# bandx-model at opt-level 3 (the workspace's dev profile builds it at 0), in its own target dir so the

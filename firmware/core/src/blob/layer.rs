@@ -36,6 +36,12 @@ impl<'a> Filter<'a> {
         self.weights.get(start..start + n).unwrap_or(&[])
     }
 
+    /// All `kernel × in_channels` weights of output channel `oc` (`[k][i]`, contiguous), as raw bytes.
+    pub fn kernel_weights(&self, oc: usize) -> &'a [u8] {
+        let n = self.kernel as usize * self.in_channels as usize;
+        self.weights.get(oc * n..(oc + 1) * n).unwrap_or(&[])
+    }
+
     /// Weight `[oc][k][ic]`.
     pub fn weight(&self, oc: usize, k: usize, ic: usize) -> i8 {
         self.weight_row(oc, k).get(ic).map_or(0, |&b| b as i8)
