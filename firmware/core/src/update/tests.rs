@@ -108,6 +108,9 @@ impl ModelStore for SimFlash {
 }
 
 impl FirmwareSink for SimFlash {
+    fn app_chip(&self) -> Chip {
+        Chip::Esp32C3
+    }
     fn firmware_capacity(&self) -> usize {
         64 * 1024
     }
@@ -155,6 +158,24 @@ fn booted_version(flash: &SimFlash) -> Option<u32> {
         .map(|m| m.version())
 }
 
+/// The slot a band booted on `flash` runs its model from.
+fn running(flash: &SimFlash) -> Option<Slot> {
+    active_model(flash, &mut arena()).map(|(slot, _)| slot)
+}
+
+/// `BeginUpdate` on a band booted on `flash`.
+fn begin(
+    rx: &mut UpdateReceiver,
+    flash: &mut SimFlash,
+    target: UpdateTarget,
+    total_len: u32,
+    sha256: [u8; 32],
+    version: u32,
+) -> Result<Progress, ErrorCode> {
+    let running = running(flash);
+    rx.begin(flash, running, target, total_len, sha256, version)
+}
+
 /// Sends a whole image in order and commits.
 fn install(
     rx: &mut UpdateReceiver,
@@ -163,7 +184,14 @@ fn install(
     image: &[u8],
     version: u32,
 ) -> Result<Committed, ErrorCode> {
-    rx.begin(flash, target, image.len() as u32, sha256(image), version)?;
+    begin(
+        rx,
+        flash,
+        target,
+        image.len() as u32,
+        sha256(image),
+        version,
+    )?;
     for (i, data) in image.chunks(200).enumerate() {
         let chunk = BulkChunk {
             target,
@@ -204,7 +232,8 @@ fn model_goes_to_the_inactive_slot_and_becomes_active_on_commit() {
     ));
     assert_eq!(booted_version(&flash), Some(2));
     // The next update overwrites A, never the active B.
-    rx.begin(
+    begin(
+        &mut rx,
         &mut flash,
         UpdateTarget::Model,
         v1.len() as u32,
@@ -223,7 +252,8 @@ fn commit_refuses_incomplete_wrong_digest_unparsable_and_failing_self_test() {
     install(&mut rx, &mut flash, UpdateTarget::Model, &good, 1).unwrap();
 
     let v2 = demo_blob(2, 2);
-    rx.begin(
+    begin(
+        &mut rx,
         &mut flash,
         UpdateTarget::Model,
         v2.len() as u32,
@@ -245,15 +275,15 @@ fn commit_refuses_incomplete_wrong_digest_unparsable_and_failing_self_test() {
     );
 
     // Begin again with the same image resumes at 100; sending the rest completes it.
-    let p = rx
-        .begin(
-            &mut flash,
-            UpdateTarget::Model,
-            v2.len() as u32,
-            sha256(&v2),
-            2,
-        )
-        .unwrap();
+    let p = begin(
+        &mut rx,
+        &mut flash,
+        UpdateTarget::Model,
+        v2.len() as u32,
+        sha256(&v2),
+        2,
+    )
+    .unwrap();
     assert_eq!(p.next_offset, 100);
     for (i, data) in v2[100..].chunks(200).enumerate() {
         let chunk = BulkChunk {
@@ -271,8 +301,15 @@ fn commit_refuses_incomplete_wrong_digest_unparsable_and_failing_self_test() {
 
     // Announced digest differs from the bytes.
     let mut rx = UpdateReceiver::new();
-    rx.begin(&mut flash, UpdateTarget::Model, v2.len() as u32, [0; 32], 3)
-        .unwrap();
+    begin(
+        &mut rx,
+        &mut flash,
+        UpdateTarget::Model,
+        v2.len() as u32,
+        [0; 32],
+        3,
+    )
+    .unwrap();
     for (i, data) in v2.chunks(200).enumerate() {
         rx.chunk(
             &mut flash,
@@ -310,16 +347,30 @@ fn commit_refuses_incomplete_wrong_digest_unparsable_and_failing_self_test() {
 
     // Too large for a slot.
     assert_eq!(
-        rx.begin(&mut flash, UpdateTarget::Model, SLOT as u32 + 1, [0; 32], 1),
+        begin(
+            &mut rx,
+            &mut flash,
+            UpdateTarget::Model,
+            SLOT as u32 + 1,
+            [0; 32],
+            1
+        ),
         Err(ErrorCode::TooLarge)
     );
+}
+
+fn app_image(chip: Chip, data_len: usize, seed: u32) -> Vec<u8> {
+    let mut out = vec![0u8; data_len + 256];
+    let len = crate::demo::write_demo_app_image(&mut out, chip, data_len, seed).unwrap();
+    out.truncate(len);
+    out
 }
 
 #[test]
 fn firmware_streams_in_order_and_verifies_its_digest() {
     let mut flash = SimFlash::new();
     let mut rx = UpdateReceiver::new();
-    let image: Vec<u8> = (0..5000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let image = app_image(Chip::Esp32C3, 5000, 1);
     assert_eq!(
         install(&mut rx, &mut flash, UpdateTarget::Firmware, &image, 7),
         Ok(Committed::Firmware { version: 7 })
@@ -328,7 +379,8 @@ fn firmware_streams_in_order_and_verifies_its_digest() {
     assert_eq!(flash.firmware, image);
 
     let mut rx = UpdateReceiver::new();
-    rx.begin(
+    begin(
+        &mut rx,
         &mut flash,
         UpdateTarget::Firmware,
         image.len() as u32,
@@ -396,7 +448,7 @@ proptest! {
             let (offset, data) = chunks[i % chunks.len()];
             rx.chunk(flash, &BulkChunk { target: UpdateTarget::Model, offset, data })
         };
-        rx.begin(&mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).unwrap();
+        begin(&mut rx, &mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).unwrap();
         let mut cursor = 0usize;
         for e in events {
             match e {
@@ -409,7 +461,7 @@ proptest! {
                     send(&mut rx, &mut flash, i);
                 }
                 Link::Reconnect => {
-                    let p = rx.begin(&mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).unwrap();
+                    let p = begin(&mut rx, &mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).unwrap();
                     prop_assert_eq!(p, rx.status(UpdateTarget::Model).unwrap());
                     cursor = chunks.iter().position(|(o, _)| *o >= p.next_offset).unwrap_or(chunks.len());
                 }
@@ -440,7 +492,7 @@ proptest! {
         flash.power_left = Some(cut_after);
         let mut rx = UpdateReceiver::new();
         let mut committed = false;
-        if rx.begin(&mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).is_ok() {
+        if begin(&mut rx, &mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).is_ok() {
             let mut ok = true;
             for (i, data) in image.chunks(chunk_len).enumerate() {
                 let c = BulkChunk { target: UpdateTarget::Model, offset: (i * chunk_len) as u32, data };
@@ -463,4 +515,36 @@ proptest! {
         }
         prop_assert_eq!(booted_version(&flash), Some(2));
     }
+}
+
+#[test]
+fn a_wrong_chip_or_damaged_firmware_image_is_refused_and_nothing_committed() {
+    let mut flash = SimFlash::new();
+    let good = app_image(Chip::Esp32C3, 3000, 2);
+    let mut damaged_segment = good.clone();
+    damaged_segment[100] ^= 0x10;
+    let mut rejects = vec![
+        ("for the ESP32", app_image(Chip::Esp32, 3000, 2)),
+        ("damaged segment", damaged_segment),
+        ("not an app image", vec![0x5A; 3000]),
+        ("cut short", good[..good.len() - 16].to_vec()),
+    ];
+    let mut with_trailer = good.clone();
+    with_trailer.extend_from_slice(&[0; 16]);
+    rejects.push(("trailing bytes", with_trailer));
+    for (what, image) in rejects {
+        let mut rx = UpdateReceiver::new();
+        assert_eq!(
+            install(&mut rx, &mut flash, UpdateTarget::Firmware, &image, 9),
+            Err(ErrorCode::InvalidFirmware),
+            "{what}"
+        );
+        assert!(!flash.firmware_committed, "{what}");
+        assert!(flash.firmware.is_empty(), "{what}: the sink dropped it");
+    }
+    let mut rx = UpdateReceiver::new();
+    assert_eq!(
+        install(&mut rx, &mut flash, UpdateTarget::Firmware, &good, 9),
+        Ok(Committed::Firmware { version: 9 })
+    );
 }
