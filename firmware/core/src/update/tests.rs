@@ -548,3 +548,148 @@ fn a_wrong_chip_or_damaged_firmware_image_is_refused_and_nothing_committed() {
         Ok(Committed::Firmware { version: 9 })
     );
 }
+
+/// How a USB model write from outside leaves a slot it failed on.
+#[derive(Debug, Clone)]
+enum Garble {
+    /// Erased (the desktop erases a slot whose verification failed).
+    Erased,
+    /// Only a prefix of the blob landed (the cable was pulled); the fraction is `n / 256`.
+    Prefix(u8),
+    /// The whole blob landed with one byte wrong.
+    Flipped(usize),
+}
+
+/// How a BLE model update ends.
+#[derive(Debug, Clone)]
+enum BleEnd {
+    Commit,
+    Abort,
+    /// The desktop goes away; the transfer stays in RAM until the next begin or reboot.
+    Vanish,
+    /// The power fails after `n` more flash operations (during begin's erase or a chunk), then the band boots.
+    PowerCut(usize),
+}
+
+/// One thing that happens to a band.
+#[derive(Debug, Clone)]
+enum Event {
+    /// A model written over USB (ROM loader, the band is held in reset) as the desktop does it: first into the
+    /// slot the band does not run from, verified, then the other; `fail` garbles the first (`false`) or the second
+    /// (`true`) slot and stops there. The band boots afterwards.
+    Usb { fail: Option<(bool, Garble)> },
+    /// A BLE model update of which `chunks` chunks are sent before it ends as `end`.
+    Ble { chunks: usize, end: BleEnd },
+    /// The band restarts.
+    Reboot,
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    let garble = prop_oneof![
+        Just(Garble::Erased),
+        any::<u8>().prop_map(Garble::Prefix),
+        any::<usize>().prop_map(Garble::Flipped),
+    ];
+    let end = prop_oneof![
+        3 => Just(BleEnd::Commit),
+        1 => Just(BleEnd::Abort),
+        1 => Just(BleEnd::Vanish),
+        2 => (0usize..40).prop_map(BleEnd::PowerCut),
+    ];
+    prop_oneof![
+        3 => proptest::option::of((any::<bool>(), garble)).prop_map(|fail| Event::Usb { fail }),
+        4 => (0usize..60, end).prop_map(|(chunks, end)| Event::Ble { chunks, end }),
+        1 => Just(Event::Reboot),
+    ]
+}
+
+/// The band as the receiver sees it: the slot it runs from (found at boot) and its RAM transfer state.
+struct Booted {
+    running: Option<Slot>,
+    rx: UpdateReceiver,
+}
+
+impl Booted {
+    fn boot(flash: &mut SimFlash) -> Booted {
+        flash.reboot();
+        Booted {
+            running: running(flash),
+            rx: UpdateReceiver::new(),
+        }
+    }
+}
+
+/// A USB write of `blob` into `slot`, as the ROM loader leaves it (erase, program), possibly garbled.
+fn usb_write(flash: &mut SimFlash, slot: Slot, blob: &[u8], garble: Option<&Garble>) {
+    let s = &mut flash.slots[slot as usize];
+    s.fill(0xFF);
+    match garble {
+        None => s[..blob.len()].copy_from_slice(blob),
+        Some(Garble::Erased) => {}
+        Some(Garble::Prefix(n)) => {
+            let len = blob.len() * *n as usize / 256;
+            s[..len].copy_from_slice(&blob[..len]);
+        }
+        Some(Garble::Flipped(i)) => {
+            s[..blob.len()].copy_from_slice(blob);
+            s[i % blob.len()] ^= 0x20;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Failed USB writes, BLE updates, aborts, vanished desktops and power cuts in any order: no update ever
+    /// erases the slot the band runs from, so at every instant a model boots.
+    #[test]
+    fn a_model_always_boots(events in proptest::collection::vec(event(), 1..14)) {
+        let blobs: Vec<Vec<u8>> = (1..=3).map(|v| demo_blob(v, v)).collect();
+        let mut flash = SimFlash::new();
+        let mut band = Booted::boot(&mut flash);
+        install(&mut band.rx, &mut flash, UpdateTarget::Model, &blobs[0], 1).unwrap();
+        band = Booted::boot(&mut flash);
+        for (n, e) in events.iter().enumerate() {
+            let blob = &blobs[(n + 1) % blobs.len()];
+            match e {
+                Event::Usb { fail } => {
+                    let first = band.running.map_or(Slot::A, Slot::other);
+                    let garble = |second: bool| fail.as_ref().filter(|(s, _)| *s == second).map(|(_, g)| g);
+                    usb_write(&mut flash, first, blob, garble(false));
+                    if garble(false).is_none() {
+                        usb_write(&mut flash, first.other(), blob, garble(true));
+                    }
+                    band = Booted::boot(&mut flash);
+                }
+                Event::Ble { chunks, end } => {
+                    if let BleEnd::PowerCut(after) = end {
+                        flash.power_left = Some(*after);
+                    }
+                    let digest = sha256(blob);
+                    let version = 10 + n as u32;
+                    let began = band.rx.begin(&mut flash, band.running, UpdateTarget::Model, blob.len() as u32, digest, version);
+                    if began.is_ok() {
+                        for (i, data) in blob.chunks(200).take(*chunks).enumerate() {
+                            let chunk = BulkChunk { target: UpdateTarget::Model, offset: (i * 200) as u32, data };
+                            band.rx.chunk(&mut flash, &chunk);
+                        }
+                    }
+                    match end {
+                        BleEnd::Commit => {
+                            if let Ok(Committed::Model { slot, .. }) = band.rx.commit(&mut flash, UpdateTarget::Model, &mut arena()) {
+                                band.running = Some(slot);
+                                let blob_version = crate::blob::Model::parse(blob).unwrap().version();
+                                prop_assert_eq!(booted_version(&flash), Some(blob_version));
+                            }
+                        }
+                        BleEnd::Abort => band.rx.abort(&mut flash, UpdateTarget::Model),
+                        BleEnd::Vanish => {}
+                        BleEnd::PowerCut(_) => band = Booted::boot(&mut flash),
+                    }
+                }
+                Event::Reboot => band = Booted::boot(&mut flash),
+            }
+            prop_assert!(booted_version(&flash).is_some(), "no model boots after {:?}", &events[..=n]);
+        }
+    }
+}
