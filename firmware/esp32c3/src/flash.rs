@@ -8,7 +8,7 @@
 //! [`MIRROR_LEN`] bytes of a slot, which is the slot capacity the band announces (models are ~10 KB).
 
 use bandx_core::boot::OtaState;
-use bandx_core::update::{Chip, FirmwareSink, ModelStore, Slot, StorageError};
+use bandx_core::update::{Chip, FirmwareSink, ModelStore, Slot, SlotRecord, StorageError};
 use esp_bootloader_esp_idf::ota::OtaImageState;
 use esp_bootloader_esp_idf::ota_updater::OtaUpdater;
 use esp_bootloader_esp_idf::partitions::{
@@ -16,7 +16,7 @@ use esp_bootloader_esp_idf::partitions::{
 };
 use esp_storage::FlashStorage;
 
-use crate::record::Record;
+use crate::record::{self, RecordRegion};
 
 /// Bytes of a model slot mirrored in RAM: the slot capacity the band announces.
 pub const MIRROR_LEN: usize = 16 * 1024;
@@ -72,7 +72,8 @@ pub struct Flash {
     table: &'static mut [u8; PARTITION_TABLE_MAX_LEN],
     model_base: [u32; 2],
     mirrors: &'static mut [[u8; MIRROR_LEN]; 2],
-    record: Record,
+    record: SlotRecord,
+    record_base: u32,
     sector: &'static mut [u8; SECTOR],
     staging: Option<Staging>,
     app_capacity: usize,
@@ -114,13 +115,17 @@ impl Flash {
                 .read(base, &mut mirror[..])
                 .map_err(|_| FlashError::Read)?;
         }
-        let record = Record::load(&mut flash, nvs.0).map_err(|_| FlashError::Read)?;
+        if nvs.1 < bandx_core::update::record::RECORD_LEN {
+            return Err(FlashError::Missing("nvs of at least 8 KB"));
+        }
+        let record = record::load(&mut flash, nvs.0).map_err(|_| FlashError::Read)?;
         Ok(Flash {
             flash,
             table,
             model_base,
             mirrors,
             record,
+            record_base: nvs.0,
             sector,
             staging: None,
             app_capacity,
@@ -223,7 +228,11 @@ impl ModelStore for Flash {
     }
 
     fn set_active_slot(&mut self, slot: Slot) -> Result<(), StorageError> {
-        self.record.set(&mut self.flash, slot)
+        let mut region = RecordRegion {
+            flash: &mut self.flash,
+            base: self.record_base,
+        };
+        self.record.set(&mut region, slot)
     }
 }
 
