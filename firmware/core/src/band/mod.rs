@@ -80,15 +80,19 @@ impl<P: Platform> Band<P> {
         self.active.map(|(slot, _)| slot)
     }
 
-    /// Confirm-after-boot ([`crate::boot`]): if the running app is on trial, checks that the IMU answers, that the
-    /// model loaded (when one was ever installed) and that BLE is up (`ble_up`, the board's word), and marks the
+    /// Confirm-after-boot ([`crate::boot`]): if the running app is on trial, checks that the IMU answers, that a
+    /// model loaded (when a slot holds one) and that BLE is up (`ble_up`, the board's word), and marks the
     /// app valid only if all three hold; otherwise it stays pending and the bootloader rolls it back at the next
     /// reset. Call once after boot, when BLE is advertising. Returns what was decided.
     pub fn check_boot(&mut self, ble_up: bool) -> Result<BootDecision, StorageError> {
         let state = self.platform.running_app_state();
         let health = BootHealth {
             imu_answers: self.platform.read_imu().is_some(),
-            model_loads: self.active.is_some() || self.platform.active_slot().is_none(),
+            // A model runs, or none was ever installed (no slot starts like a blob).
+            model_loads: self.active.is_some()
+                || [Slot::A, Slot::B]
+                    .iter()
+                    .all(|&s| update::blob_len(self.platform.slot(s)).is_none()),
             ble_up,
         };
         let decision = boot::decide(state, &health);

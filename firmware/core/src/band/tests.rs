@@ -436,10 +436,12 @@ fn a_new_app_on_trial_is_confirmed_only_when_imu_model_and_ble_all_work() {
     assert_eq!(decision, BootDecision::LeavePending(BootFailure::Ble));
     assert_eq!(p.ota_state, Some(OtaState::PendingVerify));
 
-    // The record names a model this app cannot load (both slots garbled): not confirmed.
+    // A slot holds a model this app cannot load (a byte of its body changed): not confirmed.
     let mut broken_model = on_trial();
+    let mut blob = demo_blob(4);
+    blob[200] ^= 0x01;
+    broken_model.slots[1][..blob.len()].copy_from_slice(&blob);
     broken_model.active = Some(Slot::B);
-    broken_model.slots[1][..64].fill(0x42);
     let (decision, p) = boot_check(broken_model, false, true);
     assert_eq!(decision, BootDecision::LeavePending(BootFailure::Model));
     assert_eq!(p.ota_state, Some(OtaState::PendingVerify));

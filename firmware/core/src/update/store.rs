@@ -81,9 +81,10 @@ pub fn blob_len(slot: &[u8]) -> Option<usize> {
 }
 
 /// The model to run after boot: the active slot's if it parses and passes its self-test, else the other
-/// slot's (a model that was active before), else none. Returns the slot and blob length.
+/// slot's (a model that was active before), else none. Without a record (a band whose models were only ever
+/// written over USB, which cannot write the record) slot A is tried first, then B. Returns the slot and blob length.
 pub fn active_model<S: ModelStore + ?Sized>(store: &S, arena: &mut [u8]) -> Option<(Slot, usize)> {
-    let first = store.active_slot()?;
+    let first = store.active_slot().unwrap_or(Slot::A);
     [first, first.other()].into_iter().find_map(|slot| {
         let bytes = store.slot(slot);
         let len = blob_len(bytes)?;

@@ -643,12 +643,19 @@ proptest! {
     /// Failed USB writes, BLE updates, aborts, vanished desktops and power cuts in any order: no update ever
     /// erases the slot the band runs from, so at every instant a model boots.
     #[test]
-    fn a_model_always_boots(events in proptest::collection::vec(event(), 1..14)) {
+    fn a_model_always_boots(first_over_usb in any::<bool>(), events in proptest::collection::vec(event(), 1..14)) {
         let blobs: Vec<Vec<u8>> = (1..=3).map(|v| demo_blob(v, v)).collect();
         let mut flash = SimFlash::new();
         let mut band = Booted::boot(&mut flash);
-        install(&mut band.rx, &mut flash, UpdateTarget::Model, &blobs[0], 1).unwrap();
+        if first_over_usb {
+            // Over USB into both slots: no active-slot record is ever written.
+            usb_write(&mut flash, Slot::A, &blobs[0], None);
+            usb_write(&mut flash, Slot::B, &blobs[0], None);
+        } else {
+            install(&mut band.rx, &mut flash, UpdateTarget::Model, &blobs[0], 1).unwrap();
+        }
         band = Booted::boot(&mut flash);
+        prop_assert!(booted_version(&flash).is_some(), "the first model boots");
         for (n, e) in events.iter().enumerate() {
             let blob = &blobs[(n + 1) % blobs.len()];
             match e {
