@@ -182,10 +182,14 @@ impl FirmwareSink for EspPlatform {
     fn firmware_begin(&mut self, total_len: u32) -> Result<(), StorageError> {
         self.firmware_abort();
         let mut handle = 0;
-        // SAFETY: the next OTA partition pointer is valid; esp_ota_begin erases it for `total_len` bytes.
+        // Sized by the receiver (total_len <= firmware_capacity); OTA_WITH_SEQUENTIAL_WRITES makes esp_ota_write
+        // erase each sector just before writing it, instead of esp_ota_begin erasing the whole image up front
+        // (seconds with the BLE link stalled).
+        let _ = total_len;
+        // SAFETY: the next OTA partition pointer is valid; handle is a valid out-parameter.
         flash(unsafe {
             let next = idf::esp_ota_get_next_update_partition(core::ptr::null());
-            idf::esp_ota_begin(next, total_len as usize, &mut handle)
+            idf::esp_ota_begin(next, idf::OTA_WITH_SEQUENTIAL_WRITES as usize, &mut handle)
         })?;
         self.ota = Some(handle);
         Ok(())
