@@ -179,13 +179,12 @@ impl FirmwareSink for EspPlatform {
         let next = unsafe { idf::esp_ota_get_next_update_partition(core::ptr::null()) };
         if next.is_null() { 0 } else { unsafe { (*next).size as usize } }
     }
-    fn firmware_begin(&mut self, total_len: u32) -> Result<(), StorageError> {
+    fn firmware_begin(&mut self, _total_len: u32) -> Result<(), StorageError> {
         self.firmware_abort();
         let mut handle = 0;
         // Sized by the receiver (total_len <= firmware_capacity); OTA_WITH_SEQUENTIAL_WRITES makes esp_ota_write
         // erase each sector just before writing it, instead of esp_ota_begin erasing the whole image up front
         // (seconds with the BLE link stalled).
-        let _ = total_len;
         // SAFETY: the next OTA partition pointer is valid; handle is a valid out-parameter.
         flash(unsafe {
             let next = idf::esp_ota_get_next_update_partition(core::ptr::null());
