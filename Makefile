@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test bench fuzz setup ui build check lint fmt clippy offline test-rust test-ui test-e2e clean
+.PHONY: run test bench fuzz setup ui build check lint fmt clippy offline test-rust test-ui test-e2e clean firmware-c3
 
 ## Install what is missing (Debian packages, Rust components, tauri-driver, npm packages). Idempotent.
 setup:
@@ -28,7 +28,7 @@ run: build
 	else ./target/debug/bandx-studio; fi
 
 ## Every check and every test of every crate and of the UI, then the GUI end-to-end tests.
-test: ui
+test: ui firmware-c3
 	$(MAKE) --no-print-directory check test-ui test-rust test-e2e
 
 check: fmt lint clippy offline
@@ -61,12 +61,25 @@ test-e2e:
 	$(CARGO) test --workspace --no-run
 	bash scripts/e2e target/debug/bandx-studio
 
-## Benchmarks and budget reports: the band's budget (blob, arena, MACs, time per inference), the virtual band's
+## The ESP32-C3 firmware (firmware/esp32c3, its own workspace and target): release build, rustfmt, the app image
+## (laid out as esptool's elf2image does) checked by the band's own app image check, and its budgets: the build
+## fails if the app image exceeds 512 KiB or the static RAM (.data + .bss) 200 KiB. (Its clippy run, ~70 s more,
+## is left to developers: `cd firmware/esp32c3 && cargo clippy --release -- -D warnings`.)
+C3_DIR := firmware/esp32c3
+C3_ELF := $(C3_DIR)/target/riscv32imc-unknown-none-elf/release/bandx-firmware-c3
+firmware-c3: setup
+	cd $(C3_DIR) && CARGO_TARGET_DIR=target $(CARGO) build --release --locked
+	cd $(C3_DIR) && CARGO_TARGET_DIR=target $(CARGO) fmt --check
+	python3 $(C3_DIR)/tools/app_image.py $(C3_ELF) --max-image 524288 --max-static-ram 204800
+	$(CARGO) run -q -p bandx-core --example check_app_image -- $(C3_ELF).bin esp32c3
+
+## Benchmarks and budget reports: the ESP32-C3 firmware's app image and static RAM (firmware-c3), the band's budget
+## (blob, arena, MACs, time per inference), the virtual band's
 ## upload throughput, and the paper's protocol on WISDM for the band's 7 classes (a few minutes; report in
 ## target/bench/bandx-model/report.json: PS(PM), int8 parity, personalization seconds for 7 x 15 windows).
 ## The engine's figures also go to target/bench/engine.json: host us/window beside LiteRT's, and instructions
 ## per window on the band's ISA (rv32imc, counted in qemu by scripts/rv32-bench, ~1 min; also rv32.json).
-bench: setup
+bench: setup firmware-c3
 	bash scripts/rv32-bench --json target/bench/rv32.json
 	$(CARGO) bench -p bandx-core --bench budget
 	$(CARGO) run -p bandx-sim --example upload_report

@@ -399,11 +399,18 @@ async fn cancelling_aborts_the_update_and_keeps_the_previous_model() {
 /// A small image that passes the desktop's sanity checks (magic byte, segment count); the virtual
 /// band stores it and switches its boot slot, but keeps running its own firmware (the sim does not
 /// execute images).
+/// A well-formed ESP32 app image (the virtual band is an ESP32 and checks it as the bootloader would).
 fn firmware_image() -> Vec<u8> {
-    let mut image: Vec<u8> = (0..6000u32).map(|i| (i * 31 % 251) as u8).collect();
-    image[0] = 0xE9;
-    image[1] = 2;
-    image
+    let mut buf = vec![0u8; 8192];
+    let n = bandx_core::demo::write_demo_app_image(
+        &mut buf,
+        bandx_core::update::app_image::Chip::Esp32,
+        5952,
+        1,
+    )
+    .unwrap();
+    buf.truncate(n);
+    buf
 }
 
 fn boot_slot(band: &SimBand) -> AppSlot {

@@ -19,12 +19,19 @@ const FLASH_DATA: u8 = 0x03;
 const MEM_BEGIN: u8 = 0x05;
 const SPI_FLASH_MD5: u8 = 0x13;
 
-/// Bytes that pass the deploy service's firmware check (ESP image magic, 3 segments), noise after.
+/// A well-formed ESP32 app image of about `len` bytes (bandx-core's demo image: pseudo-random segments,
+/// checksum, appended SHA-256), as the bootloader and the deploy service accept.
 fn app_image(len: usize, seed: u64) -> Vec<u8> {
-    let mut image = noise(len, seed);
-    image[0] = 0xE9;
-    image[1] = 3;
-    image
+    let mut buf = vec![0u8; len + 256];
+    let n = bandx_core::demo::write_demo_app_image(
+        &mut buf,
+        bandx_core::update::app_image::Chip::Esp32,
+        len - 128,
+        seed as u32,
+    )
+    .expect("room for the image");
+    buf.truncate(n);
+    buf
 }
 
 /// Deterministic bytes that are not all alike (xorshift).

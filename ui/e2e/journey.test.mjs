@@ -5,6 +5,7 @@
 // scripts/e2e runs the virtual band faster than real time (BANDX_SIM_SPEED) to keep this short.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -168,12 +169,10 @@ test('flash the model over Bluetooth (model only)', async () => {
 });
 
 test('flash a full firmware image over Bluetooth: the band restarts into it and keeps its model', async () => {
-  // A small image that passes the desktop's checks (ESP32 image magic, segment count); the virtual band
-  // stores it in its other app slot and restarts from there (it does not execute images).
-  const image = Buffer.alloc(6000);
-  for (let i = 0; i < image.length; i++) image[i] = (i * 31) % 251;
-  image[0] = 0xe9;
-  image[1] = 2;
+  // A small well-formed ESP32 app image (header, one segment, checksum, appended SHA-256): the desktop and the
+  // virtual band check it as the bootloader would; the band stores it in its other app slot and restarts from
+  // there (it does not execute images).
+  const image = esp32AppImage();
   const file = path.join(process.env.BANDX_DATA_DIR ?? os.tmpdir(), `firmware-${Date.now()}.bin`);
   writeFileSync(file, image);
   await (await $('input[name="transport"][value="ble_firmware"]')).click();
@@ -287,3 +286,26 @@ test('the dark theme', async () => {
   assert.equal(await browser.execute(() => document.documentElement.dataset.theme), 'dark');
   await screenshot(browser, '07-train-dark');
 });
+
+/** A valid ESP32 app image of 6,032 bytes: 24-byte header (chip id 0, hash appended), one segment of 5,952
+ *  pseudo-random bytes, zero padding up to the checksum byte (0xEF xor every data byte), then its SHA-256. */
+function esp32AppImage() {
+  const seg = Buffer.alloc(5952);
+  for (let i = 0; i < seg.length; i++) seg[i] = (i * 31) % 251;
+  const header = Buffer.alloc(24);
+  header[0] = 0xe9;
+  header[1] = 1;
+  header[2] = 2;
+  header[3] = 0x20;
+  header.writeUInt32LE(0x400d0018, 4);
+  header[8] = 0xee;
+  header[23] = 1;
+  const segmentHeader = Buffer.alloc(8);
+  segmentHeader.writeUInt32LE(0x3f400020, 0);
+  segmentHeader.writeUInt32LE(seg.length, 4);
+  let checksum = 0xef;
+  for (const b of seg) checksum ^= b;
+  let body = Buffer.concat([header, segmentHeader, seg]);
+  body = Buffer.concat([body, Buffer.alloc(15 - (body.length % 16)), Buffer.from([checksum])]);
+  return Buffer.concat([body, createHash('sha256').update(body).digest()]);
+}

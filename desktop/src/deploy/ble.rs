@@ -195,6 +195,9 @@ fn describe(code: ErrorCode) -> String {
         ErrorCode::SelfTestFailed => "the model's self-test failed on the band".into(),
         ErrorCode::Storage => "its flash storage failed".into(),
         ErrorCode::NoUpdate => "no update was in progress (did the band restart?)".into(),
+        ErrorCode::InvalidFirmware => {
+            "the image is not a valid app image for its chip (it would not boot)".into()
+        }
         other => format!("{other:?}"),
     }
 }
@@ -212,7 +215,7 @@ struct Update<'a> {
 impl<'a> Update<'a> {
     /// Checks the payload the way the band will, before anything is sent.
     fn prepare(payload: Payload<'a>) -> Result<Update<'a>, DeployError> {
-        let expected = payload::check(payload, &FlashLayout::band())?;
+        let expected = payload::check(payload, &FlashLayout::band())?.model();
         let bytes = payload.bytes();
         let (target, version) = match payload {
             Payload::Model(_) => (

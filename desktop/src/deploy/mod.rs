@@ -12,6 +12,6 @@ pub mod progress;
 pub mod record;
 pub mod usb;
 
-pub use payload::{Payload, PayloadError, firmware_version};
+pub use payload::{Checked, Payload, PayloadError, firmware_version};
 pub use progress::{DeployProgress, DeployTarget, Progress, Stage};
 pub use record::{Outcome, Recorded, Recording, usb_band};

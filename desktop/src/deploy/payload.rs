@@ -5,13 +5,9 @@
 use bandx_board::partitions::{AppSlot, FlashLayout};
 use bandx_core::blob::{Model, sha256};
 use bandx_core::update::Slot;
-
-/// The first byte of every ESP32 application image (`esp_image_header_t.magic`).
-pub const ESP_IMAGE_MAGIC: u8 = 0xE9;
-/// Bytes of the ESP32 image header (`esp_image_header_t`).
-const ESP_IMAGE_HEADER_LEN: usize = 24;
-/// An ESP32 image has at most this many segments.
-const ESP_IMAGE_MAX_SEGMENTS: u8 = 16;
+use bandx_core::update::app_image::{
+    AppImageError, CHIP_ID_OFFSET, Chip, HEADER_LEN, MAGIC, check_app_image,
+};
 
 /// What to write.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +55,16 @@ pub enum PayloadError {
     #[error("This file is not an ESP32 firmware image: {0}. Nothing was sent or written.")]
     NotFirmware(String),
     #[error(
+        "This firmware image is damaged: {0}. The band's bootloader would refuse it, so nothing was sent or \
+         written; build or download the image again."
+    )]
+    DamagedFirmware(AppImageError),
+    #[error(
+        "This firmware image is built for {image}, but the band is {band}. Nothing was sent or written; pick \
+         the image built for the band's board."
+    )]
+    WrongChip { image: String, band: &'static str },
+    #[error(
         "The {what} is {size} bytes but the band has room for {capacity}. Nothing was sent or written."
     )]
     TooLarge {
@@ -88,11 +94,25 @@ impl std::fmt::Display for ModelIdentity {
     }
 }
 
-/// Checks a payload against the band's layout. Returns the model's identity for a model.
-pub fn check(
-    payload: Payload<'_>,
-    layout: &FlashLayout,
-) -> Result<Option<ModelIdentity>, PayloadError> {
+/// What a payload turned out to be, once checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    Model(ModelIdentity),
+    /// A well-formed app image for this chip.
+    Firmware(Chip),
+}
+
+impl Checked {
+    pub fn model(self) -> Option<ModelIdentity> {
+        match self {
+            Checked::Model(m) => Some(m),
+            Checked::Firmware(_) => None,
+        }
+    }
+}
+
+/// Checks a payload against the band's layout.
+pub fn check(payload: Payload<'_>, layout: &FlashLayout) -> Result<Checked, PayloadError> {
     match payload {
         Payload::Model(blob) => {
             let capacity = layout.model_slot(Slot::A).size as usize;
@@ -103,10 +123,9 @@ pub fn check(
                     capacity,
                 });
             }
-            check_model(blob).map(Some)
+            check_model(blob).map(Checked::Model)
         }
         Payload::Firmware { image, .. } => {
-            check_firmware_image(image)?;
             let capacity = layout.app_slot(AppSlot::Ota0).size as usize;
             if image.len() > capacity {
                 return Err(PayloadError::TooLarge {
@@ -115,7 +134,7 @@ pub fn check(
                     capacity,
                 });
             }
-            Ok(None)
+            check_firmware_image(image).map(Checked::Firmware)
         }
     }
 }
@@ -133,50 +152,86 @@ pub fn check_model(blob: &[u8]) -> Result<ModelIdentity, PayloadError> {
     })
 }
 
-/// The sanity checks an ESP32 app image passes before it is worth sending: the header's magic byte and a
-/// plausible segment count. (The band's bootloader verifies the image itself.)
-pub fn check_firmware_image(image: &[u8]) -> Result<(), PayloadError> {
-    if image.len() < ESP_IMAGE_HEADER_LEN {
+/// Checks a firmware file the way the band's bootloader checks an app image (bandx-core's
+/// [`check_app_image`]: magic, segments, checksum, appended SHA-256) for the chip its header names, which must be
+/// one a BandX band is built on. Returns that chip; a band of another chip refuses the image itself.
+pub fn check_firmware_image(image: &[u8]) -> Result<Chip, PayloadError> {
+    if image.len() < HEADER_LEN {
         return Err(PayloadError::NotFirmware(format!(
             "it is {} bytes, shorter than an image header",
             image.len()
         )));
     }
-    if image[0] != ESP_IMAGE_MAGIC {
+    if image[0] != MAGIC {
         return Err(PayloadError::NotFirmware(format!(
-            "it starts with 0x{:02X}, not the image magic byte 0x{ESP_IMAGE_MAGIC:02X}",
+            "it starts with 0x{:02X}, not the image magic byte 0x{MAGIC:02X}",
             image[0]
         )));
     }
-    let segments = image[1];
-    if segments == 0 || segments > ESP_IMAGE_MAX_SEGMENTS {
-        return Err(PayloadError::NotFirmware(format!(
-            "its header announces {segments} segments"
-        )));
+    let id = u16::from_le_bytes([image[CHIP_ID_OFFSET], image[CHIP_ID_OFFSET + 1]]);
+    let chip = [Chip::Esp32, Chip::Esp32C3]
+        .into_iter()
+        .find(|c| c.id() == id)
+        .ok_or_else(|| PayloadError::WrongChip {
+            image: format!("chip id {id}"),
+            band: "an ESP32 or ESP32-C3",
+        })?;
+    check_app_image(image, chip).map_err(PayloadError::DamagedFirmware)?;
+    Ok(chip)
+}
+
+/// Refuses an image built for another chip than the band's (known once connected, e.g. over USB).
+pub fn ensure_chip(image_chip: Chip, band: Chip) -> Result<(), PayloadError> {
+    if image_chip == band {
+        Ok(())
+    } else {
+        Err(PayloadError::WrongChip {
+            image: image_chip.name().to_string(),
+            band: band.name(),
+        })
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn image(chip: Chip, seed: u32) -> Vec<u8> {
+        let mut buf = vec![0u8; 8192];
+        let n = bandx_core::demo::write_demo_app_image(&mut buf, chip, 6000, seed).unwrap();
+        buf.truncate(n);
+        buf
+    }
+
     #[test]
-    fn firmware_images_are_sanity_checked() {
-        let mut image = vec![0u8; 64];
+    fn firmware_images_are_checked_as_the_bootloader_does() {
+        assert_eq!(
+            check_firmware_image(&image(Chip::Esp32, 1)),
+            Ok(Chip::Esp32)
+        );
+        assert_eq!(
+            check_firmware_image(&image(Chip::Esp32C3, 1)),
+            Ok(Chip::Esp32C3)
+        );
         assert!(matches!(
-            check_firmware_image(&image),
+            check_firmware_image(&[0u8; 64]),
             Err(PayloadError::NotFirmware(m)) if m.contains("0x00")
         ));
-        image[0] = ESP_IMAGE_MAGIC;
-        assert!(check_firmware_image(&image).is_err(), "0 segments");
-        image[1] = 3;
-        assert!(check_firmware_image(&image).is_ok());
-        assert!(check_firmware_image(&image[..10]).is_err());
+        assert!(check_firmware_image(&image(Chip::Esp32, 1)[..10]).is_err());
+        // One flipped byte in a segment breaks the checksum or the digest.
+        let mut damaged = image(Chip::Esp32, 2);
+        damaged[100] ^= 0x01;
+        assert!(matches!(
+            check_firmware_image(&damaged),
+            Err(PayloadError::DamagedFirmware(_))
+        ));
+        assert!(matches!(
+            ensure_chip(Chip::Esp32C3, Chip::Esp32),
+            Err(PayloadError::WrongChip { .. })
+        ));
         let huge = {
-            let mut v = vec![0u8; 0x1E0000 + 1];
-            v[0] = ESP_IMAGE_MAGIC;
-            v[1] = 1;
+            let mut v = image(Chip::Esp32, 3);
+            v.resize(0x1E0000 + 1, 0);
             v
         };
         let err = check(Payload::firmware(&huge), &FlashLayout::band()).err();
@@ -188,7 +243,7 @@ mod tests {
 
     #[test]
     fn the_resume_version_of_a_firmware_follows_its_bytes() {
-        let a = vec![ESP_IMAGE_MAGIC, 1, 2, 3];
+        let a = vec![MAGIC, 1, 2, 3];
         let mut b = a.clone();
         assert_eq!(firmware_version(&a), firmware_version(&b));
         b[3] ^= 1;

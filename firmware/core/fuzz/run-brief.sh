@@ -8,7 +8,7 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz..."
     cargo install cargo-fuzz --locked
 fi
-for target in blob_parse message_decode; do
+for target in blob_parse message_decode app_image_check; do
     echo "== fuzzing $target for ${seconds}s"
     # Work on a scratch copy so new inputs do not churn the committed seeds.
     work="$(mktemp -d)"

@@ -107,6 +107,50 @@ impl XorShift {
     }
 }
 
+/// Writes a well-formed ESP-IDF app image for `chip` into `out`: the header, two segments holding `data_len`
+/// pseudo-random bytes in all (rounded up to a multiple of 8), padding, checksum and appended SHA-256; the same
+/// `seed` always gives the same image. For tests and the virtual band, which store images but do not run them.
+/// Returns the image length, or `None` if `out` is too small.
+pub fn write_demo_app_image(
+    out: &mut [u8],
+    chip: crate::update::Chip,
+    data_len: usize,
+    seed: u32,
+) -> Option<usize> {
+    use crate::update::app_image::{CHECKSUM_SEED, HEADER_LEN, MAGIC, SEGMENT_HEADER_LEN};
+    let half = data_len.div_ceil(8) * 4;
+    let body = HEADER_LEN + 2 * (SEGMENT_HEADER_LEN + half);
+    let len = (body / 16 + 1) * 16 + 32;
+    let image = out.get_mut(..len)?;
+    image.fill(0);
+    image[0] = MAGIC;
+    image[1] = 2; // segments
+    image[2] = 2; // SPI mode DIO
+    image[3] = 0x20; // 4 MB, 40 MHz
+    image[4..8].copy_from_slice(&0x4200_0080u32.to_le_bytes()); // entry
+    image[8] = 0xEE; // no WP pin
+    image[12..14].copy_from_slice(&chip.id().to_le_bytes());
+    image[23] = 1; // hash appended
+    let mut rng = XorShift(seed.max(1));
+    let mut checksum = CHECKSUM_SEED;
+    let mut at = HEADER_LEN;
+    for load_addr in [0x3C00_0020u32, 0x4200_0020] {
+        image[at..at + 4].copy_from_slice(&load_addr.to_le_bytes());
+        image[at + 4..at + 8].copy_from_slice(&(half as u32).to_le_bytes());
+        at += SEGMENT_HEADER_LEN;
+        for b in &mut image[at..at + half] {
+            *b = rng.next() as u8;
+            checksum ^= *b;
+        }
+        at += half;
+    }
+    let checksum_at = len - 32 - 1;
+    image[checksum_at] = checksum;
+    let digest = crate::blob::sha256(&image[..len - 32]);
+    image[len - 32..].copy_from_slice(&digest);
+    Some(len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

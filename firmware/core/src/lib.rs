@@ -8,14 +8,16 @@
 //! - [`frame`]: IMU stream frames sized to a BLE notification, loss detection;
 //! - [`window`]: the 60 x 6 sliding window, every 30 samples;
 //! - [`protocol`]: the BLE wire protocol (`PROTOCOL.md`);
-//! - [`update`]: the model (A/B slots) and firmware update receiver;
+//! - [`update`]: the model (A/B slots) and firmware update receiver, the ESP-IDF app image check;
 //! - [`band`]: the app logic, `Band<P: Platform>`;
+//! - [`boot`]: confirm-after-boot, the policy that keeps or rolls back a new firmware;
 //! - [`demo`]: a representative 7-class model (random weights) for tests, benches and the simulator.
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod band;
 pub mod blob;
+pub mod boot;
 pub mod frame;
 pub mod imu;
 pub mod infer;

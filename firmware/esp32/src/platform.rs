@@ -1,11 +1,17 @@
 //! `EspPlatform`: bandx-core's `Platform` on the BandX board (ESP32, MPU-6050-class IMU on I2C, 4 MB flash laid
 //! out by ../partitions.csv). Flash and OTA go through ESP-IDF's C API (esp_partition, esp_ota, NVS).
+//!
+//! Model slots are read through memory-mapped flash. A mapping is an address range whose content changes when the
+//! slot is erased or written, so no `&'static [u8]` is made over it: `slot()` builds a slice that borrows the
+//! platform (it ends before the next `&mut self` erase or write), and every erase or write drops the slot's
+//! mapping and maps it again, so the next view reads the flash as it now is, not a stale cache line.
 use std::sync::{Arc, Mutex};
 
 use bandx_core::band::Platform;
+use bandx_core::boot::OtaState;
 use bandx_core::imu::{AccelRange, FullScale, GyroRange, RawSample};
 use bandx_core::protocol::Characteristic;
-use bandx_core::update::{FirmwareSink, ModelStore, Slot, StorageError};
+use bandx_core::update::{Chip, FirmwareSink, ModelStore, Slot, StorageError};
 use esp_idf_svc::hal::delay::BLOCK;
 use esp_idf_svc::hal::i2c::{I2cConfig, I2cDriver};
 use esp_idf_svc::hal::peripherals::Peripherals;
@@ -36,8 +42,8 @@ pub struct EspPlatform {
     i2c: I2cDriver<'static>,
     outbox: Outbox,
     nvs: EspNvs<NvsDefault>,
-    slots: [&'static [u8]; 2],
     partitions: [*const idf::esp_partition_t; 2],
+    maps: [Mapping; 2],
     ota: Option<idf::esp_ota_handle_t>,
 }
 
@@ -50,42 +56,78 @@ impl EspPlatform {
         i2c.write(IMU_ADDR, &[0x1C, 0x08], BLOCK)?;
         i2c.write(IMU_ADDR, &[0x1B, 0x08], BLOCK)?;
         let nvs = EspNvs::new(EspDefaultNvsPartition::take()?, "bandx", true)?;
-        let (a, map_a) = map_model_partition(c"model_a")?;
-        let (b, map_b) = map_model_partition(c"model_b")?;
-        Ok(Self { i2c, outbox, nvs, slots: [map_a, map_b], partitions: [a, b], ota: None })
+        let a = find_model_partition(c"model_a")?;
+        let b = find_model_partition(c"model_b")?;
+        let maps = [Mapping::new(a)?, Mapping::new(b)?];
+        Ok(Self { i2c, outbox, nvs, partitions: [a, b], maps, ota: None })
     }
 
     fn partition(&self, slot: Slot) -> *const idf::esp_partition_t {
         self.partitions[slot as usize]
     }
+
+    /// After an erase or write of `slot`: map it afresh (see the module documentation).
+    fn remap(&mut self, slot: Slot) -> Result<(), StorageError> {
+        let fresh = Mapping::new(self.partition(slot)).map_err(|_| StorageError)?;
+        self.maps[slot as usize] = fresh; // the old mapping is released by its Drop
+        Ok(())
+    }
 }
 
-/// Maps a model partition into the data address space, so blobs are parsed in place from flash.
-fn map_model_partition(
+/// Finds a model partition by label (they are data/undefined, see ../partitions.csv).
+fn find_model_partition(
     label: &core::ffi::CStr,
-) -> Result<(*const idf::esp_partition_t, &'static [u8]), Box<dyn std::error::Error>> {
-    // SAFETY: plain ESP-IDF lookups; the partition table is static for the program's life, and the mapping is
-    // never released, so the slice stays valid; flash writes through esp_partition_write invalidate the cache.
-    unsafe {
-        let part = idf::esp_partition_find_first(
+) -> Result<*const idf::esp_partition_t, Box<dyn std::error::Error>> {
+    // SAFETY: a plain lookup in the partition table, which is static for the program's life.
+    let part = unsafe {
+        idf::esp_partition_find_first(
             idf::esp_partition_type_t_ESP_PARTITION_TYPE_DATA,
             idf::esp_partition_subtype_t_ESP_PARTITION_SUBTYPE_ANY,
             label.as_ptr(),
-        );
-        if part.is_null() {
-            return Err(format!("partition {label:?} missing: flash ../partitions.csv").into());
-        }
+        )
+    };
+    if part.is_null() {
+        return Err(format!("partition {label:?} missing: flash ../partitions.csv").into());
+    }
+    Ok(part)
+}
+
+/// A model partition mapped into the data address space (so blobs are parsed in place), released on drop.
+struct Mapping {
+    ptr: *const u8,
+    handle: idf::esp_partition_mmap_handle_t,
+}
+
+impl Mapping {
+    fn new(part: *const idf::esp_partition_t) -> Result<Self, idf::EspError> {
         let mut ptr: *const core::ffi::c_void = core::ptr::null();
         let mut handle: idf::esp_partition_mmap_handle_t = 0;
-        idf::esp!(idf::esp_partition_mmap(
-            part,
-            0,
-            MODEL_SLOT_BYTES,
-            idf::esp_partition_mmap_memory_t_ESP_PARTITION_MMAP_DATA,
-            &mut ptr,
-            &mut handle,
-        ))?;
-        Ok((part, core::slice::from_raw_parts(ptr as *const u8, MODEL_SLOT_BYTES)))
+        // SAFETY: `part` came from esp_partition_find_first; ptr and handle are valid out-parameters.
+        idf::esp!(unsafe {
+            idf::esp_partition_mmap(
+                part,
+                0,
+                MODEL_SLOT_BYTES,
+                idf::esp_partition_mmap_memory_t_ESP_PARTITION_MMAP_DATA,
+                &mut ptr,
+                &mut handle,
+            )
+        })?;
+        Ok(Mapping { ptr: ptr.cast(), handle })
+    }
+
+    /// The mapped bytes, for as long as the mapping is borrowed.
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping covers MODEL_SLOT_BYTES from ptr until it is dropped; the returned slice borrows
+        // self, and the platform only erases or writes the slot through `&mut self`, after which it remaps.
+        unsafe { core::slice::from_raw_parts(self.ptr, MODEL_SLOT_BYTES) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from esp_partition_mmap and is released once.
+        unsafe { idf::esp_partition_munmap(self.handle) }
     }
 }
 
@@ -98,17 +140,22 @@ impl ModelStore for EspPlatform {
         MODEL_SLOT_BYTES
     }
     fn slot(&self, slot: Slot) -> &[u8] {
-        self.slots[slot as usize]
+        self.maps[slot as usize].bytes()
     }
     fn erase_slot(&mut self, slot: Slot) -> Result<(), StorageError> {
         // SAFETY: the partition pointer came from esp_partition_find_first and is valid forever.
-        flash(unsafe { idf::esp_partition_erase_range(self.partition(slot), 0, MODEL_SLOT_BYTES) })
+        let erased =
+            flash(unsafe { idf::esp_partition_erase_range(self.partition(slot), 0, MODEL_SLOT_BYTES) });
+        self.remap(slot)?;
+        erased
     }
     fn write_slot(&mut self, slot: Slot, offset: usize, data: &[u8]) -> Result<(), StorageError> {
         // SAFETY: as above; data is a valid slice for the duration of the call.
-        flash(unsafe {
+        let written = flash(unsafe {
             idf::esp_partition_write(self.partition(slot), offset, data.as_ptr().cast(), data.len())
-        })
+        });
+        self.remap(slot)?;
+        written
     }
     fn active_slot(&self) -> Option<Slot> {
         match self.nvs.get_u8("active").ok().flatten()? {
@@ -124,18 +171,24 @@ impl ModelStore for EspPlatform {
 }
 
 impl FirmwareSink for EspPlatform {
+    fn app_chip(&self) -> Chip {
+        Chip::Esp32
+    }
     fn firmware_capacity(&self) -> usize {
         // SAFETY: esp_ota_get_next_update_partition only reads the partition table.
         let next = unsafe { idf::esp_ota_get_next_update_partition(core::ptr::null()) };
         if next.is_null() { 0 } else { unsafe { (*next).size as usize } }
     }
-    fn firmware_begin(&mut self, total_len: u32) -> Result<(), StorageError> {
+    fn firmware_begin(&mut self, _total_len: u32) -> Result<(), StorageError> {
         self.firmware_abort();
         let mut handle = 0;
-        // SAFETY: the next OTA partition pointer is valid; esp_ota_begin erases it for `total_len` bytes.
+        // Sized by the receiver (total_len <= firmware_capacity); OTA_WITH_SEQUENTIAL_WRITES makes esp_ota_write
+        // erase each sector just before writing it, instead of esp_ota_begin erasing the whole image up front
+        // (seconds with the BLE link stalled).
+        // SAFETY: the next OTA partition pointer is valid; handle is a valid out-parameter.
         flash(unsafe {
             let next = idf::esp_ota_get_next_update_partition(core::ptr::null());
-            idf::esp_ota_begin(next, total_len as usize, &mut handle)
+            idf::esp_ota_begin(next, idf::OTA_WITH_SEQUENTIAL_WRITES as usize, &mut handle)
         })?;
         self.ota = Some(handle);
         Ok(())
@@ -147,8 +200,9 @@ impl FirmwareSink for EspPlatform {
     }
     fn firmware_commit(&mut self) -> Result<(), StorageError> {
         let handle = self.ota.take().ok_or(StorageError)?;
-        // SAFETY: esp_ota_end validates the image; only then is it made the boot partition. The bootloader's
-        // rollback (CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE) returns to the old app if the new one never confirms.
+        // SAFETY: esp_ota_end validates the image; only then is it made the boot partition, in state NEW. The
+        // bootloader's rollback (CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE) returns to the old app if the new one never
+        // confirms (`Band::check_boot` -> `mark_app_valid`).
         flash(unsafe { idf::esp_ota_end(handle) })?;
         flash(unsafe {
             idf::esp_ota_set_boot_partition(idf::esp_ota_get_next_update_partition(core::ptr::null()))
@@ -189,5 +243,19 @@ impl Platform for EspPlatform {
     fn reboot(&mut self) {
         // SAFETY: esp_restart has no preconditions and does not return.
         unsafe { idf::esp_restart() }
+    }
+    fn running_app_state(&mut self) -> Option<OtaState> {
+        let mut state: idf::esp_ota_img_states_t = 0;
+        // SAFETY: the running partition pointer is static; `state` is a valid out-parameter. A factory app or an
+        // app without an otadata entry gives an error: nothing to confirm.
+        let found = unsafe {
+            let running = idf::esp_ota_get_running_partition();
+            !running.is_null() && idf::esp_ota_get_state_partition(running, &mut state) == idf::ESP_OK as idf::esp_err_t
+        };
+        if found { OtaState::from_raw(state as u32) } else { None }
+    }
+    fn mark_app_valid(&mut self) -> Result<(), StorageError> {
+        // SAFETY: no preconditions; writes the running app's otadata entry as VALID.
+        flash(unsafe { idf::esp_ota_mark_app_valid_cancel_rollback() })
     }
 }

@@ -377,6 +377,11 @@ impl ModelStore for SimFlash {
 }
 
 impl FirmwareSink for SimFlash {
+    /// The virtual band is the ESP32 board of `firmware/partitions.csv`.
+    fn app_chip(&self) -> bandx_core::update::Chip {
+        bandx_core::update::Chip::Esp32
+    }
+
     fn firmware_capacity(&self) -> usize {
         self.layout.app_slot(AppSlot::Ota0).size as usize
     }

@@ -2,6 +2,7 @@
 //! the sim's clock, and an outbox of notifications the link carries.
 
 use bandx_core::band::Platform;
+use bandx_core::boot::OtaState;
 use bandx_core::imu::{FullScale, RawSample};
 use bandx_core::protocol::{Characteristic, att_payload};
 use bandx_core::update::{FirmwareSink, ModelStore, Slot, StorageError};
@@ -98,6 +99,9 @@ impl ModelStore for SimPlatform {
 }
 
 impl FirmwareSink for SimPlatform {
+    fn app_chip(&self) -> bandx_core::update::Chip {
+        self.flash.app_chip()
+    }
     fn firmware_capacity(&self) -> usize {
         self.flash.firmware_capacity()
     }
@@ -146,5 +150,16 @@ impl Platform for SimPlatform {
 
     fn reboot(&mut self) {
         self.reboot_requested = true;
+    }
+
+    /// The virtual band does not run the images it stores: it always runs its own firmware, started as if
+    /// flashed over USB, so no app of its is ever on trial. (Issue 16 item 5 gives it otadata's states.)
+    fn running_app_state(&mut self) -> Option<OtaState> {
+        None
+    }
+
+    /// Never called while [`Self::running_app_state`] reports no app on trial; refused rather than faked.
+    fn mark_app_valid(&mut self) -> Result<(), StorageError> {
+        Err(StorageError)
     }
 }

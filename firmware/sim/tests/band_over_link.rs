@@ -468,7 +468,16 @@ fn a_firmware_image_lands_in_the_other_app_slot_and_is_selected_to_boot() {
 
     let dir = tempfile::tempdir().unwrap();
     let band = fresh_band(dir.path());
-    let image: Vec<u8> = (0..60_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    // An app image for the virtual band's chip (the band refuses anything its bootloader would not start).
+    let mut image = vec![0u8; 61_000];
+    let len = bandx_core::demo::write_demo_app_image(
+        &mut image,
+        bandx_core::update::Chip::Esp32,
+        60_000,
+        3,
+    )
+    .unwrap();
+    image.truncate(len);
     let mut d = Desktop::connect(&band, 247);
     let begin = d
         .request(RequestBody::BeginUpdate {

@@ -196,7 +196,10 @@ pub fn flash(
 ) -> Result<FlashReport, UsbError> {
     let data = payload.bytes();
     let targets = payload.targets(layout);
-    payload::check(payload.as_deploy_payload(), layout)?;
+    if let payload::Checked::Firmware(chip) = payload::check(payload.as_deploy_payload(), layout)? {
+        // The USB flasher speaks to the ESP32's ROM loader only (it refuses another chip when it connects).
+        payload::ensure_chip(chip, bandx_core::update::app_image::Chip::Esp32)?;
+    }
     let target = match payload {
         Payload::Model { .. } => DeployTarget::Model,
         Payload::Firmware { .. } => DeployTarget::Firmware,

@@ -1,8 +1,9 @@
 //! The band's app logic, board-independent: `Band<P: Platform>`.
 //!
-//! A board implements [`Platform`] (clock, IMU, flash slots, notifications, battery, reboot, firmware sink) and
-//! calls [`Band::tick`] at the sample rate, [`Band::on_control_write`] / [`Band::on_bulk_write`] when the
-//! desktop writes, and [`Band::on_disconnect`] when the link drops.
+//! A board implements [`Platform`] (clock, IMU, flash slots, notifications, battery, reboot, firmware sink, OTA
+//! state) and calls [`Band::check_boot`] once BLE is up, [`Band::tick`] at the sample rate,
+//! [`Band::on_control_write`] / [`Band::on_bulk_write`] when the desktop writes, and [`Band::on_disconnect`] when
+//! the link drops.
 
 mod platform;
 
@@ -10,6 +11,7 @@ pub use platform::Platform;
 
 use crate::SAMPLE_RATE_HZ;
 use crate::blob::Model;
+use crate::boot::{self, BootDecision, BootHealth};
 use crate::frame::{FrameBuilder, MAX_FRAME_LEN, frame_capacity};
 use crate::infer;
 use crate::protocol::{
@@ -17,7 +19,7 @@ use crate::protocol::{
     PredictionEvent, Reassembler, Request, RequestBody, Response, ResponseBody, decode_request,
     encode_response, fragments,
 };
-use crate::update::{self, Committed, Slot, UpdateReceiver};
+use crate::update::{self, Committed, Slot, StorageError, UpdateReceiver};
 use crate::window::Windower;
 
 /// Working memory for inference; models declaring more are refused at commit (their self-test cannot run).
@@ -71,6 +73,33 @@ impl<P: Platform> Band<P> {
     pub fn model(&self) -> Option<Model<'_>> {
         let (slot, len) = self.active?;
         Model::parse(self.platform.slot(slot).get(..len)?).ok()
+    }
+
+    /// The model slot the band runs from, if a model loaded.
+    pub fn running_slot(&self) -> Option<Slot> {
+        self.active.map(|(slot, _)| slot)
+    }
+
+    /// Confirm-after-boot ([`crate::boot`]): if the running app is on trial, checks that the IMU answers, that a
+    /// model loaded (when a slot holds one) and that BLE is up (`ble_up`, the board's word), and marks the
+    /// app valid only if all three hold; otherwise it stays pending and the bootloader rolls it back at the next
+    /// reset. Call once after boot, when BLE is advertising. Returns what was decided.
+    pub fn check_boot(&mut self, ble_up: bool) -> Result<BootDecision, StorageError> {
+        let state = self.platform.running_app_state();
+        let health = BootHealth {
+            imu_answers: self.platform.read_imu().is_some(),
+            // A model runs, or none was ever installed (no slot starts like a blob).
+            model_loads: self.active.is_some()
+                || [Slot::A, Slot::B]
+                    .iter()
+                    .all(|&s| update::blob_len(self.platform.slot(s)).is_none()),
+            ble_up,
+        };
+        let decision = boot::decide(state, &health);
+        if decision == BootDecision::Confirm {
+            self.platform.mark_app_valid()?;
+        }
+        Ok(decision)
     }
 
     /// Whether IMU frames are being streamed.
@@ -211,10 +240,15 @@ impl<P: Platform> Band<P> {
                 sha256,
                 version,
             } => {
-                match self
-                    .receiver
-                    .begin(&mut self.platform, target, total_len, sha256, version)
-                {
+                let running = self.running_slot();
+                match self.receiver.begin(
+                    &mut self.platform,
+                    running,
+                    target,
+                    total_len,
+                    sha256,
+                    version,
+                ) {
                     Ok(p) => status(p),
                     Err(e) => ResponseBody::Error(e),
                 }

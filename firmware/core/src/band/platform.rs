@@ -1,11 +1,12 @@
 //! [`Platform`]: the only thing a board implements.
 
+use crate::boot::OtaState;
 use crate::imu::{FullScale, RawSample};
 use crate::protocol::Characteristic;
 use crate::update::{FirmwareSink, ModelStore};
 
 /// Everything board-specific: clock, IMU, model flash slots ([`ModelStore`]), firmware sink ([`FirmwareSink`]),
-/// BLE notifications, battery, reboot.
+/// BLE notifications, battery, reboot, and the running app's OTA state (for [`crate::boot`]).
 pub trait Platform: ModelStore + FirmwareSink {
     /// Milliseconds since boot (wrapping).
     fn now_ms(&self) -> u32;
@@ -21,4 +22,10 @@ pub trait Platform: ModelStore + FirmwareSink {
     fn battery_percent(&mut self) -> u8;
     /// Restarts the band (on hardware this does not return).
     fn reboot(&mut self);
+    /// The running app's state in `otadata`; `None` if it was not started from an OTA slot that `otadata`
+    /// selects (e.g. flashed over USB with `otadata` erased): then there is nothing to confirm.
+    fn running_app_state(&mut self) -> Option<OtaState>;
+    /// Marks the running app valid, so the bootloader stops rolling it back
+    /// (ESP-IDF: `esp_ota_mark_app_valid_cancel_rollback`).
+    fn mark_app_valid(&mut self) -> Result<(), crate::update::StorageError>;
 }

@@ -3,6 +3,7 @@ extern crate std;
 
 use super::*;
 use crate::blob::sha256;
+use crate::boot::{BootDecision, BootFailure, OtaState};
 use crate::demo::{DEMO_BLOB_CAPACITY, write_demo_model};
 use crate::frame::{Frame, LossDetector, SeqEvent};
 use crate::imu::{FullScale, RawSample};
@@ -25,6 +26,7 @@ struct HostPlatform {
     payload: usize,
     reboots: usize,
     imu_fails: bool,
+    ota_state: Option<OtaState>,
 }
 
 impl HostPlatform {
@@ -40,6 +42,7 @@ impl HostPlatform {
             payload,
             reboots: 0,
             imu_fails: false,
+            ota_state: None,
         }
     }
 
@@ -84,6 +87,9 @@ impl ModelStore for HostPlatform {
 }
 
 impl FirmwareSink for HostPlatform {
+    fn app_chip(&self) -> crate::update::Chip {
+        crate::update::Chip::Esp32C3
+    }
     fn firmware_capacity(&self) -> usize {
         1 << 20
     }
@@ -137,6 +143,13 @@ impl Platform for HostPlatform {
     }
     fn reboot(&mut self) {
         self.reboots += 1;
+    }
+    fn running_app_state(&mut self) -> Option<OtaState> {
+        self.ota_state
+    }
+    fn mark_app_valid(&mut self) -> Result<(), StorageError> {
+        self.ota_state = Some(OtaState::Valid);
+        Ok(())
     }
 }
 
@@ -309,7 +322,10 @@ fn imu_frames_carry_every_sample_in_order_at_any_mtu() {
 #[test]
 fn firmware_upload_commits_to_the_sink_and_reboot_restarts() {
     let mut band = Band::new(HostPlatform::new(244), "0.1.0");
-    let image: Vec<u8> = (0..3000u32).map(|i| (i % 253) as u8).collect();
+    let mut image = vec![0u8; 4096];
+    let len = crate::demo::write_demo_app_image(&mut image, crate::update::Chip::Esp32C3, 3000, 5)
+        .unwrap();
+    image.truncate(len);
     assert_eq!(
         upload(&mut band, UpdateTarget::Firmware, &image, 2).body,
         ResponseBody::Ok
@@ -375,5 +391,79 @@ proptest! {
         }
         let r = call(&mut band, 1, RequestBody::GetInfo);
         prop_assert!(matches!(r.body, ResponseBody::Info(_)));
+    }
+}
+
+/// A band booted on `platform` with a model installed (or not), then the boot check with BLE up or not.
+fn boot_check(
+    mut platform: HostPlatform,
+    model: bool,
+    ble_up: bool,
+) -> (BootDecision, HostPlatform) {
+    if model {
+        let blob = demo_blob(3);
+        platform.slots[0][..blob.len()].copy_from_slice(&blob);
+        platform.active = Some(Slot::A);
+    }
+    let mut band = Band::new(platform, "0.2.0");
+    let decision = band.check_boot(ble_up).unwrap();
+    let Band { platform, .. } = band;
+    (decision, platform)
+}
+
+#[test]
+fn a_new_app_on_trial_is_confirmed_only_when_imu_model_and_ble_all_work() {
+    let on_trial = || {
+        let mut p = HostPlatform::new(20);
+        p.ota_state = Some(OtaState::PendingVerify);
+        p
+    };
+    let (decision, p) = boot_check(on_trial(), true, true);
+    assert_eq!(decision, BootDecision::Confirm);
+    assert_eq!(p.ota_state, Some(OtaState::Valid));
+
+    let mut no_imu = on_trial();
+    no_imu.imu_fails = true;
+    let (decision, p) = boot_check(no_imu, true, true);
+    assert_eq!(decision, BootDecision::LeavePending(BootFailure::Imu));
+    assert_eq!(
+        p.ota_state,
+        Some(OtaState::PendingVerify),
+        "left for rollback"
+    );
+
+    let (decision, p) = boot_check(on_trial(), true, false);
+    assert_eq!(decision, BootDecision::LeavePending(BootFailure::Ble));
+    assert_eq!(p.ota_state, Some(OtaState::PendingVerify));
+
+    // A slot holds a model this app cannot load (a byte of its body changed): not confirmed.
+    let mut broken_model = on_trial();
+    let mut blob = demo_blob(4);
+    blob[200] ^= 0x01;
+    broken_model.slots[1][..blob.len()].copy_from_slice(&blob);
+    broken_model.active = Some(Slot::B);
+    let (decision, p) = boot_check(broken_model, false, true);
+    assert_eq!(decision, BootDecision::LeavePending(BootFailure::Model));
+    assert_eq!(p.ota_state, Some(OtaState::PendingVerify));
+
+    // A band that never had a model can confirm a new app.
+    let (decision, _) = boot_check(on_trial(), false, true);
+    assert_eq!(decision, BootDecision::Confirm);
+}
+
+#[test]
+fn an_app_not_on_trial_is_left_as_it_is() {
+    for state in [
+        None,
+        Some(OtaState::Valid),
+        Some(OtaState::Undefined),
+        Some(OtaState::Aborted),
+    ] {
+        let mut p = HostPlatform::new(20);
+        p.ota_state = state;
+        p.imu_fails = true;
+        let (decision, p) = boot_check(p, true, true);
+        assert_eq!(decision, BootDecision::NothingToConfirm, "{state:?}");
+        assert_eq!(p.ota_state, state);
     }
 }

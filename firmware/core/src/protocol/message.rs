@@ -154,6 +154,9 @@ pub enum ErrorCode {
     Storage,
     /// No active model (predictions impossible).
     NoModel,
+    /// The firmware image would not boot on this band: not an ESP app image, built for another chip, or
+    /// damaged (segment table, checksum or appended SHA-256); see `update::app_image`. Nothing became bootable.
+    InvalidFirmware,
 }
 
 /// Band information.

@@ -1,8 +1,9 @@
-//! The BLE wire protocol (see `PROTOCOL.md`): GATT UUIDs, control messages, fragmentation, bulk update
+//! The BLE wire protocol (see `PROTOCOL.md`): the GATT table ([`gatt`]), control messages, fragmentation, bulk update
 //! chunks and prediction notifications. One definition for the band, the simulator and the desktop.
 
 mod bulk;
 mod fragment;
+pub mod gatt;
 mod message;
 mod prediction;
 
@@ -21,29 +22,29 @@ pub const PROTOCOL_VERSION: u8 = 1;
 /// Prefix of the band's advertised local name.
 pub const ADVERTISED_NAME_PREFIX: &str = "BandX";
 
-/// The BandX GATT service.
-pub const SERVICE_UUID: u128 = 0xb7a1d000_7c2e_4f6a_9b1d_3e5f0ba9d0c0;
+/// The BandX GATT service (from [`gatt::SERVICE`]).
+pub const SERVICE_UUID: u128 = gatt::SERVICE.uuid;
 /// IMU stream frames (notify), see [`crate::frame`].
-pub const IMU_UUID: u128 = 0xb7a1d001_7c2e_4f6a_9b1d_3e5f0ba9d0c0;
+pub const IMU_UUID: u128 = Characteristic::Imu.uuid();
 /// Predictions (notify), see [`PredictionEvent`].
-pub const PREDICTIONS_UUID: u128 = 0xb7a1d002_7c2e_4f6a_9b1d_3e5f0ba9d0c0;
+pub const PREDICTIONS_UUID: u128 = Characteristic::Predictions.uuid();
 /// Control: requests (write with response) and responses (notify), fragmented.
-pub const CONTROL_UUID: u128 = 0xb7a1d003_7c2e_4f6a_9b1d_3e5f0ba9d0c0;
+pub const CONTROL_UUID: u128 = Characteristic::Control.uuid();
 /// Bulk update chunks (write without response), see [`BulkChunk`].
-pub const BULK_UUID: u128 = 0xb7a1d004_7c2e_4f6a_9b1d_3e5f0ba9d0c0;
+pub const BULK_UUID: u128 = Characteristic::Bulk.uuid();
 
 /// [`SERVICE_UUID`] in canonical text form.
-pub const SERVICE_UUID_STR: &str = "b7a1d000-7c2e-4f6a-9b1d-3e5f0ba9d0c0";
+pub const SERVICE_UUID_STR: &str = gatt::SERVICE.uuid_str;
 /// [`IMU_UUID`] in canonical text form.
-pub const IMU_UUID_STR: &str = "b7a1d001-7c2e-4f6a-9b1d-3e5f0ba9d0c0";
+pub const IMU_UUID_STR: &str = Characteristic::Imu.spec().uuid_str;
 /// [`PREDICTIONS_UUID`] in canonical text form.
-pub const PREDICTIONS_UUID_STR: &str = "b7a1d002-7c2e-4f6a-9b1d-3e5f0ba9d0c0";
+pub const PREDICTIONS_UUID_STR: &str = Characteristic::Predictions.spec().uuid_str;
 /// [`CONTROL_UUID`] in canonical text form.
-pub const CONTROL_UUID_STR: &str = "b7a1d003-7c2e-4f6a-9b1d-3e5f0ba9d0c0";
+pub const CONTROL_UUID_STR: &str = Characteristic::Control.spec().uuid_str;
 /// [`BULK_UUID`] in canonical text form.
-pub const BULK_UUID_STR: &str = "b7a1d004-7c2e-4f6a-9b1d-3e5f0ba9d0c0";
+pub const BULK_UUID_STR: &str = Characteristic::Bulk.spec().uuid_str;
 
-/// The four characteristics of the service.
+/// The four characteristics of the service, in the order of [`gatt::SERVICE`]'s table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Characteristic {
     Imu,
@@ -53,21 +54,22 @@ pub enum Characteristic {
 }
 
 impl Characteristic {
+    /// All four, in table order.
+    pub const ALL: [Characteristic; 4] = [Self::Imu, Self::Predictions, Self::Control, Self::Bulk];
+
+    /// Its entry in [`gatt::SERVICE`]: UUID, properties.
+    pub const fn spec(self) -> &'static gatt::CharacteristicSpec {
+        &gatt::SERVICE.characteristics[self as usize]
+    }
+
     /// The characteristic's 128-bit UUID.
     pub const fn uuid(self) -> u128 {
-        match self {
-            Self::Imu => IMU_UUID,
-            Self::Predictions => PREDICTIONS_UUID,
-            Self::Control => CONTROL_UUID,
-            Self::Bulk => BULK_UUID,
-        }
+        self.spec().uuid
     }
 
     /// The characteristic with this UUID, if it is one of ours.
     pub fn from_uuid(uuid: u128) -> Option<Self> {
-        [Self::Imu, Self::Predictions, Self::Control, Self::Bulk]
-            .into_iter()
-            .find(|c| c.uuid() == uuid)
+        gatt::SERVICE.find(uuid).map(|c| c.role)
     }
 }
 

@@ -325,3 +325,52 @@ proptest! {
         let _ = decode_request(&msg);
     }
 }
+
+#[test]
+fn each_characteristic_finds_its_own_table_entry() {
+    for c in Characteristic::ALL {
+        assert_eq!(c.spec().role, c);
+        assert_eq!(Characteristic::from_uuid(c.uuid()), Some(c));
+    }
+}
+
+#[test]
+fn the_gatt_table_is_the_one_protocol_md_documents() {
+    // PROTOCOL.md's table rows: `| role | UUID | properties | content |`.
+    let doc = include_str!("../../PROTOCOL.md");
+    let rows: Vec<Vec<&str>> = doc
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.contains("b7a1d0"))
+        .map(|l| l.split('|').map(str::trim).collect())
+        .collect();
+    assert_eq!(rows.len(), 1 + gatt::SERVICE.characteristics.len());
+    assert_eq!(rows[0][1], "service");
+    assert_eq!(rows[0][2], std::format!("`{}`", gatt::SERVICE.uuid_str));
+    for (row, spec) in rows[1..].iter().zip(&gatt::SERVICE.characteristics) {
+        let role = std::format!("{:?}", spec.role).to_lowercase();
+        assert_eq!(row[1], role);
+        assert_eq!(row[2], std::format!("`{}`", spec.uuid_str));
+        let p = spec.properties;
+        let words: Vec<&str> = [
+            (p.read, "read"),
+            (p.write, "write (with response)"),
+            (p.write_without_response, "write without response"),
+            (p.notify, "notify"),
+        ]
+        .into_iter()
+        .filter_map(|(on, word)| on.then_some(word))
+        .collect();
+        assert_eq!(row[3], words.join(", "), "{role}");
+    }
+}
+
+#[test]
+fn property_bits_are_the_gatt_declaration_bits() {
+    let bits: Vec<u8> = gatt::SERVICE
+        .characteristics
+        .iter()
+        .map(|c| c.properties.bits())
+        .collect();
+    // notify 0x10; write 0x08 | notify; write without response 0x04.
+    assert_eq!(bits, [0x10, 0x10, 0x18, 0x04]);
+}

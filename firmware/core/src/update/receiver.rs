@@ -2,6 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
+use super::app_image::AppImageChecker;
 use super::store::{FirmwareSink, ModelStore, Slot};
 use crate::blob::{Model, sha256};
 use crate::infer;
@@ -52,6 +53,8 @@ struct Transfer {
     slot: Slot,
     /// Running digest of the received bytes (firmware transfers; models are re-read from flash).
     hasher: Sha256,
+    /// The app image check, fed every received byte (firmware transfers).
+    image: AppImageChecker,
 }
 
 impl Transfer {
@@ -88,9 +91,12 @@ impl UpdateReceiver {
     }
 
     /// Starts an update, or resumes the one in progress if length, digest and version are the same.
+    /// `running` is the model slot the band runs from (see [`super::active_model`]): a model goes to the other
+    /// one, so what runs is never erased, even when it is the fallback slot rather than the recorded one.
     pub fn begin<P: ModelStore + FirmwareSink + ?Sized>(
         &mut self,
         platform: &mut P,
+        running: Option<Slot>,
         target: UpdateTarget,
         total_len: u32,
         sha256: [u8; 32],
@@ -111,8 +117,12 @@ impl UpdateReceiver {
         if total_len == 0 || total_len as usize > capacity {
             return Err(ErrorCode::TooLarge);
         }
-        // A model always goes to the slot that is not active, so the active one is never touched.
-        let slot = platform.active_slot().map_or(Slot::A, Slot::other);
+        // A model always goes to the slot the band does not run from; with nothing running, to the one the
+        // record does not name.
+        let slot = match running {
+            Some(slot) => slot.other(),
+            None => platform.active_slot().map_or(Slot::A, Slot::other),
+        };
         let prepared = match target {
             UpdateTarget::Model => platform.erase_slot(slot),
             UpdateTarget::Firmware => platform.firmware_begin(total_len),
@@ -125,6 +135,7 @@ impl UpdateReceiver {
             next_offset: 0,
             slot,
             hasher: Sha256::new(),
+            image: AppImageChecker::new(platform.app_chip(), total_len),
         };
         let progress = transfer.progress(target);
         *self.transfer(target) = Some(transfer);
@@ -154,6 +165,10 @@ impl UpdateReceiver {
             return ChunkOutcome::Failed;
         }
         t.hasher.update(chunk.data);
+        if target == UpdateTarget::Firmware {
+            // A damaged image is reported at commit; its error sticks in the checker.
+            let _ = t.image.push(chunk.data);
+        }
         t.next_offset = end as u32;
         ChunkOutcome::Accepted
     }
@@ -170,8 +185,9 @@ impl UpdateReceiver {
     }
 
     /// Verifies and activates a complete transfer. A model is re-read from flash, its SHA-256 compared, parsed
-    /// and self-tested (with `arena`), and only then made active by one atomic record write. Any failure drops
-    /// the transfer and leaves the active model as it was.
+    /// and self-tested (with `arena`), and only then made active by one atomic record write. A firmware image
+    /// must match its SHA-256 and pass the app image check for the sink's chip before the sink commits it. Any
+    /// failure drops the transfer and leaves the active model (or the boot selection) as it was.
     pub fn commit<P: ModelStore + FirmwareSink + ?Sized>(
         &mut self,
         platform: &mut P,
@@ -188,6 +204,8 @@ impl UpdateReceiver {
             UpdateTarget::Firmware => {
                 if t.hasher.finalize().as_slice() != t.sha256 {
                     Err(ErrorCode::DigestMismatch)
+                } else if t.image.finish().is_err() {
+                    Err(ErrorCode::InvalidFirmware)
                 } else {
                     match platform.firmware_commit() {
                         Ok(()) => Ok(Committed::Firmware { version: t.version }),

@@ -3,6 +3,7 @@
 
 use core::fmt;
 
+use super::app_image::Chip;
 use crate::blob::{HEADER_LEN, MAGIC, Model};
 use crate::infer;
 
@@ -39,7 +40,8 @@ impl core::error::Error for StorageError {}
 pub trait ModelStore {
     /// Bytes per slot.
     fn slot_capacity(&self) -> usize;
-    /// The whole slot, readable in place (memory-mapped flash).
+    /// The whole slot's current content (memory-mapped flash, or a RAM copy kept in step with every erase and
+    /// write). The borrow ends before the next erase or write, so no view outlives a change of the slot.
     fn slot(&self, slot: Slot) -> &[u8];
     /// Erases a slot (all bytes 0xFF).
     fn erase_slot(&mut self, slot: Slot) -> Result<(), StorageError>;
@@ -53,13 +55,16 @@ pub trait ModelStore {
 
 /// Where firmware images go (the ESP32 maps it onto esp_ota: A/B app partitions with rollback).
 pub trait FirmwareSink {
+    /// The chip the band is: app images built for another one are refused before they become bootable.
+    fn app_chip(&self) -> Chip;
     /// Largest image.
     fn firmware_capacity(&self) -> usize;
     /// Prepares for an image of `total_len` bytes (erases the inactive partition).
     fn firmware_begin(&mut self, total_len: u32) -> Result<(), StorageError>;
     /// Writes a chunk; offsets arrive in order without gaps.
     fn firmware_write(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError>;
-    /// All bytes written and their SHA-256 verified: validate the image and make it boot next.
+    /// All bytes written, their SHA-256 verified and the app image checked ([`super::check_app_image`]): make it
+    /// boot next (on ESP-IDF in state `New`, so the bootloader runs it on trial, see [`crate::boot`]).
     fn firmware_commit(&mut self) -> Result<(), StorageError>;
     /// Drops a partial image.
     fn firmware_abort(&mut self);
@@ -76,9 +81,10 @@ pub fn blob_len(slot: &[u8]) -> Option<usize> {
 }
 
 /// The model to run after boot: the active slot's if it parses and passes its self-test, else the other
-/// slot's (a model that was active before), else none. Returns the slot and blob length.
+/// slot's (a model that was active before), else none. Without a record (a band whose models were only ever
+/// written over USB, which cannot write the record) slot A is tried first, then B. Returns the slot and blob length.
 pub fn active_model<S: ModelStore + ?Sized>(store: &S, arena: &mut [u8]) -> Option<(Slot, usize)> {
-    let first = store.active_slot()?;
+    let first = store.active_slot().unwrap_or(Slot::A);
     [first, first.other()].into_iter().find_map(|slot| {
         let bytes = store.slot(slot);
         let len = blob_len(bytes)?;

@@ -108,6 +108,9 @@ impl ModelStore for SimFlash {
 }
 
 impl FirmwareSink for SimFlash {
+    fn app_chip(&self) -> Chip {
+        Chip::Esp32C3
+    }
     fn firmware_capacity(&self) -> usize {
         64 * 1024
     }
@@ -155,6 +158,24 @@ fn booted_version(flash: &SimFlash) -> Option<u32> {
         .map(|m| m.version())
 }
 
+/// The slot a band booted on `flash` runs its model from.
+fn running(flash: &SimFlash) -> Option<Slot> {
+    active_model(flash, &mut arena()).map(|(slot, _)| slot)
+}
+
+/// `BeginUpdate` on a band booted on `flash`.
+fn begin(
+    rx: &mut UpdateReceiver,
+    flash: &mut SimFlash,
+    target: UpdateTarget,
+    total_len: u32,
+    sha256: [u8; 32],
+    version: u32,
+) -> Result<Progress, ErrorCode> {
+    let running = running(flash);
+    rx.begin(flash, running, target, total_len, sha256, version)
+}
+
 /// Sends a whole image in order and commits.
 fn install(
     rx: &mut UpdateReceiver,
@@ -163,7 +184,14 @@ fn install(
     image: &[u8],
     version: u32,
 ) -> Result<Committed, ErrorCode> {
-    rx.begin(flash, target, image.len() as u32, sha256(image), version)?;
+    begin(
+        rx,
+        flash,
+        target,
+        image.len() as u32,
+        sha256(image),
+        version,
+    )?;
     for (i, data) in image.chunks(200).enumerate() {
         let chunk = BulkChunk {
             target,
@@ -204,7 +232,8 @@ fn model_goes_to_the_inactive_slot_and_becomes_active_on_commit() {
     ));
     assert_eq!(booted_version(&flash), Some(2));
     // The next update overwrites A, never the active B.
-    rx.begin(
+    begin(
+        &mut rx,
         &mut flash,
         UpdateTarget::Model,
         v1.len() as u32,
@@ -223,7 +252,8 @@ fn commit_refuses_incomplete_wrong_digest_unparsable_and_failing_self_test() {
     install(&mut rx, &mut flash, UpdateTarget::Model, &good, 1).unwrap();
 
     let v2 = demo_blob(2, 2);
-    rx.begin(
+    begin(
+        &mut rx,
         &mut flash,
         UpdateTarget::Model,
         v2.len() as u32,
@@ -245,15 +275,15 @@ fn commit_refuses_incomplete_wrong_digest_unparsable_and_failing_self_test() {
     );
 
     // Begin again with the same image resumes at 100; sending the rest completes it.
-    let p = rx
-        .begin(
-            &mut flash,
-            UpdateTarget::Model,
-            v2.len() as u32,
-            sha256(&v2),
-            2,
-        )
-        .unwrap();
+    let p = begin(
+        &mut rx,
+        &mut flash,
+        UpdateTarget::Model,
+        v2.len() as u32,
+        sha256(&v2),
+        2,
+    )
+    .unwrap();
     assert_eq!(p.next_offset, 100);
     for (i, data) in v2[100..].chunks(200).enumerate() {
         let chunk = BulkChunk {
@@ -271,8 +301,15 @@ fn commit_refuses_incomplete_wrong_digest_unparsable_and_failing_self_test() {
 
     // Announced digest differs from the bytes.
     let mut rx = UpdateReceiver::new();
-    rx.begin(&mut flash, UpdateTarget::Model, v2.len() as u32, [0; 32], 3)
-        .unwrap();
+    begin(
+        &mut rx,
+        &mut flash,
+        UpdateTarget::Model,
+        v2.len() as u32,
+        [0; 32],
+        3,
+    )
+    .unwrap();
     for (i, data) in v2.chunks(200).enumerate() {
         rx.chunk(
             &mut flash,
@@ -310,16 +347,30 @@ fn commit_refuses_incomplete_wrong_digest_unparsable_and_failing_self_test() {
 
     // Too large for a slot.
     assert_eq!(
-        rx.begin(&mut flash, UpdateTarget::Model, SLOT as u32 + 1, [0; 32], 1),
+        begin(
+            &mut rx,
+            &mut flash,
+            UpdateTarget::Model,
+            SLOT as u32 + 1,
+            [0; 32],
+            1
+        ),
         Err(ErrorCode::TooLarge)
     );
+}
+
+fn app_image(chip: Chip, data_len: usize, seed: u32) -> Vec<u8> {
+    let mut out = vec![0u8; data_len + 256];
+    let len = crate::demo::write_demo_app_image(&mut out, chip, data_len, seed).unwrap();
+    out.truncate(len);
+    out
 }
 
 #[test]
 fn firmware_streams_in_order_and_verifies_its_digest() {
     let mut flash = SimFlash::new();
     let mut rx = UpdateReceiver::new();
-    let image: Vec<u8> = (0..5000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let image = app_image(Chip::Esp32C3, 5000, 1);
     assert_eq!(
         install(&mut rx, &mut flash, UpdateTarget::Firmware, &image, 7),
         Ok(Committed::Firmware { version: 7 })
@@ -328,7 +379,8 @@ fn firmware_streams_in_order_and_verifies_its_digest() {
     assert_eq!(flash.firmware, image);
 
     let mut rx = UpdateReceiver::new();
-    rx.begin(
+    begin(
+        &mut rx,
         &mut flash,
         UpdateTarget::Firmware,
         image.len() as u32,
@@ -396,7 +448,7 @@ proptest! {
             let (offset, data) = chunks[i % chunks.len()];
             rx.chunk(flash, &BulkChunk { target: UpdateTarget::Model, offset, data })
         };
-        rx.begin(&mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).unwrap();
+        begin(&mut rx, &mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).unwrap();
         let mut cursor = 0usize;
         for e in events {
             match e {
@@ -409,7 +461,7 @@ proptest! {
                     send(&mut rx, &mut flash, i);
                 }
                 Link::Reconnect => {
-                    let p = rx.begin(&mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).unwrap();
+                    let p = begin(&mut rx, &mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).unwrap();
                     prop_assert_eq!(p, rx.status(UpdateTarget::Model).unwrap());
                     cursor = chunks.iter().position(|(o, _)| *o >= p.next_offset).unwrap_or(chunks.len());
                 }
@@ -440,7 +492,7 @@ proptest! {
         flash.power_left = Some(cut_after);
         let mut rx = UpdateReceiver::new();
         let mut committed = false;
-        if rx.begin(&mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).is_ok() {
+        if begin(&mut rx, &mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).is_ok() {
             let mut ok = true;
             for (i, data) in image.chunks(chunk_len).enumerate() {
                 let c = BulkChunk { target: UpdateTarget::Model, offset: (i * chunk_len) as u32, data };
@@ -462,5 +514,189 @@ proptest! {
             install(&mut rx, &mut flash, UpdateTarget::Model, &image, 2).unwrap();
         }
         prop_assert_eq!(booted_version(&flash), Some(2));
+    }
+}
+
+#[test]
+fn a_wrong_chip_or_damaged_firmware_image_is_refused_and_nothing_committed() {
+    let mut flash = SimFlash::new();
+    let good = app_image(Chip::Esp32C3, 3000, 2);
+    let mut damaged_segment = good.clone();
+    damaged_segment[100] ^= 0x10;
+    let mut rejects = vec![
+        ("for the ESP32", app_image(Chip::Esp32, 3000, 2)),
+        ("damaged segment", damaged_segment),
+        ("not an app image", vec![0x5A; 3000]),
+        ("cut short", good[..good.len() - 16].to_vec()),
+    ];
+    let mut with_trailer = good.clone();
+    with_trailer.extend_from_slice(&[0; 16]);
+    rejects.push(("trailing bytes", with_trailer));
+    for (what, image) in rejects {
+        let mut rx = UpdateReceiver::new();
+        assert_eq!(
+            install(&mut rx, &mut flash, UpdateTarget::Firmware, &image, 9),
+            Err(ErrorCode::InvalidFirmware),
+            "{what}"
+        );
+        assert!(!flash.firmware_committed, "{what}");
+        assert!(flash.firmware.is_empty(), "{what}: the sink dropped it");
+    }
+    let mut rx = UpdateReceiver::new();
+    assert_eq!(
+        install(&mut rx, &mut flash, UpdateTarget::Firmware, &good, 9),
+        Ok(Committed::Firmware { version: 9 })
+    );
+}
+
+/// How a USB model write from outside leaves a slot it failed on.
+#[derive(Debug, Clone)]
+enum Garble {
+    /// Erased (the desktop erases a slot whose verification failed).
+    Erased,
+    /// Only a prefix of the blob landed (the cable was pulled); the fraction is `n / 256`.
+    Prefix(u8),
+    /// The whole blob landed with one byte wrong.
+    Flipped(usize),
+}
+
+/// How a BLE model update ends.
+#[derive(Debug, Clone)]
+enum BleEnd {
+    Commit,
+    Abort,
+    /// The desktop goes away; the transfer stays in RAM until the next begin or reboot.
+    Vanish,
+    /// The power fails after `n` more flash operations (during begin's erase or a chunk), then the band boots.
+    PowerCut(usize),
+}
+
+/// One thing that happens to a band.
+#[derive(Debug, Clone)]
+enum Event {
+    /// A model written over USB (ROM loader, the band is held in reset) as the desktop does it: first into the
+    /// slot the band does not run from, verified, then the other; `fail` garbles the first (`false`) or the second
+    /// (`true`) slot and stops there. The band boots afterwards.
+    Usb { fail: Option<(bool, Garble)> },
+    /// A BLE model update of which `chunks` chunks are sent before it ends as `end`.
+    Ble { chunks: usize, end: BleEnd },
+    /// The band restarts.
+    Reboot,
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    let garble = prop_oneof![
+        Just(Garble::Erased),
+        any::<u8>().prop_map(Garble::Prefix),
+        any::<usize>().prop_map(Garble::Flipped),
+    ];
+    let end = prop_oneof![
+        3 => Just(BleEnd::Commit),
+        1 => Just(BleEnd::Abort),
+        1 => Just(BleEnd::Vanish),
+        2 => (0usize..40).prop_map(BleEnd::PowerCut),
+    ];
+    prop_oneof![
+        3 => proptest::option::of((any::<bool>(), garble)).prop_map(|fail| Event::Usb { fail }),
+        4 => (0usize..60, end).prop_map(|(chunks, end)| Event::Ble { chunks, end }),
+        1 => Just(Event::Reboot),
+    ]
+}
+
+/// The band as the receiver sees it: the slot it runs from (found at boot) and its RAM transfer state.
+struct Booted {
+    running: Option<Slot>,
+    rx: UpdateReceiver,
+}
+
+impl Booted {
+    fn boot(flash: &mut SimFlash) -> Booted {
+        flash.reboot();
+        Booted {
+            running: running(flash),
+            rx: UpdateReceiver::new(),
+        }
+    }
+}
+
+/// A USB write of `blob` into `slot`, as the ROM loader leaves it (erase, program), possibly garbled.
+fn usb_write(flash: &mut SimFlash, slot: Slot, blob: &[u8], garble: Option<&Garble>) {
+    let s = &mut flash.slots[slot as usize];
+    s.fill(0xFF);
+    match garble {
+        None => s[..blob.len()].copy_from_slice(blob),
+        Some(Garble::Erased) => {}
+        Some(Garble::Prefix(n)) => {
+            let len = blob.len() * *n as usize / 256;
+            s[..len].copy_from_slice(&blob[..len]);
+        }
+        Some(Garble::Flipped(i)) => {
+            s[..blob.len()].copy_from_slice(blob);
+            s[i % blob.len()] ^= 0x20;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Failed USB writes, BLE updates, aborts, vanished desktops and power cuts in any order: no update ever
+    /// erases the slot the band runs from, so at every instant a model boots.
+    #[test]
+    fn a_model_always_boots(first_over_usb in any::<bool>(), events in proptest::collection::vec(event(), 1..14)) {
+        let blobs: Vec<Vec<u8>> = (1..=3).map(|v| demo_blob(v, v)).collect();
+        let mut flash = SimFlash::new();
+        let mut band = Booted::boot(&mut flash);
+        if first_over_usb {
+            // Over USB into both slots: no active-slot record is ever written.
+            usb_write(&mut flash, Slot::A, &blobs[0], None);
+            usb_write(&mut flash, Slot::B, &blobs[0], None);
+        } else {
+            install(&mut band.rx, &mut flash, UpdateTarget::Model, &blobs[0], 1).unwrap();
+        }
+        band = Booted::boot(&mut flash);
+        prop_assert!(booted_version(&flash).is_some(), "the first model boots");
+        for (n, e) in events.iter().enumerate() {
+            let blob = &blobs[(n + 1) % blobs.len()];
+            match e {
+                Event::Usb { fail } => {
+                    let first = band.running.map_or(Slot::A, Slot::other);
+                    let garble = |second: bool| fail.as_ref().filter(|(s, _)| *s == second).map(|(_, g)| g);
+                    usb_write(&mut flash, first, blob, garble(false));
+                    if garble(false).is_none() {
+                        usb_write(&mut flash, first.other(), blob, garble(true));
+                    }
+                    band = Booted::boot(&mut flash);
+                }
+                Event::Ble { chunks, end } => {
+                    if let BleEnd::PowerCut(after) = end {
+                        flash.power_left = Some(*after);
+                    }
+                    let digest = sha256(blob);
+                    let version = 10 + n as u32;
+                    let began = band.rx.begin(&mut flash, band.running, UpdateTarget::Model, blob.len() as u32, digest, version);
+                    if began.is_ok() {
+                        for (i, data) in blob.chunks(200).take(*chunks).enumerate() {
+                            let chunk = BulkChunk { target: UpdateTarget::Model, offset: (i * 200) as u32, data };
+                            band.rx.chunk(&mut flash, &chunk);
+                        }
+                    }
+                    match end {
+                        BleEnd::Commit => {
+                            if let Ok(Committed::Model { slot, .. }) = band.rx.commit(&mut flash, UpdateTarget::Model, &mut arena()) {
+                                band.running = Some(slot);
+                                let blob_version = crate::blob::Model::parse(blob).unwrap().version();
+                                prop_assert_eq!(booted_version(&flash), Some(blob_version));
+                            }
+                        }
+                        BleEnd::Abort => band.rx.abort(&mut flash, UpdateTarget::Model),
+                        BleEnd::Vanish => {}
+                        BleEnd::PowerCut(_) => band = Booted::boot(&mut flash),
+                    }
+                }
+                Event::Reboot => band = Booted::boot(&mut flash),
+            }
+            prop_assert!(booted_version(&flash).is_some(), "no model boots after {:?}", &events[..=n]);
+        }
     }
 }

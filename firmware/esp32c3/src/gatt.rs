@@ -1,0 +1,62 @@
+//! The BandX GATT server, built by iterating bandx-core's one declaration of the service
+//! (`bandx_core::protocol::gatt::SERVICE`): UUIDs and property bits come from there, nothing is restated here.
+
+use bandx_core::band::MAX_ATT_PAYLOAD;
+use bandx_core::protocol::Characteristic as Role;
+use bandx_core::protocol::gatt::SERVICE;
+use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use trouble_host::prelude::*;
+
+/// Attributes: the GAP service plus the BandX service (declaration, and per characteristic a declaration, a
+/// value and at most one CCCD).
+pub const ATTRIBUTES: usize = GAP_SERVICE_ATTRIBUTE_COUNT + 1 + 3 * 4;
+/// Connections served at once.
+pub const CONNECTIONS: usize = 1;
+
+/// A characteristic's value: any bytes up to the largest ATT payload the band uses.
+pub type Value = heapless09::Vec<u8, MAX_ATT_PAYLOAD>;
+
+pub type AttServer =
+    AttributeServer<'static, NoopRawMutex, DefaultPacketPool, ATTRIBUTES, CONNECTIONS>;
+
+/// The server and, in table order, the handle of each characteristic.
+pub struct Server {
+    pub att: AttServer,
+    characteristics: [(Role, trouble_host::attribute::Characteristic<Value>); 4],
+}
+
+impl Server {
+    /// Builds the GAP service (advertised name) and the BandX service.
+    pub fn new(name: &'static str, stores: &'static mut [[u8; MAX_ATT_PAYLOAD]; 4]) -> Server {
+        let mut table = AttributeTable::<'static, NoopRawMutex, ATTRIBUTES>::new();
+        // The GAP service fits the table by construction (ATTRIBUTES counts it).
+        let _ = GapConfig::default(name).build(&mut table);
+        let mut service = table.add_service(Service::new(SERVICE.uuid));
+        let mut stores = stores.iter_mut();
+        let characteristics = SERVICE.characteristics.map(|spec| {
+            let store = stores.next().map(|s| &mut s[..]).unwrap_or_default();
+            let c = service
+                .add_characteristic(spec.uuid, spec.properties.bits(), Value::new(), store)
+                .build();
+            (spec.role, c)
+        });
+        service.build();
+        Server {
+            att: AttributeServer::new(table),
+            characteristics,
+        }
+    }
+
+    /// The role of the characteristic whose value has this handle.
+    pub fn role(&self, handle: u16) -> Option<Role> {
+        self.characteristics
+            .iter()
+            .find(|(_, c)| c.handle == handle)
+            .map(|(role, _)| *role)
+    }
+
+    /// The characteristic that plays `role`.
+    pub fn characteristic(&self, role: Role) -> &trouble_host::attribute::Characteristic<Value> {
+        &self.characteristics[role as usize].1
+    }
+}
