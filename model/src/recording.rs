@@ -1,7 +1,7 @@
 //! A recording: one subject doing one labelled activity without interruption.
 
-/// Channel order everywhere: ax, ay, az (m/s²), gx, gy, gz (rad/s).
-pub const CHANNELS: usize = 6;
+/// Channels per sample (bandx-core's); the order everywhere: ax, ay, az (m/s²), gx, gy, gz (rad/s).
+pub use bandx_core::CHANNELS;
 pub type Sample = [f32; CHANNELS];
 
 pub const STANDARD_GRAVITY: f32 = 9.806_65;

@@ -107,7 +107,11 @@ fn cnn_fits_the_band_budget_and_matches_the_reference_forward() {
     let cfg = HarCnnConfig::new();
     let model = cfg.init(7, &device).valid();
     let w = model.weights();
-    assert!(macs(&w) <= 200_000, "MACs {}", macs(&w));
+    assert!(
+        macs(&w) <= bandx_core::budget::MAX_MACS as usize,
+        "MACs {}",
+        macs(&w)
+    );
     let params: usize = w.convs.iter().map(|c| c.weight.len()).sum::<usize>() + w.head.weight.len();
     assert!(
         params < 8_000,
@@ -198,7 +202,10 @@ fn pretraining_learns_and_personalization_handles_new_classes() {
         (info.model_id, info.version, info.classes.clone()),
         (3, 9, ulabels.clone())
     );
-    assert!(info.bytes <= 10 * 1024 && info.within_budget, "{info:?}");
+    assert!(
+        info.bytes <= bandx_core::budget::MAX_BLOB_BYTES && info.within_budget,
+        "{info:?}"
+    );
     assert!(info.self_test.starts_with("pass"), "{info:?}");
     let p = parity(&blob, &logits(&ncm, &test.x), &test.x, &test.y).unwrap();
     assert!(p.passes(), "{p:?}");
