@@ -1,5 +1,6 @@
 //! `bandx-model`: pretrain, evaluate, personalize, export, inspect.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -8,7 +9,8 @@ use bandx_model::checkpoint::Checkpoint;
 use bandx_model::cnn::{HarCnnConfig, activation_ranges, activation_ranges_clipped};
 use bandx_model::data::DataSource;
 use bandx_model::evaluate::{EvalOptions, evaluate, markdown};
-use bandx_model::personalize::{Method, PersonalizeConfig, personalize_replay};
+use bandx_model::personalize::{Method, PersonalizeConfig};
+use bandx_model::pipeline::{BlobOptions, Personalizer};
 use bandx_model::preprocess::{Normalization, label_set, windows};
 use bandx_model::readers::csv::CsvOptions;
 use bandx_model::recording::{AccelUnit, GyroUnit};
@@ -643,45 +645,62 @@ fn cmd_personalize(
     // Classes in the order the data first shows them.
     let labels = label_set(refs.iter().map(|w| w.label.as_str()));
     let cal = Examples::new(cal_w.iter().copied(), &labels, &ckpt.normalization);
-    let device = Device::flex();
-    let base_model = ckpt.model(&device);
-    let t = Instant::now();
+    let base_model = ckpt.model(&Device::flex());
     let replay = replay_set
         .map(|set| set.examples(&labels, &ckpt.normalization))
         .unwrap_or_default();
-    let method = method.effective(&replay, cfg);
-    let model = personalize_replay(
-        &base_model,
-        &ckpt.labels,
-        &ckpt.network,
-        method,
-        &cal,
-        &labels,
-        &replay,
-        cfg,
-    );
+    let personalizer = Personalizer::new(&ckpt, &base_model, &labels, &replay, method, cfg);
+    let rest = Examples::new(rest_w.iter().copied(), &labels, &ckpt.normalization);
+    let made = personalizer
+        .personal_blob(&cal, Some(&rest), &BlobOptions::default(), &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .context("personalizing")?;
     eprintln!(
-        "personalized ({method}) {} classes x {k} windows in {:.3} s; training accuracy {:.4}",
+        "personalized ({}) {} classes x {k} windows in {:.3} s; training accuracy {:.4}",
+        made.method,
         labels.len(),
-        t.elapsed().as_secs_f64(),
-        accuracy(&predict(&model, &cal.x), &cal.y)
+        made.seconds.personalize,
+        made.training_accuracy
     );
-    let mut personal = Checkpoint::new(ckpt.network.clone(), labels, ckpt.normalization, &model);
-    personal.ranges = bandx_model::export::personal_ranges(&ckpt.ranges, &personal.weights, &cal.x);
+    let mut personal = made.checkpoint;
     personal.notes =
-        serde_json::json!({ "base": base, "method": method.name(), "windows_per_class": k });
+        serde_json::json!({ "base": base, "method": made.method.name(), "windows_per_class": k });
     personal.save(out)?;
     eprintln!("wrote {}", out.display());
     if let Some(blob_path) = blob {
-        let bytes = bandx_model::export::export(&personal, cal.window(0), 1, 1)?;
-        std::fs::write(blob_path, &bytes)
+        std::fs::write(blob_path, &made.blob)
             .with_context(|| format!("writing {}", blob_path.display()))?;
-        let rest = Examples::new(
-            rest_w.iter().copied(),
-            &personal.labels,
-            &personal.normalization,
+        let b = &made.band;
+        eprintln!(
+            "blob: {} bytes, arena {} bytes, {} MACs, {} classes, self-test pass (class {} '{}')",
+            b.bytes,
+            b.arena,
+            b.macs,
+            b.classes,
+            b.self_test_class,
+            labels
+                .get(usize::from(b.self_test_class))
+                .map_or("?", String::as_str)
         );
-        report_blob(&bytes, &model, &rest)?;
+        let p = &made.parity;
+        eprintln!(
+            "parity on {} {} windows: agreement {:.4}, float accuracy {:.4}, int8 accuracy {:.4} -> {}",
+            p.windows,
+            if rest.is_empty() {
+                "calibration"
+            } else {
+                "other"
+            },
+            p.agreement,
+            p.float_accuracy,
+            p.int8_accuracy,
+            if p.passes() {
+                "PASS"
+            } else {
+                "FAIL (needs >= 99 % agreement, <= 1 point loss)"
+            }
+        );
         eprintln!("wrote {}", blob_path.display());
     }
     Ok(())
@@ -698,8 +717,10 @@ fn report_blob(bytes: &[u8], model: &bandx_model::cnn::HarCnn, check: &Examples)
         info.self_test
     );
     if !info.within_budget {
+        use bandx_core::budget::{MAX_ARENA_BYTES, MAX_BLOB_BYTES, MAX_MACS};
         eprintln!(
-            "warning: the blob exceeds the band's budget (10 KB blob, 16 KB arena, 200 k MACs)"
+            "warning: the blob exceeds the band's budget ({MAX_BLOB_BYTES} B blob, \
+             {MAX_ARENA_BYTES} B arena, {MAX_MACS} MACs)"
         );
     }
     if !check.is_empty() {
