@@ -1,0 +1,56 @@
+//! What each bandx-core fuzz target does with one input. Shared by the cargo-fuzz targets
+//! (nightly) and by `firmware/core/tests/fuzz_corpus.rs`, which replays every committed seed on
+//! stable. Decoders of untrusted bytes must return a value or an error, never panic.
+
+#![allow(dead_code)] // each fuzz target uses one check
+
+use bandx_core::blob::{DIGEST_LEN, Model, sha256};
+use bandx_core::budget::check_model;
+use bandx_core::frame::Frame;
+use bandx_core::protocol::{
+    BulkChunk, PredictionEvent, Reassembler, decode_request, decode_response,
+};
+
+/// Every target: its name (the corpus folder `corpus/<name>/`) and its check.
+pub const TARGETS: [(&str, fn(&[u8])); 2] = [
+    ("blob_parse", blob_parse),
+    ("message_decode", message_decode),
+];
+
+/// The model blob parser: as-is, and re-sealed (digest recomputed) so mutations reach the
+/// structural checks; anything that parses is also run (self-test, labels) and checked as the
+/// band does (`check_model`).
+pub fn blob_parse(data: &[u8]) {
+    let _ = Model::parse(data);
+    let _ = check_model(data);
+    if data.len() > DIGEST_LEN {
+        let mut sealed = data.to_vec();
+        let body = sealed.len() - DIGEST_LEN;
+        let digest = sha256(&sealed[..body]);
+        sealed[body..].copy_from_slice(&digest);
+        if let Ok(model) = Model::parse(&sealed) {
+            let _ = model.labels().iter().count();
+            if model.required_arena() <= 1 << 20 {
+                let mut arena = vec![0u8; model.required_arena()];
+                let _ = model.self_test(&mut arena);
+            }
+            let _ = check_model(&sealed);
+        }
+    }
+}
+
+/// Every decoder of bytes from the air: control requests/responses, fragments, bulk chunks,
+/// prediction events and IMU frames.
+pub fn message_decode(data: &[u8]) {
+    let _ = decode_request(data);
+    let _ = decode_response(data);
+    let _ = BulkChunk::decode(data);
+    let _ = PredictionEvent::decode(data);
+    let _ = Frame::decode(data);
+    let mut r = Reassembler::new();
+    for packet in data.chunks(20) {
+        if let Ok(Some(message)) = r.push(packet) {
+            let _ = decode_request(message);
+        }
+    }
+}
