@@ -9,8 +9,11 @@ use std::path::Path;
 
 use bandx_model::readers::{app_export, csv, wisdm};
 
+/// What a target does with one input.
+pub type Check = fn(&[u8]);
+
 /// Every target: its name (the corpus folder `corpus/<name>/`) and its check.
-pub const TARGETS: [(&str, fn(&[u8])); 3] = [
+pub const TARGETS: [(&str, Check); 3] = [
     ("app_export_folder", app_export_folder),
     ("wisdm_subject", wisdm_subject),
     ("csv_file", csv_file),

@@ -29,7 +29,7 @@ fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Runs `check` on `data`, naming the seed and length if it panics.
-fn replay(target: &str, seed: &str, check: fn(&[u8]), data: &[u8]) {
+fn replay(target: &str, seed: &str, check: checks::Check, data: &[u8]) {
     let outcome = std::panic::catch_unwind(|| check(data));
     assert!(
         outcome.is_ok(),

@@ -11,8 +11,11 @@ use bandx_core::protocol::{
     BulkChunk, PredictionEvent, Reassembler, decode_request, decode_response,
 };
 
+/// What a target does with one input.
+pub type Check = fn(&[u8]);
+
 /// Every target: its name (the corpus folder `corpus/<name>/`) and its check.
-pub const TARGETS: [(&str, fn(&[u8])); 2] = [
+pub const TARGETS: [(&str, Check); 2] = [
     ("blob_parse", blob_parse),
     ("message_decode", message_decode),
 ];
