@@ -71,6 +71,13 @@ struct DataArgs {
     /// Only these activity labels (comma separated; e.g. the band's 7 classes).
     #[arg(long, value_delimiter = ',')]
     labels: Option<Vec<String>>,
+    /// Only the first N subjects (sorted by name) after the filters above.
+    #[arg(long, value_name = "N")]
+    max_subjects: Option<usize>,
+    /// Only the first S seconds of each activity of each subject (a small data set from a
+    /// large one, e.g. 40 for WISDM like a 20-50 s recording per activity).
+    #[arg(long, value_name = "S")]
+    first_seconds: Option<f32>,
 }
 
 fn parse_accel(s: &str) -> Result<AccelUnit, String> {
@@ -121,6 +128,15 @@ impl DataArgs {
         if let Some(keep) = &self.labels {
             recordings.retain(|r| keep.contains(&r.label));
         }
+        if let Some(n) = self.max_subjects {
+            let mut subjects = label_set(recordings.iter().map(|r| r.subject.as_str()));
+            subjects.sort();
+            subjects.truncate(n);
+            recordings.retain(|r| subjects.contains(&r.subject));
+        }
+        if let Some(seconds) = self.first_seconds {
+            recordings = bandx_model::recording::first_seconds(recordings, seconds);
+        }
         let w = windows(&recordings);
         if w.is_empty() {
             bail!("no 3-second window could be cut from the data (recordings too short?)");
@@ -138,12 +154,21 @@ impl DataArgs {
 
 #[derive(Args, Clone)]
 struct TrainArgs {
-    /// Maximum pre-training epochs (early stopping may end sooner).
-    #[arg(long, default_value_t = 40)]
-    epochs: usize,
-    /// Early-stopping patience in epochs.
-    #[arg(long, default_value_t = 6)]
-    patience: usize,
+    /// Step cap: pre-training ends after this many optimizer steps (batches of 64) at the latest.
+    #[arg(long, default_value_t = 60_000)]
+    max_steps: usize,
+    /// Early stopping never ends pre-training before this many steps.
+    #[arg(long, default_value_t = 6_000)]
+    min_steps: usize,
+    /// Pre-training ends when validation accuracy has not improved for this many steps.
+    #[arg(long, default_value_t = 6_000)]
+    patience_steps: usize,
+    /// The learning rate halves every this many steps; training has converged at 1/32 of it.
+    #[arg(long, default_value_t = 10_000)]
+    lr_half_life_steps: usize,
+    /// Validation accuracy is measured every this many steps.
+    #[arg(long, default_value_t = 500)]
+    eval_every_steps: usize,
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Augment pre-training windows (rotation about the forearm ±30°, other wrist, amplitude
@@ -158,8 +183,11 @@ struct TrainArgs {
 impl TrainArgs {
     fn config(&self) -> TrainConfig {
         TrainConfig::new()
-            .with_max_epochs(self.epochs)
-            .with_patience(self.patience)
+            .with_max_steps(self.max_steps)
+            .with_min_steps(self.min_steps)
+            .with_patience_steps(self.patience_steps)
+            .with_lr_half_life_steps(self.lr_half_life_steps)
+            .with_eval_every_steps(self.eval_every_steps)
             .with_seed(self.seed)
             .with_augment(self.augment.then(AugmentConfig::new))
     }
@@ -530,12 +558,16 @@ fn cmd_pretrain(
     );
     let val_acc = accuracy(&predict(&model, &val_ex.x), &val_ex.y);
     eprintln!(
-        "pre-trained on {} windows in {:.1} s ({:.0} windows/s, {} epochs, best {}); validation accuracy {:.4} on subjects {:?}",
+        "pre-trained on {} windows in {:.1} s ({:.0} windows/s, {} steps = {} epochs, best step {}, stopped: {}); validation accuracy {:.4} on subjects {:?}",
         report.train_windows,
         report.seconds,
         report.windows_per_second,
+        report.steps,
         report.epochs_run,
-        report.best_epoch,
+        report.best_step,
+        report
+            .stop_reason
+            .map_or_else(|| "?".to_string(), |r| r.to_string()),
         val_acc,
         val_subjects
     );

@@ -165,7 +165,9 @@ fn pretraining_learns_and_personalization_handles_new_classes() {
     let train = Examples::new(w.iter().filter(|w| w.subject != "s3"), &labels, &norm);
     let val = Examples::new(w.iter().filter(|w| w.subject == "s3"), &labels, &norm);
     let cfg = HarCnnConfig::new();
-    let tc = TrainConfig::new().with_max_epochs(40).with_patience(40);
+    let tc = TrainConfig::new()
+        .with_max_steps(80)
+        .with_eval_every_steps(2);
     let (model, report) = pretrain(&cfg, &train, &val, 3, &tc, false);
     assert!(report.best_val_accuracy > 0.9, "{report:?}");
 
@@ -351,7 +353,9 @@ fn evaluate_runs_the_protocol_end_to_end_on_a_tiny_data_set() {
     opts.folds = Some(1);
     opts.windows_per_class = 3;
     opts.learning_curve = vec![1, 3];
-    opts.train = TrainConfig::new().with_max_epochs(10).with_patience(10);
+    opts.train = TrainConfig::new()
+        .with_max_steps(40)
+        .with_eval_every_steps(4);
     let report = evaluate(&w, &opts).unwrap();
     assert_eq!((report.folds_run, report.per_subject.len()), (1, 4));
     assert_eq!(report.methods.len(), Method::ALL.len());
@@ -440,7 +444,9 @@ fn warm_start_reuses_the_pretrained_rows_of_known_class_names() {
     let norm = Normalization::fit(&w);
     let train = Examples::new(w.iter(), &labels, &norm);
     let cfg = HarCnnConfig::new();
-    let tc = TrainConfig::new().with_max_epochs(15).with_patience(15);
+    let tc = TrainConfig::new()
+        .with_max_steps(30)
+        .with_eval_every_steps(2);
     let (model, _) = pretrain(&cfg, &train, &Examples::default(), 2, &tc, false);
     // The user keeps "wave" and adds a class of their own.
     let user = [
