@@ -2,7 +2,8 @@
 //! held-out subjects, fixed seeds.
 //!
 //! Training length is counted in optimizer steps, not epochs, so it adapts to the data set's
-//! size without hand tuning: validation every `eval_every_steps`, early stopping after
+//! size without hand tuning: validation every `eval_every_steps` (or every epoch when an epoch
+//! is shorter; the accuracy then averaged over that many steps), early stopping after
 //! `patience_steps` without a better validation accuracy (never before `min_steps`), a learning
 //! rate that halves every `lr_half_life_steps` whatever the epoch length; training has
 //! converged when the learning rate has decayed to `lr_floor` of its start, and `max_steps` caps
@@ -82,7 +83,9 @@ pub struct TrainConfig {
     /// Training ends when the validation accuracy has not improved for this many steps.
     #[config(default = 6_000)]
     pub patience_steps: usize,
-    /// The validation set is scored every this many steps (and after the last one).
+    /// The validation set is scored every this many steps, or every epoch when an epoch is
+    /// shorter (and after the last step); the accuracy that decides is the mean over the last
+    /// this many steps' evaluations.
     #[config(default = 500)]
     pub eval_every_steps: usize,
     /// The learning rate halves every this many steps (exponential decay).
@@ -400,12 +403,15 @@ pub fn pretrain_with(
         .init();
     let weights = class_weights(&train.y, classes);
     let batches = train.len().div_ceil(cfg.batch_size).max(1);
+    // Validation every `eval_every_steps`, or every epoch when an epoch is shorter.
+    let eval_interval = cfg.eval_every_steps.min(batches).max(1);
     let bar = progress_bar(cfg.max_steps as u64, show_progress, "pretrain");
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut best = (model.valid(), 0usize, -1f32);
     let mut step = 0usize;
     let mut seen = 0usize;
     let mut stop = StopReason::StepCap;
+    let mut recent = RecentAccuracy::new(cfg.eval_every_steps);
     'training: while step < cfg.max_steps && !train.is_empty() {
         order.shuffle(&mut rng);
         for idx in order.chunks(cfg.batch_size) {
@@ -422,15 +428,16 @@ pub fn pretrain_with(
             step += 1;
             bar.inc(1);
             let last = step >= cfg.max_steps;
-            if !step.is_multiple_of(cfg.eval_every_steps.max(1)) && !last {
+            if !step.is_multiple_of(eval_interval) && !last {
                 continue;
             }
             let snapshot = model.valid();
-            let val_acc = if val.is_empty() {
+            let raw = if val.is_empty() {
                 accuracy(&predict(&snapshot, &train.x), &train.y)
             } else {
                 accuracy(&predict(&snapshot, &val.x), &val.y)
             };
+            let val_acc = recent.push(step, raw);
             if val_acc > best.2 {
                 best = (snapshot, step, val_acc);
             }
@@ -482,6 +489,37 @@ pub fn pretrain_with(
     }
     tracing::info!("{summary}");
     (best.0, report)
+}
+
+/// The validation accuracy that decides: a few validation subjects give a noisy accuracy when
+/// epochs are short, so it is the mean of the evaluations of the last `window` steps (a single
+/// evaluation when they are at least `window` steps apart).
+#[derive(Debug, Clone)]
+pub struct RecentAccuracy {
+    window: usize,
+    recent: std::collections::VecDeque<(usize, f32)>,
+}
+
+impl RecentAccuracy {
+    pub fn new(window: usize) -> RecentAccuracy {
+        RecentAccuracy {
+            window: window.max(1),
+            recent: Default::default(),
+        }
+    }
+
+    /// Adds the accuracy measured at `step` and returns the mean over the window ending there.
+    pub fn push(&mut self, step: usize, accuracy: f32) -> f32 {
+        self.recent.push_back((step, accuracy));
+        while self
+            .recent
+            .front()
+            .is_some_and(|&(s, _)| s + self.window <= step)
+        {
+            self.recent.pop_front();
+        }
+        self.recent.iter().map(|&(_, a)| a).sum::<f32>() / self.recent.len() as f32
+    }
 }
 
 /// The learning rate at `step`: `learning_rate` halving every `lr_half_life_steps`.

@@ -372,6 +372,18 @@ fn evaluate_runs_the_protocol_end_to_end_on_a_tiny_data_set() {
         }
     }
     assert!(markdown(&report).contains("| ours, "));
+    // Each fold's pre-training says how long it ran and why it stopped (here: the step cap).
+    let pre = &report.folds[0].pretrain;
+    assert_eq!(
+        (pre.steps, pre.stop_reason),
+        (40, Some(bandx_model::train::StopReason::StepCap))
+    );
+    assert!(
+        markdown(&report).contains("| 40 ("),
+        "{}",
+        markdown(&report)
+    );
+    assert!(markdown(&report).contains("| step cap |"));
     let dir = tempfile::tempdir().unwrap();
     bandx_model::plots::learning_curve_svg(&report, &dir.path().join("c.svg")).unwrap();
     bandx_model::plots::confusion_svg(&report.confusion_pm, "pm", &dir.path().join("m.svg"))

@@ -5,7 +5,9 @@
 use bandx_model::cnn::HarCnnConfig;
 use bandx_model::preprocess::{Normalization, windows};
 use bandx_model::recording::{Recording, first_seconds};
-use bandx_model::train::{Examples, StopReason, TrainConfig, learning_rate, pretrain};
+use bandx_model::train::{
+    Examples, RecentAccuracy, StopReason, TrainConfig, learning_rate, pretrain,
+};
 
 fn wave(subject: &str, label: &str, freq: f32, seconds: usize) -> Recording {
     Recording {
@@ -132,4 +134,21 @@ fn first_seconds_keeps_the_start_of_each_activity_of_each_subject() {
             ("b".into(), "slow".into(), 0, 800),
         ]
     );
+}
+
+#[test]
+fn short_epochs_average_the_validation_accuracy_over_the_window() {
+    // Evaluations every 100 steps, window 300: the mean of the last three.
+    let mut r = RecentAccuracy::new(300);
+    assert_eq!(r.push(100, 0.9), 0.9);
+    assert!((r.push(200, 0.6) - 0.75).abs() < 1e-6);
+    assert!((r.push(300, 0.6) - 0.7).abs() < 1e-6);
+    assert!(
+        (r.push(400, 0.3) - 0.5).abs() < 1e-6,
+        "the evaluation at 100 left"
+    );
+    // Evaluations a window apart (long epochs): each stands alone.
+    let mut long = RecentAccuracy::new(500);
+    assert_eq!(long.push(500, 0.7), 0.7);
+    assert_eq!(long.push(1000, 0.4), 0.4);
 }

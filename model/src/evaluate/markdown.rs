@@ -66,6 +66,23 @@ pub fn markdown(report: &Report) -> String {
         }
         s.push('\n');
     }
+    s.push_str(
+        "\nPre-training per fold:\n\n| fold | GS | steps (epochs) | best step | stopped | seconds |\n|---|---|---|---|---|---|\n",
+    );
+    for f in &report.folds {
+        let p = &f.pretrain;
+        s.push_str(&format!(
+            "| {} | {:.4} | {} ({}) | {} | {} | {:.0} |\n",
+            f.fold,
+            f.gs,
+            p.steps,
+            p.epochs_run,
+            p.best_step,
+            p.stop_reason
+                .map_or_else(|| "—".to_string(), |r| r.to_string()),
+            p.seconds
+        ));
+    }
     s.push_str(&format!(
         "\nGS: generalized model on held-out time blocks of the general subjects (mean ± std over folds). \
 PS(GM)/PS(PM): on each personal subject's windows that do not overlap the first {} calibration windows of each class \
