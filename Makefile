@@ -87,7 +87,7 @@ bench: setup firmware-c3
 	# test build is not invalidated: personalize_seconds then match `bandx-model personalize`.
 	CARGO_TARGET_DIR=target/bandx-model-private $(CARGO) run -p bandx-model --bin bandx-model \
 	  --config 'profile.dev.package.bandx-model.opt-level=3' --config 'profile.dev.package.bandx-core.opt-level=3' \
-	  -- evaluate --wisdm ../shared/datasets/wisdm --folds 1 --epochs 12 \
+	  -- evaluate --wisdm ../shared/datasets/wisdm --folds 1 --max-steps 12000 \
 	  --user-classes walking,jogging,stairs,sitting,standing,typing,writing --out target/bench/bandx-model
 
 ## Run each fuzz target briefly (needs the nightly toolchain; installs cargo-fuzz if missing).

@@ -28,6 +28,11 @@ pub enum ModelError {
     ReplaySet { path: PathBuf, reason: String },
     #[error("export: {0}")]
     Export(String),
+    #[error("{path}: {problem}")]
+    ProfileFolder {
+        path: PathBuf,
+        problem: crate::readers::app_export::FolderProblem,
+    },
 }
 
 impl ModelError {

@@ -9,6 +9,7 @@
 use bandx_core::blob::{
     BlobWriter, FilterSpec, INPUT_BYTES, INPUT_LEN, InputSpec, MAX_CLASSES, Model,
 };
+use bandx_core::budget::{ModelCheckError, check_model};
 use bandx_core::quant::{quantize_i16, quantize_multiplier};
 use serde::{Deserialize, Serialize};
 
@@ -18,10 +19,8 @@ use crate::error::{ModelError, Result};
 use crate::preprocess::WINDOW_VALUES;
 use crate::train::argmax;
 
-/// The band's budgets (contract, for a 7-class model).
-pub const MAX_BLOB_BYTES: usize = 10 * 1024;
-pub const MAX_ARENA_BYTES: usize = 16 * 1024;
-pub const MAX_MACS: u32 = 200_000;
+/// The band's budgets, defined in bandx-core (re-exported for the exporter's callers).
+pub use bandx_core::budget::{MAX_ARENA_BYTES, MAX_BLOB_BYTES, MAX_MACS};
 /// Normalized inputs beyond this many standard deviations are clipped by the input quantizer.
 const INPUT_CLIP: f32 = 8.0;
 
@@ -184,18 +183,35 @@ pub struct BlobInfo {
     pub within_budget: bool,
 }
 
+/// What the band would say about `blob` ([`check_model`]), as a report that also describes a
+/// blob over the budget (its self-test then runs in an arena of the size it declares).
 pub fn inspect(blob: &[u8]) -> Result<BlobInfo> {
     let model =
         Model::parse(blob).map_err(|e| ModelError::Export(format!("blob does not parse: {e}")))?;
-    let mut arena = vec![0u8; model.arena_size().max(INPUT_BYTES)];
-    let self_test = match model.self_test(&mut arena) {
-        Ok(p) => format!(
-            "pass (class {} '{}', confidence {:.3})",
-            p.class,
-            model.labels().get(p.class as usize).unwrap_or("?"),
-            p.confidence
+    let label = |class: u8| model.labels().get(class as usize).unwrap_or("?");
+    let pass = |class: u8, confidence: f32| {
+        format!(
+            "pass (class {class} '{}', confidence {confidence:.3})",
+            label(class)
+        )
+    };
+    let (self_test, within_budget) = match check_model(blob) {
+        Ok(report) => (
+            pass(report.self_test_class, report.self_test_confidence),
+            true,
         ),
-        Err(e) => format!("FAIL: {e}"),
+        Err(ModelCheckError::OverBudget { .. }) => {
+            let mut arena = vec![0u8; model.arena_size().max(INPUT_BYTES)];
+            let self_test = match model.self_test(&mut arena) {
+                Ok(p) => pass(p.class, p.confidence),
+                Err(e) => format!("FAIL: {e}"),
+            };
+            (self_test, false)
+        }
+        Err(ModelCheckError::SelfTest(e)) => (format!("FAIL: {e}"), true),
+        Err(ModelCheckError::Parse(e)) => {
+            return Err(ModelError::Export(format!("blob does not parse: {e}")));
+        }
     };
     Ok(BlobInfo {
         bytes: blob.len(),
@@ -204,9 +220,7 @@ pub fn inspect(blob: &[u8]) -> Result<BlobInfo> {
         arena: model.arena_size(),
         macs: model.macs(),
         classes: model.labels().iter().map(str::to_string).collect(),
-        within_budget: blob.len() <= MAX_BLOB_BYTES
-            && model.arena_size() <= MAX_ARENA_BYTES
-            && model.macs() <= MAX_MACS,
+        within_budget,
         self_test,
     })
 }

@@ -1,5 +1,6 @@
 //! `bandx-model`: pretrain, evaluate, personalize, export, inspect.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -8,7 +9,8 @@ use bandx_model::checkpoint::Checkpoint;
 use bandx_model::cnn::{HarCnnConfig, activation_ranges, activation_ranges_clipped};
 use bandx_model::data::DataSource;
 use bandx_model::evaluate::{EvalOptions, evaluate, markdown};
-use bandx_model::personalize::{Method, PersonalizeConfig, personalize_replay};
+use bandx_model::personalize::{Method, PersonalizeConfig};
+use bandx_model::pipeline::{BlobOptions, Personalizer};
 use bandx_model::preprocess::{Normalization, label_set, windows};
 use bandx_model::readers::csv::CsvOptions;
 use bandx_model::recording::{AccelUnit, GyroUnit};
@@ -69,6 +71,13 @@ struct DataArgs {
     /// Only these activity labels (comma separated; e.g. the band's 7 classes).
     #[arg(long, value_delimiter = ',')]
     labels: Option<Vec<String>>,
+    /// Only the first N subjects (sorted by name) after the filters above.
+    #[arg(long, value_name = "N")]
+    max_subjects: Option<usize>,
+    /// Only the first S seconds of each activity of each subject (a small data set from a
+    /// large one, e.g. 40 for WISDM like a 20-50 s recording per activity).
+    #[arg(long, value_name = "S")]
+    first_seconds: Option<f32>,
 }
 
 fn parse_accel(s: &str) -> Result<AccelUnit, String> {
@@ -119,6 +128,15 @@ impl DataArgs {
         if let Some(keep) = &self.labels {
             recordings.retain(|r| keep.contains(&r.label));
         }
+        if let Some(n) = self.max_subjects {
+            let mut subjects = label_set(recordings.iter().map(|r| r.subject.as_str()));
+            subjects.sort();
+            subjects.truncate(n);
+            recordings.retain(|r| subjects.contains(&r.subject));
+        }
+        if let Some(seconds) = self.first_seconds {
+            recordings = bandx_model::recording::first_seconds(recordings, seconds);
+        }
         let w = windows(&recordings);
         if w.is_empty() {
             bail!("no 3-second window could be cut from the data (recordings too short?)");
@@ -136,12 +154,21 @@ impl DataArgs {
 
 #[derive(Args, Clone)]
 struct TrainArgs {
-    /// Maximum pre-training epochs (early stopping may end sooner).
-    #[arg(long, default_value_t = 40)]
-    epochs: usize,
-    /// Early-stopping patience in epochs.
-    #[arg(long, default_value_t = 6)]
-    patience: usize,
+    /// Step cap: pre-training ends after this many optimizer steps (batches of 64) at the latest.
+    #[arg(long, default_value_t = 60_000)]
+    max_steps: usize,
+    /// Early stopping never ends pre-training before this many steps.
+    #[arg(long, default_value_t = 6_000)]
+    min_steps: usize,
+    /// Pre-training ends when validation accuracy has not improved for this many steps.
+    #[arg(long, default_value_t = 6_000)]
+    patience_steps: usize,
+    /// The learning rate halves every this many steps; training has converged at 1/32 of it.
+    #[arg(long, default_value_t = 10_000)]
+    lr_half_life_steps: usize,
+    /// Validation accuracy is measured every this many steps.
+    #[arg(long, default_value_t = 500)]
+    eval_every_steps: usize,
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Augment pre-training windows (rotation about the forearm ±30°, other wrist, amplitude
@@ -156,8 +183,11 @@ struct TrainArgs {
 impl TrainArgs {
     fn config(&self) -> TrainConfig {
         TrainConfig::new()
-            .with_max_epochs(self.epochs)
-            .with_patience(self.patience)
+            .with_max_steps(self.max_steps)
+            .with_min_steps(self.min_steps)
+            .with_patience_steps(self.patience_steps)
+            .with_lr_half_life_steps(self.lr_half_life_steps)
+            .with_eval_every_steps(self.eval_every_steps)
             .with_seed(self.seed)
             .with_augment(self.augment.then(AugmentConfig::new))
     }
@@ -528,12 +558,16 @@ fn cmd_pretrain(
     );
     let val_acc = accuracy(&predict(&model, &val_ex.x), &val_ex.y);
     eprintln!(
-        "pre-trained on {} windows in {:.1} s ({:.0} windows/s, {} epochs, best {}); validation accuracy {:.4} on subjects {:?}",
+        "pre-trained on {} windows in {:.1} s ({:.0} windows/s, {} steps = {} epochs, best step {}, stopped: {}); validation accuracy {:.4} on subjects {:?}",
         report.train_windows,
         report.seconds,
         report.windows_per_second,
+        report.steps,
         report.epochs_run,
-        report.best_epoch,
+        report.best_step,
+        report
+            .stop_reason
+            .map_or_else(|| "?".to_string(), |r| r.to_string()),
         val_acc,
         val_subjects
     );
@@ -643,45 +677,62 @@ fn cmd_personalize(
     // Classes in the order the data first shows them.
     let labels = label_set(refs.iter().map(|w| w.label.as_str()));
     let cal = Examples::new(cal_w.iter().copied(), &labels, &ckpt.normalization);
-    let device = Device::flex();
-    let base_model = ckpt.model(&device);
-    let t = Instant::now();
+    let base_model = ckpt.model(&Device::flex());
     let replay = replay_set
         .map(|set| set.examples(&labels, &ckpt.normalization))
         .unwrap_or_default();
-    let method = method.effective(&replay, cfg);
-    let model = personalize_replay(
-        &base_model,
-        &ckpt.labels,
-        &ckpt.network,
-        method,
-        &cal,
-        &labels,
-        &replay,
-        cfg,
-    );
+    let personalizer = Personalizer::new(&ckpt, &base_model, &labels, &replay, method, cfg);
+    let rest = Examples::new(rest_w.iter().copied(), &labels, &ckpt.normalization);
+    let made = personalizer
+        .personal_blob(&cal, Some(&rest), &BlobOptions::default(), &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .context("personalizing")?;
     eprintln!(
-        "personalized ({method}) {} classes x {k} windows in {:.3} s; training accuracy {:.4}",
+        "personalized ({}) {} classes x {k} windows in {:.3} s; training accuracy {:.4}",
+        made.method,
         labels.len(),
-        t.elapsed().as_secs_f64(),
-        accuracy(&predict(&model, &cal.x), &cal.y)
+        made.seconds.personalize,
+        made.training_accuracy
     );
-    let mut personal = Checkpoint::new(ckpt.network.clone(), labels, ckpt.normalization, &model);
-    personal.ranges = bandx_model::export::personal_ranges(&ckpt.ranges, &personal.weights, &cal.x);
+    let mut personal = made.checkpoint;
     personal.notes =
-        serde_json::json!({ "base": base, "method": method.name(), "windows_per_class": k });
+        serde_json::json!({ "base": base, "method": made.method.name(), "windows_per_class": k });
     personal.save(out)?;
     eprintln!("wrote {}", out.display());
     if let Some(blob_path) = blob {
-        let bytes = bandx_model::export::export(&personal, cal.window(0), 1, 1)?;
-        std::fs::write(blob_path, &bytes)
+        std::fs::write(blob_path, &made.blob)
             .with_context(|| format!("writing {}", blob_path.display()))?;
-        let rest = Examples::new(
-            rest_w.iter().copied(),
-            &personal.labels,
-            &personal.normalization,
+        let b = &made.band;
+        eprintln!(
+            "blob: {} bytes, arena {} bytes, {} MACs, {} classes, self-test pass (class {} '{}')",
+            b.bytes,
+            b.arena,
+            b.macs,
+            b.classes,
+            b.self_test_class,
+            labels
+                .get(usize::from(b.self_test_class))
+                .map_or("?", String::as_str)
         );
-        report_blob(&bytes, &model, &rest)?;
+        let p = &made.parity;
+        eprintln!(
+            "parity on {} {} windows: agreement {:.4}, float accuracy {:.4}, int8 accuracy {:.4} -> {}",
+            p.windows,
+            if rest.is_empty() {
+                "calibration"
+            } else {
+                "other"
+            },
+            p.agreement,
+            p.float_accuracy,
+            p.int8_accuracy,
+            if p.passes() {
+                "PASS"
+            } else {
+                "FAIL (needs >= 99 % agreement, <= 1 point loss)"
+            }
+        );
         eprintln!("wrote {}", blob_path.display());
     }
     Ok(())
@@ -698,8 +749,10 @@ fn report_blob(bytes: &[u8], model: &bandx_model::cnn::HarCnn, check: &Examples)
         info.self_test
     );
     if !info.within_budget {
+        use bandx_core::budget::{MAX_ARENA_BYTES, MAX_BLOB_BYTES, MAX_MACS};
         eprintln!(
-            "warning: the blob exceeds the band's budget (10 KB blob, 16 KB arena, 200 k MACs)"
+            "warning: the blob exceeds the band's budget ({MAX_BLOB_BYTES} B blob, \
+             {MAX_ARENA_BYTES} B arena, {MAX_MACS} MACs)"
         );
     }
     if !check.is_empty() {

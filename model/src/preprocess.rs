@@ -5,9 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::recording::{CHANNELS, Recording, Sample};
 
-pub const TARGET_RATE_HZ: f32 = 20.0;
-pub const WINDOW_LEN: usize = 60;
-pub const WINDOW_HOP: usize = WINDOW_LEN / 2;
+/// The band's window geometry, defined once in bandx-core.
+pub use bandx_core::{SAMPLE_RATE_HZ, WINDOW_HOP, WINDOW_LEN};
+
+/// The band's sample rate ([`SAMPLE_RATE_HZ`]) as the resampler uses it.
+pub const TARGET_RATE_HZ: f32 = SAMPLE_RATE_HZ as f32;
+/// Values in one window, `WINDOW_LEN x CHANNELS`.
 pub const WINDOW_VALUES: usize = WINDOW_LEN * CHANNELS;
 
 /// One model input: 60 samples x 6 channels, time-major (`[t][c]`), SI units, not normalized.

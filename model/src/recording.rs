@@ -1,7 +1,7 @@
 //! A recording: one subject doing one labelled activity without interruption.
 
-/// Channel order everywhere: ax, ay, az (m/s²), gx, gy, gz (rad/s).
-pub const CHANNELS: usize = 6;
+/// Channels per sample (bandx-core's); the order everywhere: ax, ay, az (m/s²), gx, gy, gz (rad/s).
+pub use bandx_core::CHANNELS;
 pub type Sample = [f32; CHANNELS];
 
 pub const STANDARD_GRAVITY: f32 = 9.806_65;
@@ -97,4 +97,30 @@ pub(crate) fn number_in_order(recordings: &mut [Recording]) {
         r.order = *n;
         *n += 1;
     }
+}
+
+/// Keeps only the first `seconds` of every (subject, label): recordings in their `order`, the
+/// last one kept cut short, later ones dropped. A reproducible small data set from a large one
+/// (e.g. WISDM's first 40 s of each activity, as a user would record it).
+pub fn first_seconds(recordings: Vec<Recording>, seconds: f32) -> Vec<Recording> {
+    let mut sorted = recordings;
+    sorted.sort_by(|a, b| (&a.subject, &a.label, a.order).cmp(&(&b.subject, &b.label, b.order)));
+    let mut used: std::collections::HashMap<(String, String), f32> = Default::default();
+    let mut out = Vec::new();
+    for mut r in sorted {
+        let spent = used
+            .entry((r.subject.clone(), r.label.clone()))
+            .or_default();
+        let left = seconds - *spent;
+        if left <= 0.0 {
+            continue;
+        }
+        let keep = ((left * r.rate_hz).floor() as usize).min(r.samples.len());
+        r.samples.truncate(keep);
+        *spent += keep as f32 / r.rate_hz;
+        if !r.samples.is_empty() {
+            out.push(r);
+        }
+    }
+    out
 }

@@ -1,5 +1,13 @@
 //! Pre-training the generalized model: Adam, class-balanced cross-entropy, validation on
-//! held-out subjects, early stopping on validation accuracy, fixed seeds.
+//! held-out subjects, fixed seeds.
+//!
+//! Training length is counted in optimizer steps, not epochs, so it adapts to the data set's
+//! size without hand tuning: validation every `eval_every_steps` (or every epoch when an epoch
+//! is shorter; the accuracy then averaged over that many steps), early stopping after
+//! `patience_steps` without a better validation accuracy (never before `min_steps`), a learning
+//! rate that halves every `lr_half_life_steps` whatever the epoch length; training has
+//! converged when the learning rate has decayed to `lr_floor` of its start, and `max_steps` caps
+//! it. The report says which of the three ended it ([`StopReason`]).
 
 use std::time::Instant;
 
@@ -66,10 +74,27 @@ impl Examples {
 
 #[derive(Config, Debug)]
 pub struct TrainConfig {
-    #[config(default = 40)]
-    pub max_epochs: usize,
-    #[config(default = 6)]
-    pub patience: usize,
+    /// Step cap: training ends after this many optimizer steps whatever else happens.
+    #[config(default = 60_000)]
+    pub max_steps: usize,
+    /// Early stopping never ends training before this many steps.
+    #[config(default = 6_000)]
+    pub min_steps: usize,
+    /// Training ends when the validation accuracy has not improved for this many steps.
+    #[config(default = 6_000)]
+    pub patience_steps: usize,
+    /// The validation set is scored every this many steps, or every epoch when an epoch is
+    /// shorter (and after the last step); the accuracy that decides is the mean over the last
+    /// this many steps' evaluations.
+    #[config(default = 500)]
+    pub eval_every_steps: usize,
+    /// The learning rate halves every this many steps (exponential decay).
+    #[config(default = 10_000)]
+    pub lr_half_life_steps: usize,
+    /// Converged: the learning rate has decayed to this share of `learning_rate` (1/32: five
+    /// half-lives).
+    #[config(default = 0.03125)]
+    pub lr_floor: f64,
     #[config(default = 64)]
     pub batch_size: usize,
     #[config(default = 2e-3)]
@@ -188,13 +213,46 @@ fn gaussian(rng: &mut StdRng) -> f32 {
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
 }
 
+/// Why pre-training ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The learning rate decayed to its floor (`lr_floor`): nothing more to gain.
+    Converged,
+    /// No better validation accuracy in `patience_steps` (after `min_steps`).
+    Patience,
+    /// `max_steps` reached.
+    StepCap,
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopReason::Converged => "converged (learning rate at its floor)",
+            StopReason::Patience => "patience (no better validation accuracy)",
+            StopReason::StepCap => "step cap",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainReport {
     pub train_windows: usize,
     pub val_windows: usize,
+    /// Epochs started (the last one may be partial).
     pub epochs_run: usize,
+    /// The epoch the best step fell in (1-based).
     pub best_epoch: usize,
     pub best_val_accuracy: f32,
+    /// Optimizer steps taken, and the one whose weights were kept. Absent (0) in reports of
+    /// runs before training was counted in steps.
+    #[serde(default)]
+    pub steps: usize,
+    #[serde(default)]
+    pub best_step: usize,
+    /// Why training ended (absent in reports of runs before it was recorded).
+    #[serde(default)]
+    pub stop_reason: Option<StopReason>,
     pub seconds: f64,
     pub windows_per_second: f64,
 }
@@ -344,19 +402,20 @@ pub fn pretrain_with(
         )))
         .init();
     let weights = class_weights(&train.y, classes);
-    let batches = train.len().div_ceil(cfg.batch_size);
-    let bar = progress_bar((cfg.max_epochs * batches) as u64, show_progress, "pretrain");
+    let batches = train.len().div_ceil(cfg.batch_size).max(1);
+    // Validation every `eval_every_steps`, or every epoch when an epoch is shorter.
+    let eval_interval = cfg.eval_every_steps.min(batches).max(1);
+    let bar = progress_bar(cfg.max_steps as u64, show_progress, "pretrain");
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut best = (model.valid(), 0usize, -1f32);
-    let mut epochs_run = 0;
+    let mut step = 0usize;
     let mut seen = 0usize;
-    for epoch in 0..cfg.max_epochs {
-        epochs_run = epoch + 1;
+    let mut stop = StopReason::StepCap;
+    let mut recent = RecentAccuracy::new(cfg.eval_every_steps);
+    'training: while step < cfg.max_steps && !train.is_empty() {
         order.shuffle(&mut rng);
-        let lr = cfg.learning_rate
-            * 0.5
-            * (1.0 + (std::f64::consts::PI * epoch as f64 / cfg.max_epochs as f64).cos());
         for idx in order.chunks(cfg.batch_size) {
+            let lr = learning_rate(cfg, step);
             let (mut x, y) = train.gather(idx);
             if let Some(aug) = &cfg.augment {
                 augment_windows(&mut x, norm, aug, &mut aug_rng);
@@ -366,20 +425,45 @@ pub fn pretrain_with(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
             seen += idx.len();
+            step += 1;
             bar.inc(1);
-        }
-        let snapshot = model.valid();
-        let val_acc = if val.is_empty() {
-            accuracy(&predict(&snapshot, &train.x), &train.y)
-        } else {
-            accuracy(&predict(&snapshot, &val.x), &val.y)
-        };
-        bar.set_message(format!("epoch {} val acc {:.3}", epoch + 1, val_acc));
-        tracing::info!(epoch = epoch + 1, val_acc, "pretrain epoch");
-        if val_acc > best.2 {
-            best = (snapshot, epoch + 1, val_acc);
-        } else if epoch + 1 - best.1 >= cfg.patience {
-            break;
+            let last = step >= cfg.max_steps;
+            if !step.is_multiple_of(eval_interval) && !last {
+                continue;
+            }
+            let snapshot = model.valid();
+            let raw = if val.is_empty() {
+                accuracy(&predict(&snapshot, &train.x), &train.y)
+            } else {
+                accuracy(&predict(&snapshot, &val.x), &val.y)
+            };
+            let val_acc = recent.push(step, raw);
+            if val_acc > best.2 {
+                best = (snapshot, step, val_acc);
+            }
+            bar.set_message(format!(
+                "step {step} val acc {val_acc:.3} (best {:.3} at step {})",
+                best.2, best.1
+            ));
+            tracing::info!(
+                step,
+                epoch = step.div_ceil(batches),
+                val_acc,
+                "pretrain validation"
+            );
+            let reason = if learning_rate(cfg, step) <= cfg.learning_rate * cfg.lr_floor {
+                Some(StopReason::Converged)
+            } else if step >= cfg.min_steps && step - best.1 >= cfg.patience_steps {
+                Some(StopReason::Patience)
+            } else if last {
+                Some(StopReason::StepCap)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                stop = reason;
+                break 'training;
+            }
         }
     }
     bar.finish_and_clear();
@@ -387,13 +471,61 @@ pub fn pretrain_with(
     let report = TrainReport {
         train_windows: train.len(),
         val_windows: val.len(),
-        epochs_run,
-        best_epoch: best.1,
+        epochs_run: step.div_ceil(batches),
+        best_epoch: best.1.div_ceil(batches),
         best_val_accuracy: best.2,
+        steps: step,
+        best_step: best.1,
+        stop_reason: Some(stop),
         seconds,
         windows_per_second: seen as f64 / seconds.max(1e-9),
     };
+    let summary = format!(
+        "pre-training stopped at step {step} (epoch {}): {stop}; best validation accuracy {:.4} at step {} (epoch {})",
+        report.epochs_run, report.best_val_accuracy, report.best_step, report.best_epoch
+    );
+    if show_progress {
+        eprintln!("{summary}");
+    }
+    tracing::info!("{summary}");
     (best.0, report)
+}
+
+/// The validation accuracy that decides: a few validation subjects give a noisy accuracy when
+/// epochs are short, so it is the mean of the evaluations of the last `window` steps (a single
+/// evaluation when they are at least `window` steps apart).
+#[derive(Debug, Clone)]
+pub struct RecentAccuracy {
+    window: usize,
+    recent: std::collections::VecDeque<(usize, f32)>,
+}
+
+impl RecentAccuracy {
+    pub fn new(window: usize) -> RecentAccuracy {
+        RecentAccuracy {
+            window: window.max(1),
+            recent: Default::default(),
+        }
+    }
+
+    /// Adds the accuracy measured at `step` and returns the mean over the window ending there.
+    pub fn push(&mut self, step: usize, accuracy: f32) -> f32 {
+        self.recent.push_back((step, accuracy));
+        while self
+            .recent
+            .front()
+            .is_some_and(|&(s, _)| s + self.window <= step)
+        {
+            self.recent.pop_front();
+        }
+        self.recent.iter().map(|&(_, a)| a).sum::<f32>() / self.recent.len() as f32
+    }
+}
+
+/// The learning rate at `step`: `learning_rate` halving every `lr_half_life_steps`.
+pub fn learning_rate(cfg: &TrainConfig, step: usize) -> f64 {
+    let half_life = cfg.lr_half_life_steps.max(1) as f64;
+    cfg.learning_rate * 0.5f64.powf(step as f64 / half_life)
 }
 
 /// Picks about `fraction` of the subjects (at least one) for validation, deterministically.

@@ -335,3 +335,93 @@ fn an_export_without_labelled_samples_is_no_data() {
         Err(ModelError::NoData(_))
     ));
 }
+
+/// Rewrites `recordings.json` through `edit` on its parsed entries.
+fn edit_listing(dir: &Path, edit: impl FnOnce(&mut Vec<serde_json::Value>)) {
+    let path = dir.join("recordings.json");
+    let mut entries: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut entries);
+    std::fs::write(&path, serde_json::to_string_pretty(&entries).unwrap()).unwrap();
+}
+
+#[test]
+fn a_recording_id_listed_twice_is_refused() {
+    // The first listing of 0001 is class-less and declares 5 samples; the second is the real one.
+    // A reader that sized 0001's window marks by the first listing indexed past them.
+    let dir = tempfile::tempdir().unwrap();
+    write_export(
+        dir.path(),
+        &two_classes(),
+        &[("0001", 0, "rejected"), ("0001", 40, "good")],
+    );
+    edit_listing(dir.path(), |entries| {
+        let mut ghost = entries[0].clone();
+        ghost["class"] = serde_json::Value::Null;
+        ghost["samples"] = 5.into();
+        entries.insert(0, ghost);
+    });
+    match app_export::read(dir.path()) {
+        Err(ModelError::ProfileFolder {
+            path,
+            problem: app_export::FolderProblem::DuplicateRecordingId { id },
+        }) => {
+            assert_eq!(id, "0001");
+            assert!(path.ends_with("recordings.json"), "{}", path.display());
+        }
+        other => panic!("expected a duplicate-id error, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_declared_sample_count_must_match_its_file() {
+    // 0002 has no class (it is not learned from) but its listing still has to be true.
+    for declared in [29u64, 31, 1_000_000_000_000] {
+        let dir = tempfile::tempdir().unwrap();
+        write_export(dir.path(), &two_classes(), &[("0002", 0, "rejected")]);
+        edit_listing(dir.path(), |entries| {
+            entries[1]["samples"] = declared.into()
+        });
+        match app_export::read(dir.path()) {
+            Err(ModelError::ProfileFolder {
+                path,
+                problem: app_export::FolderProblem::SampleCount { declared: d, found },
+            }) => {
+                assert_eq!((d, found), (declared, 30));
+                assert!(path.ends_with("recordings/0002.csv"), "{}", path.display());
+            }
+            other => panic!("declared {declared}: expected a count error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_folder_in_memory_reads_like_the_folder_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    write_export(
+        dir.path(),
+        &two_classes(),
+        &[("0001", 0, "good"), ("0001", 30, "rejected")],
+    );
+    let mut files = std::collections::BTreeMap::new();
+    for name in [
+        "profile.json",
+        "classes.json",
+        "recordings.json",
+        "windows.csv",
+    ] {
+        files.insert(name.into(), std::fs::read(dir.path().join(name)).unwrap());
+    }
+    for id in ["0001", "0002", "0003"] {
+        let rel = std::path::PathBuf::from(format!("recordings/{id}.csv"));
+        files.insert(rel.clone(), std::fs::read(dir.path().join(&rel)).unwrap());
+    }
+    let on_disk = app_export::read(dir.path()).unwrap();
+    let unbundled = app_export::unbundle(&app_export::bundle(&files));
+    assert_eq!(unbundled, files);
+    let in_memory = app_export::read_files(&unbundled).unwrap();
+    assert_eq!(in_memory, on_disk);
+    files.remove(std::path::Path::new("windows.csv"));
+    let err = app_export::read_files(&files).unwrap_err().to_string();
+    assert!(err.contains("profile/windows.csv"), "{err}");
+}

@@ -107,7 +107,11 @@ fn cnn_fits_the_band_budget_and_matches_the_reference_forward() {
     let cfg = HarCnnConfig::new();
     let model = cfg.init(7, &device).valid();
     let w = model.weights();
-    assert!(macs(&w) <= 200_000, "MACs {}", macs(&w));
+    assert!(
+        macs(&w) <= bandx_core::budget::MAX_MACS as usize,
+        "MACs {}",
+        macs(&w)
+    );
     let params: usize = w.convs.iter().map(|c| c.weight.len()).sum::<usize>() + w.head.weight.len();
     assert!(
         params < 8_000,
@@ -161,7 +165,9 @@ fn pretraining_learns_and_personalization_handles_new_classes() {
     let train = Examples::new(w.iter().filter(|w| w.subject != "s3"), &labels, &norm);
     let val = Examples::new(w.iter().filter(|w| w.subject == "s3"), &labels, &norm);
     let cfg = HarCnnConfig::new();
-    let tc = TrainConfig::new().with_max_epochs(40).with_patience(40);
+    let tc = TrainConfig::new()
+        .with_max_steps(80)
+        .with_eval_every_steps(2);
     let (model, report) = pretrain(&cfg, &train, &val, 3, &tc, false);
     assert!(report.best_val_accuracy > 0.9, "{report:?}");
 
@@ -198,7 +204,10 @@ fn pretraining_learns_and_personalization_handles_new_classes() {
         (info.model_id, info.version, info.classes.clone()),
         (3, 9, ulabels.clone())
     );
-    assert!(info.bytes <= 10 * 1024 && info.within_budget, "{info:?}");
+    assert!(
+        info.bytes <= bandx_core::budget::MAX_BLOB_BYTES && info.within_budget,
+        "{info:?}"
+    );
     assert!(info.self_test.starts_with("pass"), "{info:?}");
     let p = parity(&blob, &logits(&ncm, &test.x), &test.x, &test.y).unwrap();
     assert!(p.passes(), "{p:?}");
@@ -344,7 +353,9 @@ fn evaluate_runs_the_protocol_end_to_end_on_a_tiny_data_set() {
     opts.folds = Some(1);
     opts.windows_per_class = 3;
     opts.learning_curve = vec![1, 3];
-    opts.train = TrainConfig::new().with_max_epochs(10).with_patience(10);
+    opts.train = TrainConfig::new()
+        .with_max_steps(40)
+        .with_eval_every_steps(4);
     let report = evaluate(&w, &opts).unwrap();
     assert_eq!((report.folds_run, report.per_subject.len()), (1, 4));
     assert_eq!(report.methods.len(), Method::ALL.len());
@@ -361,6 +372,18 @@ fn evaluate_runs_the_protocol_end_to_end_on_a_tiny_data_set() {
         }
     }
     assert!(markdown(&report).contains("| ours, "));
+    // Each fold's pre-training says how long it ran and why it stopped (here: the step cap).
+    let pre = &report.folds[0].pretrain;
+    assert_eq!(
+        (pre.steps, pre.stop_reason),
+        (40, Some(bandx_model::train::StopReason::StepCap))
+    );
+    assert!(
+        markdown(&report).contains("| 40 ("),
+        "{}",
+        markdown(&report)
+    );
+    assert!(markdown(&report).contains("| step cap |"));
     let dir = tempfile::tempdir().unwrap();
     bandx_model::plots::learning_curve_svg(&report, &dir.path().join("c.svg")).unwrap();
     bandx_model::plots::confusion_svg(&report.confusion_pm, "pm", &dir.path().join("m.svg"))
@@ -433,7 +456,9 @@ fn warm_start_reuses_the_pretrained_rows_of_known_class_names() {
     let norm = Normalization::fit(&w);
     let train = Examples::new(w.iter(), &labels, &norm);
     let cfg = HarCnnConfig::new();
-    let tc = TrainConfig::new().with_max_epochs(15).with_patience(15);
+    let tc = TrainConfig::new()
+        .with_max_steps(30)
+        .with_eval_every_steps(2);
     let (model, _) = pretrain(&cfg, &train, &Examples::default(), 2, &tc, false);
     // The user keeps "wave" and adds a class of their own.
     let user = [

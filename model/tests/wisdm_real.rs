@@ -60,7 +60,9 @@ fn personalization_beats_the_generic_model_on_an_unseen_wisdm_subject() {
         &train,
         &val,
         labels.len(),
-        &TrainConfig::new().with_max_epochs(4),
+        &TrainConfig::new()
+            .with_max_steps(560)
+            .with_eval_every_steps(140),
         false,
     );
 

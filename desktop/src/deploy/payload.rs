@@ -139,16 +139,18 @@ pub fn check(payload: Payload<'_>, layout: &FlashLayout) -> Result<Checked, Payl
     }
 }
 
-/// Checks a model blob the way the band does before running it: it parses and passes its self-test.
+/// Checks a model blob the way the band does before running it (bandx-core's one [`check_model`]: it
+/// parses, fits the band's budgets and passes its self-test).
 pub fn check_model(blob: &[u8]) -> Result<ModelIdentity, PayloadError> {
-    let model = Model::parse(blob).map_err(|e| PayloadError::InvalidModel(e.to_string()))?;
-    let mut arena = vec![0u8; bandx_core::band::ARENA_CAPACITY];
-    bandx_core::infer::self_test(&model, &mut arena)
-        .map_err(|e| PayloadError::InvalidModel(format!("its self-test fails ({e})")))?;
+    let report = bandx_core::budget::check_model(blob)
+        .map_err(|e| PayloadError::InvalidModel(e.to_string()))?;
+    let labels = Model::parse(blob)
+        .map(|m| m.labels().iter().map(str::to_owned).collect())
+        .unwrap_or_default();
     Ok(ModelIdentity {
-        id: model.id(),
-        version: model.version(),
-        labels: model.labels().iter().map(str::to_owned).collect(),
+        id: report.model_id,
+        version: report.version,
+        labels,
     })
 }
 

@@ -1,4 +1,5 @@
-//! A profile as plain files, so the user's data stays in the user's hands:
+//! A profile as plain files, so the user's data stays in the user's hands (the "bandx-profile" v1 format,
+//! defined once in `bandx_model::profile_format`):
 //!
 //! ```text
 //! <folder>/profile.json        format tag + version, profile name, creation time
@@ -17,9 +18,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::archive::{
@@ -27,11 +28,17 @@ use super::archive::{
 };
 use super::{
     ArchiveError, ArchivedBand, ArchivedClass, DeploymentStatus, FullScale, ProfileArchive,
-    ProfileId, RawSample, Store, Transport, UnixMs, Verdict,
+    ProfileId, RawSample, Store, Transport, Verdict,
 };
 
-const FORMAT: &str = "bandx-profile";
-const FORMAT_VERSION: u32 = 1;
+// The format's one definition (file names, manifests, rows), shared with bandx-model's reader.
+use bandx_model::profile_format::{
+    CsvRow, FORMAT, FORMAT_VERSION, ModelEntry, PredictionRow, ProfileManifest as ProfileFile,
+    RecordingEntry, SampleRow, model_file, recording_file,
+};
+
+type WindowRow = bandx_model::profile_format::WindowRow<Verdict>;
+type DeploymentRow = bandx_model::profile_format::DeploymentRow<Transport, DeploymentStatus>;
 
 /// Writes the profile to a new folder `dest` (which must not exist yet). The folder appears complete or not at all.
 pub fn export_profile(store: &Store, profile: ProfileId, dest: &Path) -> Result<(), ArchiveError> {
@@ -49,92 +56,6 @@ pub fn import_profile(store: &Store, src: &Path) -> Result<ProfileId, ArchiveErr
             path: src.to_path_buf(),
             source,
         })
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProfileFile {
-    format: String,
-    format_version: u32,
-    name: String,
-    created_at_ms: UnixMs,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RecordingEntry {
-    id: String,
-    class: Option<String>,
-    band: Option<String>,
-    started_at_ms: UnixMs,
-    sample_rate_hz: f32,
-    accel_range_g: u16,
-    gyro_range_dps: u16,
-    samples: u64,
-}
-
-#[derive(Serialize, Deserialize)]
-struct SampleRow {
-    index: u64,
-    frame_seq: u32,
-    t_ms: i64,
-    ax: i16,
-    ay: i16,
-    az: i16,
-    gx: i16,
-    gy: i16,
-    gz: i16,
-}
-
-#[derive(Serialize, Deserialize)]
-struct WindowRow {
-    recording: String,
-    start_index: u64,
-    verdict: Verdict,
-    reason: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ModelEntry {
-    version: u32,
-    backbone_id: String,
-    classes: Vec<String>,
-    metrics: serde_json::Value,
-    created_at_ms: UnixMs,
-    bytes: u64,
-    sha256: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct DeploymentRow {
-    model_version: Option<u32>,
-    band: String,
-    transport: Transport,
-    status: DeploymentStatus,
-    started_at_ms: UnixMs,
-    finished_at_ms: Option<UnixMs>,
-    bytes_total: u64,
-    bytes_sent: u64,
-    resumed_count: u32,
-    error: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct PredictionRow {
-    band: String,
-    t_ms: UnixMs,
-    class: String,
-    confidence: f32,
-    window_seq: u32,
-}
-
-fn recording_file(id: &str) -> PathBuf {
-    Path::new("recordings").join(format!("{id}.csv"))
-}
-
-fn model_file(version: u32) -> PathBuf {
-    Path::new("models").join(format!("v{version}.bin"))
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -519,45 +440,6 @@ fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, file: &str) -> Result<T
     let path = dir.join(file);
     let text = fs::read(&path).map_err(|source| io_error(&path, source))?;
     serde_json::from_slice(&text).map_err(|source| ArchiveError::Json { path, source })
-}
-
-/// Rows that go into a CSV file, with the header written even when there are no rows.
-trait CsvRow: Serialize {
-    const HEADER: &'static [&'static str];
-}
-
-impl CsvRow for SampleRow {
-    const HEADER: &'static [&'static str] = &[
-        "index",
-        "frame_seq",
-        "t_ms",
-        "ax",
-        "ay",
-        "az",
-        "gx",
-        "gy",
-        "gz",
-    ];
-}
-impl CsvRow for WindowRow {
-    const HEADER: &'static [&'static str] = &["recording", "start_index", "verdict", "reason"];
-}
-impl CsvRow for DeploymentRow {
-    const HEADER: &'static [&'static str] = &[
-        "model_version",
-        "band",
-        "transport",
-        "status",
-        "started_at_ms",
-        "finished_at_ms",
-        "bytes_total",
-        "bytes_sent",
-        "resumed_count",
-        "error",
-    ];
-}
-impl CsvRow for PredictionRow {
-    const HEADER: &'static [&'static str] = &["band", "t_ms", "class", "confidence", "window_seq"];
 }
 
 fn write_csv<T: CsvRow>(

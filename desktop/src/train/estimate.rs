@@ -157,7 +157,7 @@ impl<'a> Dataset<'a> {
 /// cancellation).
 pub(super) fn cross_validate(
     data: &Dataset<'_>,
-    personal: &super::Personal<'_>,
+    personal: &bandx_model::pipeline::Personalizer<'_>,
     folds: usize,
     before_fold: &mut dyn FnMut(usize) -> Result<(), TrainError>,
 ) -> Result<(Confusion, Vec<f64>), TrainError> {

@@ -11,16 +11,18 @@
 pub mod calibration;
 pub mod estimate;
 
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use bandx_core::budget::{MAX_ARENA_BYTES, MAX_BLOB_BYTES, MAX_MACS, ModelCheckError, ModelReport};
 use bandx_model::checkpoint::Checkpoint;
-use bandx_model::cnn::HarCnn;
-use bandx_model::export::{MAX_ARENA_BYTES, MAX_BLOB_BYTES, MAX_MACS, Parity};
-use bandx_model::personalize::{Method, PersonalizeConfig, personalize_replay};
+use bandx_model::export::Parity;
+use bandx_model::personalize::{Method, PersonalizeConfig};
+use bandx_model::pipeline::{BlobOptions, Personalizer, PipelineError, Stage as PipelineStage};
 use bandx_model::replay::ReplaySet;
-use bandx_model::train::{Examples, accuracy, logits, predict};
+use bandx_model::train::Examples;
 use burn::prelude::Device;
 use serde::Serialize;
 use sha2::Digest;
@@ -311,33 +313,6 @@ pub struct TrainedModel {
     pub blob: Vec<u8>,
 }
 
-/// How a personal model is fitted from some of the user's windows: the same for every
-/// cross-validation fold and for the final model.
-pub(crate) struct Personal<'a> {
-    base: &'a HarCnn,
-    ckpt: &'a Checkpoint,
-    classes: &'a [String],
-    method: Method,
-    /// Other people's windows of the user's classes (may be empty).
-    replay: &'a Examples,
-    cfg: &'a PersonalizeConfig,
-}
-
-impl Personal<'_> {
-    fn fit(&self, windows: &Examples) -> HarCnn {
-        personalize_replay(
-            self.base,
-            &self.ckpt.labels,
-            &self.ckpt.network,
-            self.method,
-            windows,
-            self.classes,
-            self.replay,
-            self.cfg,
-        )
-    }
-}
-
 /// Personalizes, estimates, exports and checks. Emits stages from `GenericBaseline` to `Exporting`.
 pub fn train(
     set: &CalibrationSet,
@@ -369,14 +344,7 @@ pub fn train(
     let data = estimate::Dataset::new(set, &ckpt.normalization, folds);
     let replay = backbone.replay_examples(&classes);
     let method = METHOD.effective(&replay, &opts.personalize);
-    let personal = Personal {
-        base: &base,
-        ckpt,
-        classes: &classes,
-        method,
-        replay: &replay,
-        cfg: &opts.personalize,
-    };
+    let personal = Personalizer::new(ckpt, &base, &classes, &replay, method, &opts.personalize);
     let mut seconds = Timings::default();
 
     control.enter(Stage::GenericBaseline, 0.05)?;
@@ -394,45 +362,37 @@ pub fn train(
     seconds.cross_validation = t.elapsed().as_secs_f64();
     let similar_classes = estimate::similar_pairs(&confusion, opts.similar_threshold);
 
-    control.enter(Stage::Personalizing, 0.7)?;
-    let t = Instant::now();
-    let model = personal.fit(&data.examples);
-    seconds.personalize = t.elapsed().as_secs_f64();
-    let training_accuracy = f64::from(accuracy(
-        &predict(&model, &data.examples.x),
-        &data.examples.y,
-    ));
-
-    control.enter(Stage::Exporting, 0.8)?;
-    let t = Instant::now();
-    let mut personal = Checkpoint::new(
-        ckpt.network.clone(),
-        classes.clone(),
-        ckpt.normalization,
-        &model,
-    );
-    personal.ranges =
-        bandx_model::export::personal_ranges(&ckpt.ranges, &personal.weights, &data.examples.x);
-    let model_id = u32::try_from(set.profile.0).unwrap_or(u32::MAX);
-    let blob = bandx_model::export::export(
-        &personal,
-        data.examples.window(0),
-        model_id,
-        set.next_version,
-    )
-    .map_err(TrainError::Export)?;
-    let float_logits = logits(&model, &data.examples.x);
-    let parity =
-        bandx_model::export::parity(&blob, &float_logits, &data.examples.x, &data.examples.y)
-            .map_err(TrainError::Export)?;
-    if parity.agreement < opts.min_parity_agreement {
-        return Err(TrainError::Parity {
-            agreement: parity.agreement,
-            required: opts.min_parity_agreement,
-        });
-    }
-    let blob_check = check_blob(&blob)?;
-    seconds.export = t.elapsed().as_secs_f64();
+    // bandx-model's one pipeline: personalize -> int8 -> parity -> the band's check.
+    let blob_options = BlobOptions {
+        model_id: u32::try_from(set.profile.0).unwrap_or(u32::MAX),
+        version: set.next_version,
+        min_parity_agreement: opts.min_parity_agreement,
+    };
+    let mut cancelled = None;
+    let made = personal.personal_blob(&data.examples, None, &blob_options, &mut |stage| {
+        let entered = match stage {
+            PipelineStage::Personalizing => control.enter(Stage::Personalizing, 0.7),
+            PipelineStage::Exporting => control.enter(Stage::Exporting, 0.8),
+        };
+        match entered {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                cancelled = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    });
+    let made = match made {
+        Ok(made) => made,
+        Err(PipelineError::Cancelled) => return Err(cancelled.unwrap_or(TrainError::Cancelled)),
+        Err(e) => return Err(TrainError::from_pipeline(e)),
+    };
+    seconds.personalize = made.seconds.personalize;
+    seconds.export = made.seconds.export;
+    let training_accuracy = made.training_accuracy;
+    let parity = made.parity;
+    let blob_check = BlobCheck::of(&made.band, &classes);
+    let blob = made.blob;
 
     let mut warnings: Vec<String> = similar_classes.iter().map(SimilarPair::message).collect();
     if !parity.passes() {
@@ -467,32 +427,53 @@ pub fn train(
     })
 }
 
-/// Parses the blob with bandx-core, runs its self-test and checks the band's budget.
+/// The band's own check of a blob (bandx-core's one `check_model`: parse, budgets, self-test).
 pub fn check_blob(blob: &[u8]) -> Result<BlobCheck, TrainError> {
-    let model = bandx_core::blob::Model::parse(blob)
-        .map_err(|e| TrainError::BadBlob(format!("does not parse: {e}")))?;
-    let mut arena = vec![0u8; model.arena_size()];
-    let p = model
-        .self_test(&mut arena)
-        .map_err(|e| TrainError::BadBlob(format!("self-test: {e}")))?;
-    let check = BlobCheck {
-        bytes: blob.len(),
-        arena: model.arena_size(),
-        macs: model.macs(),
-        self_test_class: model
-            .labels()
-            .get(p.class as usize)
-            .unwrap_or("?")
-            .to_string(),
-    };
-    if check.bytes > MAX_BLOB_BYTES || check.arena > MAX_ARENA_BYTES || check.macs > MAX_MACS {
-        return Err(TrainError::OverBudget {
-            bytes: check.bytes,
-            arena: check.arena,
-            macs: check.macs,
-        });
+    let report = bandx_core::budget::check_model(blob).map_err(TrainError::from_band_check)?;
+    let labels: Vec<String> = bandx_core::blob::Model::parse(blob)
+        .map(|m| m.labels().iter().map(str::to_owned).collect())
+        .unwrap_or_default();
+    Ok(BlobCheck::of(&report, &labels))
+}
+
+impl BlobCheck {
+    fn of(report: &ModelReport, labels: &[String]) -> BlobCheck {
+        BlobCheck {
+            bytes: report.bytes,
+            arena: report.arena,
+            macs: report.macs,
+            self_test_class: labels
+                .get(usize::from(report.self_test_class))
+                .map_or("?", String::as_str)
+                .to_string(),
+        }
     }
-    Ok(check)
+}
+
+impl TrainError {
+    fn from_band_check(e: ModelCheckError) -> TrainError {
+        match e {
+            ModelCheckError::OverBudget { bytes, arena, macs } => {
+                TrainError::OverBudget { bytes, arena, macs }
+            }
+            other => TrainError::BadBlob(other.to_string()),
+        }
+    }
+
+    fn from_pipeline(e: PipelineError) -> TrainError {
+        match e {
+            PipelineError::Export(e) => TrainError::Export(e),
+            PipelineError::Parity {
+                agreement,
+                required,
+            } => TrainError::Parity {
+                agreement,
+                required,
+            },
+            PipelineError::Band(e) => TrainError::from_band_check(e),
+            PipelineError::Cancelled => TrainError::Cancelled,
+        }
+    }
 }
 
 /// Stores a trained model as its profile's next version.

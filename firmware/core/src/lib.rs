@@ -4,6 +4,7 @@
 //! - [`quant`]: TFLite-style fixed-point requantization (the one definition the exporter also uses);
 //! - [`blob`]: the model blob format (`FORMAT.md`), its writer and zero-copy parser;
 //! - [`infer`]: the int8 engine;
+//! - [`budget`]: the band's blob/arena/MAC budgets and `check_model` (parse, self-test, budgets in one call);
 //! - [`imu`]: raw samples, full scale, conversion to SI;
 //! - [`frame`]: IMU stream frames sized to a BLE notification, loss detection;
 //! - [`window`]: the 60 x 6 sliding window, every 30 samples;
@@ -18,6 +19,7 @@
 pub mod band;
 pub mod blob;
 pub mod boot;
+pub mod budget;
 pub mod frame;
 pub mod imu;
 pub mod infer;

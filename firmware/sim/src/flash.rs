@@ -18,9 +18,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use bandx_core::band::ARENA_CAPACITY;
-use bandx_core::blob::Model;
-use bandx_core::infer;
 use bandx_core::update::{FirmwareSink, ModelStore, Slot, StorageError, blob_len};
 
 use bandx_board::otadata::{self, app_slot_of_seq, newest_entry};
@@ -315,13 +312,11 @@ impl SimFlash {
     }
 }
 
-/// A fresh band's model must be one the band will run: it parses and passes its self-test.
+/// A fresh band's model must be one the band will run: bandx-core's one check (parse, budgets, self-test).
 fn check_fresh_model(blob: &[u8]) -> Result<(), FlashError> {
     let bad = |e: String| FlashError::FreshModel(e);
     let len = blob_len(blob).ok_or_else(|| bad("not a model blob".into()))?;
-    let model = Model::parse(&blob[..len]).map_err(|e| bad(e.to_string()))?;
-    let mut arena = vec![0u8; ARENA_CAPACITY];
-    infer::self_test(&model, &mut arena).map_err(|e| bad(format!("self-test: {e}")))?;
+    bandx_core::budget::check_model(&blob[..len]).map_err(|e| bad(e.to_string()))?;
     Ok(())
 }
 

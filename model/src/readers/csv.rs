@@ -36,9 +36,20 @@ pub fn read_file(path: &Path, options: CsvOptions) -> Result<(Vec<Recording>, In
         )));
     }
     let (bytes, input) = read_file_bytes(path)?;
+    Ok((read_bytes(path, &bytes, options)?, input))
+}
+
+/// [`read_file`] on the file's (decompressed) bytes; `path` only names it in errors.
+pub fn read_bytes(path: &Path, bytes: &[u8], options: CsvOptions) -> Result<Vec<Recording>> {
+    if !(options.rate_hz.is_finite() && options.rate_hz > 0.0) {
+        return Err(ModelError::InvalidInput(format!(
+            "--rate must be a positive number of Hz, got {}",
+            options.rate_hz
+        )));
+    }
     let mut reader = ::csv::ReaderBuilder::new()
         .trim(::csv::Trim::All)
-        .from_reader(bytes.as_slice());
+        .from_reader(bytes);
     let header = reader
         .headers()
         .map_err(|e| ModelError::parse(path, 1, e.to_string()))?
@@ -115,5 +126,5 @@ pub fn read_file(path: &Path, options: CsvOptions) -> Result<(Vec<Recording>, In
         )));
     }
     number_in_order(&mut recordings);
-    Ok((recordings, input))
+    Ok(recordings)
 }

@@ -101,8 +101,16 @@ pub fn read_dir(
 pub fn read_subject(accel: &Path, gyro: &Path) -> Result<Vec<Recording>> {
     let (a_bytes, _) = read_file_bytes(accel)?;
     let (g_bytes, _) = read_file_bytes(gyro)?;
-    let a = parse(accel, &a_bytes)?;
-    let g = parse(gyro, &g_bytes)?;
+    read_subject_bytes((accel, &a_bytes), (gyro, &g_bytes))
+}
+
+/// [`read_subject`] on the files' (decompressed) bytes; the paths only name them in errors.
+pub fn read_subject_bytes(
+    (accel, a_bytes): (&Path, &[u8]),
+    (gyro, g_bytes): (&Path, &[u8]),
+) -> Result<Vec<Recording>> {
+    let a = parse(accel, a_bytes)?;
+    let g = parse(gyro, g_bytes)?;
     let subject = subject_of(&a, accel)?;
     if subject_of(&g, gyro)? != subject {
         return Err(ModelError::InvalidInput(format!(
@@ -277,7 +285,7 @@ fn stretches(block: &[Reading]) -> Vec<&[Reading]> {
     let mut out = Vec::new();
     let mut start = 0;
     for i in 1..block.len() {
-        let dt = block[i].t_ns - block[i - 1].t_ns;
+        let dt = block[i].t_ns.saturating_sub(block[i - 1].t_ns);
         if dt <= 0 || dt > MAX_GAP_NS {
             out.push(&block[start..i]);
             start = i;

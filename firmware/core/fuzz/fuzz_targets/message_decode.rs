@@ -1,23 +1,7 @@
-//! Fuzzes every decoder of bytes from the air: control requests/responses, fragments, bulk chunks,
-//! prediction events and IMU frames.
+//! Fuzzes every decoder of bytes from the air (`checks::message_decode`, see `../checks.rs`).
 #![no_main]
 
-use bandx_core::frame::Frame;
-use bandx_core::protocol::{
-    BulkChunk, PredictionEvent, Reassembler, decode_request, decode_response,
-};
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks.rs"]
+mod checks;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = decode_request(data);
-    let _ = decode_response(data);
-    let _ = BulkChunk::decode(data);
-    let _ = PredictionEvent::decode(data);
-    let _ = Frame::decode(data);
-    let mut r = Reassembler::new();
-    for packet in data.chunks(20) {
-        if let Ok(Some(message)) = r.push(packet) {
-            let _ = decode_request(message);
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::message_decode(data));

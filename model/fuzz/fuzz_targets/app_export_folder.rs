@@ -1,0 +1,7 @@
+//! Fuzzes `checks::app_export_folder` (see `../checks.rs`): the reader must never panic.
+#![no_main]
+
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::app_export_folder(data));
