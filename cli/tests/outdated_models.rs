@@ -1,66 +1,22 @@
 //! Models stored by an older BandX Studio (blob format 1), on a real SQLite file: `bandx deploy` refuses
 //! them before it opens the band (virtual or USB), lists them as outdated, and `bandx report` marks them.
 
-use std::path::Path;
-
 mod support;
 use support::bandx;
 
-use bandx_desktop::link::sim::{DEMO_PERSONAL_MODEL, FLASH_FILE_NAME};
+use bandx_desktop::link::sim::FLASH_FILE_NAME;
 use bandx_desktop::paths::DataDir;
-use bandx_desktop::store::{NewModel, ProfileId, Store};
+use bandx_desktop::store::Store;
+use bandx_testkit::{store_snapshot, store_with_an_outdated_model};
 
 const SENTENCE: &str = "Model v1 cannot run on the band: it was made by an older BandX Studio \
                         (blob format 1); train again from your recordings.";
-
-/// `blob` as the previous build wrote it.
-fn as_format_1(blob: &[u8]) -> Vec<u8> {
-    bandx_testkit::with_format_version(blob, 1)
-}
-
-fn add(store: &Store, profile: ProfileId, blob: &[u8], classes: &[&str]) -> u32 {
-    store
-        .add_model(
-            profile,
-            &NewModel {
-                backbone_id: "test".into(),
-                classes: classes.iter().map(|s| s.to_string()).collect(),
-                metrics: serde_json::json!({ "personal_accuracy": 0.9 }),
-                blob: blob.to_vec(),
-                created_at_ms: 1,
-            },
-        )
-        .unwrap()
-        .1
-}
-
-/// A store whose newest model is the old one, and a snapshot of everything a deploy would touch.
-fn store_with_old_newest(path: &Path) -> (ProfileId, String) {
-    let store = Store::open(path).unwrap();
-    let profile = store.create_profile("ana", 0).unwrap();
-    add(
-        &store,
-        profile,
-        &as_format_1(DEMO_PERSONAL_MODEL),
-        &["walking", "typing"],
-    );
-    (profile, snapshot(&store, profile))
-}
-
-fn snapshot(store: &Store, profile: ProfileId) -> String {
-    format!(
-        "{:?}\n{:?}\n{:?}",
-        store.models(profile).unwrap(),
-        store.deployments(profile).unwrap(),
-        store.bands().unwrap()
-    )
-}
 
 #[test]
 fn bandx_deploy_refuses_an_old_model_before_opening_the_band() {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::at(dir.path());
-    let (profile, before) = store_with_old_newest(&data.store_path());
+    let (profile, before) = store_with_an_outdated_model(&data.store_path());
 
     for args in [
         &["--sim", "deploy", "--model-version", "1"][..],
@@ -103,7 +59,7 @@ fn bandx_deploy_refuses_an_old_model_before_opening_the_band() {
 
     let store = Store::open(data.store_path()).unwrap();
     assert_eq!(
-        snapshot(&store, profile),
+        store_snapshot(&store, profile),
         before,
         "no deployment row, nothing rewritten"
     );

@@ -2,13 +2,12 @@
 //! real SQLite file: listed with the reason (and only they), refused by the app's flash command before
 //! anything touches the band, and never deleted or rewritten. (`bandx deploy`: `cli/tests/outdated_models.rs`.)
 
-use std::path::Path;
-
 use bandx_core::blob::{BlobError, FORMAT_VERSION, Model};
 use bandx_desktop::link::sim::{DEMO_PERSONAL_MODEL, SHIPPED_MODEL};
-use bandx_desktop::store::{NewModel, ProfileId, Store, Transport};
+use bandx_desktop::store::{Store, Transport};
 use bandx_studio::commands::data::overview;
 use bandx_studio::commands::flash::{FlashRequest, model_to_flash};
+use bandx_testkit::{add_model, store_snapshot, store_with_an_outdated_model};
 
 const REASON: &str =
     "made by an older BandX Studio (blob format 1); train again from your recordings";
@@ -37,22 +36,6 @@ fn the_version_1_copy_differs_only_in_its_version() {
     assert!(Model::parse(&back).is_ok());
 }
 
-fn add(store: &Store, profile: ProfileId, blob: &[u8], classes: &[&str]) -> u32 {
-    store
-        .add_model(
-            profile,
-            &NewModel {
-                backbone_id: "test".into(),
-                classes: classes.iter().map(|s| s.to_string()).collect(),
-                metrics: serde_json::json!({ "personal_accuracy": 0.9 }),
-                blob: blob.to_vec(),
-                created_at_ms: 1,
-            },
-        )
-        .unwrap()
-        .1
-}
-
 #[test]
 fn only_the_old_model_is_listed_as_outdated_and_it_is_kept_as_stored() {
     let dir = tempfile::tempdir().unwrap();
@@ -62,9 +45,9 @@ fn only_the_old_model_is_listed_as_outdated_and_it_is_kept_as_stored() {
         // What the previous build left: model v1 in format 1; then this build trained v2.
         let store = Store::open(&path).unwrap();
         let profile = store.create_profile("ana", 0).unwrap();
-        assert_eq!(add(&store, profile, &old, &["walking", "typing"]), 1);
+        assert_eq!(add_model(&store, profile, &old, &["walking", "typing"]), 1);
         assert_eq!(
-            add(&store, profile, SHIPPED_MODEL, &["walking", "typing"]),
+            add_model(&store, profile, SHIPPED_MODEL, &["walking", "typing"]),
             2
         );
         profile
@@ -93,33 +76,11 @@ fn only_the_old_model_is_listed_as_outdated_and_it_is_kept_as_stored() {
     assert_eq!(again, models);
 }
 
-/// A store whose newest model is the old one, and a snapshot of everything a deploy would touch.
-fn store_with_old_newest(path: &Path) -> (ProfileId, String) {
-    let store = Store::open(path).unwrap();
-    let profile = store.create_profile("ana", 0).unwrap();
-    add(
-        &store,
-        profile,
-        &as_format_1(DEMO_PERSONAL_MODEL),
-        &["walking", "typing"],
-    );
-    (profile, snapshot(&store, profile))
-}
-
-fn snapshot(store: &Store, profile: ProfileId) -> String {
-    format!(
-        "{:?}\n{:?}\n{:?}",
-        store.models(profile).unwrap(),
-        store.deployments(profile).unwrap(),
-        store.bands().unwrap()
-    )
-}
-
 #[test]
 fn the_app_refuses_to_flash_an_old_model_before_anything_is_recorded_or_sent() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bandx.sqlite");
-    let (profile, before) = store_with_old_newest(&path);
+    let (profile, before) = store_with_an_outdated_model(&path);
     let store = Store::open(&path).unwrap();
 
     for transport in [Transport::BleModel, Transport::Usb] {
@@ -148,7 +109,7 @@ fn the_app_refuses_to_flash_an_old_model_before_anything_is_recorded_or_sent() {
         assert!(model_to_flash(&store, &request).is_ok(), "{transport:?}");
     }
     assert_eq!(
-        snapshot(&store, profile),
+        store_snapshot(&store, profile),
         before,
         "no deployment row, nothing rewritten"
     );

@@ -4,8 +4,11 @@
 
 use bandx_core::blob::{DIGEST_LEN, sha256};
 use bandx_core::demo::{DEMO_BLOB_CAPACITY, write_demo_model};
+use std::path::Path;
+
+use bandx_desktop::link::sim::DEMO_PERSONAL_MODEL;
 use bandx_desktop::store::{
-    ClassId, FlushPolicy, FullScale, NewRecording, NewWindow, ProfileId, RawSample,
+    ClassId, FlushPolicy, FullScale, NewModel, NewRecording, NewWindow, ProfileId, RawSample,
     RecordingWriter, Store, Verdict,
 };
 use bandx_sim::wearer::{Activity, Style, Wearer, bundled_excerpt};
@@ -106,4 +109,45 @@ pub fn with_format_version(blob: &[u8], version: u16) -> Vec<u8> {
     let digest = sha256(&out[..body]);
     out[body..].copy_from_slice(&digest);
     out
+}
+
+/// Stores `blob` as the profile's next model with these class names; returns its version.
+pub fn add_model(store: &Store, profile: ProfileId, blob: &[u8], classes: &[&str]) -> u32 {
+    store
+        .add_model(
+            profile,
+            &NewModel {
+                backbone_id: "test".into(),
+                classes: classes.iter().map(|s| s.to_string()).collect(),
+                metrics: serde_json::json!({ "personal_accuracy": 0.9 }),
+                blob: blob.to_vec(),
+                created_at_ms: 1,
+            },
+        )
+        .unwrap()
+        .1
+}
+
+/// A store at `path` whose profile "ana" has one model, v1, as an older BandX Studio stored it (blob format 1),
+/// and a [`store_snapshot`] of it.
+pub fn store_with_an_outdated_model(path: &Path) -> (ProfileId, String) {
+    let store = Store::open(path).unwrap();
+    let profile = store.create_profile("ana", 0).unwrap();
+    add_model(
+        &store,
+        profile,
+        &with_format_version(DEMO_PERSONAL_MODEL, 1),
+        &["walking", "typing"],
+    );
+    (profile, store_snapshot(&store, profile))
+}
+
+/// Everything a deployment could touch (models, deployments, bands), to compare before and after.
+pub fn store_snapshot(store: &Store, profile: ProfileId) -> String {
+    format!(
+        "{:?}\n{:?}\n{:?}",
+        store.models(profile).unwrap(),
+        store.deployments(profile).unwrap(),
+        store.bands().unwrap()
+    )
 }
