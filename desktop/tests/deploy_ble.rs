@@ -542,6 +542,51 @@ async fn a_firmware_the_band_already_reports_is_not_called_done() {
     }
 }
 
+/// The virtual band is an ESP32: an ESP32-C3 image (bandx-core's demo one, and the real C3 firmware when
+/// `make firmware-c3` built it) is refused by the band's app image check at commit, nothing becomes
+/// bootable and the band keeps running its firmware.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_esp32c3_image_is_refused_by_the_esp32_band() {
+    let demo = bandx_testkit::demo_app_image(bandx_core::update::Chip::Esp32C3, 20_000, 5);
+    let images = std::iter::once(demo).chain(bandx_testkit::esp32c3_firmware_image());
+    for (i, image) in images.enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = band(dir.path(), 247);
+        let sim = link.band().clone();
+        let never = AtomicBool::new(false);
+        let payload = Payload::Firmware {
+            image: &image,
+            version: 3,
+        };
+        let (result, events) = run(&link, None, payload, &options(), &never, |_| {}).await;
+        let error = result.err().expect("an ESP32-C3 image on an ESP32 band");
+        assert!(
+            matches!(
+                error,
+                DeployError::Refused {
+                    code: ErrorCode::InvalidFirmware,
+                    ..
+                }
+            ),
+            "image {i}: {error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("keeps running its previous firmware"),
+            "{error}"
+        );
+        assert!(!events.iter().any(|e| e.stage == Stage::Done));
+        assert_eq!(
+            boot_slot(&sim),
+            AppSlot::Ota0,
+            "image {i}: nothing bootable"
+        );
+        assert_eq!(sim.boots(), 1, "image {i}: no restart");
+        assert_eq!(sim.firmware_version(), Some(SIM_FIRMWARE_VERSION));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn something_that_is_not_a_firmware_image_is_refused() {
     let dir = tempfile::tempdir().unwrap();
