@@ -18,7 +18,10 @@ use bandx_desktop::paths::DataDir;
 use bandx_desktop::store::{ModelId, ProfileId, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::{Cli, EXIT_FAILURE, EXIT_LINK, EXIT_NO_ADAPTER, EXIT_NOT_FOUND, Failure, profile};
+use crate::{
+    Cli, EXIT_FAILURE, EXIT_FIRMWARE_NOT_RUNNING, EXIT_LINK, EXIT_NO_ADAPTER, EXIT_NOT_FOUND,
+    Failure, profile,
+};
 
 #[derive(clap::Args)]
 #[command(group(
@@ -332,9 +335,12 @@ fn print_report(r: &DeployReport) {
 
 /// A deployment error with the exit code of its cause.
 fn deploy_failure(e: DeployError) -> Failure {
-    let code = match e.link_error() {
-        Some(l) => link_exit_code(l),
-        None => EXIT_FAILURE,
+    let code = match (&e, e.link_error()) {
+        (DeployError::RolledBack { .. } | DeployError::FirmwareUnchanged { .. }, _) => {
+            EXIT_FIRMWARE_NOT_RUNNING
+        }
+        (_, Some(l)) => link_exit_code(l),
+        (_, None) => EXIT_FAILURE,
     };
     Failure {
         code,
@@ -419,4 +425,26 @@ async fn run_usb(args: &DeployArgs, loaded: Loaded) -> Result<(), Failure> {
         report.bytes_per_sec / 1000.0
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_firmware_the_band_does_not_run_has_its_own_exit_code() {
+        let rolled_back = DeployError::RolledBack {
+            tried: "sim-0123abcd".into(),
+            running: "sim-0.1.0".into(),
+        };
+        let unchanged = DeployError::FirmwareUnchanged {
+            version: "sim-0.1.0".into(),
+        };
+        for e in [rolled_back, unchanged] {
+            let failure = deploy_failure(e);
+            assert_eq!(failure.code, EXIT_FIRMWARE_NOT_RUNNING);
+            assert_ne!(failure.code, EXIT_FAILURE);
+            assert!(failure.error.to_string().contains("previous firmware"));
+        }
+    }
 }

@@ -34,6 +34,8 @@ Exit codes:
   5  the band stopped answering or the connection was lost
   6  no such profile, or several and no --profile given (the message lists them)
   7  not enough calibration data to train (the message says what to record)
+  8  a firmware was sent but the band does not run it: it rolled back to its previous
+     firmware (the new one failed its boot check) or still reports its old version
 130  interrupted (Ctrl-C): record, live, train and deploy stop cleanly and keep what is
      done (recorded windows, stored predictions; the band keeps its previous model);
      a second Ctrl-C quits at once";
@@ -44,6 +46,7 @@ const EXIT_NOT_FOUND: u8 = 4;
 const EXIT_LINK: u8 = 5;
 const EXIT_PROFILE: u8 = 6;
 const EXIT_NOT_ENOUGH_DATA: u8 = 7;
+const EXIT_FIRMWARE_NOT_RUNNING: u8 = 8;
 const EXIT_INTERRUPTED: u8 = 130;
 
 /// Set by the first Ctrl-C in the commands that can stop cleanly (see [`stop_on_ctrl_c`]).

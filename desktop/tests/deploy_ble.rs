@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bandx_board::partitions::AppSlot;
 use bandx_core::blob::Model;
+use bandx_core::boot::OtaState;
 use bandx_core::protocol::{ErrorCode, RequestBody, ResponseBody, UpdateTarget};
 use bandx_desktop::band::BandClient;
 use bandx_desktop::deploy::ble::{DeployError, DeployOptions, deploy, deploy_recorded};
@@ -16,7 +17,9 @@ use bandx_desktop::deploy::{DeployProgress, Payload, PayloadError, Recorded, Sta
 use bandx_desktop::link::sim::{SHIPPED_MODEL, SimLink};
 use bandx_desktop::link::{Backoff, Connection, Link, LinkError, ScanRequest, ScanResult};
 use bandx_desktop::store::{DeploymentStatus, Store, Transport};
-use bandx_sim::{Faults, LinkTiming, SIM_FIRMWARE_VERSION, SimBand, SimConfig};
+use bandx_sim::{
+    Faults, LinkTiming, SIM_FIRMWARE_VERSION, SimBand, SimConfig, firmware_version_of,
+};
 
 /// The model a test band starts with: the demo model, id 9 version 1 (not the shipped one, which
 /// is what the tests deploy).
@@ -396,17 +399,19 @@ async fn cancelling_aborts_the_update_and_keeps_the_previous_model() {
     assert_eq!(active_model(&band).await, model_of(&previous_model()));
 }
 
-/// A small image that passes the desktop's sanity checks (magic byte, segment count); the virtual
-/// band stores it and switches its boot slot, but keeps running its own firmware (the sim does not
-/// execute images).
-/// A well-formed ESP32 app image (the virtual band is an ESP32 and checks it as the bootloader would).
+/// A well-formed ESP32 app image (the virtual band is an ESP32 and checks it as the bootloader would);
+/// the virtual band does not execute it but reports its version (`firmware_version_of`) once it boots it.
 fn firmware_image() -> Vec<u8> {
+    firmware_image_seeded(1)
+}
+
+fn firmware_image_seeded(seed: u32) -> Vec<u8> {
     let mut buf = vec![0u8; 8192];
     let n = bandx_core::demo::write_demo_app_image(
         &mut buf,
         bandx_core::update::app_image::Chip::Esp32,
         5952,
-        1,
+        seed,
     )
     .unwrap();
     buf.truncate(n);
@@ -443,7 +448,12 @@ async fn a_firmware_upload_is_committed_and_the_band_restarts_into_its_slot() {
     let (report, client) = result.unwrap();
 
     assert!(events.iter().any(|e| e.stage == Stage::Rebooting));
-    assert_eq!(sim.boots(), 2, "the band restarted once");
+    assert_eq!(
+        sim.boots(),
+        3,
+        "the band restarted into the new firmware, then once more to see that it kept it"
+    );
+    assert_eq!(sim.running_app_state(), Some(OtaState::Valid));
     assert_eq!(
         boot_slot(&sim),
         AppSlot::Ota1,
@@ -457,9 +467,124 @@ async fn a_firmware_upload_is_committed_and_the_band_restarts_into_its_slot() {
         })
         .unwrap();
     assert!(stored == image, "the image landed in ota_1 byte for byte");
-    assert_eq!(report.info_after.firmware_version, SIM_FIRMWARE_VERSION);
+    assert_eq!(
+        report.info_after.firmware_version,
+        firmware_version_of(&image).as_str()
+    );
     // The band is back, on the new connection the job returned, with its model unchanged.
     assert_eq!(active_model(&client).await, model_of(&previous_model()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_firmware_that_fails_its_boot_check_is_reported_as_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = band(dir.path(), 247);
+    let sim = link.band().clone();
+    // The new firmware boots without an IMU: its boot check fails and it never confirms itself.
+    sim.break_next_firmware();
+    let image = firmware_image();
+    let never = AtomicBool::new(false);
+    let payload = Payload::Firmware {
+        image: &image,
+        version: 7,
+    };
+    let (result, events) = run(&link, None, payload, &options(), &never, |_| {}).await;
+    let error = result.err().expect("a rolled back firmware is no success");
+    match &error {
+        DeployError::RolledBack { tried, running } => {
+            assert_eq!(*tried, firmware_version_of(&image));
+            assert_eq!(running, SIM_FIRMWARE_VERSION);
+        }
+        other => panic!("expected RolledBack, got {other:?}"),
+    }
+    let message = error.to_string();
+    assert!(message.contains("rolled back"), "{message}");
+    assert!(message.contains("previous firmware"), "{message}");
+    assert!(!events.iter().any(|e| e.stage == Stage::Done));
+    // The band runs its previous firmware from ota_0; the new one's otadata entry was aborted.
+    assert_eq!(sim.boots(), 3);
+    assert_eq!(boot_slot(&sim), AppSlot::Ota0);
+    assert_eq!(sim.firmware_version(), Some(SIM_FIRMWARE_VERSION));
+
+    // A firmware that works is then taken, on the same band.
+    let fixed = firmware_image_seeded(2);
+    let payload = Payload::Firmware {
+        image: &fixed,
+        version: 8,
+    };
+    let (result, _) = run(&link, None, payload, &options(), &never, |_| {}).await;
+    let (report, _client) = result.unwrap();
+    assert_eq!(
+        report.info_after.firmware_version,
+        firmware_version_of(&fixed).as_str()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_firmware_the_band_already_reports_is_not_called_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = band(dir.path(), 247);
+    let image = firmware_image();
+    let never = AtomicBool::new(false);
+    for round in 0..2 {
+        let payload = Payload::Firmware {
+            image: &image,
+            version: 7,
+        };
+        let (result, _) = run(&link, None, payload, &options(), &never, |_| {}).await;
+        match (round, result) {
+            (0, Ok(_)) => {}
+            (1, Err(DeployError::FirmwareUnchanged { version })) => {
+                assert_eq!(version, firmware_version_of(&image));
+            }
+            (round, other) => panic!("round {round}: {:?}", other.map(|(r, _)| r)),
+        }
+    }
+}
+
+/// The virtual band is an ESP32: an ESP32-C3 image (bandx-core's demo one, and the real C3 firmware when
+/// `make firmware-c3` built it) is refused by the band's app image check at commit, nothing becomes
+/// bootable and the band keeps running its firmware.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_esp32c3_image_is_refused_by_the_esp32_band() {
+    let demo = bandx_testkit::demo_app_image(bandx_core::update::Chip::Esp32C3, 20_000, 5);
+    let images = std::iter::once(demo).chain(bandx_testkit::esp32c3_firmware_image());
+    for (i, image) in images.enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = band(dir.path(), 247);
+        let sim = link.band().clone();
+        let never = AtomicBool::new(false);
+        let payload = Payload::Firmware {
+            image: &image,
+            version: 3,
+        };
+        let (result, events) = run(&link, None, payload, &options(), &never, |_| {}).await;
+        let error = result.err().expect("an ESP32-C3 image on an ESP32 band");
+        assert!(
+            matches!(
+                error,
+                DeployError::Refused {
+                    code: ErrorCode::InvalidFirmware,
+                    ..
+                }
+            ),
+            "image {i}: {error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("keeps running its previous firmware"),
+            "{error}"
+        );
+        assert!(!events.iter().any(|e| e.stage == Stage::Done));
+        assert_eq!(
+            boot_slot(&sim),
+            AppSlot::Ota0,
+            "image {i}: nothing bootable"
+        );
+        assert_eq!(sim.boots(), 1, "image {i}: no restart");
+        assert_eq!(sim.firmware_version(), Some(SIM_FIRMWARE_VERSION));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

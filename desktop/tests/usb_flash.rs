@@ -392,6 +392,38 @@ fn a_board_that_is_not_an_esp32_is_refused_before_writing() {
     assert!(after == before);
 }
 
+/// The USB flasher talks to an ESP32's ROM loader only: an ESP32-C3 image (bandx-core's demo one, and the
+/// real C3 firmware when `make firmware-c3` built it) is refused before the port is even opened.
+#[test]
+fn an_esp32c3_firmware_image_is_refused_before_anything_is_written() {
+    let demo = bandx_testkit::demo_app_image(bandx_core::update::Chip::Esp32C3, 20_000, 5);
+    let images = std::iter::once(demo).chain(bandx_testkit::esp32c3_firmware_image());
+    for (i, image) in images.enumerate() {
+        let (loader, line, before) = band(LoaderConfig::esp32);
+        let (result, events) = flash_with(
+            line,
+            Payload::Firmware {
+                slot: AppSlot::Ota0,
+                image: &image,
+            },
+            &options(),
+        );
+        let after = loader.flash();
+        let transcript = loader.finish();
+        let err = result.expect_err("an ESP32-C3 image on an ESP32");
+        assert!(
+            matches!(&err, UsbError::Payload(PayloadError::WrongChip { image, band })
+                if image.contains("ESP32-C3") && band.contains("ESP32")),
+            "image {i}: {err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("Nothing was sent or written"), "{message}");
+        assert_eq!(transcript.count(FLASH_BEGIN), 0, "image {i}");
+        assert!(after == before, "image {i}: the flash is untouched");
+        assert!(events.iter().all(|e| e.bytes_sent == 0), "image {i}");
+    }
+}
+
 #[test]
 fn an_unknown_chip_is_refused_too() {
     let (_loader, line, _) = band(|flash| LoaderConfig {

@@ -151,3 +151,32 @@ pub fn store_snapshot(store: &Store, profile: ProfileId) -> String {
         store.bands().unwrap()
     )
 }
+
+/// Where `make firmware-c3` leaves the ESP32-C3 firmware's flashable app image.
+pub const ESP32C3_IMAGE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../firmware/esp32c3/target/riscv32imc-unknown-none-elf/release/bandx-firmware-c3.bin"
+);
+
+/// The real ESP32-C3 firmware image, if it was built (`make test` builds it first). When it was not,
+/// says so on stderr and returns `None`, so a test can skip its part that needs it.
+pub fn esp32c3_firmware_image() -> Option<Vec<u8>> {
+    match std::fs::read(ESP32C3_IMAGE) {
+        Ok(image) => Some(image),
+        Err(e) => {
+            eprintln!(
+                "SKIPPED: the real ESP32-C3 image is not built ({ESP32C3_IMAGE}: {e}); run `make firmware-c3`"
+            );
+            None
+        }
+    }
+}
+
+/// A well-formed app image for `chip` (bandx-core's demo image, about `data_len` bytes).
+pub fn demo_app_image(chip: bandx_core::update::Chip, data_len: usize, seed: u32) -> Vec<u8> {
+    let mut buf = vec![0u8; data_len + 256];
+    let n = bandx_core::demo::write_demo_app_image(&mut buf, chip, data_len, seed)
+        .expect("room for the image");
+    buf.truncate(n);
+    buf
+}

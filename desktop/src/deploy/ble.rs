@@ -7,7 +7,17 @@
 //! MTU, an `UpdateStatus` every [`DeployOptions::confirm_every`] bytes (the band accepts a chunk
 //! only at exactly its next offset, so when it is behind the sender rewinds to its `next_offset`),
 //! `CommitUpdate`, and a check that the band runs what was sent: `GetInfo` shows the new model,
-//! or, for a firmware, `Reboot`, reconnect, `GetInfo` shows the band back up.
+//! or, for a firmware, the firmware check below.
+//!
+//! A new firmware runs on trial: the band's bootloader starts it once, the firmware confirms itself only
+//! if its boot check passes (bandx-core's `boot` policy), and an unconfirmed one is rolled back at the
+//! next reset. `GetInfo` does not carry that state, so the job checks what it can see: it reads the
+//! firmware version before, sends `Reboot`, reconnects, and requires a different version (else
+//! [`DeployError::FirmwareUnchanged`]); then it restarts the band once more and requires the same new
+//! version again (else [`DeployError::RolledBack`]: the new firmware did not confirm itself and the
+//! bootloader went back to the previous one). The virtual band reports `sim-` and the first 8 hex
+//! digits of its image's SHA-256 as its version, so every image is told apart; a real band reports the
+//! version built into its firmware, so re-sending the version it already runs is reported as unchanged.
 //!
 //! A dropped link is not the end: the job reconnects through the [`Link`] with backoff, sends the
 //! same `BeginUpdate` again (same length, digest and version: the band resumes) and continues from
@@ -162,6 +172,19 @@ pub enum DeployError {
          deploy again."
     )]
     NoReboot(LinkError),
+    #[error(
+        "The band restarted but still reports firmware {version}, the version it ran before: the new \
+         firmware did not start (or carries the same version). {}.",
+        Kept::Firmware
+    )]
+    FirmwareUnchanged { version: String },
+    #[error(
+        "The new firmware {tried} started but did not pass its boot check, so the band rolled back \
+         to firmware {running} at its next restart. {}; this firmware does not run on the band: \
+         check that it is built for this band before flashing it again.",
+        Kept::Firmware
+    )]
+    RolledBack { tried: String, running: String },
     #[error("Talking to the band failed: {source}. {kept}.")]
     Band { source: BandError, kept: Kept },
     #[error("Cannot record the deployment in the local store: {0}")]
@@ -694,9 +717,33 @@ impl<'a> Job<'a, '_> {
         }
     }
 
-    /// Restarts the band into its committed firmware and reconnects.
+    /// Restarts the band into its committed firmware and checks, over a second restart, that the band
+    /// kept it (see the module documentation).
     async fn reboot(&mut self, client: BandClient) -> Result<(Info, BandClient), DeployError> {
         self.emit(Stage::Rebooting);
+        let before = client
+            .get_info()
+            .await
+            .map_err(|e| self.band_error(e))?
+            .firmware_version
+            .to_string();
+        let (started, client) = self.restart(client).await?;
+        let tried = started.firmware_version.to_string();
+        if tried == before {
+            return Err(DeployError::FirmwareUnchanged { version: before });
+        }
+        // An unconfirmed firmware is rolled back by the bootloader at this restart.
+        self.emit(Stage::Rebooting);
+        let (after, client) = self.restart(client).await?;
+        let running = after.firmware_version.to_string();
+        if running != tried {
+            return Err(DeployError::RolledBack { tried, running });
+        }
+        Ok((after, client))
+    }
+
+    /// Sends `Reboot`, waits for the link to drop, reconnects and reads `GetInfo`.
+    async fn restart(&mut self, client: BandClient) -> Result<(Info, BandClient), DeployError> {
         let mut state = client.connection().state();
         match client.request(RequestBody::Reboot).await {
             Ok(ResponseBody::Ok) => {}

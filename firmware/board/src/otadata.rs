@@ -12,11 +12,19 @@ pub const OTADATA_SIZE: usize = 0x2000;
 const SECTOR: usize = 0x1000;
 /// Bytes of one `esp_ota_select_entry_t`.
 pub const ENTRY_LEN: usize = 32;
-/// `esp_ota_img_states_t` values the band's bootloader acts on.
-const OTA_IMG_NEW: u32 = 0x0;
-const OTA_IMG_VALID: u32 = 0x2;
-const OTA_IMG_INVALID: u32 = 0x3;
-const OTA_IMG_ABORTED: u32 = 0x4;
+/// `esp_ota_img_states_t` values (`esp_ota_ops.h`; bandx-core's `boot::OtaState` has the same numbers).
+/// Just written: the bootloader has not started it yet.
+pub const OTA_IMG_NEW: u32 = 0x0;
+/// Started once on trial: rolled back at the next reset unless the app confirms itself.
+pub const OTA_IMG_PENDING_VERIFY: u32 = 0x1;
+/// Confirmed by the app.
+pub const OTA_IMG_VALID: u32 = 0x2;
+/// Refused by the app.
+pub const OTA_IMG_INVALID: u32 = 0x3;
+/// Never confirmed: rolled back by the bootloader.
+pub const OTA_IMG_ABORTED: u32 = 0x4;
+/// Erased word: no state (rollback disabled): booted as valid.
+pub const OTA_IMG_UNDEFINED: u32 = u32::MAX;
 /// The band has two app slots, `ota_0` and `ota_1`.
 const APP_SLOTS: u32 = 2;
 
@@ -71,6 +79,70 @@ pub fn newest_entry(image: &[u8]) -> Option<(usize, u32)> {
         .max_by_key(|&(_, seq)| seq)
 }
 
+/// The `ota_state` word of the entry in `sector` (0 or 1), if that sector holds a usable entry.
+pub fn entry_state(image: &[u8], sector: usize) -> Option<u32> {
+    let s = image.get(sector * SECTOR..)?.get(..ENTRY_LEN)?;
+    let word = |i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
+    let seq = word(0);
+    (seq != 0xFFFF_FFFF && seq != 0 && word(28) == entry_crc(seq)).then(|| word(24))
+}
+
+/// An entry the bootloader rewrites: it erases `sector` and programs `entry` at its start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryWrite {
+    pub sector: usize,
+    pub entry: [u8; ENTRY_LEN],
+}
+
+/// What the ESP-IDF bootloader (built with `CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE`, as the band's
+/// is) does with `otadata` at a reset (`bootloader_utility_get_selected_boot_partition`):
+/// - the newest usable entry still [`OTA_IMG_PENDING_VERIFY`] was started once and never confirmed:
+///   it becomes [`OTA_IMG_ABORTED`] and the next newest usable entry is chosen (the rollback);
+/// - the chosen entry, if [`OTA_IMG_NEW`], becomes [`OTA_IMG_PENDING_VERIFY`]: its app runs on trial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootPass {
+    /// The entry started, as (sector index, `ota_seq`); `None`: no usable entry (`ota_0` starts).
+    pub running: Option<(usize, u32)>,
+    /// The entries rewritten, in order.
+    pub writes: Vec<EntryWrite>,
+}
+
+impl BootPass {
+    /// The app slot started.
+    pub fn slot(&self) -> AppSlot {
+        self.running
+            .map_or(AppSlot::Ota0, |(_, seq)| app_slot_of_seq(seq))
+    }
+}
+
+/// The bootloader's pass over `image` (the whole `otadata` partition); see [`BootPass`].
+pub fn boot(image: &[u8]) -> BootPass {
+    let mut after = image.to_vec();
+    let mut writes = Vec::new();
+    let mut rewrite = |after: &mut Vec<u8>, sector: usize, seq: u32, state: u32| {
+        let e = entry(seq, state);
+        if let Some(at) = after
+            .get_mut(sector * SECTOR..)
+            .and_then(|s| s.get_mut(..ENTRY_LEN))
+        {
+            at.copy_from_slice(&e);
+        }
+        writes.push(EntryWrite { sector, entry: e });
+    };
+    if let Some((sector, seq)) = newest_entry(&after)
+        && entry_state(&after, sector) == Some(OTA_IMG_PENDING_VERIFY)
+    {
+        rewrite(&mut after, sector, seq, OTA_IMG_ABORTED);
+    }
+    let running = newest_entry(&after);
+    if let Some((sector, seq)) = running
+        && entry_state(&after, sector) == Some(OTA_IMG_NEW)
+    {
+        rewrite(&mut after, sector, seq, OTA_IMG_PENDING_VERIFY);
+    }
+    BootPass { running, writes }
+}
+
 /// The app slot an entry with this `ota_seq` (≥ 1) starts.
 pub fn app_slot_of_seq(seq: u32) -> AppSlot {
     match (seq - 1) % APP_SLOTS {
@@ -123,6 +195,55 @@ mod tests {
             image[SECTOR + 24..SECTOR + 28].copy_from_slice(&OTA_IMG_ABORTED.to_le_bytes());
             assert_eq!(selected(&image), Some(slot.other()));
         }
+    }
+
+    /// Applies a pass's writes as the bootloader does (erase the sector, program the entry).
+    fn apply(image: &mut [u8], pass: &BootPass) {
+        for w in &pass.writes {
+            let sector = &mut image[w.sector * SECTOR..][..SECTOR];
+            sector.fill(0xFF);
+            sector[..ENTRY_LEN].copy_from_slice(&w.entry);
+        }
+    }
+
+    fn state_word(image: &[u8], sector: usize) -> u32 {
+        u32::from_le_bytes(image[sector * SECTOR + 24..][..4].try_into().unwrap())
+    }
+
+    #[test]
+    fn an_unconfirmed_app_runs_once_on_trial_then_is_rolled_back() {
+        let mut image = select(AppSlot::Ota1);
+        // First reset: the new entry (sector 1) starts on trial.
+        let first = boot(&image);
+        assert_eq!(first.slot(), AppSlot::Ota1);
+        apply(&mut image, &first);
+        assert_eq!(state_word(&image, 1), 1, "PENDING_VERIFY");
+        // Second reset without confirmation: aborted, the older entry starts.
+        let second = boot(&image);
+        assert_eq!(second.slot(), AppSlot::Ota0);
+        apply(&mut image, &second);
+        assert_eq!(state_word(&image, 1), 4, "ABORTED");
+        assert_eq!(state_word(&image, 0), 2, "the old entry stays VALID");
+        // Later resets change nothing.
+        assert_eq!(boot(&image).writes, vec![]);
+        assert_eq!(boot(&image).slot(), AppSlot::Ota0);
+    }
+
+    #[test]
+    fn a_confirmed_app_keeps_starting() {
+        let mut image = select(AppSlot::Ota1);
+        let first = boot(&image);
+        apply(&mut image, &first);
+        // The app confirms itself (esp_ota_mark_app_valid_cancel_rollback).
+        let (sector, seq) = newest_entry(&image).unwrap();
+        image[sector * SECTOR..][..ENTRY_LEN].copy_from_slice(&entry(seq, OTA_IMG_VALID));
+        for _ in 0..2 {
+            let pass = boot(&image);
+            assert_eq!(pass.slot(), AppSlot::Ota1);
+            assert!(pass.writes.is_empty());
+        }
+        assert_eq!(boot(&vec![0xFF; OTADATA_SIZE]).slot(), AppSlot::Ota0);
+        assert_eq!(entry_state(&[0u8; 7], 1), None);
     }
 
     #[test]

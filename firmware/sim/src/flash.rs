@@ -7,8 +7,15 @@
 //!   *not* holding the newest valid record and programs a record with `seq + 1` there, so a write cut
 //!   at any byte leaves either the old record (the new one fails its CRC) or the new one. The file is
 //!   `fsync`ed after each record. (The ESP32 build keeps the same value in a real NVS entry instead.)
-//! - Firmware images go to the app slot `otadata` does not boot; committing writes an ESP-IDF `otadata`
-//!   entry (the bootloader's rule: the valid entry with the highest `ota_seq` picks `ota_(seq-1)%2`).
+//! - Firmware images go to the app slot the band does not run, erased sector by sector as the chunks
+//!   arrive (as the C3 firmware does); committing writes an ESP-IDF `otadata` entry in state NEW (the
+//!   bootloader's rule: the usable entry with the highest `ota_seq` picks `ota_(seq-1)%2`).
+//! - [`SimFlash::bootloader`] is the ESP-IDF bootloader's pass at a reset (bandx-board's
+//!   `otadata::boot`): NEW -> PENDING_VERIFY, and a PENDING_VERIFY app that was never confirmed is
+//!   ABORTED and the previous one started. [`SimFlash::mark_running_app_valid`] is
+//!   `esp_ota_mark_app_valid_cancel_rollback`.
+//! - Erases take flash time: [`SECTOR_ERASE`] per 4 KB sector, summed in [`SimFlash::take_busy`] for the
+//!   sim to charge on its clock.
 //!
 //! Flash semantics are those of NOR flash: erase sets bytes to 0xFF, programming can only clear bits.
 //! [`SimFlash::cut_power_after`] injects a power cut: the write it lands on is torn (half its bytes
@@ -18,10 +25,16 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use bandx_core::update::app_image::{AppImageError, Chip, check_app_image};
 use bandx_core::update::{FirmwareSink, ModelStore, Slot, StorageError, blob_len};
 
 use bandx_board::otadata::{self, app_slot_of_seq, newest_entry};
 use bandx_board::partitions::{AppSlot, FlashLayout, SECTOR_SIZE};
+
+/// Time one 4 KB sector erase takes: 45 ms, the typical sector erase time (tSE, 4 KB) in the datasheets
+/// of the SPI NOR parts ESP32 modules carry (Winbond W25Q32JV: 45 ms typ., 400 ms max.; GigaDevice
+/// GD25Q32C: 50 ms typ.). Programming time (about 0.7 ms per 256-byte page) is not charged.
+pub const SECTOR_ERASE: std::time::Duration = std::time::Duration::from_millis(45);
 
 const RECORD_MAGIC: &[u8; 4] = b"BXAS";
 const RECORD_LEN: usize = 16;
@@ -90,6 +103,8 @@ impl Record {
 struct Staging {
     slot: AppSlot,
     len: u32,
+    /// Bytes from the slot's start erased so far (whole sectors).
+    erased: u32,
 }
 
 /// The band's flash, backed by a file.
@@ -106,6 +121,10 @@ pub struct SimFlash {
     power_budget: Option<u32>,
     powered: bool,
     writes: u64,
+    /// Flash time spent on erases not yet charged to the sim's clock.
+    busy: std::time::Duration,
+    /// The `otadata` entry the running app was started from, as (sector, `ota_seq`).
+    running: Option<(usize, u32)>,
 }
 
 impl SimFlash {
@@ -193,6 +212,8 @@ impl SimFlash {
             power_budget: None,
             powered: true,
             writes: 0,
+            busy: std::time::Duration::ZERO,
+            running: None,
         })
     }
 
@@ -238,6 +259,70 @@ impl SimFlash {
             .map_or(AppSlot::Ota0, |(_, seq)| app_slot_of_seq(seq))
     }
 
+    /// The ESP32 app image stored in `slot`, if it holds one that passes the bootloader's image check.
+    pub fn app_image(&mut self, slot: AppSlot) -> Option<Vec<u8>> {
+        let p = self.layout.app_slot(slot).clone();
+        let mut bytes = self.read(p.offset, p.size as usize).ok()?;
+        // The slot is longer than the image: the check stops at the image's end and says how long it is.
+        let len = match check_app_image(&bytes, Chip::Esp32) {
+            Ok(info) => info.len,
+            Err(AppImageError::TrailingBytes { image_len, .. }) => image_len,
+            Err(_) => return None,
+        };
+        bytes.truncate(len as usize);
+        check_app_image(&bytes, Chip::Esp32).ok()?;
+        Some(bytes)
+    }
+
+    /// Flash time spent on erases since the last call (the sim charges it to its clock).
+    pub fn take_busy(&mut self) -> std::time::Duration {
+        std::mem::take(&mut self.busy)
+    }
+
+    fn otadata(&mut self) -> Result<Vec<u8>, StorageError> {
+        let otadata = self.layout.otadata().clone();
+        self.read(otadata.offset, otadata.size as usize)
+            .map_err(|_| StorageError)
+    }
+
+    /// Erases `otadata`'s `sector` and programs `entry` there (how ESP-IDF rewrites an entry).
+    fn write_otadata_entry(&mut self, sector: usize, entry: &[u8]) -> Result<(), StorageError> {
+        let at = self.layout.otadata().offset + sector as u32 * SECTOR_SIZE;
+        self.write_op(|f, torn| f.erase(at, SECTOR_SIZE, torn))?;
+        self.write_op(|f, torn| {
+            f.program(at, entry, torn)?;
+            f.file.sync_data()
+        })
+    }
+
+    /// The ESP-IDF bootloader's pass at a reset ([`otadata::boot`]): rewrites the entries it changes
+    /// (NEW -> PENDING_VERIFY; an unconfirmed PENDING_VERIFY -> ABORTED, rolled back) and returns the app
+    /// slot it starts. Call once per boot, before the app runs.
+    pub fn bootloader(&mut self) -> Result<AppSlot, StorageError> {
+        let pass = otadata::boot(&self.otadata()?);
+        for w in &pass.writes {
+            self.write_otadata_entry(w.sector, &w.entry)?;
+        }
+        if pass.writes.iter().any(|w| w.entry[24..28] == [4, 0, 0, 0]) {
+            tracing::info!("the bootloader rolled back an app that was never confirmed");
+        }
+        self.running = pass.running;
+        Ok(pass.slot())
+    }
+
+    /// The `otadata` state of the running app (`None`: not started from an `otadata` entry, e.g. a
+    /// fresh band or one flashed over USB without one).
+    pub fn running_app_state(&mut self) -> Option<u32> {
+        let (sector, _) = self.running?;
+        otadata::entry_state(&self.otadata().ok()?, sector)
+    }
+
+    /// Confirms the running app: its entry becomes VALID (`esp_ota_mark_app_valid_cancel_rollback`).
+    pub fn mark_running_app_valid(&mut self) -> Result<(), StorageError> {
+        let (sector, seq) = self.running.ok_or(StorageError)?;
+        self.write_otadata_entry(sector, &otadata::entry(seq, otadata::OTA_IMG_VALID))
+    }
+
     fn model_offset(&self, slot: Slot) -> u32 {
         self.layout.model_slot(slot).offset
     }
@@ -273,6 +358,7 @@ impl SimFlash {
 
     /// Erases `len` bytes at `offset` (sector aligned). Torn: only the first half.
     fn erase(&mut self, offset: u32, len: u32, torn: bool) -> std::io::Result<()> {
+        self.busy += SECTOR_ERASE * len.div_ceil(SECTOR_SIZE);
         let len = if torn { len / 2 } else { len };
         self.file.seek(SeekFrom::Start(offset.into()))?;
         self.file.write_all(&vec![0xFF; len as usize])?;
@@ -388,30 +474,37 @@ impl FirmwareSink for SimFlash {
         if total_len > p.size {
             return Err(StorageError);
         }
-        let len = total_len.div_ceil(SECTOR_SIZE) * SECTOR_SIZE;
-        self.write_op(|f, torn| f.erase(p.offset, len, torn))?;
+        // Nothing is erased yet: each sector is erased when the first chunk reaching it arrives, so no
+        // request waits for more than one sector erase (a whole 1.9 MB slot would take 21 s).
         self.staging = Some(Staging {
             slot,
             len: total_len,
+            erased: 0,
         });
         Ok(())
     }
 
     fn firmware_write(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
         let s = self.staging.ok_or(StorageError)?;
-        if u64::from(offset) + data.len() as u64 > u64::from(s.len) {
+        let end = u64::from(offset) + data.len() as u64;
+        if end > u64::from(s.len) {
             return Err(StorageError);
         }
-        let at = self.layout.app_slot(s.slot).offset + offset;
-        self.write_op(|f, torn| f.program(at, data, torn))
+        let base = self.layout.app_slot(s.slot).offset;
+        let mut erased = s.erased;
+        while u64::from(erased) < end {
+            self.write_op(|f, torn| f.erase(base + erased, SECTOR_SIZE, torn))?;
+            erased += SECTOR_SIZE;
+            if let Some(s) = self.staging.as_mut() {
+                s.erased = erased;
+            }
+        }
+        self.write_op(|f, torn| f.program(base + offset, data, torn))
     }
 
     fn firmware_commit(&mut self) -> Result<(), StorageError> {
         let s = self.staging.take().ok_or(StorageError)?;
-        let otadata = self.layout.otadata().clone();
-        let current = self
-            .read(otadata.offset, otadata.size as usize)
-            .map_err(|_| StorageError)?;
+        let current = self.otadata()?;
         let (sector, mut seq) = match newest_entry(&current) {
             Some((i, seq)) => (1 - i, seq + 1),
             None => (0, 1),
@@ -419,14 +512,8 @@ impl FirmwareSink for SimFlash {
         if app_slot_of_seq(seq) != s.slot {
             seq += 1;
         }
-        // State left erased (ESP_OTA_IMG_UNDEFINED): the sim's firmware never confirms itself.
-        let entry = otadata::entry(seq, u32::MAX);
-        let at = otadata.offset + sector as u32 * SECTOR_SIZE;
-        self.write_op(|f, torn| f.erase(at, SECTOR_SIZE, torn))?;
-        self.write_op(|f, torn| {
-            f.program(at, &entry, torn)?;
-            f.file.sync_data()
-        })
+        // NEW, as esp_ota_set_boot_partition leaves it: the bootloader starts it on trial.
+        self.write_otadata_entry(sector, &otadata::entry(seq, otadata::OTA_IMG_NEW))
     }
 
     fn firmware_abort(&mut self) {

@@ -17,6 +17,6 @@ pub use link::{DisconnectReason, Faults, LinkEvent, LinkStats, LinkTiming, Notif
 pub use platform::SimPlatform;
 pub use sim::{
     Advertisement, MAX_MTU, RealtimeRunner, SIM_FIRMWARE_VERSION, SimBand, SimConfig,
-    SimConnection, SimError, TICK,
+    SimConnection, SimError, TICK, firmware_version_of,
 };
 pub use wearer::{Activity, Style, Wearer};

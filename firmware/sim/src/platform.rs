@@ -1,5 +1,6 @@
 //! [`SimPlatform`]: bandx-core's `Platform` on the host — the flash file, the virtual wearer as the IMU,
-//! the sim's clock, and an outbox of notifications the link carries.
+//! the sim's clock, the running app's OTA state (the flash file's `otadata`), and an outbox of
+//! notifications the link carries.
 
 use bandx_core::band::Platform;
 use bandx_core::boot::OtaState;
@@ -25,6 +26,8 @@ pub struct SimPlatform {
     pub(crate) reboot_requested: bool,
     /// Make the next IMU reads fail (tests of the band's handling of a missing sample).
     pub(crate) imu_failures: u32,
+    /// The firmware runs without an IMU (a firmware that fails its boot check).
+    pub(crate) imu_missing: bool,
 }
 
 impl SimPlatform {
@@ -39,6 +42,7 @@ impl SimPlatform {
             outbox: Vec::new(),
             reboot_requested: false,
             imu_failures: 0,
+            imu_missing: false,
         }
     }
 
@@ -125,6 +129,9 @@ impl Platform for SimPlatform {
     }
 
     fn read_imu(&mut self) -> Option<RawSample> {
+        if self.imu_missing {
+            return None;
+        }
         if self.imu_failures > 0 {
             self.imu_failures -= 1;
             return None;
@@ -152,14 +159,13 @@ impl Platform for SimPlatform {
         self.reboot_requested = true;
     }
 
-    /// The virtual band does not run the images it stores: it always runs its own firmware, started as if
-    /// flashed over USB, so no app of its is ever on trial. (Issue 16 item 5 gives it otadata's states.)
+    /// The running app's state in the flash file's `otadata` (set by the bootloader pass at boot).
     fn running_app_state(&mut self) -> Option<OtaState> {
-        None
+        self.flash.running_app_state().and_then(OtaState::from_raw)
     }
 
-    /// Never called while [`Self::running_app_state`] reports no app on trial; refused rather than faked.
+    /// Rewrites the running app's `otadata` entry as VALID.
     fn mark_app_valid(&mut self) -> Result<(), StorageError> {
-        Err(StorageError)
+        self.flash.mark_running_app_valid()
     }
 }

@@ -4,6 +4,11 @@
 //! ([`LinkTiming`]). With the virtual clock (the default) nothing moves until [`SimBand::step`] /
 //! [`SimBand::advance`] or a write (which waits for its packet to arrive); [`SimBand::run_realtime`]
 //! starts a thread that follows the wall clock instead, for the app.
+//!
+//! Like the hardware, a reset goes through the ESP-IDF bootloader's `otadata` pass (a new firmware starts
+//! on trial, an unconfirmed one is rolled back) and bandx-core's boot check, which confirms the app; the
+//! band reports the firmware it runs ([`firmware_version_of`]). Flash erases stall the band for their
+//! datasheet time ([`crate::flash::SECTOR_ERASE`]) on the simulated clock.
 
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -14,6 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bandx_core::band::{Band, MAX_ATT_PAYLOAD};
+use bandx_core::boot::OtaState;
 use bandx_core::protocol::{ADVERTISED_NAME_PREFIX, Characteristic, SERVICE_UUID, att_payload};
 
 use crate::flash::{FlashError, SimFlash};
@@ -21,8 +27,30 @@ use crate::link::{DisconnectReason, Faults, LinkEvent, LinkStats, LinkTiming, No
 use crate::platform::SimPlatform;
 use crate::wearer::{Activity, Style, Wearer, WearerError};
 
-/// The firmware version the virtual band reports.
+/// The firmware version the virtual band reports while it runs its own build (a fresh band, or one
+/// whose boot slot holds no valid app image).
 pub const SIM_FIRMWARE_VERSION: &str = concat!("sim-", env!("CARGO_PKG_VERSION"));
+
+/// The firmware version the virtual band reports once it runs the app image `image` (it does not
+/// execute images; it stands for them): `"sim-"` and the first 8 hex digits of the image's SHA-256
+/// (the digest the desktop announces in `BeginUpdate`), 12 characters.
+pub fn firmware_version_of(image: &[u8]) -> String {
+    let digest = bandx_core::blob::sha256(image);
+    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sim-{hex}")
+}
+
+/// `Band::new` takes a `&'static str`: each distinct version string is leaked once.
+fn interned(version: String) -> &'static str {
+    static VERSIONS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut versions = VERSIONS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(v) = versions.iter().find(|v| **v == version) {
+        return v;
+    }
+    let v: &'static str = Box::leak(version.into_boxed_str());
+    versions.push(v);
+    v
+}
 /// Band tick period (20 Hz).
 pub const TICK: Duration = Duration::from_millis(50);
 const TICK_US: u64 = 50_000;
@@ -142,6 +170,7 @@ struct Core {
     reboot_at_us: Option<u64>,
     /// Kept so a rebooted band gets the same wearer (and for when the band is off).
     wearer: Option<Wearer>,
+    broken: BrokenFirmware,
     /// Simulated time per wall-clock time in real-time mode ([`SimConfig::realtime_speed`]).
     speed: f64,
 }
@@ -169,26 +198,64 @@ pub struct RealtimeRunner {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Firmwares that boot without an IMU ([`SimBand::break_next_firmware`]), so they fail their boot check.
+#[derive(Debug, Default)]
+struct BrokenFirmware {
+    /// The next firmware that starts on trial is broken.
+    next: bool,
+    versions: HashSet<&'static str>,
+}
+
+/// A reset: the bootloader's pass over `otadata` (NEW -> PENDING_VERIFY, or the rollback of an app that
+/// never confirmed itself), the band started on the chosen app, then bandx-core's boot check, as the
+/// firmwares run it once BLE is up: it confirms an app on trial or leaves it to be rolled back.
 fn boot(
     flash_path: &Path,
     fresh: Option<&[u8]>,
     wearer: Wearer,
+    broken: &mut BrokenFirmware,
 ) -> Result<Box<Band<SimPlatform>>, FlashError> {
-    let flash = SimFlash::open(flash_path, fresh)?;
-    Ok(Box::new(Band::new(
-        SimPlatform::new(flash, wearer),
-        SIM_FIRMWARE_VERSION,
-    )))
+    let mut flash = SimFlash::open(flash_path, fresh)?;
+    let slot = flash.bootloader().unwrap_or_else(|_| {
+        tracing::warn!("the bootloader could not update otadata");
+        flash.boot_app_slot()
+    });
+    let version = flash.app_image(slot).map_or(SIM_FIRMWARE_VERSION, |image| {
+        interned(firmware_version_of(&image))
+    });
+    let on_trial = matches!(
+        flash.running_app_state().and_then(OtaState::from_raw),
+        Some(OtaState::New | OtaState::PendingVerify)
+    );
+    if on_trial && std::mem::take(&mut broken.next) {
+        broken.versions.insert(version);
+    }
+    let mut platform = SimPlatform::new(flash, wearer);
+    platform.imu_missing = broken.versions.contains(version);
+    let mut band = Box::new(Band::new(platform, version));
+    // The check's probe of the IMU does not move the wearer on through the recording (it follows the
+    // band's ticks), so the wearer is put back as it was.
+    let wearer = band.platform().wearer().clone();
+    let checked = band.check_boot(true);
+    *band.platform_mut().wearer_mut() = wearer;
+    match checked {
+        Ok(decision) => tracing::info!(?slot, version, ?decision, "virtual band booted"),
+        Err(_) => tracing::warn!(version, "the boot check could not confirm the app"),
+    }
+    Ok(band)
 }
 
 impl SimBand {
     /// Boots a virtual band on its flash file, with the virtual clock at 0.
     pub fn new(config: SimConfig) -> Result<SimBand, SimError> {
-        let band = boot(
+        let mut broken = BrokenFirmware::default();
+        let mut band = boot(
             &config.flash_path,
             config.fresh_model.as_deref(),
             config.wearer.clone(),
+            &mut broken,
         )?;
+        let booting = band.platform_mut().flash_mut().take_busy();
         Ok(SimBand {
             shared: Arc::new(Shared {
                 core: Mutex::new(Core {
@@ -198,13 +265,14 @@ impl SimBand {
                     timing: config.timing,
                     faults: Faults::none(),
                     clock: Clock::Virtual,
-                    now_us: 0,
-                    next_tick_us: TICK_US,
+                    now_us: booting.as_micros() as u64,
+                    next_tick_us: booting.as_micros() as u64 + TICK_US,
                     conn: None,
                     next_conn_id: 1,
                     boots: 1,
                     reboot_at_us: None,
                     wearer: Some(config.wearer),
+                    broken,
                     speed: if config.realtime_speed.is_finite() && config.realtime_speed > 0.0 {
                         config.realtime_speed
                     } else {
@@ -332,6 +400,29 @@ impl SimBand {
     /// flash file is reopened and the band boots from it.
     pub fn power_cycle(&self) -> Result<(), SimError> {
         self.core().reboot()
+    }
+
+    /// Breaks the next firmware that starts on trial (the first boot after a firmware update): it
+    /// boots without an IMU, so its boot check fails, it is never confirmed and the bootloader rolls it
+    /// back at the following reset. Every later boot of that same image has no IMU either.
+    pub fn break_next_firmware(&self) {
+        self.core().broken.next = true;
+    }
+
+    /// The running firmware's `otadata` state (`None`: not started from an `otadata` entry).
+    pub fn running_app_state(&self) -> Option<OtaState> {
+        self.core()
+            .band
+            .as_mut()?
+            .platform_mut()
+            .flash_mut()
+            .running_app_state()
+            .and_then(OtaState::from_raw)
+    }
+
+    /// The firmware version the band reports.
+    pub fn firmware_version(&self) -> Option<&'static str> {
+        self.core().band.as_ref().map(|b| b.firmware_version())
     }
 
     /// How many times the band has booted.
@@ -472,6 +563,13 @@ impl Core {
         band.platform_mut().now_ms = (self.now_us / 1000) as u32;
         f(band);
         let platform = band.platform_mut();
+        // The band is stuck in its flash erases (the CPU stalls while the flash is busy): what it answers
+        // goes out after them, and the ticks that fell in between are missed.
+        let busy = platform.flash_mut().take_busy();
+        if !busy.is_zero() {
+            self.now_us += busy.as_micros() as u64;
+            self.next_tick_us = self.next_tick_us.max(self.now_us);
+        }
         let outbox = std::mem::take(&mut platform.outbox);
         let reboot = std::mem::take(&mut platform.reboot_requested);
         for (characteristic, value) in outbox {
@@ -535,7 +633,11 @@ impl Core {
         }
         let wearer = self.wearer.clone().unwrap_or_else(Wearer::bundled);
         self.boots += 1;
-        self.band = Some(boot(&self.flash_path, None, wearer)?);
+        let mut band = boot(&self.flash_path, None, wearer, &mut self.broken)?;
+        // The bootloader's and the boot check's otadata rewrites.
+        self.now_us += band.platform_mut().flash_mut().take_busy().as_micros() as u64;
+        self.next_tick_us = self.next_tick_us.max(self.now_us);
+        self.band = Some(band);
         Ok(())
     }
 

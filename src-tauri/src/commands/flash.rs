@@ -221,16 +221,23 @@ fn stage_text(stage: Stage) -> &'static str {
     }
 }
 
+const AGAIN: &str = "Connect the band again on the Bands screen, then flash again.";
+
 fn deploy_error(e: DeployError) -> UiError {
-    let code = match &e {
-        DeployError::Cancelled { .. } => "cancelled",
-        DeployError::Payload(_) => "invalid",
-        _ => "flash",
+    let (code, next_step) = match &e {
+        DeployError::Cancelled { .. } => ("cancelled", AGAIN),
+        DeployError::Payload(_) => ("invalid", AGAIN),
+        // Never "done": the band runs its previous firmware, and flashing the same one again will not help.
+        DeployError::RolledBack { .. } | DeployError::FirmwareUnchanged { .. } => (
+            "rolled_back",
+            "The band runs its previous firmware. Flash a firmware built for this band.",
+        ),
+        _ => ("flash", AGAIN),
     };
     // Its messages are already sentences that say what the band keeps and what to do next.
     UiError {
         message: e.to_string(),
-        next_step: "Connect the band again on the Bands screen, then flash again.".into(),
+        next_step: next_step.into(),
         code,
     }
 }
@@ -334,4 +341,20 @@ fn read_image(path: &str) -> Result<Vec<u8>, UiError> {
             "Check the file's full path",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rolled_back_firmware_is_its_own_error_never_done() {
+        let e = deploy_error(DeployError::RolledBack {
+            tried: "sim-0123abcd".into(),
+            running: "sim-0.1.0".into(),
+        });
+        assert_eq!(e.code, "rolled_back");
+        assert!(e.message.contains("rolled back"), "{}", e.message);
+        assert!(e.next_step.contains("previous firmware"), "{}", e.next_step);
+    }
 }

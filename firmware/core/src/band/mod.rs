@@ -69,6 +69,11 @@ impl<P: Platform> Band<P> {
         &mut self.platform
     }
 
+    /// The firmware version the band reports in `Info`.
+    pub fn firmware_version(&self) -> &'static str {
+        self.firmware_version
+    }
+
     /// The active model, if any.
     pub fn model(&self) -> Option<Model<'_>> {
         let (slot, len) = self.active?;

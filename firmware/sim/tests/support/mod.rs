@@ -20,6 +20,20 @@ pub fn demo_blob(version: u32) -> Vec<u8> {
     buf[..n].to_vec()
 }
 
+/// A well-formed ESP32 app image (the virtual band's chip) of about `data_len` bytes; `seed` varies it.
+pub fn esp32_image(data_len: usize, seed: u32) -> Vec<u8> {
+    let mut image = vec![0u8; data_len + 256];
+    let len = bandx_core::demo::write_demo_app_image(
+        &mut image,
+        bandx_core::update::Chip::Esp32,
+        data_len,
+        seed,
+    )
+    .unwrap();
+    image.truncate(len);
+    image
+}
+
 /// A virtual band on a fresh flash file in `dir`, starting with demo model version 1.
 pub fn fresh_band(dir: &std::path::Path) -> SimBand {
     SimBand::new(SimConfig::new(dir.join("band.flash"), Some(demo_blob(1)))).unwrap()
@@ -136,6 +150,38 @@ impl Desktop {
             ResponseBody::UpdateStatus { next_offset, .. } => Ok(next_offset),
             other => panic!("BeginUpdate answered {other:?}"),
         }
+    }
+
+    /// BeginUpdate, every chunk and CommitUpdate for a firmware `image`; returns the commit's answer.
+    pub fn upload_firmware(&mut self, image: &[u8]) -> ResponseBody {
+        let begin = self
+            .request(RequestBody::BeginUpdate {
+                target: UpdateTarget::Firmware,
+                total_len: image.len() as u32,
+                sha256: sha256(image),
+                version: 2,
+            })
+            .unwrap();
+        assert!(
+            matches!(begin, ResponseBody::UpdateStatus { next_offset: 0, .. }),
+            "{begin:?}"
+        );
+        let chunk_len = self.conn.max_write_len() - BULK_HEADER_LEN;
+        let mut packet = vec![0u8; self.conn.max_write_len()];
+        for (i, data) in image.chunks(chunk_len).enumerate() {
+            let n = BulkChunk {
+                target: UpdateTarget::Firmware,
+                offset: (i * chunk_len) as u32,
+                data,
+            }
+            .encode(&mut packet)
+            .unwrap();
+            self.conn.write(BULK_UUID, &packet[..n], false).unwrap();
+        }
+        self.request(RequestBody::CommitUpdate {
+            target: UpdateTarget::Firmware,
+        })
+        .unwrap()
     }
 
     pub fn info(&mut self) -> bandx_core::protocol::Info {
