@@ -1,5 +1,5 @@
 //! Events the core sends the window (`app.emit`): names and payloads. The UI's `ui/src/lib/core.ts`
-//! mirrors these names.
+//! mirrors these names; the payloads' TypeScript types are generated (`tests/ui_types.rs`).
 
 use serde::Serialize;
 use tauri::{AppHandle, Emitter};

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use ts_rs::{Config, TS, TypeVisitor};
 
+use bandx_desktop::store::Profile;
+use bandx_desktop::train::Progress;
 use bandx_studio::UiError;
 use bandx_studio::commands::bands::{BandView, ScanRow, WearerView};
 use bandx_studio::commands::calibrate::{CalibrateEvent, CalibrateResult};
@@ -20,8 +22,6 @@ use bandx_studio::commands::profiles::ClassView;
 use bandx_studio::commands::train::TrainResult;
 use bandx_studio::events::{BandState, ImuBatch, JobEnd};
 use bandx_studio::state::JobKind;
-use bandx_desktop::store::Profile;
-use bandx_desktop::train::Progress;
 
 /// Set to `1` to rewrite the generated file instead of comparing with it.
 const UPDATE_VAR: &str = "BANDX_UPDATE_UI_TYPES";
@@ -81,7 +81,11 @@ impl TypeVisitor for Collect {
             return;
         }
         let name = T::ident(&self.cfg);
-        let decl = format!("{}export {}", T::docs().unwrap_or_default(), T::decl(&self.cfg));
+        let decl = format!(
+            "{}export {}",
+            T::docs().unwrap_or_default(),
+            T::decl(&self.cfg)
+        );
         if let Some(seen) = self.decls.get(&name) {
             assert_eq!(
                 seen, &decl,
@@ -138,10 +142,9 @@ fn the_committed_ui_types_match_the_rust_types() {
             .position(|(a, b)| a != b)
             .unwrap_or_else(|| committed.lines().count().min(expected.lines().count()));
         panic!(
-            "{} is stale: the Rust types the window receives changed (first difference at line {}: \
+            "ui/src/lib/generated/types.ts is stale: the Rust types the window receives changed (first difference at line {}: \
              committed {:?}, expected {:?}).\nRun `{UPDATE_COMMAND}` to regenerate it, then fix the UI \
              if `npm run check` complains.",
-            path.display(),
             line + 1,
             committed.lines().nth(line).unwrap_or("<end of file>"),
             expected.lines().nth(line).unwrap_or("<end of file>"),
@@ -157,7 +160,10 @@ fn the_hand_written_types_do_not_redeclare_a_generated_one() {
         let declared = ["export interface ", "export type "]
             .iter()
             .find_map(|p| line.trim_start().strip_prefix(p))
-            .and_then(|rest| rest.split(|c: char| !c.is_alphanumeric() && c != '_').next());
+            .and_then(|rest| {
+                rest.split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .next()
+            });
         if let Some(name) = declared {
             assert!(
                 !names.iter().any(|n| n == name),

@@ -5,7 +5,9 @@ use rusqlite::{OptionalExtension, params};
 use super::{BandId, DeploymentId, ModelId, ProfileId, Store, StoreError, UnixMs};
 
 /// How the bytes travel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     /// BLE OTA, model blob only (the default).
@@ -16,7 +18,9 @@ pub enum Transport {
     Usb,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DeploymentStatus {
     Pending,
