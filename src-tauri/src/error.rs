@@ -9,7 +9,7 @@ use bandx_desktop::store::{ArchiveError, StoreError};
 use bandx_desktop::train::TrainError;
 
 /// What a command or job reports when it fails.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct UiError {
     /// What happened, one plain sentence.
     pub message: String,

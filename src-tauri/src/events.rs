@@ -1,5 +1,5 @@
 //! Events the core sends the window (`app.emit`): names and payloads. The UI's `ui/src/lib/core.ts`
-//! mirrors these names.
+//! mirrors these names; the payloads' TypeScript types are generated (`tests/ui_types.rs`).
 
 use serde::Serialize;
 use tauri::{AppHandle, Emitter};
@@ -30,18 +30,28 @@ pub const LIVE_LINK: &str = "live:link";
 pub const LIVE_DONE: &str = "live:done";
 
 /// Whether a band is connected.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct BandState {
     pub connected: bool,
-    /// `requested`, `lost` or `connected`.
-    pub reason: &'static str,
+    pub reason: BandStateReason,
     pub name: Option<String>,
 }
 
+/// Why the band's state changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum BandStateReason {
+    Connected,
+    /// The app disconnected (the user asked, or a job took the band over).
+    Requested,
+    /// The band went away on its own.
+    Lost,
+}
+
 /// How a job ended: `ok` with its result, or the error.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum JobEnd<T: Serialize> {
+pub enum JobEnd<T> {
     Ok { result: T },
     Failed { error: super::UiError },
     Cancelled { error: super::UiError },
@@ -58,7 +68,7 @@ impl<T: Serialize> JobEnd<T> {
 }
 
 /// IMU samples in SI units (m/s², rad/s), oldest first, each `[t_ms, ax, ay, az, gx, gy, gz]`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ImuBatch {
     pub samples: Vec<[f32; 7]>,
 }

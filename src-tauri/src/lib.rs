@@ -1,6 +1,8 @@
 //! bandx-studio: the Tauri shell of BandX Studio. The window, its commands (one module per screen in
 //! [`commands`]), the state they share ([`state`]) and the events it sends ([`events`]); everything they do
-//! is bandx-desktop's. The UI calls these through `ui/src/lib/core.ts` only.
+//! is bandx-desktop's. The UI calls these through `ui/src/lib/core.ts` only. Every type the window receives
+//! derives `ts_rs::TS`: `tests/ui_types.rs` generates the UI's `ui/src/lib/generated/types.ts` from them and fails
+//! when the committed file is stale.
 
 pub mod commands;
 pub mod error;

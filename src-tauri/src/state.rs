@@ -56,7 +56,7 @@ pub struct Links {
 }
 
 /// Which kind of link a band is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkKind {
     Bluetooth,
@@ -148,7 +148,9 @@ impl AppState {
 }
 
 /// The kinds of long job; at most one of each runs at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     Train,

@@ -5,7 +5,9 @@ use rusqlite::{OptionalExtension, params};
 use super::{BandId, DeploymentId, ModelId, ProfileId, Store, StoreError, UnixMs};
 
 /// How the bytes travel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     /// BLE OTA, model blob only (the default).
@@ -16,7 +18,9 @@ pub enum Transport {
     Usb,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DeploymentStatus {
     Pending,
@@ -74,7 +78,7 @@ pub struct DeploymentUpdate {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 pub struct Deployment {
     pub id: DeploymentId,
     pub profile: ProfileId,

@@ -22,6 +22,33 @@ macro_rules! row_id {
             }
         }
 
+        /// In TypeScript: `type $name = number` (serde_json sends the plain integer). Written out
+        /// because ts-rs's derive does not read `#[serde(transparent)]`.
+        impl ts_rs::TS for $name {
+            type WithoutGenerics = Self;
+            type OptionInnerType = Self;
+
+            fn name(_: &ts_rs::Config) -> String {
+                stringify!($name).to_owned()
+            }
+
+            fn inline(cfg: &ts_rs::Config) -> String {
+                <i64 as ts_rs::TS>::inline(cfg)
+            }
+
+            fn decl(cfg: &ts_rs::Config) -> String {
+                format!("type {} = {};", stringify!($name), <i64 as ts_rs::TS>::inline(cfg))
+            }
+
+            fn decl_concrete(cfg: &ts_rs::Config) -> String {
+                Self::decl(cfg)
+            }
+
+            fn output_path() -> Option<std::path::PathBuf> {
+                Some(concat!(stringify!($name), ".ts").into())
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 self.0.fmt(f)

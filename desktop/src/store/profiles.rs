@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{ProfileId, Store, StoreError, UnixMs};
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 pub struct Profile {
     pub id: ProfileId,
     pub name: String,

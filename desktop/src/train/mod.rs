@@ -136,8 +136,9 @@ impl Default for TrainOptions {
 }
 
 /// Where the job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "stage", rename_all = "snake_case")]
+#[ts(rename = "TrainStage")]
 pub enum Stage {
     Loading,
     GenericBaseline,
@@ -153,7 +154,8 @@ pub enum Stage {
 }
 
 /// A progress event: the stage starting and the share of the whole job done before it (0..=1).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ts_rs::TS)]
+#[ts(rename = "TrainProgress")]
 pub struct Progress {
     #[serde(flatten)]
     pub stage: Stage,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use tauri::{AppHandle, State};
 
 use crate::UiError;
-use crate::events::{self, BandState};
+use crate::events::{self, BandState, BandStateReason};
 use crate::state::{AppState, ConnectedBand, LinkKind, now_ms};
 use bandx_desktop::band::BandClient;
 use bandx_desktop::link::ble::BleLink;
@@ -23,7 +23,7 @@ pub fn app_version() -> String {
 }
 
 /// A band heard during a scan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ScanRow {
     pub id: String,
     pub address: String,
@@ -33,7 +33,7 @@ pub struct ScanRow {
 }
 
 /// Everything the Bands screen shows about the connected band.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct BandView {
     pub name: String,
     pub address: String,
@@ -49,7 +49,7 @@ pub struct BandView {
 }
 
 /// The model the band runs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ModelView {
     pub id: u32,
     pub version: u32,
@@ -57,13 +57,21 @@ pub struct ModelView {
 }
 
 /// What the virtual band's wearer is doing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct WearerView {
     /// Every activity the wearer's recordings have, in dataset order.
     pub activities: Vec<String>,
     pub activity: String,
-    /// `natural` or `different` (other wrist, twisted, slower).
-    pub style: &'static str,
+    pub style: WearerStyle,
+}
+
+/// How the virtual wearer wears the band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum WearerStyle {
+    Natural,
+    /// Other wrist, twisted, slower.
+    Different,
 }
 
 /// Listens for BandX bands over Bluetooth for 3 seconds, strongest first.
@@ -145,7 +153,7 @@ pub async fn disconnect_band(app: AppHandle, state: State<'_, AppState>) -> Resu
             events::BAND_STATE,
             BandState {
                 connected: false,
-                reason: "requested",
+                reason: BandStateReason::Requested,
                 name: Some(band.name.clone()),
             },
         );
@@ -183,9 +191,9 @@ pub async fn virtual_wearer(state: State<'_, AppState>) -> Result<WearerView, Ui
                 .collect(),
             activity: w.activity().name().to_string(),
             style: if w.style() == Style::NATURAL {
-                "natural"
+                WearerStyle::Natural
             } else {
-                "different"
+                WearerStyle::Different
             },
         })
         .map_err(|e| {
@@ -308,7 +316,7 @@ async fn attach(
         events::BAND_STATE,
         BandState {
             connected: true,
-            reason: "connected",
+            reason: BandStateReason::Connected,
             name: Some(name.to_string()),
         },
     );
@@ -336,8 +344,8 @@ pub(crate) fn watch_connection(app: AppHandle, state: AppState, band: &Arc<Conne
             BandState {
                 connected: false,
                 reason: match reason {
-                    DisconnectReason::Requested => "requested",
-                    DisconnectReason::Lost => "lost",
+                    DisconnectReason::Requested => BandStateReason::Requested,
+                    DisconnectReason::Lost => BandStateReason::Lost,
                 },
                 name: band.map(|b| b.name.clone()),
             },

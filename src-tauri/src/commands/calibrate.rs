@@ -16,8 +16,8 @@ use bandx_desktop::calibrate::{
 use bandx_desktop::link::sim::sim_speed;
 use bandx_desktop::store::{ClassId, ProfileId, WindowId};
 
-/// The window's view of a session, tagged by `kind` (see `ui/src/lib/types.ts`).
-#[derive(Debug, Clone, Serialize)]
+/// The window's view of a session, tagged by `kind` (its TypeScript type is generated: `tests/ui_types.rs`).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CalibrateEvent {
     Progress {
@@ -55,7 +55,7 @@ pub enum CalibrateEvent {
 }
 
 /// How a session ended.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct CalibrateResult {
     pub good: u32,
     pub needed: u32,
@@ -119,7 +119,7 @@ pub async fn start_calibration(
                 events::BAND_STATE,
                 events::BandState {
                     connected: false,
-                    reason: "lost",
+                    reason: events::BandStateReason::Lost,
                     name: None,
                 },
             ),

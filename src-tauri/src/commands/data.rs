@@ -11,7 +11,7 @@ use bandx_desktop::store::{
     self, Deployment, ModelId, Profile, ProfileId, RecordingId, Store, StoreError, Verdict,
 };
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct RecordingRow {
     pub id: RecordingId,
     /// The class recorded, or `None` for a free recording.
@@ -23,7 +23,7 @@ pub struct RecordingRow {
     pub rejected_windows: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ModelRow {
     pub id: ModelId,
     pub version: u32,
@@ -36,7 +36,7 @@ pub struct ModelRow {
     pub outdated: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct DeploymentRow {
     #[serde(flatten)]
     pub deployment: Deployment,
@@ -44,7 +44,7 @@ pub struct DeploymentRow {
     pub band_name: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct DataOverview {
     pub recordings: Vec<RecordingRow>,
     pub models: Vec<ModelRow>,

@@ -12,7 +12,7 @@ use tauri::{AppHandle, State};
 
 use crate::UiError;
 use crate::commands::bands::{ModelView, watch_connection};
-use crate::events::{self, BandState, JobEnd};
+use crate::events::{self, BandState, BandStateReason, JobEnd};
 use crate::state::{AppState, ConnectedBand, JobKind};
 use bandx_desktop::deploy::ble::{self, DeployError, DeployOptions};
 use bandx_desktop::deploy::usb::{self, FlashOptions, UsbError};
@@ -20,7 +20,7 @@ use bandx_desktop::deploy::{DeployProgress, Payload, Recorded, Stage, usb_band};
 use bandx_desktop::store::{Model, ProfileId, Store, Transport};
 
 /// What the user asked for.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
 pub struct FlashRequest {
     pub profile: ProfileId,
     pub transport: Transport,
@@ -31,7 +31,7 @@ pub struct FlashRequest {
 }
 
 /// Progress for the window, whatever the transport.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct FlashProgress {
     pub stage: String,
     pub bytes_sent: u64,
@@ -55,7 +55,7 @@ impl From<&DeployProgress> for FlashProgress {
 }
 
 /// A verified write.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct FlashResult {
     pub transport: Transport,
     pub bytes: u64,
@@ -200,7 +200,7 @@ async fn flash_ble(
                 events::BAND_STATE,
                 BandState {
                     connected: false,
-                    reason: "requested",
+                    reason: BandStateReason::Requested,
                     name: Some(name),
                 },
             );

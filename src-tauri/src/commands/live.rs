@@ -13,7 +13,7 @@ use bandx_desktop::plots::{self, TimelinePoint};
 use bandx_desktop::store::ProfileId;
 
 /// One band prediction for the window.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct LivePrediction {
     pub window_seq: u32,
     pub t_ms: i64,
@@ -22,7 +22,7 @@ pub struct LivePrediction {
 }
 
 /// The desktop's check of one band window.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ShadowCheck {
     pub window_seq: u32,
     pub agree: bool,
@@ -31,20 +31,22 @@ pub struct ShadowCheck {
 }
 
 /// The live view paused (reconnecting, `reason` says why) or resumed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct LiveLink {
     pub paused: bool,
     pub reason: Option<String>,
 }
 
 /// What the Live screen shows besides the current prediction.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(rename = "LiveSummary")]
 pub struct LiveSummaryView {
     pub timeline_svg: String,
     pub today: Vec<DailyTotalView>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(rename = "DailyTotal")]
 pub struct DailyTotalView {
     pub class: String,
     pub minutes: f64,
@@ -146,7 +148,7 @@ pub async fn start_live(
                 events::BAND_STATE,
                 BandState {
                     connected: false,
-                    reason: "lost",
+                    reason: events::BandStateReason::Lost,
                     name: Some(band_name),
                 },
             ),

@@ -8,7 +8,7 @@ use crate::state::{AppState, now_ms};
 use bandx_desktop::store::{ClassId, Profile, ProfileId, Verdict};
 
 /// A class with how much calibration it has.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ClassView {
     pub id: ClassId,
     pub name: String,

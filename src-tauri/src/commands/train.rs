@@ -12,7 +12,7 @@ use bandx_desktop::store::{ClassId, Model, ModelId, ProfileId};
 use bandx_desktop::train::{self, Backbone, Control, TrainOptions};
 
 /// A trained (stored) model as the Train screen shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct TrainResult {
     pub model: ModelId,
     pub version: u32,

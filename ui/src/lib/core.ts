@@ -6,6 +6,7 @@ import type {
   BandState,
   BandView,
   CalibrateEvent,
+  CalibrateResult,
   ClassView,
   DataOverview,
   FlashProgress,
@@ -23,6 +24,7 @@ import type {
   TrainProgress,
   TrainResult,
   UiError,
+  WearerStyle,
   WearerView,
 } from './types';
 
@@ -55,7 +57,7 @@ export const disconnectBand = () => invoke<void>('disconnect_band');
 export const bandInfo = () => invoke<BandView | null>('band_info');
 export const virtualWearer = () => invoke<WearerView>('virtual_wearer');
 export const setWearerActivity = (activity: string) => invoke<void>('set_wearer_activity', { activity });
-export const setWearerStyle = (style: 'natural' | 'different') => invoke<void>('set_wearer_style', { style });
+export const setWearerStyle = (style: WearerStyle) => invoke<void>('set_wearer_style', { style });
 export const onBandState = (cb: (s: BandState) => void) => on('band:state', cb);
 export const cancelJob = (kind: JobKind) => invoke<boolean>('cancel_job', { kind });
 
@@ -74,7 +76,7 @@ export const startCalibration = (profile: number, cls: number, moving: boolean) 
 export const discardWindow = (window: number) => invoke<void>('discard_window', { window });
 export const discardClassRecordings = (cls: number) => invoke<void>('discard_class_recordings', { class: cls });
 export const onCalibrateEvent = (cb: (e: CalibrateEvent) => void) => on('calibrate:event', cb);
-export const onCalibrateDone = (cb: (e: JobEnd<{ good: number; needed: number }>) => void) =>
+export const onCalibrateDone = (cb: (e: JobEnd<CalibrateResult>) => void) =>
   on('calibrate:done', cb);
 export const onImuSamples = (cb: (b: ImuBatch) => void) => on('imu:samples', cb);
 

@@ -13,11 +13,15 @@ const overview: DataOverview = {
     { id: 1, class: 'walking', started_at_ms: 0, samples: 600, seconds: 30, good_windows: 15, rejected_windows: 2 },
     { id: 2, class: null, started_at_ms: 0, samples: 200, seconds: 10, good_windows: 0, rejected_windows: 0 },
   ],
-  models: [{ id: 5, version: 1, classes: ['walking', 'typing'], created_at_ms: 0, bytes: 7480, personal_accuracy: 0.97 }],
+  models: [
+    { id: 5, version: 1, classes: ['walking', 'typing'], created_at_ms: 0, bytes: 7480, personal_accuracy: 0.97, outdated: null },
+  ],
   deployments: [
     {
       id: 9,
+      profile: 1,
       model: 5,
+      band: 1,
       transport: 'ble_model',
       status: 'verified',
       started_at_ms: 0,

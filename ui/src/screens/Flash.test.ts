@@ -9,7 +9,7 @@ import Flash from './Flash.svelte';
 
 vi.mock('../lib/core');
 
-const model = { id: 3, version: 2, classes: ['walking', 'typing'], created_at_ms: 0, bytes: 7480, personal_accuracy: 1 };
+const model = { id: 3, version: 2, classes: ['walking', 'typing'], created_at_ms: 0, bytes: 7480, personal_accuracy: 1, outdated: null };
 
 describe('Flash screen', () => {
   beforeEach(() => {

@@ -23,6 +23,7 @@ const result: TrainResult = {
   confusion_svg: '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
   blob_bytes: 7480,
   created_at_ms: 1_700_000_000_000,
+  outdated: null,
 };
 
 describe('Train screen', () => {
