@@ -6,12 +6,12 @@ use bandx_core::imu::{FullScale, RawSample};
 use bandx_core::owner::{
     Grant, OWNER_RECORD_LEN, OWNER_RECORD_SECTOR, OwnerFlash, OwnerKey, OwnerRecord,
 };
-use bandx_core::update::StorageError;
-use ed25519_dalek::{Signer, SigningKey};
 use bandx_core::protocol::{
     BulkChunk, MAX_MESSAGE_LEN, PredictionEvent, Request, RequestBody, Response, ResponseBody,
     UpdateTarget, encode_request, encode_response,
 };
+use bandx_core::update::StorageError;
+use ed25519_dalek::{Signer, SigningKey};
 use std::path::{Path, PathBuf};
 
 fn main() -> std::io::Result<()> {

@@ -10,10 +10,10 @@ use bandx_core::frame::Frame;
 use bandx_core::owner::{
     GRANT_MESSAGE_LEN, Grant, OWNER_RECORD_LEN, OwnerFlash, OwnerKey, OwnerRecord, verify,
 };
+use bandx_core::protocol::UpdateTarget;
 use bandx_core::protocol::{
     BulkChunk, PredictionEvent, Reassembler, decode_request, decode_response,
 };
-use bandx_core::protocol::UpdateTarget;
 use bandx_core::update::{AppImageChecker, Chip, StorageError, check_app_image};
 
 /// What a target does with one input.
@@ -117,7 +117,11 @@ pub fn owner_check(data: &[u8]) {
     let signature: [u8; 64] = head[32..96].try_into().unwrap();
     let g = &head[96..];
     let grant = Grant {
-        target: if g[0] & 1 == 0 { UpdateTarget::Model } else { UpdateTarget::Firmware },
+        target: if g[0] & 1 == 0 {
+            UpdateTarget::Model
+        } else {
+            UpdateTarget::Firmware
+        },
         version: u32::from_le_bytes(g[1..5].try_into().unwrap()),
         total_len: u32::from_le_bytes(g[5..9].try_into().unwrap()),
         sha256: g[9..41].try_into().unwrap(),
@@ -131,7 +135,10 @@ pub fn owner_check(data: &[u8]) {
             for at in 0..signature.len() {
                 let mut forged = signature;
                 forged[at] ^= 1;
-                assert!(verify(&key, &grant, &forged).is_err(), "flipped signature byte {at} passed");
+                assert!(
+                    verify(&key, &grant, &forged).is_err(),
+                    "flipped signature byte {at} passed"
+                );
             }
         }
     }

@@ -211,12 +211,20 @@ extern "C" fn main() -> ! {
 struct RamFlash([u8; bandx_core::owner::OWNER_RECORD_LEN as usize]);
 
 impl bandx_core::owner::OwnerFlash for RamFlash {
-    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), bandx_core::update::StorageError> {
+    fn read(
+        &mut self,
+        offset: u32,
+        buf: &mut [u8],
+    ) -> Result<(), bandx_core::update::StorageError> {
         let at = offset as usize;
         buf.copy_from_slice(&self.0[at..at + buf.len()]);
         Ok(())
     }
-    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), bandx_core::update::StorageError> {
+    fn program(
+        &mut self,
+        offset: u32,
+        data: &[u8],
+    ) -> Result<(), bandx_core::update::StorageError> {
         let at = offset as usize;
         for (d, b) in self.0[at..at + data.len()].iter_mut().zip(data) {
             *d &= b;
@@ -249,7 +257,8 @@ fn owner(out: &mut Uart) {
         let _ = writeln!(out, "owner key-refused");
         exit(5)
     };
-    let (verified, ok) = count(|| verify(black_box(&key), black_box(&grant), black_box(&signature)));
+    let (verified, ok) =
+        count(|| verify(black_box(&key), black_box(&grant), black_box(&signature)));
     let mut forged = signature;
     forged[10] ^= 1;
     let (refused, bad) = count(|| verify(black_box(&key), black_box(&grant), black_box(&forged)));
