@@ -14,6 +14,7 @@ use bandx_desktop::deploy::usb::{self, FlashOptions, UsbError};
 use bandx_desktop::deploy::{DeployProgress, DeployTarget, Payload, Recorded, Stage, usb_band};
 use bandx_desktop::link::sim::{DEFAULT_MTU, SimLink};
 use bandx_desktop::link::{Link, LinkError, ScanRequest, ScanResult};
+use bandx_desktop::owner::OwnerKeyFile;
 use bandx_desktop::paths::DataDir;
 use bandx_desktop::store::{ModelId, ProfileId, Store};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -43,10 +44,10 @@ pub struct DeployArgs {
     /// An ESP32 firmware image (ESP-IDF application .bin).
     #[arg(long, value_name = "IMAGE")]
     firmware: Option<PathBuf>,
-    /// The version announced with a firmware image over BLE: the same image and version resume an
-    /// interrupted upload [default: derived from the image's SHA-256, as the app does].
-    #[arg(long, value_name = "N", requires = "firmware")]
-    firmware_version: Option<u32>,
+    /// Allow installing a firmware older than the one the band runs (or an older version of the
+    /// band's model): the owner signs the downgrade explicitly.
+    #[arg(long)]
+    allow_downgrade: bool,
     /// Write over USB with the ESP32's serial loader instead of BLE.
     #[arg(long)]
     usb: bool,
@@ -84,12 +85,20 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<(), Failure> {
         firmware,
         record,
     } = loaded;
-    let payload = payload_of(&bytes, firmware, args.firmware_version);
+    let payload = if firmware {
+        Payload::firmware(&bytes)
+    } else {
+        Payload::Model(&bytes)
+    };
+    let owner = OwnerKeyFile::load_or_create(&dir)?;
 
     let bar = progress_bar();
     let mut on_progress = |p: &DeployProgress| show(&bar, p);
     let cancel = crate::stop_on_ctrl_c();
-    let opts = DeployOptions::default();
+    let opts = DeployOptions {
+        allow_downgrade: args.allow_downgrade,
+        ..DeployOptions::default()
+    };
     let result = match record {
         Some((store, profile, model)) => {
             let band_row = store.upsert_band(
@@ -110,6 +119,7 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<(), Failure> {
                 &band.id,
                 None,
                 payload,
+                &owner,
                 &opts,
                 &mut on_progress,
                 cancel,
@@ -123,6 +133,7 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<(), Failure> {
                 &band.id,
                 None,
                 payload,
+                &owner,
                 &opts,
                 &mut on_progress,
                 cancel,
@@ -140,17 +151,6 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<(), Failure> {
 }
 
 /// The payload to send; a firmware's resume version is the one rule's unless given.
-fn payload_of(bytes: &[u8], firmware: bool, firmware_version: Option<u32>) -> Payload<'_> {
-    match (firmware, firmware_version) {
-        (false, _) => Payload::Model(bytes),
-        (true, None) => Payload::firmware(bytes),
-        (true, Some(version)) => Payload::Firmware {
-            image: bytes,
-            version,
-        },
-    }
-}
-
 /// Reads the payload from its file or the store, and finds where to record the deployment.
 fn load(dir: &DataDir, args: &DeployArgs) -> Result<Loaded, Failure> {
     if let Some(version) = args.model_version {
@@ -381,7 +381,11 @@ async fn run_usb(args: &DeployArgs, loaded: Loaded) -> Result<(), Failure> {
                 band: *band,
                 model: *model,
             });
-        let payload = payload_of(&bytes, firmware, None);
+        let payload = if firmware {
+            Payload::firmware(&bytes)
+        } else {
+            Payload::Model(&bytes)
+        };
         let options = FlashOptions {
             cancel,
             ..FlashOptions::default()

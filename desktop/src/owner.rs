@@ -203,3 +203,34 @@ fn sync_dir(dir: &Path) {
         let _ = d.sync_all();
     }
 }
+
+/// Makes this desktop the owner of the band behind `client` if it has none (`SetOwner`, right after pairing),
+/// and says whether this desktop is its owner.
+pub async fn claim_band(
+    client: &crate::band::BandClient,
+    owner: &OwnerKeyFile,
+) -> Result<bool, crate::band::BandError> {
+    use bandx_core::protocol::{ErrorCode, RequestBody, ResponseBody};
+    let ours = bandx_core::band::owner_fingerprint(&owner.public_key());
+    let info = client.get_info().await?;
+    match info.owner {
+        Some(fingerprint) => Ok(fingerprint == ours),
+        None => match client
+            .request(RequestBody::SetOwner {
+                public_key: owner.public_key(),
+            })
+            .await?
+        {
+            ResponseBody::Ok => Ok(true),
+            ResponseBody::Error(ErrorCode::OwnedByAnother) => Ok(false),
+            ResponseBody::Error(code) => Err(crate::band::BandError::Refused {
+                request: "SetOwner",
+                code,
+            }),
+            other => Err(crate::band::BandError::Unexpected {
+                request: "SetOwner",
+                response: format!("{other:?}"),
+            }),
+        },
+    }
+}

@@ -50,6 +50,7 @@ fn options() -> DeployOptions {
         confirm_every: 2048,
         max_stalled_confirmations: 4,
         reboot_timeout: Duration::from_secs(10),
+        allow_downgrade: false,
     }
 }
 
@@ -100,7 +101,17 @@ async fn run(
         also(p);
         events.push(p.clone());
     };
-    let result = deploy(link, &id, client, payload, opts, &mut on_progress, cancel).await;
+    let result = deploy(
+        link,
+        &id,
+        client,
+        payload,
+        bandx_testkit::test_owner(),
+        opts,
+        &mut on_progress,
+        cancel,
+    )
+    .await;
     (result, events)
 }
 
@@ -276,6 +287,9 @@ async fn repeated_drops_exhaust_the_reconnections_and_the_band_keeps_its_model()
     assert_eq!(active_model(&after).await, model_of(&previous_model()));
 }
 
+/// The release the demo app images declare ("0.2.0").
+const DEMO_RELEASE: u32 = 2_000;
+
 /// Counts connections made through it (to show nothing was attempted).
 struct Counting<'a> {
     inner: &'a SimLink,
@@ -448,7 +462,7 @@ async fn a_firmware_upload_is_committed_and_the_band_restarts_into_its_slot() {
         None,
         Payload::Firmware {
             image: &image,
-            version: 7,
+            version: DEMO_RELEASE,
         },
         &options(),
         &never,
@@ -496,7 +510,7 @@ async fn a_firmware_that_fails_its_boot_check_is_reported_as_rolled_back() {
     let never = AtomicBool::new(false);
     let payload = Payload::Firmware {
         image: &image,
-        version: 7,
+        version: DEMO_RELEASE,
     };
     let (result, events) = run(&link, None, payload, &options(), &never, |_| {}).await;
     let error = result.err().expect("a rolled back firmware is no success");
@@ -520,7 +534,7 @@ async fn a_firmware_that_fails_its_boot_check_is_reported_as_rolled_back() {
     let fixed = firmware_image_seeded(2);
     let payload = Payload::Firmware {
         image: &fixed,
-        version: 8,
+        version: DEMO_RELEASE,
     };
     let (result, _) = run(&link, None, payload, &options(), &never, |_| {}).await;
     let (report, _client) = result.unwrap();
@@ -531,25 +545,33 @@ async fn a_firmware_that_fails_its_boot_check_is_reported_as_rolled_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_firmware_the_band_already_reports_is_not_called_done() {
+async fn a_firmware_the_band_already_runs_is_not_rewritten() {
     let dir = tempfile::tempdir().unwrap();
     let link = band(dir.path(), 247);
+    let sim = link.band().clone();
     let image = firmware_image();
     let never = AtomicBool::new(false);
+    let mut boots = Vec::new();
     for round in 0..2 {
-        let payload = Payload::Firmware {
-            image: &image,
-            version: 7,
-        };
-        let (result, _) = run(&link, None, payload, &options(), &never, |_| {}).await;
-        match (round, result) {
-            (0, Ok(_)) => {}
-            (1, Err(DeployError::FirmwareUnchanged { version })) => {
-                assert_eq!(version, firmware_version_of(&image));
-            }
-            (round, other) => panic!("round {round}: {:?}", other.map(|(r, _)| r)),
-        }
+        let (result, _) = run(
+            &link,
+            None,
+            Payload::firmware(&image),
+            &options(),
+            &never,
+            |_| {},
+        )
+        .await;
+        let (report, _client) = result.unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(
+            report.info_after.firmware_version.as_str(),
+            firmware_version_of(&image)
+        );
+        boots.push((report.bytes_written, sim.boots()));
     }
+    // The second time the band answers "already installed": nothing written, erased or restarted.
+    assert_eq!(boots[1], (0, boots[0].1), "{boots:?}");
+    assert!(boots[0].0 > 0);
 }
 
 /// The virtual band is an ESP32: an ESP32-C3 image (bandx-core's demo one, and the real C3 firmware when
@@ -564,10 +586,7 @@ async fn an_esp32c3_image_is_refused_by_the_esp32_band() {
         let link = band(dir.path(), 247);
         let sim = link.band().clone();
         let never = AtomicBool::new(false);
-        let payload = Payload::Firmware {
-            image: &image,
-            version: 3,
-        };
+        let payload = Payload::firmware(&image);
         let (result, events) = run(&link, None, payload, &options(), &never, |_| {}).await;
         let error = result.err().expect("an ESP32-C3 image on an ESP32 band");
         assert!(
@@ -649,6 +668,7 @@ async fn deployments_are_recorded_in_the_store_even_when_they_fail() {
         &ad.id,
         None,
         Payload::Model(SHIPPED_MODEL),
+        bandx_testkit::test_owner(),
         &options(),
         &mut quiet,
         &never,
@@ -671,6 +691,7 @@ async fn deployments_are_recorded_in_the_store_even_when_they_fail() {
         &ad.id,
         None,
         Payload::Model(bad),
+        bandx_testkit::test_owner(),
         &options(),
         &mut quiet,
         &never,
@@ -701,6 +722,7 @@ fn the_deployment_future_is_send() {
         "sim:x",
         None,
         Payload::Model(SHIPPED_MODEL),
+        bandx_testkit::test_owner(),
         &opts,
         &mut quiet,
         &never,
@@ -720,6 +742,7 @@ fn the_deployment_future_is_send() {
         "sim:x",
         None,
         Payload::Model(SHIPPED_MODEL),
+        bandx_testkit::test_owner(),
         &opts,
         &mut quiet,
         &never,

@@ -221,6 +221,7 @@ async fn a_differently_worn_band_learns_its_wearer_over_a_dropping_link() {
         &band_id,
         Some(client),
         Payload::Model(&blob),
+        bandx_testkit::test_owner(),
         &DeployOptions::default(),
         &mut |p: &DeployProgress| {
             if p.reconnects > 0 {

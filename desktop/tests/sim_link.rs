@@ -189,32 +189,20 @@ async fn a_band_without_a_model_refuses_predictions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_spanning_several_writes_at_mtu_23_is_answered() {
-    use bandx_core::blob::sha256;
-    use bandx_core::protocol::{RequestBody, ResponseBody, UpdateTarget};
+    use bandx_core::protocol::{RequestBody, ResponseBody};
 
     let dir = tempfile::tempdir().unwrap();
     let link = bandx_testkit::paired(SimLink::open(dir.path()).unwrap()).with_mtu(23);
     let band = client(&link).await;
-    let total_len = SHIPPED_MODEL.len() as u32;
-    // Version byte + id + 32-byte digest + lengths: more than one 20-byte ATT payload.
-    let begin = RequestBody::BeginUpdate {
-        target: UpdateTarget::Model,
-        total_len,
-        sha256: sha256(SHIPPED_MODEL),
-        version: 2,
-    };
+    // Version byte + id + variant + a 32-byte key: more than one 20-byte ATT payload.
+    let owner = bandx_testkit::test_owner().public_key();
+    let set_owner = RequestBody::SetOwner { public_key: owner };
+    assert_eq!(band.request(set_owner).await.unwrap(), ResponseBody::Ok);
+    let info = band.get_info().await.unwrap();
     assert_eq!(
-        band.request(begin).await.unwrap(),
-        ResponseBody::UpdateStatus {
-            target: UpdateTarget::Model,
-            next_offset: 0,
-            total_len
-        }
+        info.owner,
+        Some(bandx_core::band::owner_fingerprint(&owner))
     );
-    let abort = RequestBody::AbortUpdate {
-        target: UpdateTarget::Model,
-    };
-    assert_eq!(band.request(abort).await.unwrap(), ResponseBody::Ok);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

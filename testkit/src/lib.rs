@@ -200,3 +200,15 @@ pub fn paired(link: bandx_desktop::link::sim::SimLink) -> bandx_desktop::link::s
         .expect("the desktop pairs with the virtual band");
     link
 }
+
+/// One owner key for a test process (made once in a temporary data directory that lives as long as the process).
+pub fn test_owner() -> &'static bandx_desktop::owner::OwnerKeyFile {
+    static OWNER: std::sync::OnceLock<bandx_desktop::owner::OwnerKeyFile> =
+        std::sync::OnceLock::new();
+    OWNER.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("bandx-test-owner-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary data directory");
+        bandx_desktop::owner::OwnerKeyFile::load_or_create(&bandx_desktop::paths::DataDir::at(&dir))
+            .expect("a test owner key")
+    })
+}

@@ -33,8 +33,10 @@ use std::time::{Duration, Instant};
 
 use bandx_board::partitions::FlashLayout;
 use bandx_core::blob::sha256;
+use bandx_core::owner::Grant;
 use bandx_core::protocol::{
-    BULK_HEADER_LEN, BulkChunk, ErrorCode, Info, RequestBody, ResponseBody, UpdateTarget,
+    BULK_HEADER_LEN, BulkChunk, ErrorCode, Info, RequestBody, ResponseBody, SignatureBytes,
+    UpdateTarget,
 };
 use serde::Serialize;
 
@@ -43,6 +45,7 @@ use super::progress::{DeployProgress, DeployTarget, Progress, Stage};
 use super::record::{Outcome, Recorded, Recording};
 use crate::band::{BandClient, BandError};
 use crate::link::{Backoff, Characteristic, Link, LinkError, disconnected};
+use crate::owner::{OwnerKeyFile, claim_band};
 use crate::store::{DeploymentId, StoreError, Transport};
 
 /// The result of a deployment the band confirmed.
@@ -85,6 +88,8 @@ pub struct DeployOptions {
     pub max_stalled_confirmations: u32,
     /// Firmware: how long to wait for the band to drop the link when it restarts.
     pub reboot_timeout: Duration,
+    /// Sign a downgrade: allow a firmware older than the running one (or an older version of the running model).
+    pub allow_downgrade: bool,
 }
 
 impl Default for DeployOptions {
@@ -95,6 +100,7 @@ impl Default for DeployOptions {
             confirm_every: 4096,
             max_stalled_confirmations: 4,
             reboot_timeout: Duration::from_secs(10),
+            allow_downgrade: false,
         }
     }
 }
@@ -185,6 +191,21 @@ pub enum DeployError {
         Kept::Firmware
     )]
     RolledBack { tried: String, running: String },
+    #[error(
+        "This band belongs to another desktop (its owner key is not this desktop's), so it takes updates only \
+         from that one. Nothing was sent. To make this desktop its owner, clear the band's owner over USB \
+         (`bandx usb forget-owner`), then pair again."
+    )]
+    NotOwner,
+    #[error(
+        "The {what} is older than what the band runs ({version} < {running}). Nothing was sent. To install it \
+         anyway, allow a downgrade (`--allow-downgrade`, or confirm it in the app)."
+    )]
+    Downgrade {
+        what: &'static str,
+        version: String,
+        running: String,
+    },
     #[error("Talking to the band failed: {source}. {kept}.")]
     Band { source: BandError, kept: Kept },
     #[error("Cannot record the deployment in the local store: {0}")]
@@ -209,6 +230,16 @@ impl DeployError {
 }
 
 /// The band's error codes in words.
+/// A release number as `major.minor.patch`.
+fn release_text(code: u32) -> String {
+    format!(
+        "{}.{}.{}",
+        code / 1_000_000,
+        code / 1_000 % 1_000,
+        code % 1_000
+    )
+}
+
 fn describe(code: ErrorCode) -> String {
     match code {
         ErrorCode::TooLarge => "the update does not fit the band's storage".into(),
@@ -219,8 +250,19 @@ fn describe(code: ErrorCode) -> String {
         ErrorCode::Storage => "its flash storage failed".into(),
         ErrorCode::NoUpdate => "no update was in progress (did the band restart?)".into(),
         ErrorCode::InvalidFirmware => {
-            "the image is not a valid app image for its chip (it would not boot)".into()
+            "the image is not a valid app image for its chip, or its declared version is not the signed one \
+             (it would not boot)"
+                .into()
         }
+        ErrorCode::NoOwner => "the band has no owner yet (pair with it first)".into(),
+        ErrorCode::NotOwner => "the update is not signed by the band's owner".into(),
+        ErrorCode::Downgrade { running } => {
+            format!("it is older than what the band runs ({running}) and no downgrade was allowed")
+        }
+        ErrorCode::RateLimited { retry_after_s } => format!(
+            "too many updates in a short time (each erases flash); try again in {retry_after_s} s"
+        ),
+        ErrorCode::OwnedByAnother => "the band belongs to another desktop".into(),
         other => format!("{other:?}"),
     }
 }
@@ -231,13 +273,21 @@ struct Update<'a> {
     bytes: &'a [u8],
     sha256: [u8; 32],
     version: u32,
+    /// The owner's signed permission to go below the running version.
+    downgrade: bool,
+    /// The owner's signature over the grant (target, version, length, SHA-256, downgrade).
+    signature: [u8; 64],
     /// A model: what GetInfo must show afterwards.
     expected: Option<ModelIdentity>,
 }
 
 impl<'a> Update<'a> {
     /// Checks the payload the way the band will, before anything is sent.
-    fn prepare(payload: Payload<'a>) -> Result<Update<'a>, DeployError> {
+    fn prepare(
+        payload: Payload<'a>,
+        owner: &OwnerKeyFile,
+        downgrade: bool,
+    ) -> Result<Update<'a>, DeployError> {
         let expected = payload::check(payload, &FlashLayout::band())?.model();
         let bytes = payload.bytes();
         let (target, version) = match payload {
@@ -247,11 +297,20 @@ impl<'a> Update<'a> {
             ),
             Payload::Firmware { version, .. } => (UpdateTarget::Firmware, version),
         };
+        let grant = Grant {
+            target,
+            version,
+            total_len: bytes.len() as u32,
+            sha256: sha256(bytes),
+            downgrade,
+        };
         Ok(Update {
             target,
             bytes,
-            sha256: sha256(bytes),
+            sha256: grant.sha256,
             version,
+            downgrade,
+            signature: owner.sign(&grant),
             expected,
         })
     }
@@ -293,6 +352,8 @@ struct Job<'a, 'p> {
     resumed_from: Vec<u32>,
     stage: Stage,
     last_event: Option<Instant>,
+    /// The band already runs exactly this image: nothing was written.
+    already_installed: bool,
 }
 
 /// Progress events at most this often while sending (stage changes always go out).
@@ -306,16 +367,18 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 ///
 /// Returns the report and the live client: the one passed in, or a new one if the link dropped on
 /// the way (or the band restarted into a new firmware). On error the connection is dropped.
+#[allow(clippy::too_many_arguments)]
 pub async fn deploy(
     link: &dyn Link,
     band_id: &str,
     client: Option<BandClient>,
     payload: Payload<'_>,
+    owner: &OwnerKeyFile,
     opts: &DeployOptions,
     on_progress: &mut dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<(DeployReport, BandClient), DeployError> {
-    let update = Update::prepare(payload)?;
+    let update = Update::prepare(payload, owner, opts.allow_downgrade)?;
     let mut job = Job {
         link,
         band_id,
@@ -332,6 +395,7 @@ pub async fn deploy(
         resumed_from: Vec::new(),
         stage: Stage::Connecting,
         last_event: None,
+        already_installed: false,
     };
     job.emit(Stage::Connecting);
     let mut client = match client {
@@ -342,10 +406,17 @@ pub async fn deploy(
         })?,
     };
 
+    // This desktop must be the band's owner (a band without one takes this desktop's key now), and the
+    // update must not go below what runs unless a downgrade was allowed.
+    job.check_owner_and_versions(owner, &client).await?;
+
     // Send and commit, over as many connections as it takes.
     loop {
         let attempt = async {
             job.transfer(&client).await?;
+            if job.already_installed {
+                return Ok(());
+            }
             job.commit(&client).await
         }
         .await;
@@ -382,6 +453,10 @@ pub async fn deploy(
             job.check_active(&info)?;
             info
         }
+        UpdateTarget::Firmware if job.already_installed => client
+            .get_info()
+            .await
+            .map_err(|source| job.band_error(source))?,
         UpdateTarget::Firmware => {
             let (info, new_client) = job.reboot(client).await?;
             client = new_client;
@@ -409,6 +484,49 @@ pub async fn deploy(
 }
 
 impl<'a> Job<'a, '_> {
+    /// Claims a band without an owner, refuses a band owned by another desktop, and refuses a downgrade
+    /// that was not allowed (the band would refuse it too, after the upload for a model).
+    async fn check_owner_and_versions(
+        &mut self,
+        owner: &OwnerKeyFile,
+        client: &BandClient,
+    ) -> Result<(), DeployError> {
+        let owned = claim_band(client, owner)
+            .await
+            .map_err(|source| self.band_error(source))?;
+        if !owned {
+            return Err(DeployError::NotOwner);
+        }
+        if self.update.downgrade {
+            return Ok(());
+        }
+        let info = client
+            .get_info()
+            .await
+            .map_err(|source| self.band_error(source))?;
+        match (self.update.target, &self.update.expected, &info.model) {
+            (UpdateTarget::Model, Some(new), Some(running))
+                if new.id == running.id && new.version < running.version =>
+            {
+                Err(DeployError::Downgrade {
+                    what: "model",
+                    version: format!("version {}", new.version),
+                    running: format!("version {}", running.version),
+                })
+            }
+            (UpdateTarget::Firmware, _, _)
+                if info.firmware_release != 0 && self.update.version < info.firmware_release =>
+            {
+                Err(DeployError::Downgrade {
+                    what: "firmware",
+                    version: release_text(self.update.version),
+                    running: release_text(info.firmware_release),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn target(&self) -> DeployTarget {
         match self.update.target {
             UpdateTarget::Model => DeployTarget::Model,
@@ -553,8 +671,15 @@ impl<'a> Job<'a, '_> {
             total_len: total,
             sha256: self.update.sha256,
             version: self.update.version,
+            downgrade: self.update.downgrade,
+            signature: SignatureBytes::from_bytes(&self.update.signature),
         };
         let body = client.request(begin).await.map_err(|e| self.stop(e))?;
+        if body == ResponseBody::Error(ErrorCode::AlreadyInstalled) {
+            tracing::info!("the band already runs this image: nothing to write");
+            self.already_installed = true;
+            return Ok(());
+        }
         self.position = self.next_offset("BeginUpdate", body)?;
         self.transfer_started.get_or_insert_with(Instant::now);
         if self.reconnects > 0 {
@@ -797,12 +922,14 @@ fn hex(bytes: &[u8]) -> String {
 /// [`deploy`], recorded in the store ([`Recording`]): a payload refused before anything is sent is
 /// recorded as failed too.
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)]
 pub async fn deploy_recorded(
     recorded: &Recorded<'_>,
     link: &dyn Link,
     band_id: &str,
     client: Option<BandClient>,
     payload: Payload<'_>,
+    owner: &OwnerKeyFile,
     opts: &DeployOptions,
     on_progress: &mut dyn Progress,
     cancel: &AtomicBool,
@@ -816,7 +943,17 @@ pub async fn deploy_recorded(
         recording.progress(p);
         on_progress.update(p);
     };
-    let result = deploy(link, band_id, client, payload, opts, &mut forward, cancel).await;
+    let result = deploy(
+        link,
+        band_id,
+        client,
+        payload,
+        owner,
+        opts,
+        &mut forward,
+        cancel,
+    )
+    .await;
     let outcome = match &result {
         Ok((report, _)) => Outcome::Verified {
             bytes_sent: report.bytes,

@@ -3,24 +3,26 @@
 //! be an ESP32 app image that fits an app slot.
 
 use bandx_board::partitions::{AppSlot, FlashLayout};
-use bandx_core::blob::{Model, sha256};
+use bandx_core::blob::Model;
 use bandx_core::update::Slot;
 use bandx_core::update::app_image::{
     AppImageError, CHIP_ID_OFFSET, Chip, HEADER_LEN, MAGIC, check_app_image,
 };
+use bandx_core::update::release::{APP_DESC_OFFSET, app_desc_release};
 
 /// What to write.
 #[derive(Debug, Clone, Copy)]
 pub enum Payload<'a> {
     /// A model blob (bandx-core's format); its own id and version identify it to the band.
     Model(&'a [u8]),
-    /// A firmware image (ESP-IDF app image). `version` identifies this upload to the band over BLE: the
-    /// same image with the same version resumes an interrupted upload ([`firmware_version`]).
+    /// A firmware image (ESP-IDF app image). `version` is the release its app description declares
+    /// ([`firmware_version`]): what the owner signs, the band's no-downgrade rule compares, and the band checks
+    /// against the image itself.
     Firmware { image: &'a [u8], version: u32 },
 }
 
 impl<'a> Payload<'a> {
-    /// A firmware image, identified by the one rule both front ends use ([`firmware_version`]).
+    /// A firmware image, with the release it declares ([`firmware_version`]; 0 if none: refused by [`check`]).
     pub fn firmware(image: &'a [u8]) -> Payload<'a> {
         Payload::Firmware {
             image,
@@ -40,11 +42,13 @@ impl<'a> Payload<'a> {
     }
 }
 
-/// How an upload of a firmware image is identified to the band: the first four bytes of its SHA-256, so
-/// the same image resumes an interrupted upload and any other image starts afresh.
+/// The release a firmware image declares in its ESP-IDF app description (`bandx_core::update::release`), 0 if
+/// it declares none.
 pub fn firmware_version(image: &[u8]) -> u32 {
-    let digest = sha256(image);
-    u32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]])
+    image
+        .get(APP_DESC_OFFSET..)
+        .and_then(app_desc_release)
+        .unwrap_or(0)
 }
 
 /// Why a payload is refused before anything is sent.
@@ -64,6 +68,12 @@ pub enum PayloadError {
          the image built for the band's board."
     )]
     WrongChip { image: String, band: &'static str },
+    #[error(
+        "This firmware image declares no version (no ESP-IDF app description with `major.minor.patch`), so the \
+         band cannot tell whether it is older than what it runs. Nothing was sent or written; build it with an \
+         app description (`esp_app_desc!()`)."
+    )]
+    NoRelease,
     #[error(
         "The {what} is {size} bytes but the band has room for {capacity}. Nothing was sent or written."
     )]
@@ -178,7 +188,10 @@ pub fn check_firmware_image(image: &[u8]) -> Result<Chip, PayloadError> {
             image: format!("chip id {id}"),
             band: "an ESP32 or ESP32-C3",
         })?;
-    check_app_image(image, chip).map_err(PayloadError::DamagedFirmware)?;
+    let info = check_app_image(image, chip).map_err(PayloadError::DamagedFirmware)?;
+    if info.release.is_none() {
+        return Err(PayloadError::NoRelease);
+    }
     Ok(chip)
 }
 
@@ -233,22 +246,28 @@ mod tests {
         ));
         let huge = {
             let mut v = image(Chip::Esp32, 3);
-            v.resize(0x1E0000 + 1, 0);
+            v.resize(0x1D0000 + 1, 0);
             v
         };
         let err = check(Payload::firmware(&huge), &FlashLayout::band()).err();
         assert!(
-            matches!(err, Some(PayloadError::TooLarge { capacity, .. }) if capacity == 0x1E0000),
+            matches!(err, Some(PayloadError::TooLarge { capacity, .. }) if capacity == 0x1D0000),
             "{err:?}"
         );
     }
 
     #[test]
-    fn the_resume_version_of_a_firmware_follows_its_bytes() {
-        let a = vec![MAGIC, 1, 2, 3];
-        let mut b = a.clone();
-        assert_eq!(firmware_version(&a), firmware_version(&b));
-        b[3] ^= 1;
-        assert_ne!(firmware_version(&a), firmware_version(&b));
+    fn a_firmware_version_is_the_release_its_app_description_declares() {
+        let mut buf = vec![0u8; 4096];
+        let n =
+            bandx_core::demo::write_demo_app_image_release(&mut buf, Chip::Esp32, 1000, 4, "2.5.1")
+                .unwrap();
+        assert_eq!(firmware_version(&buf[..n]), 2_005_001);
+        assert_eq!(Payload::firmware(&buf[..n]).bytes().len(), n);
+        // An image without an app description declares nothing, and is refused.
+        let mut bare = buf[..n].to_vec();
+        bare[APP_DESC_OFFSET] ^= 0xFF;
+        assert_eq!(firmware_version(&bare), 0);
+        assert_eq!(firmware_version(&[MAGIC, 1, 2]), 0);
     }
 }

@@ -39,6 +39,11 @@ fn main() -> std::io::Result<()> {
             total_len: 7000,
             sha256: [7; 32],
             version: 2,
+            downgrade: false,
+            signature: bandx_core::protocol::SignatureBytes {
+                r: [3; 32],
+                s: [4; 32],
+            },
         },
         RequestBody::UpdateStatus {
             target: UpdateTarget::Firmware,
@@ -47,6 +52,9 @@ fn main() -> std::io::Result<()> {
             target: UpdateTarget::Model,
         },
         RequestBody::Reboot,
+        RequestBody::SetOwner {
+            public_key: [5; 32],
+        },
     ];
     let mut msg = [0u8; MAX_MESSAGE_LEN];
     for (i, body) in requests.into_iter().enumerate() {

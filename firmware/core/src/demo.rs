@@ -117,8 +117,26 @@ pub fn write_demo_app_image(
     data_len: usize,
     seed: u32,
 ) -> Option<usize> {
+    write_demo_app_image_release(out, chip, data_len, seed, DEMO_APP_VERSION)
+}
+
+/// The version the demo app images declare in their app description (newer than the virtual band's own build).
+pub const DEMO_APP_VERSION: &str = "0.2.0";
+
+/// [`write_demo_app_image`] declaring `version` in its app description (for the no-downgrade rule).
+pub fn write_demo_app_image_release(
+    out: &mut [u8],
+    chip: crate::update::Chip,
+    data_len: usize,
+    seed: u32,
+    version: &str,
+) -> Option<usize> {
     use crate::update::app_image::{CHECKSUM_SEED, HEADER_LEN, MAGIC, SEGMENT_HEADER_LEN};
+    use crate::update::release::{APP_DESC_OFFSET, APP_DESC_READ_LEN, write_app_desc};
     let half = data_len.div_ceil(8) * 4;
+    if half < APP_DESC_READ_LEN {
+        return None;
+    }
     let body = HEADER_LEN + 2 * (SEGMENT_HEADER_LEN + half);
     let len = (body / 16 + 1) * 16 + 32;
     let image = out.get_mut(..len)?;
@@ -132,7 +150,6 @@ pub fn write_demo_app_image(
     image[12..14].copy_from_slice(&chip.id().to_le_bytes());
     image[23] = 1; // hash appended
     let mut rng = XorShift(seed.max(1));
-    let mut checksum = CHECKSUM_SEED;
     let mut at = HEADER_LEN;
     for load_addr in [0x3C00_0020u32, 0x4200_0020] {
         image[at..at + 4].copy_from_slice(&load_addr.to_le_bytes());
@@ -140,10 +157,19 @@ pub fn write_demo_app_image(
         at += SEGMENT_HEADER_LEN;
         for b in &mut image[at..at + half] {
             *b = rng.next() as u8;
-            checksum ^= *b;
         }
         at += half;
     }
+    write_app_desc(&mut image[APP_DESC_OFFSET..], version)?;
+    let data_bytes = |i: usize| {
+        let first = HEADER_LEN + SEGMENT_HEADER_LEN;
+        (first..first + half).contains(&i)
+            || (first + half + SEGMENT_HEADER_LEN..first + 2 * half + SEGMENT_HEADER_LEN)
+                .contains(&i)
+    };
+    let checksum = (0..body)
+        .filter(|&i| data_bytes(i))
+        .fold(CHECKSUM_SEED, |x, i| x ^ image[i]);
     let checksum_at = len - 32 - 1;
     image[checksum_at] = checksum;
     let digest = crate::blob::sha256(&image[..len - 32]);

@@ -47,6 +47,24 @@ fn main() {
         let conn = band.connect_paired(mtu).unwrap().0;
         conn.subscribe(CONTROL_UUID).unwrap();
         let rx = conn.notifications().unwrap();
+        // The desktop makes itself the owner after pairing and signs the update (as the app does).
+        let owner = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+        request(
+            &band,
+            &conn,
+            &rx,
+            RequestBody::SetOwner {
+                public_key: owner.verifying_key().to_bytes(),
+            },
+        );
+        let grant = bandx_core::owner::Grant {
+            target: UpdateTarget::Model,
+            version: 2,
+            total_len: len as u32,
+            sha256: sha256(blob),
+            downgrade: false,
+        };
+        let signature = ed25519_dalek::Signer::sign(&owner, &grant.message()).to_bytes();
         let t0 = band.now();
         request(
             &band,
@@ -57,6 +75,8 @@ fn main() {
                 total_len: len as u32,
                 sha256: sha256(blob),
                 version: 2,
+                downgrade: false,
+                signature: bandx_core::protocol::SignatureBytes::from_bytes(&signature),
             },
         );
         let chunk = conn.max_write_len() - BULK_HEADER_LEN;

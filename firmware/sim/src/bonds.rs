@@ -1,7 +1,7 @@
 //! The virtual band's bonds: which desktops paired with it, and the long-term key each one holds.
 //!
 //! A real band's BLE stack keeps them in flash (NimBLE in NVS, the C3 firmware in its own sector); the virtual
-//! band keeps them in the third sector of its `nvs` partition, as one record:
+//! band keeps them in the third sector of its `keys` partition, as one record:
 //! `"BXBD" | count u8 | count x (address [u8; 6] | ltk [u8; 16]) | crc32 of all before it`. Storing erases the
 //! sector and programs the whole record; a power cut in between leaves a record that fails its CRC, which reads
 //! as no bonds (every desktop pairs again, as after a factory reset) — never as a bond nobody made.
@@ -12,8 +12,8 @@ const MAGIC: &[u8; 4] = b"BXBD";
 const ENTRY_LEN: usize = 6 + 16;
 const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
-/// Offset of the bond record inside the `nvs` partition (its third 4 KB sector; the first two hold the
-/// active-slot record).
+/// The bond record's sector inside the `keys` partition (its third 4 KB sector; the first two hold the owner
+/// record).
 pub const BONDS_SECTOR: u32 = 2;
 
 /// One bonded desktop.

@@ -7,7 +7,8 @@
 //!   *not* holding the newest valid record and programs a record with `seq + 1` there, so a write cut
 //!   at any byte leaves either the old record (the new one fails its CRC) or the new one. The file is
 //!   `fsync`ed after each record. (The ESP32 build keeps the same value in a real NVS entry instead.)
-//! - The desktops bonded with the band ([`crate::bonds`]) live in the third `nvs` sector.
+//! - The `keys` partition holds the owner record (bandx-core's `owner::OwnerRecord`, sectors 0-1, through
+//!   [`bandx_core::owner::OwnerFlash`]) and the desktops bonded with the band ([`crate::bonds`], sector 2).
 //! - Firmware images go to the app slot the band does not run, erased sector by sector as the chunks
 //!   arrive (as the C3 firmware does); committing writes an ESP-IDF `otadata` entry in state NEW (the
 //!   bootloader's rule: the usable entry with the highest `ota_seq` picks `ota_(seq-1)%2`).
@@ -30,7 +31,7 @@ use bandx_core::update::app_image::{AppImageError, Chip, check_app_image};
 use bandx_core::update::{FirmwareSink, ModelStore, Slot, StorageError, blob_len};
 
 use bandx_board::otadata::{self, app_slot_of_seq, newest_entry};
-use bandx_board::partitions::{AppSlot, FlashLayout, SECTOR_SIZE};
+use bandx_board::partitions::{AppSlot, FlashLayout, KEYS_PARTITION, SECTOR_SIZE};
 
 use crate::bonds::{BONDS_SECTOR, Bonds};
 
@@ -346,8 +347,23 @@ impl SimFlash {
     }
 
     fn bonds_offset(&self) -> u32 {
-        let nvs = self.layout.get("nvs").expect("validated layout has nvs");
-        nvs.offset + BONDS_SECTOR * SECTOR_SIZE
+        self.keys_offset() + BONDS_SECTOR * SECTOR_SIZE
+    }
+
+    fn keys_offset(&self) -> u32 {
+        self.layout
+            .get(KEYS_PARTITION)
+            .expect("validated layout has keys")
+            .offset
+    }
+
+    /// The owner record's range in the file, if `offset..offset + len` lies inside it.
+    fn owner_range(&self, offset: u32, len: usize) -> Result<u32, StorageError> {
+        let end = u64::from(offset) + len as u64;
+        if end > u64::from(bandx_core::owner::OWNER_RECORD_LEN) {
+            return Err(StorageError);
+        }
+        Ok(self.keys_offset() + offset)
     }
 
     fn model_offset(&self, slot: Slot) -> u32 {
@@ -546,6 +562,12 @@ impl FirmwareSink for SimFlash {
     fn firmware_abort(&mut self) {
         self.staging = None;
     }
+
+    /// The flash holds images, not which one runs: the band's platform knows that ([`crate::SimPlatform`] is
+    /// told at boot).
+    fn running_app_digest(&mut self) -> Option<[u8; 32]> {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -678,5 +700,28 @@ mod tests {
         }
         // Too large for an app slot.
         assert_eq!(flash.firmware_begin(0x1E_0001), Err(StorageError));
+    }
+}
+
+/// The owner record's two sectors at the start of the `keys` partition, with the flash file's power-cut plan.
+impl bandx_core::owner::OwnerFlash for SimFlash {
+    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        let at = self.owner_range(offset, buf.len())?;
+        let bytes = SimFlash::read(self, at, buf.len()).map_err(|_| StorageError)?;
+        buf.copy_from_slice(&bytes);
+        Ok(())
+    }
+
+    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        let at = self.owner_range(offset, data.len())?;
+        self.write_op(|f, torn| {
+            f.program(at, data, torn)?;
+            f.file.sync_data()
+        })
+    }
+
+    fn erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
+        let at = self.owner_range(offset, SECTOR_SIZE as usize)?;
+        self.write_op(|f, torn| f.erase(at, SECTOR_SIZE, torn))
     }
 }

@@ -28,6 +28,8 @@ pub struct SimPlatform {
     pub(crate) imu_failures: u32,
     /// The firmware runs without an IMU (a firmware that fails its boot check).
     pub(crate) imu_missing: bool,
+    /// SHA-256 of the app image the band runs (`None`: its own build, no image in a slot).
+    pub(crate) running_digest: Option<[u8; 32]>,
 }
 
 impl SimPlatform {
@@ -43,6 +45,7 @@ impl SimPlatform {
             reboot_requested: false,
             imu_failures: 0,
             imu_missing: false,
+            running_digest: None,
         }
     }
 
@@ -120,6 +123,21 @@ impl FirmwareSink for SimPlatform {
     }
     fn firmware_abort(&mut self) {
         self.flash.firmware_abort()
+    }
+    fn running_app_digest(&mut self) -> Option<[u8; 32]> {
+        self.running_digest
+    }
+}
+
+impl bandx_core::owner::OwnerFlash for SimPlatform {
+    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        bandx_core::owner::OwnerFlash::read(&mut self.flash, offset, buf)
+    }
+    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        bandx_core::owner::OwnerFlash::program(&mut self.flash, offset, data)
+    }
+    fn erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
+        bandx_core::owner::OwnerFlash::erase_sector(&mut self.flash, offset)
     }
 }
 

@@ -279,8 +279,9 @@ fn boot(
         tracing::warn!("the bootloader could not update otadata");
         flash.boot_app_slot()
     });
-    let version = flash.app_image(slot).map_or(SIM_FIRMWARE_VERSION, |image| {
-        interned(firmware_version_of(&image))
+    let image = flash.app_image(slot);
+    let version = image.as_ref().map_or(SIM_FIRMWARE_VERSION, |image| {
+        interned(firmware_version_of(image))
     });
     let on_trial = matches!(
         flash.running_app_state().and_then(OtaState::from_raw),
@@ -291,7 +292,16 @@ fn boot(
     }
     let mut platform = SimPlatform::new(flash, wearer);
     platform.imu_missing = broken.versions.contains(version);
+    platform.running_digest = image.as_deref().map(bandx_core::blob::sha256);
     let mut band = Box::new(Band::new(platform, version));
+    if let Some(image) = &image {
+        // The image it stands for declares its release in its app description.
+        let chip = bandx_core::update::FirmwareSink::app_chip(band.platform());
+        let release = bandx_core::update::check_app_image(image, chip)
+            .ok()
+            .and_then(|info| info.release);
+        band.set_firmware_release(release);
+    }
     // The check's probe of the IMU does not move the wearer on through the recording (it follows the
     // band's ticks), so the wearer is put back as it was.
     let wearer = band.platform().wearer().clone();

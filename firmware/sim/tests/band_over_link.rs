@@ -223,8 +223,10 @@ fn a_dropped_bulk_packet_is_refilled_from_the_reported_offset() {
         let dir = tempfile::tempdir().unwrap();
         let band = fresh_band(dir.path());
         let image = demo_blob(3);
-        // BeginUpdate takes 3 writes at MTU 23 and 1 at MTU 247: write 6 is a bulk chunk either way.
-        band.set_faults(Faults::none().drop_write(6));
+        // The first connection pairs and sets the owner; on the second, the signed BeginUpdate takes 6 writes at
+        // MTU 23 and 1 at MTU 247: write 8 is a bulk chunk either way.
+        drop(Desktop::connect(&band, mtu));
+        band.set_faults(Faults::none().drop_write(8));
         let mut d = Desktop::connect(&band, mtu);
         assert_eq!(d.begin_model(&image, 3).unwrap(), 0);
         d.send_chunks(&image, 0).unwrap();
@@ -293,12 +295,7 @@ fn a_power_cut_at_any_flash_write_of_an_update_leaves_a_working_model() {
         band.with_band(|b| b.platform_mut().flash_mut().cut_power_after(cut))
             .unwrap();
         let committed = d
-            .request(RequestBody::BeginUpdate {
-                target: UpdateTarget::Model,
-                total_len: image.len() as u32,
-                sha256: bandx_core::blob::sha256(&image),
-                version: 5,
-            })
+            .request(support::signed_begin(UpdateTarget::Model, &image, 5))
             .and_then(|_| d.send_chunks(&image, 0))
             .and_then(|_| {
                 d.request(RequestBody::CommitUpdate {
@@ -480,12 +477,11 @@ fn a_firmware_image_lands_in_the_other_app_slot_and_is_selected_to_boot() {
     image.truncate(len);
     let mut d = Desktop::connect(&band, 247);
     let begin = d
-        .request(RequestBody::BeginUpdate {
-            target: UpdateTarget::Firmware,
-            total_len: image.len() as u32,
-            sha256: bandx_core::blob::sha256(&image),
-            version: 2,
-        })
+        .request(support::signed_begin(
+            UpdateTarget::Firmware,
+            &image,
+            support::DEMO_RELEASE,
+        ))
         .unwrap();
     assert!(
         matches!(begin, ResponseBody::UpdateStatus { next_offset: 0, .. }),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bandx_board::partitions::FlashLayout;
 use bandx_core::boot::OtaState;
-use bandx_core::protocol::{RequestBody, ResponseBody, UpdateTarget};
+use bandx_core::protocol::{ResponseBody, UpdateTarget};
 use bandx_sim::flash::SECTOR_ERASE;
 use bandx_sim::{SIM_FIRMWARE_VERSION, SimBand, firmware_version_of};
 use support::{Desktop, demo_blob, esp32_image, fresh_band};
@@ -128,12 +128,11 @@ fn flash_erases_take_their_datasheet_time_on_the_simulated_clock() {
     let image = esp32_image(40_000, 4);
     let t1 = band.now();
     let begin = d
-        .request(RequestBody::BeginUpdate {
-            target: UpdateTarget::Firmware,
-            total_len: image.len() as u32,
-            sha256: bandx_core::blob::sha256(&image),
-            version: 2,
-        })
+        .request(support::signed_begin(
+            UpdateTarget::Firmware,
+            &image,
+            support::DEMO_RELEASE,
+        ))
         .unwrap();
     assert!(matches!(begin, ResponseBody::UpdateStatus { .. }));
     // (The request itself takes up to two 50 ms steps of the test's clock; the 10 sectors would take 450 ms.)

@@ -17,6 +17,7 @@ use crate::state::{AppState, ConnectedBand, JobKind};
 use bandx_desktop::deploy::ble::{self, DeployError, DeployOptions};
 use bandx_desktop::deploy::usb::{self, FlashOptions, UsbError};
 use bandx_desktop::deploy::{DeployProgress, Payload, Recorded, Stage, usb_band};
+use bandx_desktop::owner::OwnerKeyFile;
 use bandx_desktop::store::{Model, ProfileId, Store, Transport};
 
 /// What the user asked for.
@@ -149,6 +150,13 @@ async fn flash_ble(
         band: band_id,
         model: model_id,
     };
+    let owner = OwnerKeyFile::load_or_create(&state.data).map_err(|e| {
+        UiError::new(
+            "owner_key",
+            format!("This desktop's owner key cannot be used ({e})"),
+            "Fix or move the file named, then flash again",
+        )
+    })?;
     let forward = app.clone();
     let mut on_progress = move |p: &DeployProgress| {
         events::emit(&forward, events::FLASH_PROGRESS, FlashProgress::from(p))
@@ -159,6 +167,7 @@ async fn flash_ble(
         &id,
         Some(client),
         payload,
+        &owner,
         &DeployOptions::default(),
         &mut on_progress,
         cancel,

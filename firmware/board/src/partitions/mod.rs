@@ -130,6 +130,9 @@ pub enum LayoutError {
     Overlap(String, String),
 }
 
+/// The partition holding the owner record (sectors 0-1) and the BLE bonds (sectors 2-3).
+pub const KEYS_PARTITION: &str = "keys";
+
 /// The band's flash, partition by partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlashLayout {
@@ -211,6 +214,7 @@ impl FlashLayout {
             ("nvs", 0x3000),
             ("otadata", 0x2000),
             ("phy_init", 0x1000),
+            (KEYS_PARTITION, 0x4000),
             (AppSlot::Ota0.partition_name(), MIN_APP_SLOT_SIZE),
             (AppSlot::Ota1.partition_name(), MIN_APP_SLOT_SIZE),
             (model_partition_name(Slot::A), MIN_MODEL_SLOT_SIZE),

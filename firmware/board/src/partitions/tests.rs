@@ -7,8 +7,9 @@ const BASE: &str = "\
 nvs,      data, nvs,   0x9000,   0x4000,
 otadata,  data, ota,   0xd000,   0x2000,
 phy_init, data, phy,   0xf000,   0x1000,
-ota_0,    app,  ota_0, 0x10000,  0x1E0000,
-ota_1,    app,  ota_1, 0x1F0000, 0x1E0000,
+ota_0,    app,  ota_0, 0x10000,  0x1D0000,
+ota_1,    app,  ota_1, 0x1E0000, 0x1D0000,
+keys,     data, 0x06,  0x3B0000, 0x10000,
 ";
 
 fn table(models: &str) -> String {

@@ -9,6 +9,10 @@
 //! [`crate::pairing`]): the BLE stack refuses everything else at the ATT layer (the GATT table's
 //! [`crate::protocol::gatt::Security`]), and the band itself ignores writes and sends nothing on a link it was not
 //! told is authenticated, so a stack misconfiguration cannot open it.
+//!
+//! Updates are the owner's alone ([`crate::owner`]): the first paired desktop sets the owner key (`SetOwner`), and
+//! every `BeginUpdate` after that must carry the owner's signature over its grant and pass
+//! [`crate::update::authorize`] (no downgrade, not already installed, rate-limited) before anything is erased.
 
 mod platform;
 
@@ -19,12 +23,14 @@ use crate::blob::Model;
 use crate::boot::{self, BootDecision, BootHealth};
 use crate::frame::{FrameBuilder, MAX_FRAME_LEN, frame_capacity};
 use crate::infer;
+use crate::owner::{Grant, OwnerKey, OwnerRecord};
 use crate::protocol::{
     BulkChunk, Characteristic, ErrorCode, Info, MAX_MESSAGE_LEN, ModelInfo, PROTOCOL_VERSION,
     PredictionEvent, Reassembler, Request, RequestBody, Response, ResponseBody, decode_request,
     encode_response, fragments,
 };
-use crate::update::{self, Committed, Slot, StorageError, UpdateReceiver};
+use crate::update::release::release_code;
+use crate::update::{self, Committed, Running, Slot, StartLimiter, StorageError, UpdateReceiver};
 use crate::window::Windower;
 
 /// Working memory for inference; models declaring more are refused at commit (their self-test cannot run).
@@ -46,11 +52,17 @@ pub struct Band<P: Platform> {
     reboot_pending: bool,
     /// The current link is encrypted with keys from an authenticated pairing.
     link_authenticated: bool,
+    /// The owner record; `None` if flash could not be read (then no update and no new owner is accepted).
+    owner: Option<OwnerRecord>,
+    starts: StartLimiter,
+    /// The running firmware's release number, if known.
+    release: Option<u32>,
 }
 
 impl<P: Platform> Band<P> {
     /// Boots: finds the active model (checked: parse + self-test) in the platform's slots.
-    pub fn new(platform: P, firmware_version: &'static str) -> Self {
+    pub fn new(mut platform: P, firmware_version: &'static str) -> Self {
+        let owner = OwnerRecord::load(&mut platform).ok();
         let mut band = Band {
             platform,
             firmware_version,
@@ -62,6 +74,9 @@ impl<P: Platform> Band<P> {
             arena: [0; ARENA_CAPACITY],
             reboot_pending: false,
             link_authenticated: false,
+            owner,
+            starts: StartLimiter::default(),
+            release: release_code(firmware_version),
         };
         band.active = update::active_model(&band.platform, &mut band.arena);
         band
@@ -80,6 +95,17 @@ impl<P: Platform> Band<P> {
     /// The firmware version the band reports in `Info`.
     pub fn firmware_version(&self) -> &'static str {
         self.firmware_version
+    }
+
+    /// Sets the running firmware's release number when the version string does not carry it (the virtual band
+    /// reads it from the image it stands for).
+    pub fn set_firmware_release(&mut self, release: Option<u32>) {
+        self.release = release;
+    }
+
+    /// The band's owner, if it has one.
+    pub fn owner(&self) -> Option<OwnerKey> {
+        self.owner.as_ref().and_then(OwnerRecord::owner)
     }
 
     /// The active model, if any.
@@ -275,16 +301,17 @@ impl<P: Platform> Band<P> {
                 total_len,
                 sha256,
                 version,
+                downgrade,
+                signature,
             } => {
-                let running = self.running_slot();
-                match self.receiver.begin(
-                    &mut self.platform,
-                    running,
+                let grant = Grant {
                     target,
+                    version,
                     total_len,
                     sha256,
-                    version,
-                ) {
+                    downgrade,
+                };
+                match self.begin_update(&grant, &signature.to_bytes()) {
                     Ok(p) => status(p),
                     Err(e) => ResponseBody::Error(e),
                 }
@@ -294,9 +321,10 @@ impl<P: Platform> Band<P> {
                 Err(e) => ResponseBody::Error(e),
             },
             RequestBody::CommitUpdate { target } => {
+                let running = self.model().map(|m| (m.id(), m.version()));
                 match self
                     .receiver
-                    .commit(&mut self.platform, target, &mut self.arena)
+                    .commit(&mut self.platform, target, &mut self.arena, running)
                 {
                     Ok(Committed::Model { slot, len, .. }) => {
                         self.active = Some((slot, len));
@@ -317,10 +345,66 @@ impl<P: Platform> Band<P> {
                 self.reboot_pending = true;
                 ResponseBody::Ok
             }
+            RequestBody::SetOwner { public_key } => match self.set_owner(&public_key) {
+                Ok(()) => ResponseBody::Ok,
+                Err(e) => ResponseBody::Error(e),
+            },
         };
         Response {
             id: request.id,
             body,
+        }
+    }
+
+    /// `BeginUpdate`: the owner's signature and the update rules first, then the rate limit for a new transfer
+    /// (a resumed one erases nothing), then the receiver.
+    fn begin_update(
+        &mut self,
+        grant: &Grant,
+        signature: &crate::owner::Signature,
+    ) -> Result<update::Progress, ErrorCode> {
+        let running = Running {
+            firmware_release: self.release,
+            firmware_digest: self.platform.running_app_digest(),
+            model_digest: self
+                .active
+                .and_then(|(slot, len)| self.platform.slot(slot).get(..len))
+                .map(crate::blob::sha256),
+        };
+        let record = self.owner.as_ref().ok_or(ErrorCode::Storage)?;
+        update::authorize(record.owner().as_ref(), grant, signature, &running)?;
+        let resumes = self.receiver.resumes(
+            grant.target,
+            grant.total_len,
+            &grant.sha256,
+            grant.version,
+            grant.downgrade,
+        );
+        if !resumes {
+            self.starts.take(self.platform.now_ms())?;
+        }
+        let running_slot = self.running_slot();
+        self.receiver.begin(
+            &mut self.platform,
+            running_slot,
+            grant.target,
+            grant.total_len,
+            grant.sha256,
+            grant.version,
+            grant.downgrade,
+        )
+    }
+
+    /// `SetOwner`: only while the band has no owner (the same key again is fine).
+    fn set_owner(&mut self, public_key: &[u8; 32]) -> Result<(), ErrorCode> {
+        let key = OwnerKey::from_bytes(public_key).map_err(|_| ErrorCode::InvalidOwnerKey)?;
+        let record = self.owner.as_mut().ok_or(ErrorCode::Storage)?;
+        match record.owner() {
+            Some(owner) if owner == key => Ok(()),
+            Some(_) => Err(ErrorCode::OwnedByAnother),
+            None => record
+                .set(&mut self.platform, &key)
+                .map_err(|_| ErrorCode::Storage),
         }
     }
 
@@ -344,6 +428,8 @@ impl<P: Platform> Band<P> {
             frame_capacity: frame_capacity(payload) as u8,
             imu_streaming: self.imu_streaming(),
             predicting: self.predicting(),
+            firmware_release: self.release.unwrap_or(0),
+            owner: self.owner().map(|k| owner_fingerprint(&k.to_bytes())),
         }
     }
 
@@ -361,6 +447,14 @@ impl<P: Platform> Band<P> {
                 .notify(Characteristic::Control, &packet[..1 + data.len()]);
         }
     }
+}
+
+/// The first 8 bytes of the SHA-256 of an owner key, as `Info` reports it.
+pub fn owner_fingerprint(public_key: &[u8; 32]) -> [u8; 8] {
+    let digest = crate::blob::sha256(public_key);
+    let mut out = [0; 8];
+    out.copy_from_slice(&digest[..8]);
+    out
 }
 
 fn status(p: update::Progress) -> ResponseBody {

@@ -2,12 +2,14 @@
 
 use crate::boot::OtaState;
 use crate::imu::{FullScale, RawSample};
+use crate::owner::OwnerFlash;
 use crate::protocol::Characteristic;
 use crate::update::{FirmwareSink, ModelStore};
 
 /// Everything board-specific: clock, IMU, model flash slots ([`ModelStore`]), firmware sink ([`FirmwareSink`]),
-/// BLE notifications, battery, reboot, and the running app's OTA state (for [`crate::boot`]).
-pub trait Platform: ModelStore + FirmwareSink {
+/// the two flash sectors of the owner record ([`OwnerFlash`]), BLE notifications, battery, reboot, and the running
+/// app's OTA state (for [`crate::boot`]).
+pub trait Platform: ModelStore + FirmwareSink + OwnerFlash {
     /// Milliseconds since boot (wrapping).
     fn now_ms(&self) -> u32;
     /// Reads one IMU sample; `None` if the read failed.

@@ -27,6 +27,9 @@ struct HostPlatform {
     reboots: usize,
     imu_fails: bool,
     ota_state: Option<OtaState>,
+    /// The owner record's two sectors.
+    owner_flash: Vec<u8>,
+    running_digest: Option<[u8; 32]>,
 }
 
 impl HostPlatform {
@@ -43,6 +46,8 @@ impl HostPlatform {
             reboots: 0,
             imu_fails: false,
             ota_state: None,
+            owner_flash: vec![0xFF; crate::owner::OWNER_RECORD_LEN as usize],
+            running_digest: None,
         }
     }
 
@@ -107,6 +112,41 @@ impl FirmwareSink for HostPlatform {
     }
     fn firmware_abort(&mut self) {
         self.firmware.clear();
+    }
+    fn running_app_digest(&mut self) -> Option<[u8; 32]> {
+        self.running_digest
+    }
+}
+
+impl crate::owner::OwnerFlash for HostPlatform {
+    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        let at = offset as usize;
+        buf.copy_from_slice(
+            self.owner_flash
+                .get(at..at + buf.len())
+                .ok_or(StorageError)?,
+        );
+        Ok(())
+    }
+    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        let at = offset as usize;
+        let cells = self
+            .owner_flash
+            .get_mut(at..at + data.len())
+            .ok_or(StorageError)?;
+        for (c, d) in cells.iter_mut().zip(data) {
+            *c &= d;
+        }
+        Ok(())
+    }
+    fn erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
+        let at = offset as usize;
+        let sector = crate::owner::OWNER_RECORD_SECTOR as usize;
+        self.owner_flash
+            .get_mut(at..at + sector)
+            .ok_or(StorageError)?
+            .fill(0xFF);
+        Ok(())
     }
 }
 
@@ -181,18 +221,59 @@ fn demo_blob(version: u32) -> Vec<u8> {
     buf[..len].to_vec()
 }
 
+/// The owner's signing key in these tests.
+fn owner_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+}
+
+/// A `BeginUpdate` signed by `key`.
+fn signed_begin(
+    key: &ed25519_dalek::SigningKey,
+    target: UpdateTarget,
+    image: &[u8],
+    version: u32,
+    downgrade: bool,
+) -> RequestBody {
+    use ed25519_dalek::Signer;
+    let grant = crate::owner::Grant {
+        target,
+        version,
+        total_len: image.len() as u32,
+        sha256: sha256(image),
+        downgrade,
+    };
+    RequestBody::BeginUpdate {
+        target,
+        total_len: grant.total_len,
+        sha256: grant.sha256,
+        version,
+        downgrade,
+        signature: crate::protocol::SignatureBytes::from_bytes(
+            &key.sign(&grant.message()).to_bytes(),
+        ),
+    }
+}
+
+/// Makes the test owner the band's owner, if it has none.
+fn own(band: &mut Band<HostPlatform>) {
+    if band.owner().is_none() {
+        let public_key = owner_key().verifying_key().to_bytes();
+        assert_eq!(
+            call(band, 30, RequestBody::SetOwner { public_key }).body,
+            ResponseBody::Ok
+        );
+    }
+}
+
+/// Uploads `image` as the owner would: owner set, grant signed, chunks, commit.
 fn upload(
     band: &mut Band<HostPlatform>,
     target: UpdateTarget,
     image: &[u8],
     version: u32,
 ) -> Response {
-    let begin = RequestBody::BeginUpdate {
-        target,
-        total_len: image.len() as u32,
-        sha256: sha256(image),
-        version,
-    };
+    own(band);
+    let begin = signed_begin(&owner_key(), target, image, version, false);
     assert!(matches!(
         call(band, 1, begin).body,
         ResponseBody::UpdateStatus { next_offset: 0, .. }
@@ -226,7 +307,7 @@ fn fresh_band_has_no_model_and_refuses_predictions() {
             info.battery_percent,
             info.frame_capacity
         ),
-        (1, 87, 1)
+        (crate::protocol::PROTOCOL_VERSION, 87, 1)
     );
     assert_eq!(info.firmware_version.as_str(), "0.1.0");
     let r = call(&mut band, 6, RequestBody::StartPredictions);
@@ -331,7 +412,7 @@ fn firmware_upload_commits_to_the_sink_and_reboot_restarts() {
         .unwrap();
     image.truncate(len);
     assert_eq!(
-        upload(&mut band, UpdateTarget::Firmware, &image, 2).body,
+        upload(&mut band, UpdateTarget::Firmware, &image, 2_000).body,
         ResponseBody::Ok
     );
     assert!(band.platform().firmware_committed);
@@ -357,15 +438,18 @@ fn a_rebooted_band_finds_its_model_again() {
 fn unknown_version_and_unknown_requests_get_error_responses() {
     let mut band = Band::new(HostPlatform::new(244), "0.1.0");
     band.on_link_secured(true);
-    band.on_control_write(&[0x80, 2, 0, 0]);
+    // A version-1 desktop's message: the band answers in its own version, saying which one it speaks.
+    band.on_control_write(&[0x80, 1, 0, 0]);
     assert_eq!(
         read_response(&mut band).unwrap(),
         Response {
             id: 0,
-            body: ResponseBody::Error(ErrorCode::UnsupportedVersion { supported: 1 })
+            body: ResponseBody::Error(ErrorCode::UnsupportedVersion {
+                supported: crate::protocol::PROTOCOL_VERSION
+            })
         }
     );
-    band.on_control_write(&[0x80, 1, 42, 99]);
+    band.on_control_write(&[0x80, crate::protocol::PROTOCOL_VERSION, 42, 99]);
     assert_eq!(
         read_response(&mut band).unwrap(),
         Response {
@@ -526,4 +610,295 @@ fn an_unauthenticated_link_gets_no_answer_no_stream_and_no_update() {
     );
     band.on_disconnect();
     assert!(!band.link_authenticated() && !band.imu_streaming());
+}
+
+/// A band with a model (v4) and the test owner, over an authenticated link.
+fn owned_band_with_model() -> Band<HostPlatform> {
+    let mut band = Band::new(HostPlatform::new(244), "0.3.0");
+    band.on_link_secured(true);
+    assert_eq!(
+        upload(&mut band, UpdateTarget::Model, &demo_blob(4), 4).body,
+        ResponseBody::Ok
+    );
+    band
+}
+
+fn demo_app(version: &str, seed: u32) -> Vec<u8> {
+    let mut image = vec![0u8; 4096];
+    let len = crate::demo::write_demo_app_image_release(
+        &mut image,
+        crate::update::Chip::Esp32C3,
+        3000,
+        seed,
+        version,
+    )
+    .unwrap();
+    image.truncate(len);
+    image
+}
+
+/// What an update could have changed: the model slots, the record, the firmware sink.
+fn bootable_state(band: &Band<HostPlatform>) -> (Vec<Vec<u8>>, Option<Slot>, Vec<u8>, bool) {
+    let p = band.platform();
+    (
+        p.slots.to_vec(),
+        p.active,
+        p.firmware.clone(),
+        p.firmware_committed,
+    )
+}
+
+#[test]
+fn updates_need_an_owner_and_only_the_first_key_becomes_it() {
+    let mut band = Band::new(HostPlatform::new(244), "0.1.0");
+    band.on_link_secured(true);
+    let blob = demo_blob(5);
+    let begin = signed_begin(&owner_key(), UpdateTarget::Model, &blob, 5, false);
+    assert_eq!(
+        call(&mut band, 1, begin.clone()).body,
+        ResponseBody::Error(ErrorCode::NoOwner)
+    );
+    let owner = owner_key().verifying_key().to_bytes();
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    assert_eq!(
+        call(
+            &mut band,
+            2,
+            RequestBody::SetOwner {
+                public_key: [0; 32]
+            }
+        )
+        .body,
+        ResponseBody::Error(ErrorCode::InvalidOwnerKey)
+    );
+    assert_eq!(
+        call(&mut band, 3, RequestBody::SetOwner { public_key: owner }).body,
+        ResponseBody::Ok
+    );
+    let ResponseBody::Info(info) = call(&mut band, 4, RequestBody::GetInfo).body else {
+        panic!("no info")
+    };
+    assert_eq!(info.owner, Some(owner_fingerprint(&owner)));
+    assert_eq!(
+        call(
+            &mut band,
+            5,
+            RequestBody::SetOwner {
+                public_key: stranger.verifying_key().to_bytes()
+            }
+        )
+        .body,
+        ResponseBody::Error(ErrorCode::OwnedByAnother)
+    );
+    assert_eq!(
+        call(&mut band, 6, RequestBody::SetOwner { public_key: owner }).body,
+        ResponseBody::Ok,
+        "the owner again is fine"
+    );
+    // The owner survives a restart.
+    let platform = core::mem::replace(band.platform_mut(), HostPlatform::new(244));
+    let band = Band::new(platform, "0.1.0");
+    assert_eq!(band.owner().map(|k| k.to_bytes()), Some(owner));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Unsigned, signed by another key, for another target, or with any one bit of the grant or the signature
+    /// flipped: refused before anything is erased, and nothing becomes bootable.
+    #[test]
+    fn a_forged_or_tampered_update_is_refused_and_nothing_changes(
+        which in 0usize..5,
+        byte in 0usize..64,
+        bit in 0u8..8,
+        firmware in any::<bool>(),
+    ) {
+        let mut band = owned_band_with_model();
+        let (target, image, version) = if firmware {
+            (UpdateTarget::Firmware, demo_app("0.4.0", 3), 4_000)
+        } else {
+            (UpdateTarget::Model, demo_blob(6), 6)
+        };
+        let before = bootable_state(&band);
+        let RequestBody::BeginUpdate { total_len, sha256, signature, .. } =
+            signed_begin(&owner_key(), target, &image, version, false)
+        else {
+            unreachable!()
+        };
+        let stranger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+        let mut sig = signature.to_bytes();
+        let (mut t, mut len, mut digest, mut ver, mut down) = (target, total_len, sha256, version, false);
+        match which {
+            0 => sig = [0; 64],
+            1 => {
+                let RequestBody::BeginUpdate { signature, .. } =
+                    signed_begin(&stranger, target, &image, version, false)
+                else {
+                    unreachable!()
+                };
+                sig = signature.to_bytes();
+            }
+            2 => sig[byte] ^= 1 << bit,
+            3 => match byte % 5 {
+                0 => t = if firmware { UpdateTarget::Model } else { UpdateTarget::Firmware },
+                1 => len ^= 1 << (bit % 32),
+                2 => digest[byte % 32] ^= 1 << bit,
+                3 => ver ^= 1 << (bit % 32),
+                _ => down = !down,
+            },
+            _ => digest[byte % 32] ^= 1 << bit,
+        }
+        let body = RequestBody::BeginUpdate {
+            target: t,
+            total_len: len,
+            sha256: digest,
+            version: ver,
+            downgrade: down,
+            signature: crate::protocol::SignatureBytes::from_bytes(&sig),
+        };
+        prop_assert_eq!(call(&mut band, 1, body).body, ResponseBody::Error(ErrorCode::NotOwner));
+        prop_assert_eq!(
+            call(&mut band, 2, RequestBody::CommitUpdate { target: t }).body,
+            ResponseBody::Error(ErrorCode::NoUpdate)
+        );
+        prop_assert_eq!(bootable_state(&band), before);
+    }
+}
+
+#[test]
+fn an_older_firmware_needs_a_signed_downgrade_and_must_declare_the_signed_release() {
+    let mut band = owned_band_with_model();
+    let older = demo_app("0.2.0", 1);
+    let before = bootable_state(&band);
+    let begin = signed_begin(&owner_key(), UpdateTarget::Firmware, &older, 2_000, false);
+    assert_eq!(
+        call(&mut band, 1, begin).body,
+        ResponseBody::Error(ErrorCode::Downgrade { running: 3_000 })
+    );
+    assert_eq!(bootable_state(&band), before);
+    // Signed as "0.5.0" but the image says 0.2.0: refused at commit, nothing bootable.
+    let lie = signed_begin(&owner_key(), UpdateTarget::Firmware, &older, 5_000, false);
+    assert!(matches!(
+        call(&mut band, 2, lie).body,
+        ResponseBody::UpdateStatus { .. }
+    ));
+    send_chunks(&mut band, UpdateTarget::Firmware, &older);
+    assert_eq!(
+        call(
+            &mut band,
+            3,
+            RequestBody::CommitUpdate {
+                target: UpdateTarget::Firmware
+            }
+        )
+        .body,
+        ResponseBody::Error(ErrorCode::InvalidFirmware)
+    );
+    assert!(!band.platform().firmware_committed);
+    // The owner's explicit downgrade goes through.
+    let allowed = signed_begin(&owner_key(), UpdateTarget::Firmware, &older, 2_000, true);
+    assert!(matches!(
+        call(&mut band, 4, allowed).body,
+        ResponseBody::UpdateStatus { .. }
+    ));
+    send_chunks(&mut band, UpdateTarget::Firmware, &older);
+    assert_eq!(
+        call(
+            &mut band,
+            5,
+            RequestBody::CommitUpdate {
+                target: UpdateTarget::Firmware
+            }
+        )
+        .body,
+        ResponseBody::Ok
+    );
+    assert!(band.platform().firmware_committed);
+}
+
+#[test]
+fn a_replayed_older_model_is_refused_at_commit_and_the_running_one_stays() {
+    let mut band = owned_band_with_model();
+    let older = demo_blob(3);
+    assert_eq!(
+        upload(&mut band, UpdateTarget::Model, &older, 3).body,
+        ResponseBody::Error(ErrorCode::Downgrade { running: 4 })
+    );
+    assert_eq!(band.model().map(|m| m.version()), Some(4));
+    let allowed = signed_begin(&owner_key(), UpdateTarget::Model, &older, 3, true);
+    assert!(matches!(
+        call(&mut band, 1, allowed).body,
+        ResponseBody::UpdateStatus { .. }
+    ));
+    send_chunks(&mut band, UpdateTarget::Model, &older);
+    assert_eq!(
+        call(
+            &mut band,
+            2,
+            RequestBody::CommitUpdate {
+                target: UpdateTarget::Model
+            }
+        )
+        .body,
+        ResponseBody::Ok
+    );
+    assert_eq!(band.model().map(|m| m.version()), Some(3));
+}
+
+#[test]
+fn the_installed_image_is_not_rewritten_and_new_updates_are_rate_limited() {
+    let mut band = owned_band_with_model();
+    let before = bootable_state(&band);
+    let again = signed_begin(&owner_key(), UpdateTarget::Model, &demo_blob(4), 4, false);
+    assert_eq!(
+        call(&mut band, 1, again).body,
+        ResponseBody::Error(ErrorCode::AlreadyInstalled)
+    );
+    assert_eq!(bootable_state(&band), before);
+
+    // The band spent one start on its model; five more new updates now, then it asks to wait.
+    for v in 10..15 {
+        let begin = signed_begin(&owner_key(), UpdateTarget::Model, &demo_blob(v), v, false);
+        assert!(
+            matches!(
+                call(&mut band, 2, begin).body,
+                ResponseBody::UpdateStatus { .. }
+            ),
+            "v{v}"
+        );
+    }
+    let blob = demo_blob(20);
+    let begin = signed_begin(&owner_key(), UpdateTarget::Model, &blob, 20, false);
+    let ResponseBody::Error(ErrorCode::RateLimited { retry_after_s }) =
+        call(&mut band, 3, begin.clone()).body
+    else {
+        panic!("a seventh new update in a burst was not limited")
+    };
+    assert!((1..=60).contains(&retry_after_s), "{retry_after_s}");
+    // Resuming the update in progress is not a new one.
+    let resume = signed_begin(&owner_key(), UpdateTarget::Model, &demo_blob(14), 14, false);
+    assert!(matches!(
+        call(&mut band, 4, resume).body,
+        ResponseBody::UpdateStatus { .. }
+    ));
+    band.platform_mut().clock_ms += u32::from(retry_after_s) * 1000;
+    assert!(matches!(
+        call(&mut band, 5, begin).body,
+        ResponseBody::UpdateStatus { .. }
+    ));
+}
+
+fn send_chunks(band: &mut Band<HostPlatform>, target: UpdateTarget, image: &[u8]) {
+    let chunk_len = band.platform().payload - crate::protocol::BULK_HEADER_LEN;
+    let mut packet = vec![0u8; band.platform().payload];
+    for (i, data) in image.chunks(chunk_len).enumerate() {
+        let n = BulkChunk {
+            target,
+            offset: (i * chunk_len) as u32,
+            data,
+        }
+        .encode(&mut packet)
+        .unwrap();
+        band.on_bulk_write(&packet[..n]);
+    }
 }

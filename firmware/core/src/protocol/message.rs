@@ -20,6 +20,36 @@ pub enum UpdateTarget {
     Firmware = 1,
 }
 
+/// An ed25519 signature on the wire, `R || S` (serde has no 64-byte arrays; postcard writes the 64 bytes as is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureBytes {
+    pub r: [u8; 32],
+    pub s: [u8; 32],
+}
+
+impl SignatureBytes {
+    /// No signature (every byte zero): never valid.
+    pub const NONE: SignatureBytes = SignatureBytes {
+        r: [0; 32],
+        s: [0; 32],
+    };
+
+    pub fn from_bytes(bytes: &[u8; 64]) -> SignatureBytes {
+        let mut r = [0; 32];
+        let mut s = [0; 32];
+        r.copy_from_slice(&bytes[..32]);
+        s.copy_from_slice(&bytes[32..]);
+        SignatureBytes { r, s }
+    }
+
+    pub fn to_bytes(&self) -> [u8; 64] {
+        let mut out = [0; 64];
+        out[..32].copy_from_slice(&self.r);
+        out[32..].copy_from_slice(&self.s);
+        out
+    }
+}
+
 /// A control request with its id (echoed in the response).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
@@ -40,12 +70,15 @@ pub enum RequestBody {
     StartPredictions,
     /// Stop predictions.
     StopPredictions,
-    /// Start (or resume, if identical) an update: image length, its SHA-256 and version.
+    /// Start (or resume, if identical) an update: image length, its SHA-256 and version, whether the owner
+    /// allows a downgrade, and the owner's signature over all of that (`owner::Grant`).
     BeginUpdate {
         target: UpdateTarget,
         total_len: u32,
         sha256: [u8; 32],
         version: u32,
+        downgrade: bool,
+        signature: SignatureBytes,
     },
     /// Where to continue an update.
     UpdateStatus { target: UpdateTarget },
@@ -55,11 +88,13 @@ pub enum RequestBody {
     AbortUpdate { target: UpdateTarget },
     /// Restart the band (after the response is sent).
     Reboot,
+    /// Make this ed25519 public key the band's owner (only while it has none: right after the first pairing).
+    SetOwner { public_key: [u8; 32] },
 }
 
 /// One of each request this protocol version knows, in wire order (position = postcard variant index).
 /// The one list the decoder's bound, the tests and the desktop's request names come from.
-pub const ALL_REQUESTS: [RequestBody; 10] = [
+pub const ALL_REQUESTS: [RequestBody; 11] = [
     RequestBody::GetInfo,
     RequestBody::StartImu,
     RequestBody::StopImu,
@@ -70,6 +105,8 @@ pub const ALL_REQUESTS: [RequestBody; 10] = [
         total_len: 0,
         sha256: [0; 32],
         version: 0,
+        downgrade: false,
+        signature: SignatureBytes::NONE,
     },
     RequestBody::UpdateStatus {
         target: UpdateTarget::Model,
@@ -81,6 +118,9 @@ pub const ALL_REQUESTS: [RequestBody; 10] = [
         target: UpdateTarget::Model,
     },
     RequestBody::Reboot,
+    RequestBody::SetOwner {
+        public_key: [0; 32],
+    },
 ];
 
 /// Number of [`RequestBody`] variants this version knows.
@@ -100,6 +140,7 @@ impl RequestBody {
             RequestBody::CommitUpdate { .. } => "CommitUpdate",
             RequestBody::AbortUpdate { .. } => "AbortUpdate",
             RequestBody::Reboot => "Reboot",
+            RequestBody::SetOwner { .. } => "SetOwner",
         }
     }
 }
@@ -155,8 +196,24 @@ pub enum ErrorCode {
     /// No active model (predictions impossible).
     NoModel,
     /// The firmware image would not boot on this band: not an ESP app image, built for another chip, or
-    /// damaged (segment table, checksum or appended SHA-256); see `update::app_image`. Nothing became bootable.
+    /// damaged (segment table, checksum or appended SHA-256), or its app description's version is not the one
+    /// signed; see `update::app_image`. Nothing became bootable.
     InvalidFirmware,
+    /// The band has no owner yet: updates need one (`SetOwner` after pairing).
+    NoOwner,
+    /// The update is not signed by the band's owner (wrong key, tampered fields, or no signature).
+    NotOwner,
+    /// The image is older than what runs (`running`: the running firmware release, or the active model's
+    /// version) and the owner did not sign a downgrade.
+    Downgrade { running: u32 },
+    /// This exact image is already installed: nothing was erased or rewritten.
+    AlreadyInstalled,
+    /// Too many new updates in a short time (each erases flash): try again in `retry_after_s` seconds.
+    RateLimited { retry_after_s: u16 },
+    /// The band already has another owner; a new owner needs the USB path that clears it.
+    OwnedByAnother,
+    /// `SetOwner` got bytes that are not an ed25519 public key.
+    InvalidOwnerKey,
 }
 
 /// Band information.
@@ -171,6 +228,10 @@ pub struct Info {
     pub frame_capacity: u8,
     pub imu_streaming: bool,
     pub predicting: bool,
+    /// The running firmware's release number (`update::release`), 0 if unknown.
+    pub firmware_release: u32,
+    /// The first 8 bytes of the SHA-256 of the owner's public key; `None` while the band has no owner.
+    pub owner: Option<[u8; 8]>,
 }
 
 /// The active model.
@@ -243,7 +304,8 @@ pub fn decode_request(bytes: &[u8]) -> Result<Request, DecodeError> {
     }
 }
 
-/// Decodes a response (desktop side).
+/// Decodes a response (desktop side). A response in another protocol version is
+/// `UnsupportedVersion { supported }` with the version the band speaks.
 pub fn decode_response(bytes: &[u8]) -> Result<Response, DecodeError> {
     let malformed = DecodeError {
         id: 0,
@@ -251,11 +313,10 @@ pub fn decode_response(bytes: &[u8]) -> Result<Response, DecodeError> {
     };
     let (&version, body) = bytes.split_first().ok_or(malformed)?;
     if version != PROTOCOL_VERSION {
+        // The band speaks `version`: older means its firmware needs an update, newer means this desktop does.
         return Err(DecodeError {
             id: 0,
-            code: ErrorCode::UnsupportedVersion {
-                supported: PROTOCOL_VERSION,
-            },
+            code: ErrorCode::UnsupportedVersion { supported: version },
         });
     }
     match postcard::take_from_bytes::<Response>(body) {

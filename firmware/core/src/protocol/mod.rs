@@ -11,13 +11,13 @@ pub use bulk::{BULK_HEADER_LEN, BulkChunk, BulkError};
 pub use fragment::{FragmentError, Fragments, MAX_MESSAGE_LEN, Reassembler, fragments};
 pub use message::{
     ALL_REQUESTS, DecodeError, ErrorCode, Info, LABEL_CAPACITY, ModelInfo, Request, RequestBody,
-    Response, ResponseBody, UpdateTarget, decode_request, decode_response, encode_request,
-    encode_response,
+    Response, ResponseBody, SignatureBytes, UpdateTarget, decode_request, decode_response,
+    encode_request, encode_response,
 };
 pub use prediction::PredictionEvent;
 
 /// Protocol version: the first byte of every control message. Bumped on incompatible changes.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// Prefix of the band's advertised local name.
 pub const ADVERTISED_NAME_PREFIX: &str = "BandX";

@@ -23,7 +23,13 @@ fn request_body() -> impl Strategy<Value = RequestBody> {
                 total_len,
                 sha256,
                 version,
+                downgrade: version % 2 == 0,
+                signature: SignatureBytes {
+                    r: sha256,
+                    s: [version as u8; 32],
+                },
             },
+            RequestBody::SetOwner { .. } => RequestBody::SetOwner { public_key: sha256 },
             RequestBody::UpdateStatus { .. } => RequestBody::UpdateStatus { target },
             RequestBody::CommitUpdate { .. } => RequestBody::CommitUpdate { target },
             RequestBody::AbortUpdate { .. } => RequestBody::AbortUpdate { target },
@@ -34,7 +40,7 @@ fn request_body() -> impl Strategy<Value = RequestBody> {
 #[test]
 fn the_request_list_is_in_wire_order_with_unique_names() {
     for (index, body) in ALL_REQUESTS.iter().enumerate() {
-        let mut buf = [0u8; 64];
+        let mut buf = [0u8; 256];
         let bytes = postcard::to_slice(body, &mut buf).unwrap();
         let (variant, _) = postcard::take_from_bytes::<u32>(bytes).unwrap();
         assert_eq!(variant as usize, index, "{}", body.name());
@@ -70,6 +76,8 @@ fn info() -> impl Strategy<Value = Info> {
             frame_capacity: 19,
             imu_streaming: streaming,
             predicting: !streaming,
+            firmware_release: battery as u32 * 1_001,
+            owner: streaming.then_some([battery; 8]),
         })
 }
 
@@ -142,6 +150,24 @@ fn uuids_are_the_contract() {
 }
 
 #[test]
+fn a_response_in_another_version_says_which_one_the_band_speaks() {
+    let mut buf = [0u8; 64];
+    let n = encode_response(
+        &Response {
+            id: 1,
+            body: ResponseBody::Ok,
+        },
+        &mut buf,
+    )
+    .unwrap();
+    buf[0] = 1;
+    assert_eq!(
+        decode_response(&buf[..n]).unwrap_err().code,
+        ErrorCode::UnsupportedVersion { supported: 1 }
+    );
+}
+
+#[test]
 fn unknown_version_request_and_garbage_get_specific_errors() {
     let mut buf = [0u8; 64];
     let n = encode_request(
@@ -152,14 +178,19 @@ fn unknown_version_request_and_garbage_get_specific_errors() {
         &mut buf,
     )
     .unwrap();
-    buf[0] = 2;
+    // A version-1 desktop (and a newer one) is told which version the band speaks.
+    for old_or_new in [1, 3] {
+        buf[0] = old_or_new;
+        assert_eq!(
+            decode_request(&buf[..n]).unwrap_err().code,
+            ErrorCode::UnsupportedVersion {
+                supported: PROTOCOL_VERSION
+            }
+        );
+    }
+    // id 7 (varint 0x07), then a variant past the last: a request from a newer desktop.
     assert_eq!(
-        decode_request(&buf[..n]).unwrap_err().code,
-        ErrorCode::UnsupportedVersion { supported: 1 }
-    );
-    // id 7 (varint 0x07), then variant 10: a request from a newer desktop.
-    assert_eq!(
-        decode_request(&[1, 7, 10]),
+        decode_request(&[PROTOCOL_VERSION, 7, ALL_REQUESTS.len() as u8]),
         Err(DecodeError {
             id: 7,
             code: ErrorCode::UnknownRequest
@@ -167,7 +198,7 @@ fn unknown_version_request_and_garbage_get_specific_errors() {
     );
     // BeginUpdate cut short keeps its id.
     assert_eq!(
-        decode_request(&[1, 9, 5, 0, 1]),
+        decode_request(&[PROTOCOL_VERSION, 9, 5, 0, 1]),
         Err(DecodeError {
             id: 9,
             code: ErrorCode::Malformed
@@ -182,7 +213,7 @@ fn unknown_version_request_and_garbage_get_specific_errors() {
     );
     // Trailing bytes are malformed too.
     assert_eq!(
-        decode_request(&[1, 3, 0, 0]),
+        decode_request(&[PROTOCOL_VERSION, 3, 0, 0]),
         Err(DecodeError {
             id: 3,
             code: ErrorCode::Malformed
@@ -229,6 +260,8 @@ fn largest_info_fits_a_message_and_prediction_fits_mtu_23() {
         frame_capacity: 19,
         imu_streaming: true,
         predicting: true,
+        firmware_release: u32::MAX,
+        owner: Some([0xFF; 8]),
     };
     let mut buf = [0u8; MAX_MESSAGE_LEN];
     let len = encode_response(

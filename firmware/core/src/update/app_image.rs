@@ -16,6 +16,8 @@ use core::fmt;
 
 use sha2::{Digest, Sha256};
 
+use super::release::{APP_DESC_OFFSET, APP_DESC_READ_LEN, app_desc_release};
+
 /// First byte of every app image.
 pub const MAGIC: u8 = 0xE9;
 /// The image header.
@@ -141,6 +143,8 @@ pub struct AppImageInfo {
     /// Image length in bytes (digest included).
     pub len: u32,
     pub hash_appended: bool,
+    /// The release its app description declares ([`super::release`]); `None` without a readable one.
+    pub release: Option<u32>,
 }
 
 /// Where the checker is in the image.
@@ -174,6 +178,8 @@ pub struct AppImageChecker {
     /// The SHA-256 of the image up to and including the checksum byte.
     digest: [u8; DIGEST_LEN],
     error: Option<AppImageError>,
+    /// The app description's first bytes, as they pass by.
+    desc: [u8; APP_DESC_READ_LEN],
 }
 
 impl AppImageChecker {
@@ -194,6 +200,7 @@ impl AppImageChecker {
             hasher: Sha256::new(),
             digest: [0; DIGEST_LEN],
             error: None,
+            desc: [0; APP_DESC_READ_LEN],
         }
     }
 
@@ -201,6 +208,16 @@ impl AppImageChecker {
     pub fn push(&mut self, mut data: &[u8]) -> Result<(), AppImageError> {
         if let Some(e) = self.error {
             return Err(e);
+        }
+        // Keep the app description's bytes (image offsets APP_DESC_OFFSET..+APP_DESC_READ_LEN).
+        let start = self.pos as usize;
+        let (lo, hi) = (
+            start.max(APP_DESC_OFFSET),
+            (start + data.len()).min(APP_DESC_OFFSET + APP_DESC_READ_LEN),
+        );
+        if lo < hi {
+            self.desc[lo - APP_DESC_OFFSET..hi - APP_DESC_OFFSET]
+                .copy_from_slice(&data[lo - start..hi - start]);
         }
         while !data.is_empty() {
             match self.step(data) {
@@ -228,6 +245,7 @@ impl AppImageChecker {
             entry: self.entry,
             len: self.pos,
             hash_appended: self.hash_appended,
+            release: app_desc_release(&self.desc),
         })
     }
 

@@ -9,11 +9,14 @@
 //! record on raw NOR flash for boards without an atomic key-value store.
 
 pub mod app_image;
+pub mod authorize;
 mod receiver;
 pub mod record;
+pub mod release;
 mod store;
 
 pub use app_image::{AppImageChecker, AppImageError, AppImageInfo, Chip, check_app_image};
+pub use authorize::{Running, StartLimiter, authorize};
 pub use receiver::{ChunkOutcome, Committed, Progress, UpdateReceiver};
 pub use record::{RecordFlash, SlotRecord};
 pub use store::{FirmwareSink, ModelStore, Slot, StorageError, active_model, blob_len};

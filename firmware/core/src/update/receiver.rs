@@ -48,6 +48,8 @@ struct Transfer {
     total_len: u32,
     sha256: [u8; 32],
     version: u32,
+    /// The owner allowed a lower version than the running one.
+    downgrade: bool,
     next_offset: u32,
     /// Model slot being written (model transfers).
     slot: Slot,
@@ -66,8 +68,11 @@ impl Transfer {
         }
     }
 
-    fn same(&self, total_len: u32, sha256: &[u8; 32], version: u32) -> bool {
-        self.total_len == total_len && self.sha256 == *sha256 && self.version == version
+    fn same(&self, total_len: u32, sha256: &[u8; 32], version: u32, downgrade: bool) -> bool {
+        self.total_len == total_len
+            && self.sha256 == *sha256
+            && self.version == version
+            && self.downgrade == downgrade
     }
 }
 
@@ -90,7 +95,25 @@ impl UpdateReceiver {
         }
     }
 
-    /// Starts an update, or resumes the one in progress if length, digest and version are the same.
+    /// Whether a `begin` with these values resumes the transfer in progress (rather than starting a new one).
+    pub fn resumes(
+        &self,
+        target: UpdateTarget,
+        total_len: u32,
+        sha256: &[u8; 32],
+        version: u32,
+        downgrade: bool,
+    ) -> bool {
+        let t = match target {
+            UpdateTarget::Model => &self.model,
+            UpdateTarget::Firmware => &self.firmware,
+        };
+        t.as_ref()
+            .is_some_and(|t| t.same(total_len, sha256, version, downgrade))
+    }
+
+    /// Starts an update, or resumes the one in progress if length, digest, version and downgrade flag are the
+    /// same. Call it only for an authorized update ([`super::authorize`]).
     /// `running` is the model slot the band runs from (see [`super::active_model`]): a model goes to the other
     /// one, so what runs is never erased, even when it is the fallback slot rather than the recorded one.
     pub fn begin<P: ModelStore + FirmwareSink + ?Sized>(
@@ -101,11 +124,12 @@ impl UpdateReceiver {
         total_len: u32,
         sha256: [u8; 32],
         version: u32,
+        downgrade: bool,
     ) -> Result<Progress, ErrorCode> {
         if let Some(t) = self
             .transfer(target)
             .as_ref()
-            .filter(|t| t.same(total_len, &sha256, version))
+            .filter(|t| t.same(total_len, &sha256, version, downgrade))
         {
             return Ok(t.progress(target));
         }
@@ -132,6 +156,7 @@ impl UpdateReceiver {
             total_len,
             sha256,
             version,
+            downgrade,
             next_offset: 0,
             slot,
             hasher: Sha256::new(),
@@ -185,14 +210,17 @@ impl UpdateReceiver {
     }
 
     /// Verifies and activates a complete transfer. A model is re-read from flash, its SHA-256 compared, parsed
-    /// and self-tested (with `arena`), and only then made active by one atomic record write. A firmware image
-    /// must match its SHA-256 and pass the app image check for the sink's chip before the sink commits it. Any
-    /// failure drops the transfer and leaves the active model (or the boot selection) as it was.
+    /// and self-tested (with `arena`), its version checked (the signed one; not below the running model of the
+    /// same id, `running_model` = (id, version), unless a downgrade was signed), and only then made active by one
+    /// atomic record write. A firmware image must match its SHA-256, pass the app image check for the sink's chip
+    /// and declare the signed release before the sink commits it. Any failure drops the transfer and leaves the
+    /// active model (or the boot selection) as it was.
     pub fn commit<P: ModelStore + FirmwareSink + ?Sized>(
         &mut self,
         platform: &mut P,
         target: UpdateTarget,
         arena: &mut [u8],
+        running_model: Option<(u32, u32)>,
     ) -> Result<Committed, ErrorCode> {
         let t = self.transfer(target).as_ref().ok_or(ErrorCode::NoUpdate)?;
         if t.next_offset != t.total_len {
@@ -200,11 +228,15 @@ impl UpdateReceiver {
         }
         let t = self.transfer(target).take().ok_or(ErrorCode::NoUpdate)?;
         let result = match target {
-            UpdateTarget::Model => commit_model(platform, &t, arena),
+            UpdateTarget::Model => commit_model(platform, &t, arena, running_model),
             UpdateTarget::Firmware => {
-                if t.hasher.finalize().as_slice() != t.sha256 {
+                if t.hasher.clone().finalize().as_slice() != t.sha256 {
                     Err(ErrorCode::DigestMismatch)
-                } else if t.image.finish().is_err() {
+                } else if t
+                    .image
+                    .finish()
+                    .map_or(true, |info| info.release != Some(t.version))
+                {
                     Err(ErrorCode::InvalidFirmware)
                 } else {
                     match platform.firmware_commit() {
@@ -236,6 +268,7 @@ fn commit_model<P: ModelStore + ?Sized>(
     platform: &mut P,
     t: &Transfer,
     arena: &mut [u8],
+    running_model: Option<(u32, u32)>,
 ) -> Result<Committed, ErrorCode> {
     let len = t.total_len as usize;
     let bytes = platform.slot(t.slot).get(..len).ok_or(ErrorCode::Storage)?;
@@ -245,6 +278,19 @@ fn commit_model<P: ModelStore + ?Sized>(
     let model = Model::parse(bytes).map_err(|_| ErrorCode::InvalidModel)?;
     infer::self_test(&model, arena).map_err(|_| ErrorCode::SelfTestFailed)?;
     let (id, version) = (model.id(), model.version());
+    if version != t.version {
+        // The blob is not the version the owner signed for.
+        return Err(ErrorCode::InvalidModel);
+    }
+    if let Some((running_id, running_version)) = running_model
+        && running_id == id
+        && version < running_version
+        && !t.downgrade
+    {
+        return Err(ErrorCode::Downgrade {
+            running: running_version,
+        });
+    }
     platform
         .set_active_slot(t.slot)
         .map_err(|_| ErrorCode::Storage)?;

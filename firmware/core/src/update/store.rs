@@ -68,6 +68,9 @@ pub trait FirmwareSink {
     fn firmware_commit(&mut self) -> Result<(), StorageError>;
     /// Drops a partial image.
     fn firmware_abort(&mut self);
+    /// SHA-256 of the app image the band runs, if the board can tell (then re-sending it is refused as already
+    /// installed instead of rewritten).
+    fn running_app_digest(&mut self) -> Option<[u8; 32]>;
 }
 
 /// The blob length a slot's header declares, if the slot starts like a blob and the length fits.

@@ -138,6 +138,9 @@ impl FirmwareSink for SimFlash {
     fn firmware_abort(&mut self) {
         self.firmware.clear();
     }
+    fn running_app_digest(&mut self) -> Option<[u8; 32]> {
+        None
+    }
 }
 
 fn demo_blob(version: u32, seed: u32) -> Vec<u8> {
@@ -173,7 +176,7 @@ fn begin(
     version: u32,
 ) -> Result<Progress, ErrorCode> {
     let running = running(flash);
-    rx.begin(flash, running, target, total_len, sha256, version)
+    rx.begin(flash, running, target, total_len, sha256, version, false)
 }
 
 /// Sends a whole image in order and commits.
@@ -202,7 +205,7 @@ fn install(
             return Err(ErrorCode::Storage);
         }
     }
-    rx.commit(flash, target, &mut arena())
+    rx.commit(flash, target, &mut arena(), None)
 }
 
 #[test]
@@ -270,7 +273,7 @@ fn commit_refuses_incomplete_wrong_digest_unparsable_and_failing_self_test() {
         },
     );
     assert_eq!(
-        rx.commit(&mut flash, UpdateTarget::Model, &mut arena()),
+        rx.commit(&mut flash, UpdateTarget::Model, &mut arena(), None),
         Err(ErrorCode::Incomplete)
     );
 
@@ -294,7 +297,7 @@ fn commit_refuses_incomplete_wrong_digest_unparsable_and_failing_self_test() {
         assert_eq!(rx.chunk(&mut flash, &chunk), ChunkOutcome::Accepted);
     }
     assert!(
-        rx.commit(&mut flash, UpdateTarget::Model, &mut arena())
+        rx.commit(&mut flash, UpdateTarget::Model, &mut arena(), None)
             .is_ok()
     );
     assert_eq!(booted_version(&flash), Some(2));
@@ -321,7 +324,7 @@ fn commit_refuses_incomplete_wrong_digest_unparsable_and_failing_self_test() {
         );
     }
     assert_eq!(
-        rx.commit(&mut flash, UpdateTarget::Model, &mut arena()),
+        rx.commit(&mut flash, UpdateTarget::Model, &mut arena(), None),
         Err(ErrorCode::DigestMismatch)
     );
     assert_eq!(booted_version(&flash), Some(2));
@@ -359,6 +362,9 @@ fn commit_refuses_incomplete_wrong_digest_unparsable_and_failing_self_test() {
     );
 }
 
+/// The release the demo app images declare (`demo::DEMO_APP_VERSION`).
+const DEMO_RELEASE: u32 = 2_000;
+
 fn app_image(chip: Chip, data_len: usize, seed: u32) -> Vec<u8> {
     let mut out = vec![0u8; data_len + 256];
     let len = crate::demo::write_demo_app_image(&mut out, chip, data_len, seed).unwrap();
@@ -372,8 +378,16 @@ fn firmware_streams_in_order_and_verifies_its_digest() {
     let mut rx = UpdateReceiver::new();
     let image = app_image(Chip::Esp32C3, 5000, 1);
     assert_eq!(
-        install(&mut rx, &mut flash, UpdateTarget::Firmware, &image, 7),
-        Ok(Committed::Firmware { version: 7 })
+        install(
+            &mut rx,
+            &mut flash,
+            UpdateTarget::Firmware,
+            &image,
+            DEMO_RELEASE
+        ),
+        Ok(Committed::Firmware {
+            version: DEMO_RELEASE
+        })
     );
     assert!(flash.firmware_committed);
     assert_eq!(flash.firmware, image);
@@ -385,7 +399,7 @@ fn firmware_streams_in_order_and_verifies_its_digest() {
         UpdateTarget::Firmware,
         image.len() as u32,
         [1; 32],
-        8,
+        DEMO_RELEASE,
     )
     .unwrap();
     for (i, data) in image.chunks(200).enumerate() {
@@ -400,7 +414,7 @@ fn firmware_streams_in_order_and_verifies_its_digest() {
     }
     flash.firmware_committed = false;
     assert_eq!(
-        rx.commit(&mut flash, UpdateTarget::Firmware, &mut arena()),
+        rx.commit(&mut flash, UpdateTarget::Firmware, &mut arena(), None),
         Err(ErrorCode::DigestMismatch)
     );
     assert!(!flash.firmware_committed);
@@ -473,7 +487,7 @@ proptest! {
         for (offset, data) in chunks.iter().skip_while(|(o, _)| *o < next) {
             prop_assert_eq!(rx.chunk(&mut flash, &BulkChunk { target: UpdateTarget::Model, offset: *offset, data }), ChunkOutcome::Accepted);
         }
-        let committed = rx.commit(&mut flash, UpdateTarget::Model, &mut arena());
+        let committed = rx.commit(&mut flash, UpdateTarget::Model, &mut arena(), None);
         prop_assert!(matches!(committed, Ok(Committed::Model { version: 2, .. })), "{:?}", committed);
         prop_assert_eq!(booted_version(&flash), Some(2));
     }
@@ -501,7 +515,7 @@ proptest! {
                     break;
                 }
             }
-            committed = ok && rx.commit(&mut flash, UpdateTarget::Model, &mut arena()).is_ok();
+            committed = ok && rx.commit(&mut flash, UpdateTarget::Model, &mut arena(), None).is_ok();
         }
         flash.reboot();
         let booted = booted_version(&flash);
@@ -535,17 +549,44 @@ fn a_wrong_chip_or_damaged_firmware_image_is_refused_and_nothing_committed() {
     for (what, image) in rejects {
         let mut rx = UpdateReceiver::new();
         assert_eq!(
-            install(&mut rx, &mut flash, UpdateTarget::Firmware, &image, 9),
+            install(
+                &mut rx,
+                &mut flash,
+                UpdateTarget::Firmware,
+                &image,
+                DEMO_RELEASE
+            ),
             Err(ErrorCode::InvalidFirmware),
             "{what}"
         );
         assert!(!flash.firmware_committed, "{what}");
         assert!(flash.firmware.is_empty(), "{what}: the sink dropped it");
     }
+    // The release the image declares must be the one granted.
     let mut rx = UpdateReceiver::new();
     assert_eq!(
-        install(&mut rx, &mut flash, UpdateTarget::Firmware, &good, 9),
-        Ok(Committed::Firmware { version: 9 })
+        install(
+            &mut rx,
+            &mut flash,
+            UpdateTarget::Firmware,
+            &good,
+            DEMO_RELEASE + 1
+        ),
+        Err(ErrorCode::InvalidFirmware),
+        "another release than the image's"
+    );
+    let mut rx = UpdateReceiver::new();
+    assert_eq!(
+        install(
+            &mut rx,
+            &mut flash,
+            UpdateTarget::Firmware,
+            &good,
+            DEMO_RELEASE
+        ),
+        Ok(Committed::Firmware {
+            version: DEMO_RELEASE
+        })
     );
 }
 
@@ -674,7 +715,7 @@ proptest! {
                     }
                     let digest = sha256(blob);
                     let version = 10 + n as u32;
-                    let began = band.rx.begin(&mut flash, band.running, UpdateTarget::Model, blob.len() as u32, digest, version);
+                    let began = band.rx.begin(&mut flash, band.running, UpdateTarget::Model, blob.len() as u32, digest, version, false);
                     if began.is_ok() {
                         for (i, data) in blob.chunks(200).take(*chunks).enumerate() {
                             let chunk = BulkChunk { target: UpdateTarget::Model, offset: (i * 200) as u32, data };
@@ -683,7 +724,7 @@ proptest! {
                     }
                     match end {
                         BleEnd::Commit => {
-                            if let Ok(Committed::Model { slot, .. }) = band.rx.commit(&mut flash, UpdateTarget::Model, &mut arena()) {
+                            if let Ok(Committed::Model { slot, .. }) = band.rx.commit(&mut flash, UpdateTarget::Model, &mut arena(), None) {
                                 band.running = Some(slot);
                                 let blob_version = crate::blob::Model::parse(blob).unwrap().version();
                                 prop_assert_eq!(booted_version(&flash), Some(blob_version));

@@ -34,6 +34,36 @@ pub fn esp32_image(data_len: usize, seed: u32) -> Vec<u8> {
     image
 }
 
+/// The release the demo app images declare ("0.2.0").
+pub const DEMO_RELEASE: u32 = 2_000;
+
+/// The test desktop's owner key.
+pub fn owner_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[11; 32])
+}
+
+/// A `BeginUpdate` for `image` signed by the test owner.
+pub fn signed_begin(target: UpdateTarget, image: &[u8], version: u32) -> RequestBody {
+    use ed25519_dalek::Signer;
+    let grant = bandx_core::owner::Grant {
+        target,
+        version,
+        total_len: image.len() as u32,
+        sha256: sha256(image),
+        downgrade: false,
+    };
+    RequestBody::BeginUpdate {
+        target,
+        total_len: grant.total_len,
+        sha256: grant.sha256,
+        version,
+        downgrade: false,
+        signature: bandx_core::protocol::SignatureBytes::from_bytes(
+            &owner_key().sign(&grant.message()).to_bytes(),
+        ),
+    }
+}
+
 /// A virtual band on a fresh flash file in `dir`, starting with demo model version 1.
 pub fn fresh_band(dir: &std::path::Path) -> SimBand {
     SimBand::new(SimConfig::new(dir.join("band.flash"), Some(demo_blob(1)))).unwrap()
@@ -68,11 +98,12 @@ impl Desktop {
                 conn
             }
         };
+        let first = known.is_none() && band.with_band(|b| b.owner().is_none()).unwrap();
         for c in [CONTROL_UUID, IMU_UUID, PREDICTIONS_UUID] {
             conn.subscribe(c).unwrap();
         }
         let rx = conn.notifications().unwrap();
-        Desktop {
+        let mut desktop = Desktop {
             band: band.clone(),
             conn,
             rx,
@@ -80,7 +111,16 @@ impl Desktop {
             predictions: Vec::new(),
             control: Reassembler::new(),
             next_id: 1,
+        };
+        if first {
+            // Right after the first pairing the desktop makes itself the band's owner.
+            let public_key = owner_key().verifying_key().to_bytes();
+            let set = desktop
+                .request(RequestBody::SetOwner { public_key })
+                .unwrap();
+            assert_eq!(set, ResponseBody::Ok);
         }
+        desktop
     }
 
     /// Files notifications; returns a complete control response if one arrived.
@@ -156,12 +196,7 @@ impl Desktop {
 
     /// BeginUpdate for `image` (a model); returns the band's next offset.
     pub fn begin_model(&mut self, image: &[u8], version: u32) -> Result<u32, SimError> {
-        match self.request(RequestBody::BeginUpdate {
-            target: UpdateTarget::Model,
-            total_len: image.len() as u32,
-            sha256: sha256(image),
-            version,
-        })? {
+        match self.request(signed_begin(UpdateTarget::Model, image, version))? {
             ResponseBody::UpdateStatus { next_offset, .. } => Ok(next_offset),
             other => panic!("BeginUpdate answered {other:?}"),
         }
@@ -170,12 +205,7 @@ impl Desktop {
     /// BeginUpdate, every chunk and CommitUpdate for a firmware `image`; returns the commit's answer.
     pub fn upload_firmware(&mut self, image: &[u8]) -> ResponseBody {
         let begin = self
-            .request(RequestBody::BeginUpdate {
-                target: UpdateTarget::Firmware,
-                total_len: image.len() as u32,
-                sha256: sha256(image),
-                version: 2,
-            })
+            .request(signed_begin(UpdateTarget::Firmware, image, DEMO_RELEASE))
             .unwrap();
         assert!(
             matches!(begin, ResponseBody::UpdateStatus { next_offset: 0, .. }),

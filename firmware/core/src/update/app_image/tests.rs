@@ -67,6 +67,7 @@ fn a_well_formed_image_passes_and_says_what_it_is() {
             entry: 0x4038_0000,
             len: img.len() as u32,
             hash_appended: true,
+            release: None,
         })
     );
     let esp32 = image(0, &[(0x3F40_0020, bytes(64, 3))], false);
@@ -242,4 +243,27 @@ fn images_written_by_another_tool_pass() {
         check_app_image(esp32, Chip::Esp32).map(|i| i.hash_appended),
         Ok(false)
     );
+}
+
+#[test]
+fn the_release_comes_from_the_app_description_fed_in_any_pieces() {
+    let mut buf = [0u8; 4096];
+    let n = crate::demo::write_demo_app_image_release(&mut buf, Chip::Esp32C3, 1000, 3, "1.4.2")
+        .unwrap();
+    let img = &buf[..n];
+    assert_eq!(
+        check_app_image(img, Chip::Esp32C3).unwrap().release,
+        Some(1_004_002)
+    );
+    for piece in [1, 7, 33, 250] {
+        let mut checker = AppImageChecker::new(Chip::Esp32C3, n as u32);
+        for chunk in img.chunks(piece) {
+            checker.push(chunk).unwrap();
+        }
+        assert_eq!(
+            checker.finish().unwrap().release,
+            Some(1_004_002),
+            "pieces of {piece}"
+        );
+    }
 }
