@@ -6,8 +6,11 @@
 use std::io::{BufRead, Write};
 
 use async_trait::async_trait;
+use bandx_desktop::band::BandClient;
 use bandx_desktop::link::sim::SimLink;
 use bandx_desktop::link::{Link, LinkError, PairError, PasskeyEntry, ScanRequest};
+use bandx_desktop::owner::{OwnerKeyFile, claim_band};
+use bandx_desktop::paths::DataDir;
 use clap::Args;
 
 use crate::{Cli, EXIT_LINK, EXIT_NOT_PAIRED, Failure};
@@ -93,13 +96,24 @@ pub async fn pair(
         sim,
     };
     eprintln!("Pairing with {id}: the band shows a six-digit code on its screen.");
-    match link.pair(&id, &entry).await {
-        Ok(()) => {
-            println!("paired: {id}");
-            Ok(())
-        }
-        Err(e) => Err(pair_failure(e)),
+    link.pair(&id, &entry).await.map_err(pair_failure)?;
+    println!("paired: {id}");
+    // Right after the first pairing the band takes this desktop's owner key (then only it may update the band).
+    let dir = DataDir::from_option(cli.data_dir.as_deref())?;
+    let owner = OwnerKeyFile::load_or_create(&dir)?;
+    let client = BandClient::new(link.connect(&id).await?).await?;
+    let owned = claim_band(&client, &owner).await?;
+    let _ = client.connection().disconnect().await;
+    if owned {
+        println!("owner: this desktop");
+    } else {
+        println!("owner: another desktop");
+        eprintln!(
+            "This band belongs to another desktop: it streams to this one, but takes updates only from its owner. \
+             To make this desktop its owner, clear the band's owner over USB, then pair again."
+        );
     }
+    Ok(())
 }
 
 pub async fn unpair(cli: &Cli, link: &dyn Link) -> Result<(), Failure> {

@@ -36,6 +36,9 @@ pub enum BandError {
         request: &'static str,
         code: ErrorCode,
     },
+    /// The band speaks another protocol version than this desktop.
+    #[error("{}", version_advice(*band))]
+    ProtocolVersion { band: u8 },
     /// The band's response could not be decoded.
     #[error("the band's response is malformed: {0}")]
     Malformed(DecodeError),
@@ -250,11 +253,31 @@ async fn response_to(
                 body: body @ ResponseBody::Error(_),
             }) => return Ok(body),
             Ok(other) => tracing::debug!("ignored the response to request {}", other.id),
+            // Another protocol version: no id to match, and waiting longer will not help.
+            Err(DecodeError {
+                code: ErrorCode::UnsupportedVersion { supported },
+                ..
+            }) => return Err(BandError::ProtocolVersion { band: supported }),
             Err(e) if e.id == id => return Err(BandError::Malformed(e)),
             Err(e) => tracing::debug!("ignored an undecodable response: {e}"),
         }
     }
     Err(LinkError::ConnectionLost.into())
+}
+
+/// What to do when the band speaks protocol version `band`.
+fn version_advice(band: u8) -> String {
+    let ours = bandx_core::protocol::PROTOCOL_VERSION;
+    if band < ours {
+        format!(
+            "the band's firmware speaks protocol version {band}, older than this BandX Studio's {ours}: update the \
+             band's firmware over USB (`bandx deploy --usb --firmware FILE`, or USB on the Flash screen)"
+        )
+    } else {
+        format!(
+            "the band speaks protocol version {band}, newer than this BandX Studio's {ours}: update BandX Studio"
+        )
+    }
 }
 
 fn unexpected(request: &'static str, response: &ResponseBody) -> BandError {
@@ -371,5 +394,97 @@ impl PredictionStream {
     /// Notifications that were not valid prediction events (skipped).
     pub fn malformed(&self) -> u64 {
         self.malformed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use futures::StreamExt;
+    use futures::stream::BoxStream;
+    use tokio::sync::{broadcast, watch};
+
+    use super::*;
+    use crate::link::{Characteristic, ConnectionState, Notification};
+
+    /// A band whose firmware speaks protocol version 1: it answers every control message, as a version-1 band
+    /// does to a version it does not speak, with `Error(UnsupportedVersion { supported: 1 })` in version 1.
+    struct VersionOneBand {
+        to_desktop: broadcast::Sender<Notification>,
+        state: watch::Sender<ConnectionState>,
+        writes: Mutex<u32>,
+    }
+
+    #[async_trait]
+    impl Connection for VersionOneBand {
+        fn id(&self) -> &str {
+            "old-band"
+        }
+        fn mtu(&self) -> u16 {
+            247
+        }
+        async fn subscribe(&self, _: Characteristic) -> Result<(), LinkError> {
+            Ok(())
+        }
+        async fn notifications(&self) -> Result<BoxStream<'static, Notification>, LinkError> {
+            let rx = self.to_desktop.subscribe();
+            Ok(futures::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.ok().map(|n| (n, rx))
+            })
+            .boxed())
+        }
+        async fn write(&self, characteristic: Characteristic, _: &[u8]) -> Result<(), LinkError> {
+            *self.writes.lock().unwrap() += 1;
+            if characteristic == Characteristic::Control {
+                // Fragment header (index 0, last), version 1, id 0, Error, UnsupportedVersion, supported 1.
+                let value = vec![0x80, 1, 0, 3, 2, 1];
+                let _ = self.to_desktop.send(Notification {
+                    characteristic,
+                    value,
+                });
+            }
+            Ok(())
+        }
+        async fn write_without_response(
+            &self,
+            _: Characteristic,
+            _: &[u8],
+        ) -> Result<(), LinkError> {
+            Ok(())
+        }
+        async fn disconnect(&self) -> Result<(), LinkError> {
+            Ok(())
+        }
+        fn state(&self) -> watch::Receiver<ConnectionState> {
+            self.state.subscribe()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_band_speaking_version_1_is_told_to_update_its_firmware_over_usb() {
+        let (to_desktop, _) = broadcast::channel(16);
+        let (state, _) = watch::channel(ConnectionState::Connected);
+        let band = VersionOneBand {
+            to_desktop,
+            state,
+            writes: Mutex::new(0),
+        };
+        let client = BandClient::new(Box::new(band))
+            .await
+            .unwrap()
+            .with_timeout(Duration::from_secs(20));
+        let error = client.get_info().await.unwrap_err();
+        assert!(
+            matches!(error, BandError::ProtocolVersion { band: 1 }),
+            "{error:?}"
+        );
+        let text = error.to_string();
+        assert!(
+            text.contains("update the band's firmware over USB"),
+            "{text}"
+        );
+        assert!(version_advice(9).contains("update BandX Studio"));
     }
 }

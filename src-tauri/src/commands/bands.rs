@@ -15,6 +15,7 @@ use bandx_desktop::link::ble::BleLink;
 use bandx_desktop::link::sim::SimLink;
 use bandx_desktop::link::sim::sim_config;
 use bandx_desktop::link::{DisconnectReason, Link, ScanRequest, disconnected};
+use bandx_desktop::owner::{OwnerKeyFile, claim_band};
 
 /// The app's version (the About line; the e2e test checks the UI reaches the core with it).
 #[tauri::command]
@@ -299,6 +300,17 @@ async fn attach(
     }
     let conn = link.connect(id).await?;
     let client = BandClient::new(conn).await?;
+    // A band nobody owns yet (just paired) takes this desktop's owner key.
+    match OwnerKeyFile::load_or_create(&state.data) {
+        Ok(owner) => match claim_band(&client, &owner).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                "the band belongs to another desktop: it will refuse updates from this one"
+            ),
+            Err(e) => tracing::warn!("cannot check the band's owner: {e}"),
+        },
+        Err(e) => tracing::warn!("no owner key: {e}"),
+    }
     let band_id = state.store().upsert_band(address, name, now_ms())?;
     let band = Arc::new(ConnectedBand {
         client,
