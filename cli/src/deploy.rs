@@ -353,6 +353,7 @@ fn link_exit_code(e: &LinkError) -> u8 {
         LinkError::NoAdapter(_) | LinkError::BluetoothOff => EXIT_NO_ADAPTER,
         LinkError::NotFound(_) => EXIT_NOT_FOUND,
         LinkError::ConnectionLost | LinkError::Timeout { .. } => EXIT_LINK,
+        LinkError::NotAuthenticated => crate::EXIT_NOT_PAIRED,
         LinkError::Gatt(_) => EXIT_FAILURE,
     }
 }

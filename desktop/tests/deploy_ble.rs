@@ -290,6 +290,18 @@ impl Link for Counting<'_> {
         self.connects.fetch_add(1, Ordering::Relaxed);
         self.inner.connect(id).await
     }
+
+    async fn pair(
+        &self,
+        id: &str,
+        passkey: &dyn bandx_desktop::link::PasskeyEntry,
+    ) -> Result<(), bandx_desktop::link::PairError> {
+        self.inner.pair(id, passkey).await
+    }
+
+    async fn unpair(&self, id: &str) -> Result<(), bandx_desktop::link::PairError> {
+        self.inner.unpair(id).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -123,6 +123,11 @@ impl From<LinkError> for UiError {
                 format!("The band answered in an unexpected way ({detail})"),
                 "Restart the band and connect again",
             ),
+            LinkError::NotAuthenticated => UiError::new(
+                "not_paired",
+                "The band only answers the desktop it is paired with",
+                "Pair with it on the Bands screen: type the six-digit code the band shows",
+            ),
         }
     }
 }

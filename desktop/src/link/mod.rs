@@ -8,12 +8,18 @@
 //! band (bandx-sim). Both traits are object safe: the app holds a `Box<dyn Link>` and a
 //! `Box<dyn Connection>` and never knows which one it has.
 //!
+//! A band only answers the desktop it is bonded with: [`Link::pair`] pairs (the user types the
+//! code the band shows, through a [`PasskeyEntry`]), [`Link::unpair`] forgets the bond here.
+//!
 //! [`LinkError`] variants are the plain states the UI shows (no adapter, Bluetooth off, band not
-//! found, connection lost, timeout); [`reconnect`] retries a connect with [`Backoff`].
+//! found, connection lost, timeout, not paired); [`reconnect`] retries a connect with [`Backoff`].
 
 pub mod backoff;
 pub mod ble;
+#[cfg(target_os = "linux")]
+mod bluez_pairing;
 mod gatt;
+pub mod pairing;
 pub mod sim;
 
 use std::fmt;
@@ -28,6 +34,7 @@ pub use gatt::{
     BANDX_NAME_PREFIX, BANDX_SERVICE_UUID, BULK_UUID, CONTROL_UUID, Characteristic, IMU_UUID,
     PREDICTIONS_UUID, characteristic_of, uuid_of,
 };
+pub use pairing::{KnownPasskey, PairError, PasskeyEntry, parse_passkey};
 
 /// Finds bands and connects to them.
 #[async_trait]
@@ -39,6 +46,14 @@ pub trait Link: Send + Sync {
     /// Connects to the device with this [`ScanResult::id`] (or its address) and checks that it
     /// offers the BandX service.
     async fn connect(&self, id: &str) -> Result<Box<dyn Connection>, LinkError>;
+
+    /// Pairs and bonds with the band with this id (or address): the band shows a six-digit code,
+    /// `passkey` gives what the user typed. A band already bonded with this desktop is paired.
+    async fn pair(&self, id: &str, passkey: &dyn PasskeyEntry) -> Result<(), PairError>;
+
+    /// Forgets the bond with this band on this desktop (the band keeps its side until it is
+    /// reset); the band then refuses this desktop until it pairs again.
+    async fn unpair(&self, id: &str) -> Result<(), PairError>;
 }
 
 /// An open connection to one band.
@@ -178,6 +193,9 @@ pub enum LinkError {
     /// The band answered, but not as a BandX should (missing service, rejected write, ...).
     #[error("GATT error: {0}")]
     Gatt(String),
+    /// The band refused: the link is not authenticated (this desktop is not paired with it).
+    #[error("the band only answers its paired desktop: pair with it first")]
+    NotAuthenticated,
 }
 
 impl LinkError {

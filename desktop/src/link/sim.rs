@@ -23,7 +23,7 @@ use crate::paths::DataDir;
 
 use super::{
     Characteristic, Connection, ConnectionState, DisconnectReason, Link, LinkError, Notification,
-    ScanRequest, ScanResult,
+    PairError, PasskeyEntry, ScanRequest, ScanResult,
 };
 
 /// The model a fresh virtual band starts with, as a band leaves the factory: the generic model
@@ -152,6 +152,23 @@ impl Link for SimLink {
             state,
             _runner: self.runner.clone(),
         }))
+    }
+
+    // PLACEHOLDER (issue 17): the virtual band's pairing API (`SimConnection::start_pairing` /
+    // `finish_pairing`, `SimBand::displayed_passkey`) is not in bandx-sim yet; until it is, the
+    // virtual band cannot pair and says so.
+    async fn pair(&self, _id: &str, _passkey: &dyn PasskeyEntry) -> Result<(), PairError> {
+        Err(
+            LinkError::Gatt("the virtual band cannot pair yet (bandx-sim has no pairing)".into())
+                .into(),
+        )
+    }
+
+    async fn unpair(&self, _id: &str) -> Result<(), PairError> {
+        Err(
+            LinkError::Gatt("the virtual band cannot pair yet (bandx-sim has no pairing)".into())
+                .into(),
+        )
     }
 }
 
