@@ -115,7 +115,16 @@ pub async fn pair(
                 .request_default_agent(&agent_path.as_ref())
                 .await
                 .map_err(|e| dbus_error(&e, address))?;
-            Ok::<_, PairError>(drive(&device, requests, passkey, timeout).await)
+            let (driven, unanswered) = drive(&device, requests, passkey, timeout).await;
+            // Cancel while our agent is still there (and its request still open) to hear
+            // BlueZ's Cancel.
+            if let Driven::TimedOut = driven
+                && let Err(error) = device.cancel_pairing().await
+            {
+                tracing::debug!(%error, "cancelling a pairing that timed out");
+            }
+            drop(unanswered);
+            Ok::<_, PairError>(driven)
         }
         .await;
         if !seen_lock(&seen).released
@@ -141,12 +150,7 @@ pub async fn pair(
             tracing::info!(%address, %name, %message, ?seen, "pairing failed");
             pair_error(&name, &message, &seen, address)
         }
-        Driven::TimedOut => {
-            if let Err(error) = device.cancel_pairing().await {
-                tracing::debug!(%error, "cancelling a pairing that timed out");
-            }
-            Err(PairError::Timeout(timeout))
-        }
+        Driven::TimedOut => Err(PairError::Timeout(timeout)),
     }
 }
 
@@ -230,30 +234,32 @@ pub(crate) fn pair_error(
 /// How a `Pair()` call ended.
 enum Driven {
     Replied(zbus::Result<()>),
+    /// Our deadline passed first.
     TimedOut,
 }
 
-/// Calls `Pair()` and answers the agent's passkey requests while it runs.
+/// Calls `Pair()` and answers the agent's passkey requests while it runs. Also returns the
+/// request the user was still typing for when the deadline passed: dropping it answers "no".
 async fn drive(
     device: &Device1Proxy<'_>,
     mut requests: mpsc::UnboundedReceiver<PasskeyRequest>,
     passkey: &dyn PasskeyEntry,
     timeout: Duration,
-) -> Driven {
+) -> (Driven, Option<PasskeyRequest>) {
     let pair_call = device.pair();
     tokio::pin!(pair_call);
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
     loop {
         tokio::select! {
-            result = &mut pair_call => return Driven::Replied(result),
-            _ = &mut deadline => return Driven::TimedOut,
+            result = &mut pair_call => return (Driven::Replied(result), None),
+            _ = &mut deadline => return (Driven::TimedOut, None),
             Some(request) = requests.recv() => {
                 let answer = tokio::select! {
                     answer = passkey.passkey() => answer,
                     // BlueZ gave up while the user was typing.
-                    result = &mut pair_call => return Driven::Replied(result),
-                    _ = &mut deadline => return Driven::TimedOut,
+                    result = &mut pair_call => return (Driven::Replied(result), None),
+                    _ = &mut deadline => return (Driven::TimedOut, Some(request)),
                 };
                 // The agent may have been cancelled meanwhile: nobody to answer then.
                 let _ = request.reply.send(answer);
