@@ -34,7 +34,10 @@ fn band(dir: &std::path::Path, mtu: u16) -> SimLink {
         latency: Duration::from_millis(1),
         bytes_per_second: 1_000_000,
     };
-    SimLink::with_config(config).unwrap().with_mtu(mtu)
+    let link = SimLink::with_config(config).unwrap().with_mtu(mtu);
+    link.pair_reading_the_screen()
+        .expect("pair with the virtual band");
+    link
 }
 
 fn options() -> DeployOptions {

@@ -53,6 +53,8 @@ fn bench() -> Bench {
     );
     config.realtime_speed = SPEED;
     let link = SimLink::with_config(config).unwrap();
+    link.pair_reading_the_screen()
+        .expect("pair with the virtual band");
     link.band().set_style(Style::DIFFERENT).unwrap();
     let store = Store::open(dir.path().join("bandx.sqlite")).unwrap();
     let profile = store.create_profile("wearer", 0).unwrap();

@@ -12,7 +12,10 @@ use bandx_desktop::link::{DisconnectReason, Link, LinkError, ScanRequest, discon
 /// the test instead of hanging it. Not a performance assertion.
 const PATIENCE: Duration = Duration::from_secs(30);
 
+/// Pairs (as the owner reading the band's screen), connects and subscribes.
 async fn client(link: &SimLink) -> BandClient {
+    link.pair_reading_the_screen()
+        .expect("pair with the virtual band");
     let found = link.scan(ScanRequest::default()).await.unwrap();
     let conn = link.connect(&found[0].id).await.unwrap();
     BandClient::new(conn).await.unwrap()

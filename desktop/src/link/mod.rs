@@ -21,6 +21,7 @@ mod bluez_pairing;
 mod gatt;
 pub mod pairing;
 pub mod sim;
+mod sim_bond;
 
 use std::fmt;
 use std::time::Duration;

@@ -5,13 +5,20 @@
 //! lives. Its calls block (a write sleeps for its simulated air time), so writes go through
 //! `spawn_blocking`; notifications and link events are forwarded from the sim's std channels into
 //! tokio channels by small forwarding threads.
+//!
+//! Like a real band, the virtual band only answers a desktop it is bonded with: [`Link::pair`]
+//! runs its passkey pairing (the code it shows is on [`SimBand::displayed_passkey`], the app's
+//! virtual-band panel; [`VirtualScreen`] reads it), and this desktop's half of the bond is kept
+//! beside the band's flash file (`sim_bond`), so later connections are authenticated at once.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bandx_sim::{LinkEvent, RealtimeRunner, SimBand, SimConfig, SimConnection, SimError};
+use bandx_sim::{
+    Central, LinkEvent, RealtimeRunner, SimBand, SimConfig, SimConnection, SimError, SimPairError,
+};
 
 /// What the virtual wearer does and how it wears the band (the app's virtual-band panel, `bandx --sim record`).
 pub use bandx_sim::{Activity, Style};
@@ -21,6 +28,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::paths::DataDir;
 
+use super::sim_bond::DesktopBond;
 use super::{
     Characteristic, Connection, ConnectionState, DisconnectReason, Link, LinkError, Notification,
     PairError, PasskeyEntry, ScanRequest, ScanResult,
@@ -81,11 +89,28 @@ pub enum SimLinkError {
     Band(#[from] SimError),
 }
 
+/// How long the virtual band waits for its code (SMP's 30 s, on the band's clock).
+const PAIRING_TIMEOUT: Duration =
+    Duration::from_millis(bandx_core::pairing::PAIRING_TIMEOUT_MS as u64);
+
 /// A [`Link`] to one virtual band.
 pub struct SimLink {
     band: SimBand,
     mtu: u16,
     runner: Arc<RealtimeRunner>,
+    /// This desktop's address and its half of the bond with the band.
+    bond: Mutex<DesktopBond>,
+}
+
+/// What the virtual band's screen shows, typed in as is: a user who reads the code right (the
+/// app's virtual-band panel, `bandx --sim pair`, tests).
+pub struct VirtualScreen(pub SimBand);
+
+#[async_trait]
+impl PasskeyEntry for VirtualScreen {
+    async fn passkey(&self) -> Option<u32> {
+        self.0.displayed_passkey().map(|p| p.value())
+    }
 }
 
 impl SimLink {
@@ -100,15 +125,67 @@ impl SimLink {
         SimLink::with_config(config)
     }
 
-    /// A virtual band built from `config`, running in real time.
+    /// A virtual band built from `config`, running in real time. This desktop's half of the
+    /// bond is kept beside its flash file (extension `.bond`).
     pub fn with_config(config: SimConfig) -> Result<SimLink, SimLinkError> {
+        let bond = DesktopBond::load(&config.flash_path.with_extension("bond"));
         let band = SimBand::new(config)?;
         let runner = Arc::new(band.run_realtime());
         Ok(SimLink {
             band,
             mtu: DEFAULT_MTU,
             runner,
+            bond: Mutex::new(bond),
         })
+    }
+
+    /// Pairs as a user does who reads the code off the virtual band's screen and types it
+    /// right ([`Link::pair`] with [`VirtualScreen`]); nothing to do if already bonded. For
+    /// tests, demos and `bandx --sim`.
+    pub fn pair_reading_the_screen(&self) -> Result<(), PairError> {
+        let id = self.band.scan_result().id;
+        let screen = VirtualScreen(self.band.clone());
+        // Nothing in it waits on tokio: the virtual band answers at once.
+        futures::executor::block_on(self.pair(&id, &screen))
+    }
+
+    fn desktop(&self) -> std::sync::MutexGuard<'_, DesktopBond> {
+        self.bond.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Checks `id` names this band; returns its id.
+    fn check_id(&self, id: &str) -> Result<String, LinkError> {
+        let ad = self.band.scan_result();
+        if id != ad.id && !id.eq_ignore_ascii_case(&ad.address) {
+            return Err(LinkError::NotFound(id.to_string()));
+        }
+        Ok(ad.id)
+    }
+
+    fn connect_as(&self, central: Central) -> Result<SimConnection, LinkError> {
+        self.band
+            .connect_as(self.mtu, central)
+            .map_err(|e| match e {
+                SimError::AlreadyConnected => LinkError::Gatt(e.to_string()),
+                other => link_error(other),
+            })
+    }
+
+    /// Pairs on a fresh connection: the band shows a code, `passkey` gives what was typed.
+    async fn pair_on(
+        &self,
+        conn: &SimConnection,
+        passkey: &dyn PasskeyEntry,
+    ) -> Result<(), PairError> {
+        conn.start_pairing().map_err(pair_error)?;
+        let Some(entered) = passkey.passkey().await else {
+            return Err(PairError::Cancelled);
+        };
+        let ltk = conn.finish_pairing(entered).map_err(pair_error)?;
+        self.desktop().store(Some(ltk)).map_err(|e| {
+            LinkError::Gatt(format!("cannot keep the bond with the virtual band: {e}"))
+        })?;
+        Ok(())
     }
 
     /// Connections made from now on ask for this ATT MTU (the band accepts 23..=247).
@@ -137,38 +214,48 @@ impl Link for SimLink {
     }
 
     async fn connect(&self, id: &str) -> Result<Box<dyn Connection>, LinkError> {
-        let ad = self.band.scan_result();
-        if id != ad.id && !id.eq_ignore_ascii_case(&ad.address) {
-            return Err(LinkError::NotFound(id.to_string()));
-        }
-        let conn = self.band.connect(self.mtu).map_err(|e| match e {
-            SimError::AlreadyConnected => LinkError::Gatt(e.to_string()),
-            other => link_error(other),
-        })?;
+        let id = self.check_id(id)?;
+        let central = self.desktop().central();
+        let conn = self.connect_as(central)?;
         let state = watch_events(&conn);
         Ok(Box::new(SimLinkConnection {
-            id: ad.id,
+            id,
             conn: Arc::new(conn),
             state,
             _runner: self.runner.clone(),
         }))
     }
 
-    // PLACEHOLDER (issue 17): the virtual band's pairing API (`SimConnection::start_pairing` /
-    // `finish_pairing`, `SimBand::displayed_passkey`) is not in bandx-sim yet; until it is, the
-    // virtual band cannot pair and says so.
-    async fn pair(&self, _id: &str, _passkey: &dyn PasskeyEntry) -> Result<(), PairError> {
-        Err(
-            LinkError::Gatt("the virtual band cannot pair yet (bandx-sim has no pairing)".into())
-                .into(),
-        )
+    async fn pair(&self, id: &str, passkey: &dyn PasskeyEntry) -> Result<(), PairError> {
+        self.check_id(id)?;
+        let central = self.desktop().central();
+        // Bonded already: the band proves it at once.
+        if central.ltk.is_some() {
+            let conn = self.connect_as(central)?;
+            let bonded = conn.is_authenticated();
+            drop(conn);
+            if bonded {
+                return Ok(());
+            }
+        }
+        let conn = self.connect_as(Central {
+            ltk: None,
+            ..central
+        })?;
+        let paired = self.pair_on(&conn, passkey).await;
+        if let Err(error) = conn.disconnect() {
+            tracing::debug!(%error, "closing the pairing connection");
+        }
+        paired
     }
 
-    async fn unpair(&self, _id: &str) -> Result<(), PairError> {
-        Err(
-            LinkError::Gatt("the virtual band cannot pair yet (bandx-sim has no pairing)".into())
-                .into(),
-        )
+    /// Forgets this desktop's key; the band keeps its side until it forgets it.
+    async fn unpair(&self, id: &str) -> Result<(), PairError> {
+        self.check_id(id)?;
+        self.desktop()
+            .store(None)
+            .map_err(|e| LinkError::Gatt(format!("cannot forget the bond: {e}")))?;
+        Ok(())
     }
 }
 
@@ -284,9 +371,22 @@ fn watch_events(conn: &SimConnection) -> watch::Receiver<ConnectionState> {
     rx
 }
 
+fn pair_error(e: SimPairError) -> PairError {
+    match e {
+        SimPairError::Refused(_) => PairError::NotInPairingMode,
+        SimPairError::WrongPasskey => PairError::WrongCode,
+        SimPairError::Timeout => PairError::Timeout(PAIRING_TIMEOUT),
+        SimPairError::NotConnected => LinkError::ConnectionLost.into(),
+        other @ (SimPairError::NotStarted | SimPairError::Storage) => {
+            LinkError::Gatt(other.to_string()).into()
+        }
+    }
+}
+
 fn link_error(e: SimError) -> LinkError {
     match e {
         SimError::NotConnected => LinkError::ConnectionLost,
+        SimError::InsufficientAuthentication(_) => LinkError::NotAuthenticated,
         SimError::NoAck => LinkError::Timeout {
             operation: "write acknowledgement",
             after: ATT_TRANSACTION_TIMEOUT,
