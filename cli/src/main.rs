@@ -268,6 +268,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Live(args) = &cli.command {
         return live::run(&cli, args).await;
     }
+    if let Command::Pair(args) = &cli.command {
+        return pair::run(&cli, args).await;
+    }
+    if let Command::Unpair = &cli.command {
+        let link = open_link(&cli).await?;
+        return pair::unpair(link.as_ref(), cli.band.as_deref()).await;
+    }
     let link = open_link(&cli).await?;
     match cli.command {
         Command::Scan { seconds } => {
@@ -324,14 +331,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::History(_) => unreachable!("run_offline runs history"),
         Command::Record(_) | Command::Live(_) => unreachable!("they open their own link"),
         Command::Deploy(_) => unreachable!("deploy opens its own link"),
-        Command::Pair(args) => {
-            let entry = pair::TerminalPasskey {
-                known: args.code(),
-                screen: None,
-            };
-            pair::pair(link.as_ref(), cli.band.as_deref(), &entry).await
-        }
-        Command::Unpair => pair::unpair(link.as_ref(), cli.band.as_deref()).await,
+        Command::Pair(_) | Command::Unpair => unreachable!("pair opens its own link"),
     }
 }
 

@@ -4,9 +4,11 @@
 use std::io::{BufRead, Write};
 
 use async_trait::async_trait;
+use bandx_desktop::link::sim::SimLink;
 use bandx_desktop::link::{Link, PasskeyEntry, parse_passkey};
+use bandx_desktop::paths::DataDir;
 
-use crate::Failure;
+use crate::{Cli, Failure};
 
 /// How many times a code that is not six digits is asked for again.
 const TYPING_ATTEMPTS: u32 = 3;
@@ -19,20 +21,15 @@ pub struct PairArgs {
     code: Option<u32>,
 }
 
-impl PairArgs {
-    pub fn code(&self) -> Option<u32> {
-        self.code
-    }
-}
-
 fn code(typed: &str) -> Result<u32, String> {
     parse_passkey(typed).ok_or_else(|| format!("{typed:?} is not a six-digit code"))
 }
 
-/// Where the code comes from: `--code`, else the terminal. `screen` shows the code of a band that
-/// has no screen of its own (the virtual band), once it shows one.
+/// Where the code comes from: `--code`, else the virtual band's "screen" (`--sim`), else the
+/// terminal.
 pub struct TerminalPasskey {
     pub known: Option<u32>,
+    /// The code a band without a screen of its own shows (the virtual band), once it shows one.
     pub screen: Option<Box<dyn Fn() -> Option<u32> + Send + Sync>>,
 }
 
@@ -40,14 +37,40 @@ pub struct TerminalPasskey {
 impl PasskeyEntry for TerminalPasskey {
     async fn passkey(&self) -> Option<u32> {
         eprintln!("The band shows a six-digit code on its screen.");
-        if let Some(shown) = self.screen.as_ref().and_then(|screen| screen()) {
-            eprintln!("The virtual band has no screen; its code is {shown:06}.");
-        }
         if let Some(code) = self.known {
             eprintln!("Using the code given with --code: {code:06}.");
             return Some(code);
         }
+        if let Some(shown) = self.screen.as_ref().and_then(|screen| screen()) {
+            eprintln!("The virtual band has no screen: its code is {shown:06}, typed for you.");
+            return Some(shown);
+        }
         tokio::task::spawn_blocking(read_code).await.ok().flatten()
+    }
+}
+
+/// `bandx pair`: on the virtual band with `--sim` (its code read off its "screen" unless
+/// `--code` is given), else over Bluetooth (the code typed here).
+pub async fn run(cli: &Cli, args: &PairArgs) -> Result<(), Failure> {
+    let band = cli.band.as_deref();
+    if cli.sim {
+        let dir = DataDir::from_option(cli.data_dir.as_deref())?;
+        let link = SimLink::open(dir.sim_dir())?;
+        let virtual_band = link.band().clone();
+        let entry = TerminalPasskey {
+            known: args.code,
+            screen: Some(Box::new(move || {
+                virtual_band.displayed_passkey().map(|p| p.value())
+            })),
+        };
+        pair(&link, band, &entry).await
+    } else {
+        let link = crate::open_link(cli).await?;
+        let entry = TerminalPasskey {
+            known: args.code,
+            screen: None,
+        };
+        pair(link.as_ref(), band, &entry).await
     }
 }
 

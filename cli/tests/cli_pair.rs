@@ -258,3 +258,50 @@ fn pairing_and_unpairing_over_bluez() {
     runtime.block_on(bluez.stop());
     drop(bus);
 }
+
+#[test]
+fn pairing_with_the_virtual_band() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = |args: &[&str]| support::bandx(dir.path(), &[&["--sim"], args].concat());
+
+    let out = sim(&["info"]);
+    assert_eq!(out.status.code(), Some(EXIT_NOT_PAIRED), "{out:?}");
+    assert!(
+        stderr(&out).contains("pair with it first"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A code typed wrong (the band's code is random: 000000 is right once in a million runs).
+    let out = sim(&["pair", "--code", "000000"]);
+    assert_eq!(out.status.code(), Some(EXIT_PAIRING_FAILED), "{out:?}");
+    assert!(stderr(&out).contains("did not match"), "{}", stderr(&out));
+
+    // The virtual band has no screen: the CLI shows its code and types it.
+    let out = sim(&["pair"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stderr(&out);
+    assert!(
+        text.contains("The band shows a six-digit code on its screen"),
+        "{text}"
+    );
+    let shown = text
+        .split("its code is ")
+        .nth(1)
+        .and_then(|rest| rest.get(..6))
+        .unwrap_or_else(|| panic!("no code shown in {text}"));
+    assert!(shown.bytes().all(|b| b.is_ascii_digit()), "{shown}");
+    assert!(stdout(&out).starts_with("paired: sim:"), "{}", stdout(&out));
+    let out = sim(&["info"]);
+    assert!(out.status.success(), "{out:?}");
+
+    // Paired already: nothing asked.
+    let out = sim(&["pair"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!stderr(&out).contains("its code is"), "{}", stderr(&out));
+
+    let out = sim(&["unpair"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = sim(&["info"]);
+    assert_eq!(out.status.code(), Some(EXIT_NOT_PAIRED), "{out:?}");
+}

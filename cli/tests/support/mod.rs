@@ -2,21 +2,40 @@
 //! (`key: value` lines on stdout, sentences on stderr).
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Mutex;
 
 /// `bandx --data-dir DIR ARGS...`.
 pub fn bandx(data_dir: &Path, args: &[&str]) -> Output {
     run(Some(data_dir), args, &[])
 }
 
-/// `bandx --data-dir DIR --sim ARGS...`: on the virtual band.
+/// `bandx --data-dir DIR --sim pair`, once per data dir: this desktop pairs with the virtual band
+/// as its owner does once (the band answers nobody else).
+pub fn pair_sim(data_dir: &Path) {
+    static PAIRED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+    let mut paired = PAIRED.lock().unwrap_or_else(|e| e.into_inner());
+    if !paired
+        .get_or_insert_with(HashSet::new)
+        .insert(data_dir.to_path_buf())
+    {
+        return;
+    }
+    let out = run(Some(data_dir), &["--sim", "pair"], &[]);
+    assert!(out.status.success(), "bandx --sim pair: {out:?}");
+}
+
+/// `bandx --data-dir DIR --sim ARGS...`: on the virtual band, paired first ([`pair_sim`]).
 pub fn bandx_sim(data_dir: &Path, args: &[&str]) -> Output {
+    pair_sim(data_dir);
     bandx(data_dir, &[&["--sim"], args].concat())
 }
 
 /// [`bandx_sim`] with the virtual band at 20x real time (`BANDX_SIM_SPEED`).
 pub fn bandx_sim_fast(data_dir: &Path, args: &[&str]) -> Output {
+    pair_sim(data_dir);
     run(
         Some(data_dir),
         &[&["--sim"], args].concat(),
