@@ -4,7 +4,8 @@
 //! One test (the bus address is process-wide), walking through: an unpaired desktop refused
 //! everything; a band not in pairing mode; a wrong code; a cancelled and two timed-out pairings;
 //! the right code (read off the band's screen, as a user would), after which everything works;
-//! pairing again; unpairing, after which the band refuses again.
+//! pairing again; unpairing, after which the band refuses again. Then the same through BlueZ
+//! with the virtual band's own pairing (bandx-sim) behind the stand-in.
 //!
 //! Needs `dbus-daemon` (Debian package `dbus`; override with `BANDX_DBUS_DAEMON=/path`).
 
@@ -16,28 +17,42 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bandx_desktop::link::ble::{BleLink, BleOptions};
+use bandx_desktop::link::sim::SHIPPED_MODEL;
 use bandx_desktop::link::{
     BANDX_SERVICE_UUID, BULK_UUID, CONTROL_UUID, Characteristic, IMU_UUID, Link, LinkError,
     PREDICTIONS_UUID, PairError, PasskeyEntry, ScanRequest,
 };
+use bandx_sim::{SimBand, SimConfig};
 use bluez::{
-    BluezStandIn, CharacteristicSpec, DeviceSpec, PasskeyBand, PeripheralBehaviour, PrivateBus,
-    RegisteredAgent, ServiceSpec,
+    BandSecurity, BluezStandIn, CharacteristicSpec, DeviceSpec, PasskeyBand, PeripheralBehaviour,
+    PrivateBus, RegisteredAgent, ServiceSpec, SimBandSecurity,
 };
 use futures::StreamExt;
 use uuid::Uuid;
 
 const BAND: &str = "C0:FF:EE:00:00:02";
+/// A band whose pairing is the virtual band's (bandx-sim).
+const VIRTUAL_BAND: &str = "C0:FF:EE:00:00:04";
+/// The stand-in adapter's address, as the virtual band sees it.
+const ADAPTER_ADDRESS: [u8; 6] = [0x00, 0x1A, 0x7D, 0xDA, 0x71, 0x13];
 const OTHER_DEVICE_PATH: &str = "/org/bluez/hci0/dev_11_22_33_44_55_66";
 /// The codes the band shows, one per pairing attempt.
 const CODES: [u32; 6] = [271_828, 314_159, 4_242, 161_803, 141_421, 577_215];
+
+/// The writes that reached a band.
+type WriteLog = Arc<Mutex<Vec<(Uuid, Vec<u8>)>>>;
+/// What a band's screen shows.
+type Screen = Arc<dyn Fn() -> Option<u32> + Send + Sync>;
+/// The agents BlueZ has registered, and its default agent (owner, path).
+type AgentsSeen = (Vec<RegisteredAgent>, Option<(String, String)>);
+type BluezAgents = Arc<dyn Fn() -> AgentsSeen + Send + Sync>;
 
 /// Bounds waiting for what will certainly happen, so a broken link fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Logs the writes that reach the band; answers control requests with "ack:" + the request.
 struct Acknowledger {
-    log: Arc<Mutex<Vec<(Uuid, Vec<u8>)>>>,
+    log: WriteLog,
 }
 
 impl PeripheralBehaviour for Acknowledger {
@@ -51,14 +66,14 @@ impl PeripheralBehaviour for Acknowledger {
     }
 }
 
-fn band(log: Arc<Mutex<Vec<(Uuid, Vec<u8>)>>>, security: PasskeyBand) -> DeviceSpec {
+fn band(address: &str, log: WriteLog, security: Box<dyn BandSecurity>) -> DeviceSpec {
     let characteristic = |uuid, flags: &[&'static str]| CharacteristicSpec {
         uuid,
         flags: flags.to_vec(),
     };
     DeviceSpec {
-        address: BAND.into(),
-        name: "BandX-7F3B".into(),
+        address: address.into(),
+        name: format!("BandX-{}", &address[12..]),
         rssi: -50,
         advertised: vec![BANDX_SERVICE_UUID],
         services: vec![ServiceSpec {
@@ -72,7 +87,7 @@ fn band(log: Arc<Mutex<Vec<(Uuid, Vec<u8>)>>>, security: PasskeyBand) -> DeviceS
         }],
         mtu: 247,
         behaviour: Box::new(Acknowledger { log }),
-        security: Some(Box::new(security)),
+        security: Some(security),
     }
 }
 
@@ -93,9 +108,10 @@ enum User {
 /// it was asked (the agents registered at that moment).
 struct Scripted {
     user: User,
-    screen: PasskeyBand,
-    bluez_agents: Arc<dyn Fn() -> (Vec<RegisteredAgent>, Option<(String, String)>) + Send + Sync>,
-    asked: Mutex<Vec<(Vec<RegisteredAgent>, Option<(String, String)>)>>,
+    /// What the band's screen shows.
+    screen: Screen,
+    bluez_agents: BluezAgents,
+    asked: Mutex<Vec<AgentsSeen>>,
     /// What a request about another device got from our agent, when asked to try.
     probe_other_device: bool,
     probe: Mutex<Option<Result<u32, String>>>,
@@ -111,10 +127,7 @@ impl PasskeyEntry for Scripted {
             *self.probe.lock().unwrap() = Some(ask_agent_about_another_device(agent).await);
         }
         self.asked.lock().unwrap().push((agents, default));
-        let shown = self
-            .screen
-            .screen()
-            .expect("the band shows its code while pairing");
+        let shown = (self.screen)().expect("the band shows its code while pairing");
         match self.user {
             User::TypesTheCode => Some(shown),
             User::Mistypes => Some((shown + 1) % 1_000_000),
@@ -167,15 +180,20 @@ struct World {
     bluez: Arc<BluezStandIn>,
     link: BleLink,
     screen: PasskeyBand,
-    log: Arc<Mutex<Vec<(Uuid, Vec<u8>)>>>,
+    log: WriteLog,
 }
 
 impl World {
     fn user(&self, user: User) -> Scripted {
+        let screen = self.screen.clone();
+        self.user_reading(user, Arc::new(move || screen.screen()))
+    }
+
+    fn user_reading(&self, user: User, screen: Screen) -> Scripted {
         let bluez = Arc::clone(&self.bluez);
         Scripted {
             user,
-            screen: self.screen.clone(),
+            screen,
             bluez_agents: Arc::new(move || (bluez.agents(), bluez.default_agent())),
             asked: Mutex::new(Vec::new()),
             probe_other_device: false,
@@ -205,7 +223,21 @@ impl World {
 async fn walk_through(bus_address: &str) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let screen = PasskeyBand::new(CODES.to_vec());
-    let bluez = BluezStandIn::start(bus_address, true, vec![band(log.clone(), screen.clone())])
+    let flash = tempfile::tempdir().unwrap();
+    let virtual_band = SimBand::new(SimConfig::new(
+        flash.path().join("band.flash"),
+        Some(SHIPPED_MODEL.to_vec()),
+    ))
+    .unwrap();
+    let devices = vec![
+        band(BAND, log.clone(), Box::new(screen.clone())),
+        band(
+            VIRTUAL_BAND,
+            Arc::new(Mutex::new(Vec::new())),
+            Box::new(SimBandSecurity::new(virtual_band.clone(), ADAPTER_ADDRESS)),
+        ),
+    ];
+    let bluez = BluezStandIn::start(bus_address, true, devices)
         .await
         .expect("start the BlueZ stand-in");
     let link = BleLink::new().await.expect("the stand-in adapter");
@@ -225,13 +257,18 @@ async fn walk_through(bus_address: &str) {
     the_right_code_pairs(&world).await;
     pairing_again_is_a_no_op(&world).await;
     unpairing_forgets_the_bond(&world).await;
+    the_virtual_bands_own_pairing(&world, &virtual_band).await;
 }
 
 /// Every request the desktop can make fails as "not paired", and the band receives nothing.
 async fn refused_everything(world: &World) {
+    refused_everything_by(world, BAND).await;
+}
+
+async fn refused_everything_by(world: &World, address: &str) {
     let connection = world
         .link
-        .connect(BAND)
+        .connect(address)
         .await
         .expect("an unpaired desktop can connect");
     for characteristic in [
@@ -254,13 +291,13 @@ async fn refused_everything(world: &World) {
         other => panic!("write: {other:?}"),
     }
     // A write command has no response: BlueZ reports success, the band drops it.
-    let dropped_before = world.bluez.device(BAND).dropped_commands();
+    let dropped_before = world.bluez.device(address).dropped_commands();
     connection
         .write_without_response(Characteristic::Bulk, &[1, 2, 3])
         .await
         .expect("a write command is sent");
     assert_eq!(
-        world.bluez.device(BAND).dropped_commands(),
+        world.bluez.device(address).dropped_commands(),
         dropped_before + 1
     );
     assert_eq!(
@@ -449,4 +486,27 @@ async fn unpairing_forgets_the_bond(world: &World) {
         matches!(unknown, Err(PairError::Link(LinkError::NotFound(_)))),
         "{unknown:?}"
     );
+}
+
+async fn the_virtual_bands_own_pairing(world: &World, band: &SimBand) {
+    let screen = band.clone();
+    let read = move || screen.displayed_passkey().map(|p| p.value());
+    refused_everything_by(world, VIRTUAL_BAND).await;
+
+    let mistyped = world.user_reading(User::Mistypes, Arc::new(read.clone()));
+    let result = world.link.pair(VIRTUAL_BAND, &mistyped).await;
+    assert!(matches!(result, Err(PairError::WrongCode)), "{result:?}");
+    assert_eq!(band.bonds().unwrap(), 0);
+
+    let user = world.user_reading(User::TypesTheCode, Arc::new(read));
+    world.link.pair(VIRTUAL_BAND, &user).await.expect("paired");
+    assert_eq!(band.bonds().unwrap(), 1, "the virtual band stored the bond");
+    assert!(world.bluez.device(VIRTUAL_BAND).is_paired());
+    let connection = world.link.connect(VIRTUAL_BAND).await.expect("connect");
+    connection
+        .subscribe(Characteristic::Control)
+        .await
+        .expect("the band answers its paired desktop");
+    connection.disconnect().await.unwrap();
+    world.no_agent_left();
 }

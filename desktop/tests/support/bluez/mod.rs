@@ -44,7 +44,7 @@ pub use objects::ADAPTER_PATH;
 use objects::{Adapter1, Device, DeviceCommand, DeviceState, Shared};
 pub use pairing::RegisteredAgent;
 pub use peripheral::{CharacteristicSpec, DeviceSpec, PeripheralBehaviour, ServiceSpec, Silent};
-pub use security::{BandSecurity, PairingRefused, PasskeyBand};
+pub use security::{BandSecurity, PairingRefused, PasskeyBand, SimBandSecurity};
 
 /// The running stand-in: owns the `org.bluez` name on the bus until stopped or dropped.
 pub struct BluezStandIn {

@@ -103,3 +103,75 @@ impl BandSecurity for PasskeyBand {
         self.lock().bonded
     }
 }
+
+/// The virtual band's own pairing (bandx-sim, on bandx-core's rules: its pairing window, its
+/// random codes, its bonds in flash) behind a stand-in device: the stand-in's adapter is one
+/// central to it.
+pub struct SimBandSecurity {
+    band: bandx_sim::SimBand,
+    address: [u8; 6],
+    /// The connection a pairing runs on, while it runs.
+    pairing: Option<bandx_sim::SimConnection>,
+    /// The key the last pairing gave the stand-in's adapter.
+    ltk: Option<[u8; 16]>,
+}
+
+impl SimBandSecurity {
+    /// `band` pairing with a central at `address` (the stand-in's adapter).
+    pub fn new(band: bandx_sim::SimBand, address: [u8; 6]) -> SimBandSecurity {
+        SimBandSecurity {
+            band,
+            address,
+            pairing: None,
+            ltk: None,
+        }
+    }
+}
+
+impl BandSecurity for SimBandSecurity {
+    fn start_pairing(&mut self) -> Result<(), PairingRefused> {
+        self.pairing = None;
+        let central = bandx_sim::Central {
+            address: self.address,
+            ltk: None,
+        };
+        let conn = self
+            .band
+            .connect_as(247, central)
+            .map_err(|_| PairingRefused)?;
+        conn.start_pairing().map_err(|_| PairingRefused)?;
+        self.pairing = Some(conn);
+        Ok(())
+    }
+
+    fn finish_pairing(&mut self, entered: u32) -> bool {
+        let Some(conn) = self.pairing.take() else {
+            return false;
+        };
+        match conn.finish_pairing(entered) {
+            Ok(ltk) => {
+                self.ltk = Some(ltk);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn abandon_pairing(&mut self) {
+        self.pairing = None;
+    }
+
+    /// Whether the band proves a bond with the key we hold (the encryption procedure).
+    fn bonded(&self) -> bool {
+        let Some(ltk) = self.ltk else {
+            return false;
+        };
+        let central = bandx_sim::Central {
+            address: self.address,
+            ltk: Some(ltk),
+        };
+        self.band
+            .connect_as(247, central)
+            .is_ok_and(|conn| conn.is_authenticated())
+    }
+}
