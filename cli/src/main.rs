@@ -10,7 +10,7 @@ use std::time::Duration;
 use bandx_desktop::band::{BandClient, BandError};
 use bandx_desktop::link::ble::BleLink;
 use bandx_desktop::link::sim::SimLink;
-use bandx_desktop::link::{Link, LinkError, PairError, ScanRequest};
+use bandx_desktop::link::{Link, LinkError, ScanRequest};
 use bandx_desktop::paths::DataDir;
 use clap::{Parser, Subcommand};
 use signal_hook::consts::SIGINT;
@@ -37,9 +37,8 @@ Exit codes:
   7  not enough calibration data to train (the message says what to record)
   8  a firmware was sent but the band does not run it: it rolled back to its previous
      firmware (the new one failed its boot check) or still reports its old version
-  9  the band refused: this desktop is not paired with it (run `bandx pair`)
- 10  pairing failed: wrong code, band not in pairing mode or paired with another desktop,
-     timed out or cancelled (the message says which and what to do)
+  9  the band refused this desktop: it is not paired with it (run `bandx pair`), or the
+     desktop is not the band's owner
 130  interrupted (Ctrl-C): record, live, train and deploy stop cleanly and keep what is
      done (recorded windows, stored predictions; the band keeps its previous model);
      a second Ctrl-C quits at once";
@@ -52,7 +51,6 @@ const EXIT_PROFILE: u8 = 6;
 const EXIT_NOT_ENOUGH_DATA: u8 = 7;
 const EXIT_FIRMWARE_NOT_RUNNING: u8 = 8;
 const EXIT_NOT_PAIRED: u8 = 9;
-const EXIT_PAIRING_FAILED: u8 = 10;
 const EXIT_INTERRUPTED: u8 = 130;
 
 /// Set by the first Ctrl-C in the commands that can stop cleanly (see [`stop_on_ctrl_c`]).
@@ -119,6 +117,10 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         seconds: u64,
     },
+    /// Pair with the band once (it shows a six-digit code to type); it answers no other desktop.
+    Pair(pair::PairArgs),
+    /// Forget the pairing with the band on this desktop.
+    Unpair,
     /// Show the band's firmware, battery and active model as `key: value` lines.
     Info,
     /// Print the band's IMU samples in SI units, one per line (tab-separated: band time in ms,
@@ -147,11 +149,6 @@ enum Command {
     /// Write a model (a blob file or a stored version) or a firmware image to the band, over BLE
     /// (resuming after a dropped link) or USB; prints the result as `key: value` lines.
     Deploy(deploy::DeployArgs),
-    /// Pair this desktop with the band (once): the band shows a six-digit code on its screen,
-    /// you type it here. Until then the band refuses this desktop.
-    Pair(pair::PairArgs),
-    /// Forget the band's bond on this desktop; the band refuses this desktop until it pairs again.
-    Unpair,
 }
 
 /// A failure with the exit code a script sees.
@@ -163,25 +160,17 @@ struct Failure {
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(e: E) -> Failure {
         let error = e.into();
-        let pairing = error.downcast_ref::<PairError>();
-        let link = error
-            .downcast_ref::<LinkError>()
-            .or_else(|| {
-                error.downcast_ref::<BandError>().and_then(|b| match b {
-                    BandError::Link(l) => Some(l),
-                    _ => None,
-                })
-            })
-            .or(match pairing {
-                Some(PairError::Link(l)) => Some(l),
+        let link = error.downcast_ref::<LinkError>().or_else(|| {
+            error.downcast_ref::<BandError>().and_then(|b| match b {
+                BandError::Link(l) => Some(l),
                 _ => None,
-            });
-        let code = match (link, pairing) {
-            (Some(LinkError::NoAdapter(_) | LinkError::BluetoothOff), _) => EXIT_NO_ADAPTER,
-            (Some(LinkError::NotFound(_)), _) => EXIT_NOT_FOUND,
-            (Some(LinkError::ConnectionLost | LinkError::Timeout { .. }), _) => EXIT_LINK,
-            (Some(LinkError::NotAuthenticated), _) => EXIT_NOT_PAIRED,
-            (None, Some(_)) => EXIT_PAIRING_FAILED,
+            })
+        });
+        let code = match link {
+            Some(LinkError::NoAdapter(_) | LinkError::BluetoothOff) => EXIT_NO_ADAPTER,
+            Some(LinkError::NotFound(_)) => EXIT_NOT_FOUND,
+            Some(LinkError::ConnectionLost | LinkError::Timeout { .. }) => EXIT_LINK,
+            Some(LinkError::NotAuthenticated) => EXIT_NOT_PAIRED,
             _ => store_exit_code(&error),
         };
         Failure { code, error }
@@ -269,13 +258,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         return live::run(&cli, args).await;
     }
     if let Command::Pair(args) = &cli.command {
-        return pair::run(&cli, args).await;
-    }
-    if let Command::Unpair = &cli.command {
+        if cli.sim {
+            let link = open_sim(&cli)?;
+            return pair::pair(&cli, &link, Some(&link), args).await;
+        }
         let link = open_link(&cli).await?;
-        return pair::unpair(link.as_ref(), cli.band.as_deref()).await;
+        return pair::pair(&cli, link.as_ref(), None, args).await;
     }
     let link = open_link(&cli).await?;
+    if let Command::Unpair = &cli.command {
+        return pair::unpair(&cli, link.as_ref()).await;
+    }
     match cli.command {
         Command::Scan { seconds } => {
             let found = link
@@ -331,37 +324,36 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::History(_) => unreachable!("run_offline runs history"),
         Command::Record(_) | Command::Live(_) => unreachable!("they open their own link"),
         Command::Deploy(_) => unreachable!("deploy opens its own link"),
-        Command::Pair(_) | Command::Unpair => unreachable!("pair opens its own link"),
+        Command::Pair(_) | Command::Unpair => unreachable!("handled above"),
     }
+}
+
+fn open_sim(cli: &Cli) -> Result<SimLink, Failure> {
+    let dir = DataDir::from_option(cli.data_dir.as_deref())?;
+    Ok(SimLink::open(dir.sim_dir())?)
 }
 
 async fn open_link(cli: &Cli) -> Result<Box<dyn Link>, Failure> {
     if cli.sim {
-        let dir = DataDir::from_option(cli.data_dir.as_deref())?;
-        Ok(Box::new(SimLink::open(dir.sim_dir())?))
+        Ok(Box::new(open_sim(cli)?))
     } else {
         Ok(Box::new(BleLink::new().await?))
     }
 }
 
-/// `id`, or the id of the strongest band a scan finds.
-async fn band_id(link: &dyn Link, id: Option<&str>) -> Result<String, Failure> {
-    match id {
-        Some(id) => Ok(id.to_string()),
+/// Connects to `id`, or to the strongest band a scan finds.
+async fn connect(link: &dyn Link, id: Option<&str>) -> Result<BandClient, Failure> {
+    let id = match id {
+        Some(id) => id.to_string(),
         None => {
             let found = link.scan(ScanRequest::default()).await?;
             let first = found
                 .into_iter()
                 .next()
                 .ok_or_else(|| LinkError::NotFound("(none in range)".into()))?;
-            Ok(first.id)
+            first.id
         }
-    }
-}
-
-/// Connects to `id`, or to the strongest band a scan finds.
-async fn connect(link: &dyn Link, id: Option<&str>) -> Result<BandClient, Failure> {
-    let id = band_id(link, id).await?;
+    };
     let conn = link.connect(&id).await?;
     Ok(BandClient::new(conn).await?)
 }

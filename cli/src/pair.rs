@@ -1,116 +1,138 @@
-//! `bandx pair` / `bandx unpair`: bond this desktop with a band (the band shows a six-digit code
-//! on its screen, the user types it here), or forget the bond. Works on any [`Link`].
+//! `bandx pair` / `bandx unpair`: the one-time pairing that lets this desktop talk to a band, and forgetting it.
+//!
+//! The band shows a six-digit code on its screen; the user types it here (or passes `--code`). The virtual band
+//! has no screen in a terminal, so with `--sim` its code is printed on stdout as `band_screen: NNNNNN`.
 
 use std::io::{BufRead, Write};
 
 use async_trait::async_trait;
 use bandx_desktop::link::sim::SimLink;
-use bandx_desktop::link::{Link, PasskeyEntry, parse_passkey};
-use bandx_desktop::paths::DataDir;
+use bandx_desktop::link::{Link, LinkError, PairError, PasskeyEntry, ScanRequest};
+use clap::Args;
 
-use crate::{Cli, Failure};
+use crate::{Cli, EXIT_LINK, EXIT_NOT_PAIRED, Failure};
 
-/// How many times a code that is not six digits is asked for again.
-const TYPING_ATTEMPTS: u32 = 3;
-
-#[derive(clap::Args)]
+#[derive(Args)]
 pub struct PairArgs {
-    /// The six-digit code the band shows, if you already know it [default: asked for on the
-    /// terminal once the band shows it].
-    #[arg(long, value_name = "NNNNNN", value_parser = code)]
-    code: Option<u32>,
+    /// The six-digit code the band shows (asked for on stdin when left out).
+    #[arg(long, value_name = "NNNNNN")]
+    code: Option<String>,
 }
 
-fn code(typed: &str) -> Result<u32, String> {
-    parse_passkey(typed).ok_or_else(|| format!("{typed:?} is not a six-digit code"))
-}
-
-/// Where the code comes from: `--code`, else the virtual band's "screen" (`--sim`), else the
-/// terminal.
-pub struct TerminalPasskey {
-    pub known: Option<u32>,
-    /// The code a band without a screen of its own shows (the virtual band), once it shows one.
-    pub screen: Option<Box<dyn Fn() -> Option<u32> + Send + Sync>>,
+/// Reads the code: from `--code`, or typed on stdin after a prompt on stderr.
+struct CodeEntry<'a> {
+    given: Option<String>,
+    /// The virtual band, whose "screen" is printed.
+    sim: Option<&'a SimLink>,
 }
 
 #[async_trait]
-impl PasskeyEntry for TerminalPasskey {
+impl PasskeyEntry for CodeEntry<'_> {
     async fn passkey(&self) -> Option<u32> {
-        eprintln!("The band shows a six-digit code on its screen.");
-        if let Some(code) = self.known {
-            eprintln!("Using the code given with --code: {code:06}.");
-            return Some(code);
+        if let Some(code) = self.sim.and_then(SimLink::displayed_passkey) {
+            println!("band_screen: {code}");
+            let _ = std::io::stdout().flush();
         }
-        if let Some(shown) = self.screen.as_ref().and_then(|screen| screen()) {
-            eprintln!("The virtual band has no screen: its code is {shown:06}, typed for you.");
-            return Some(shown);
-        }
-        tokio::task::spawn_blocking(read_code).await.ok().flatten()
-    }
-}
-
-/// `bandx pair`: on the virtual band with `--sim` (its code read off its "screen" unless
-/// `--code` is given), else over Bluetooth (the code typed here).
-pub async fn run(cli: &Cli, args: &PairArgs) -> Result<(), Failure> {
-    let band = cli.band.as_deref();
-    if cli.sim {
-        let dir = DataDir::from_option(cli.data_dir.as_deref())?;
-        let link = SimLink::open(dir.sim_dir())?;
-        let virtual_band = link.band().clone();
-        let entry = TerminalPasskey {
-            known: args.code,
-            screen: Some(Box::new(move || {
-                virtual_band.displayed_passkey().map(|p| p.value())
-            })),
+        let typed = match &self.given {
+            Some(code) => code.clone(),
+            None => {
+                eprint!("Type the six-digit code the band shows: ");
+                let _ = std::io::stderr().flush();
+                let line = tokio::task::spawn_blocking(|| {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line).map(|_| line)
+                })
+                .await
+                .ok()?
+                .ok()?;
+                line
+            }
         };
-        pair(&link, band, &entry).await
-    } else {
-        let link = crate::open_link(cli).await?;
-        let entry = TerminalPasskey {
-            known: args.code,
-            screen: None,
-        };
-        pair(link.as_ref(), band, &entry).await
+        parse_code(&typed)
     }
 }
 
-/// Asks on the terminal until six digits come, or the input ends (= cancelled).
-fn read_code() -> Option<u32> {
-    let stdin = std::io::stdin();
-    for _ in 0..TYPING_ATTEMPTS {
-        eprint!("Type the code shown on the band and press Enter: ");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
-            Ok(0) | Err(_) => return None,
-            Ok(_) => {}
-        }
-        match parse_passkey(&line) {
-            Some(code) => return Some(code),
-            None => eprintln!("{:?} is not six digits.", line.trim()),
-        }
-    }
-    None
+/// Six digits (spaces ignored); anything else is no code.
+fn parse_code(text: &str) -> Option<u32> {
+    let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    (digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
 }
 
-/// Pairs with `band` (or the strongest band a scan finds) and says so.
+/// The band to pair with: `--band`, or the strongest one a scan finds.
+async fn band_id(cli: &Cli, link: &dyn Link) -> Result<String, Failure> {
+    if let Some(id) = &cli.band {
+        return Ok(id.clone());
+    }
+    let found = link.scan(ScanRequest::default()).await?;
+    Ok(found
+        .into_iter()
+        .next()
+        .ok_or_else(|| LinkError::NotFound("(none in range)".into()))?
+        .id)
+}
+
 pub async fn pair(
+    cli: &Cli,
     link: &dyn Link,
-    band: Option<&str>,
-    entry: &TerminalPasskey,
+    sim: Option<&SimLink>,
+    args: &PairArgs,
 ) -> Result<(), Failure> {
-    let id = crate::band_id(link, band).await?;
-    eprintln!("Pairing with {id}...");
-    link.pair(&id, entry).await?;
-    println!("paired: {id}");
+    if let Some(code) = &args.code
+        && parse_code(code).is_none()
+    {
+        return Err(anyhow::anyhow!(
+            "--code takes the six digits the band shows, e.g. --code 042917"
+        )
+        .into());
+    }
+    let id = band_id(cli, link).await?;
+    let entry = CodeEntry {
+        given: args.code.clone(),
+        sim,
+    };
+    eprintln!("Pairing with {id}: the band shows a six-digit code on its screen.");
+    match link.pair(&id, &entry).await {
+        Ok(()) => {
+            println!("paired: {id}");
+            Ok(())
+        }
+        Err(e) => Err(pair_failure(e)),
+    }
+}
+
+pub async fn unpair(cli: &Cli, link: &dyn Link) -> Result<(), Failure> {
+    let id = band_id(cli, link).await?;
+    link.unpair(&id).await.map_err(pair_failure)?;
+    println!("unpaired: {id}");
     Ok(())
 }
 
-/// Forgets the bond with `band` (or the strongest band a scan finds) on this desktop.
-pub async fn unpair(link: &dyn Link, band: Option<&str>) -> Result<(), Failure> {
-    let id = crate::band_id(link, band).await?;
-    link.unpair(&id).await?;
-    println!("unpaired: {id}");
-    eprintln!("This desktop forgot the band; it refuses this desktop until you pair again.");
-    Ok(())
+fn pair_failure(e: PairError) -> Failure {
+    match e {
+        PairError::Link(link) => link.into(),
+        PairError::Timeout(_) => Failure {
+            code: EXIT_LINK,
+            error: e.into(),
+        },
+        other => Failure {
+            code: EXIT_NOT_PAIRED,
+            error: other.into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_code;
+
+    #[test]
+    fn a_code_is_six_digits() {
+        assert_eq!(parse_code("042917\n"), Some(42917));
+        assert_eq!(parse_code("042 917"), Some(42917));
+        for bad in ["", "42917", "0429170", "04291x", "-42917"] {
+            assert_eq!(parse_code(bad), None, "{bad:?}");
+        }
+    }
 }

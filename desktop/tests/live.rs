@@ -23,10 +23,7 @@ const SPEED: f64 = 25.0;
 fn fast_link(dir: &std::path::Path) -> SimLink {
     let mut config = SimConfig::new(dir.join(FLASH_FILE_NAME), Some(SHIPPED_MODEL.to_vec()));
     config.realtime_speed = SPEED;
-    let link = SimLink::with_config(config).unwrap();
-    link.pair_reading_the_screen()
-        .expect("pair with the virtual band");
-    link
+    bandx_testkit::paired(SimLink::with_config(config).unwrap())
 }
 const DAY_MS: i64 = 86_400_000;
 

@@ -1,13 +1,15 @@
-//! Pairing with the virtual band through the desktop's `Link`: refused until paired, wrong code,
-//! cancel, the right code, the bond kept across restarts, unpair, and the band's pairing window.
+//! Pairing with the virtual band through the desktop's `Link`: the bond kept across restarts, the
+//! band's pairing window (after it a bonded band takes no new desktop until its button is
+//! pressed), and a stranger's desktop on a paired band.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bandx_desktop::band::{BandClient, BandError};
-use bandx_desktop::link::sim::{SHIPPED_MODEL, SimLink, VirtualScreen};
+use bandx_desktop::link::sim::{SHIPPED_MODEL, SimLink};
 use bandx_desktop::link::{Characteristic, Link, LinkError, PairError, PasskeyEntry};
 use bandx_sim::{SimBand, SimConfig};
+use bandx_testkit::ReadsTheBand;
 
 /// The virtual band runs this many times faster than real time (its 2-minute pairing window
 /// passes in 6 s).
@@ -95,14 +97,11 @@ async fn pairing_with_the_virtual_band() {
         "{unknown:?}"
     );
 
-    link.pair(&id(&link), &VirtualScreen(link.band().clone()))
+    link.pair(&id(&link), &ReadsTheBand(link.band().clone()))
         .await
         .expect("the code on the screen pairs");
     assert_eq!(link.band().bonds().unwrap(), 1);
     answers(&link).await;
-    // Pairing again: already bonded, no code asked (Cancels would fail it otherwise).
-    link.pair(&id(&link), &Cancels).await.expect("bonded");
-    assert_eq!(link.band().bonds().unwrap(), 1);
 
     // The bond outlives the app (and the band's restart).
     drop(link);
@@ -116,13 +115,13 @@ async fn pairing_with_the_virtual_band() {
     // The band holds a bond: after its 2-minute window it takes no new pairing...
     tokio::time::sleep(Duration::from_secs_f64(121.0 / SPEED)).await;
     let late = link
-        .pair(&id(&link), &VirtualScreen(link.band().clone()))
+        .pair(&id(&link), &ReadsTheBand(link.band().clone()))
         .await;
     assert!(matches!(late, Err(PairError::NotInPairingMode)), "{late:?}");
     refused(&link).await;
     // ...until its button is pressed.
     link.band().press_button();
-    link.pair(&id(&link), &VirtualScreen(link.band().clone()))
+    link.pair(&id(&link), &ReadsTheBand(link.band().clone()))
         .await
         .expect("paired after the button");
     answers(&link).await;
@@ -132,7 +131,10 @@ async fn pairing_with_the_virtual_band() {
 async fn a_stranger_cannot_use_a_paired_band() {
     let dir = tempfile::tempdir().unwrap();
     let owner = open(dir.path());
-    owner.pair_reading_the_screen().expect("the owner pairs");
+    owner
+        .pair(&id(&owner), &ReadsTheBand(owner.band().clone()))
+        .await
+        .expect("the owner pairs");
     answers(&owner).await;
 
     // Another desktop (its own bond file) on the same band, outside the pairing window.
@@ -147,7 +149,7 @@ async fn a_stranger_cannot_use_a_paired_band() {
     tokio::time::sleep(Duration::from_secs_f64(121.0 / SPEED)).await;
     refused(&stranger).await;
     let attempt = stranger
-        .pair(&id(&stranger), &VirtualScreen(stranger.band().clone()))
+        .pair(&id(&stranger), &ReadsTheBand(stranger.band().clone()))
         .await;
     assert!(
         matches!(attempt, Err(PairError::NotInPairingMode)),

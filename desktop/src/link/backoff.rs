@@ -88,11 +88,11 @@ mod tests {
             _: &str,
             _: &dyn crate::link::PasskeyEntry,
         ) -> Result<(), crate::link::PairError> {
-            unreachable!("reconnect never pairs")
+            Err(LinkError::NotFound("scripted".into()).into())
         }
 
         async fn unpair(&self, _: &str) -> Result<(), crate::link::PairError> {
-            unreachable!("reconnect never unpairs")
+            Err(LinkError::NotFound("scripted".into()).into())
         }
     }
 

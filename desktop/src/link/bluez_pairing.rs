@@ -23,9 +23,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use zbus::zvariant::{ObjectPath, OwnedObjectPath, OwnedValue, Value};
 use zbus::{Connection, DBusError as _, interface, proxy};
 
-use super::LinkError;
 use super::ble::map_dbus_error;
-use super::pairing::{MAX_PASSKEY, PairError, PasskeyEntry};
+use super::{LinkError, PairError, PasskeyEntry};
+
+/// The largest passkey: six decimal digits.
+const MAX_PASSKEY: u32 = 999_999;
 
 /// The capability our agent registers: it can show and type, so BlueZ asks it for the passkey
 /// the band displays.

@@ -6,13 +6,12 @@
 //! `spawn_blocking`; notifications and link events are forwarded from the sim's std channels into
 //! tokio channels by small forwarding threads.
 //!
-//! Like a real band, the virtual band only answers a desktop it is bonded with: [`Link::pair`]
-//! runs its passkey pairing (the code it shows is on [`SimBand::displayed_passkey`], the app's
-//! virtual-band panel; [`VirtualScreen`] reads it), and this desktop's half of the bond is kept
-//! beside the band's flash file (`sim_bond`), so later connections are authenticated at once.
+//! Pairing works as with a real band: the virtual band shows a code (the app's virtual-band panel,
+//! `bandx --sim pair`), the user types it, and this desktop's half of the bond (its address and long-term
+//! key) is kept in [`BOND_FILE_NAME`] beside the band's flash file, as BlueZ keeps a real band's.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,7 +27,6 @@ use tokio::sync::{mpsc, watch};
 
 use crate::paths::DataDir;
 
-use super::sim_bond::DesktopBond;
 use super::{
     Characteristic, Connection, ConnectionState, DisconnectReason, Link, LinkError, Notification,
     PairError, PasskeyEntry, ScanRequest, ScanResult,
@@ -45,6 +43,12 @@ pub const DEMO_PERSONAL_MODEL: &[u8] =
 
 /// The virtual band's flash file inside the app data dir.
 pub const FLASH_FILE_NAME: &str = "virtual-band.flash";
+
+/// This desktop's half of its bond with the virtual band, beside the band's flash file.
+pub const BOND_FILE_NAME: &str = "virtual-band.bond.json";
+
+/// How long the virtual band waits for the code (the SMP timeout).
+const PAIRING_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The ATT MTU the virtual band connects with unless told otherwise (the band's largest).
 pub const DEFAULT_MTU: u16 = bandx_sim::MAX_MTU;
@@ -89,28 +93,77 @@ pub enum SimLinkError {
     Band(#[from] SimError),
 }
 
-/// How long the virtual band waits for its code (SMP's 30 s, on the band's clock).
-const PAIRING_TIMEOUT: Duration =
-    Duration::from_millis(bandx_core::pairing::PAIRING_TIMEOUT_MS as u64);
-
 /// A [`Link`] to one virtual band.
 pub struct SimLink {
     band: SimBand,
     mtu: u16,
     runner: Arc<RealtimeRunner>,
-    /// This desktop's address and its half of the bond with the band.
-    bond: Mutex<DesktopBond>,
+    /// This desktop as the band sees it, with its bond once paired.
+    central: Mutex<Central>,
+    bond_path: PathBuf,
+    /// The connection in use, if any: a pairing runs over it (the band takes one connection at a time).
+    current: Mutex<Weak<SimConnection>>,
 }
 
-/// What the virtual band's screen shows, typed in as is: a user who reads the code right (the
-/// app's virtual-band panel, `bandx --sim pair`, tests).
-pub struct VirtualScreen(pub SimBand);
+/// The bond file's content: this desktop's address and, once paired, its long-term key (hex).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct BondFile {
+    address: String,
+    ltk: Option<String>,
+}
 
-#[async_trait]
-impl PasskeyEntry for VirtualScreen {
-    async fn passkey(&self) -> Option<u32> {
-        self.0.displayed_passkey().map(|p| p.value())
-    }
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let bytes: Vec<u8> = (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect::<Option<_>>()?;
+    bytes.try_into().ok()
+}
+
+/// This desktop's bond from `path`; a missing or unreadable file is a desktop that never paired (a new
+/// address is drawn and kept).
+fn load_central(path: &Path) -> Central {
+    let stored = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<BondFile>(&b).ok())
+        .and_then(|f| {
+            Some(Central {
+                address: unhex(&f.address)?,
+                ltk: match f.ltk {
+                    Some(k) => Some(unhex(&k)?),
+                    None => None,
+                },
+            })
+        });
+    stored.unwrap_or_else(|| {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id()) << 32;
+        let b = n.to_le_bytes();
+        // A static random address: the two top bits set.
+        Central {
+            address: [b[0] | 0xC0, b[1], b[2], b[3], b[4], b[5]],
+            ltk: None,
+        }
+    })
+}
+
+/// Writes this desktop's bond (to a temporary file, then renamed: never half a key).
+fn store_central(path: &Path, central: &Central) -> Result<(), LinkError> {
+    let file = BondFile {
+        address: hex(&central.address),
+        ltk: central.ltk.map(|k| hex(&k)),
+    };
+    let json = serde_json::to_vec_pretty(&file).expect("a bond serializes");
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, json)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| LinkError::Gatt(format!("cannot store the bond in {}: {e}", path.display())))
 }
 
 impl SimLink {
@@ -125,73 +178,33 @@ impl SimLink {
         SimLink::with_config(config)
     }
 
-    /// A virtual band built from `config`, running in real time. This desktop's half of the
-    /// bond is kept beside its flash file (extension `.bond`).
+    /// A virtual band built from `config`, running in real time.
     pub fn with_config(config: SimConfig) -> Result<SimLink, SimLinkError> {
-        let bond = DesktopBond::load(&config.flash_path.with_extension("bond"));
+        let bond_path = config
+            .flash_path
+            .parent()
+            .map_or_else(|| PathBuf::from(BOND_FILE_NAME), |d| d.join(BOND_FILE_NAME));
         let band = SimBand::new(config)?;
         let runner = Arc::new(band.run_realtime());
         Ok(SimLink {
             band,
             mtu: DEFAULT_MTU,
             runner,
-            bond: Mutex::new(bond),
+            central: Mutex::new(load_central(&bond_path)),
+            bond_path,
+            current: Mutex::new(Weak::new()),
         })
-    }
-
-    /// Pairs as a user does who reads the code off the virtual band's screen and types it
-    /// right ([`Link::pair`] with [`VirtualScreen`]); nothing to do if already bonded. For
-    /// tests, demos and `bandx --sim`.
-    pub fn pair_reading_the_screen(&self) -> Result<(), PairError> {
-        let id = self.band.scan_result().id;
-        let screen = VirtualScreen(self.band.clone());
-        // Nothing in it waits on tokio: the virtual band answers at once.
-        futures::executor::block_on(self.pair(&id, &screen))
-    }
-
-    fn desktop(&self) -> std::sync::MutexGuard<'_, DesktopBond> {
-        self.bond.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Checks `id` names this band; returns its id.
-    fn check_id(&self, id: &str) -> Result<String, LinkError> {
-        let ad = self.band.scan_result();
-        if id != ad.id && !id.eq_ignore_ascii_case(&ad.address) {
-            return Err(LinkError::NotFound(id.to_string()));
-        }
-        Ok(ad.id)
-    }
-
-    fn connect_as(&self, central: Central) -> Result<SimConnection, LinkError> {
-        self.band
-            .connect_as(self.mtu, central)
-            .map_err(|e| match e {
-                SimError::AlreadyConnected => LinkError::Gatt(e.to_string()),
-                other => link_error(other),
-            })
-    }
-
-    /// Pairs on a fresh connection: the band shows a code, `passkey` gives what was typed.
-    async fn pair_on(
-        &self,
-        conn: &SimConnection,
-        passkey: &dyn PasskeyEntry,
-    ) -> Result<(), PairError> {
-        conn.start_pairing().map_err(pair_error)?;
-        let Some(entered) = passkey.passkey().await else {
-            return Err(PairError::Cancelled);
-        };
-        let ltk = conn.finish_pairing(entered).map_err(pair_error)?;
-        self.desktop().store(Some(ltk)).map_err(|e| {
-            LinkError::Gatt(format!("cannot keep the bond with the virtual band: {e}"))
-        })?;
-        Ok(())
     }
 
     /// Connections made from now on ask for this ATT MTU (the band accepts 23..=247).
     pub fn with_mtu(mut self, mtu: u16) -> SimLink {
         self.mtu = mtu;
         self
+    }
+
+    /// The six-digit code on the virtual band's screen while a pairing waits for it.
+    pub fn displayed_passkey(&self) -> Option<String> {
+        self.band.displayed_passkey().map(|p| p.to_string())
     }
 
     /// The band itself: its wearer, faults, timing (the UI's controls and tests use it).
@@ -214,48 +227,88 @@ impl Link for SimLink {
     }
 
     async fn connect(&self, id: &str) -> Result<Box<dyn Connection>, LinkError> {
-        let id = self.check_id(id)?;
-        let central = self.desktop().central();
-        let conn = self.connect_as(central)?;
+        let ad = self.band.scan_result();
+        if id != ad.id && !id.eq_ignore_ascii_case(&ad.address) {
+            return Err(LinkError::NotFound(id.to_string()));
+        }
+        let central = *lock(&self.central);
+        let conn = self
+            .band
+            .connect_as(self.mtu, central)
+            .map_err(|e| match e {
+                SimError::AlreadyConnected => LinkError::Gatt(e.to_string()),
+                other => link_error(other),
+            })?;
         let state = watch_events(&conn);
+        let conn = Arc::new(conn);
+        *lock(&self.current) = Arc::downgrade(&conn);
         Ok(Box::new(SimLinkConnection {
-            id,
-            conn: Arc::new(conn),
+            id: ad.id,
+            conn,
             state,
             _runner: self.runner.clone(),
         }))
     }
 
     async fn pair(&self, id: &str, passkey: &dyn PasskeyEntry) -> Result<(), PairError> {
-        self.check_id(id)?;
-        let central = self.desktop().central();
-        // Bonded already: the band proves it at once.
-        if central.ltk.is_some() {
-            let conn = self.connect_as(central)?;
-            let bonded = conn.is_authenticated();
-            drop(conn);
-            if bonded {
-                return Ok(());
+        // Over the connection in use, else a connection of its own (as BlueZ's Pair connects).
+        let current = lock(&self.current).upgrade();
+        let (conn, _own) = match current.filter(|c| c.is_connected()) {
+            Some(conn) => (conn, None),
+            None => {
+                let own = self.connect(id).await?;
+                let conn = lock(&self.current)
+                    .upgrade()
+                    .ok_or(LinkError::ConnectionLost)?;
+                (conn, Some(own))
             }
-        }
-        let conn = self.connect_as(Central {
-            ltk: None,
-            ..central
-        })?;
-        let paired = self.pair_on(&conn, passkey).await;
-        if let Err(error) = conn.disconnect() {
-            tracing::debug!(%error, "closing the pairing connection");
-        }
-        paired
+        };
+        conn.start_pairing().map_err(pair_error)?;
+        tracing::info!("the virtual band shows a pairing code");
+        let Some(code) = passkey.passkey().await else {
+            return Err(PairError::Cancelled);
+        };
+        let ltk = conn.finish_pairing(code).map_err(pair_error)?;
+        let central = {
+            let mut central = lock(&self.central);
+            central.ltk = Some(ltk);
+            *central
+        };
+        store_central(&self.bond_path, &central)?;
+        Ok(())
     }
 
-    /// Forgets this desktop's key; the band keeps its side until it forgets it.
     async fn unpair(&self, id: &str) -> Result<(), PairError> {
-        self.check_id(id)?;
-        self.desktop()
-            .store(None)
-            .map_err(|e| LinkError::Gatt(format!("cannot forget the bond: {e}")))?;
+        let ad = self.band.scan_result();
+        if id != ad.id && !id.eq_ignore_ascii_case(&ad.address) {
+            return Err(LinkError::NotFound(id.to_string()).into());
+        }
+        let central = {
+            let mut central = lock(&self.central);
+            central.ltk = None;
+            *central
+        };
+        store_central(&self.bond_path, &central)?;
+        if let Some(conn) = lock(&self.current).upgrade() {
+            let _ = conn.disconnect();
+        }
         Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn pair_error(e: SimPairError) -> PairError {
+    match e {
+        SimPairError::Refused(_) => PairError::NotInPairingMode,
+        SimPairError::WrongPasskey => PairError::WrongCode,
+        SimPairError::Timeout => PairError::Timeout(PAIRING_TIMEOUT),
+        SimPairError::NotStarted | SimPairError::NotConnected => {
+            PairError::Link(LinkError::ConnectionLost)
+        }
+        SimPairError::Storage => PairError::Link(LinkError::Gatt(e.to_string())),
     }
 }
 
@@ -369,18 +422,6 @@ fn watch_events(conn: &SimConnection) -> watch::Receiver<ConnectionState> {
         tracing::error!("cannot watch the virtual band's link events: {e}");
     }
     rx
-}
-
-fn pair_error(e: SimPairError) -> PairError {
-    match e {
-        SimPairError::Refused(_) => PairError::NotInPairingMode,
-        SimPairError::WrongPasskey => PairError::WrongCode,
-        SimPairError::Timeout => PairError::Timeout(PAIRING_TIMEOUT),
-        SimPairError::NotConnected => LinkError::ConnectionLost.into(),
-        other @ (SimPairError::NotStarted | SimPairError::Storage) => {
-            LinkError::Gatt(other.to_string()).into()
-        }
-    }
 }
 
 fn link_error(e: SimError) -> LinkError {

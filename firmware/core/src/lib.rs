@@ -13,6 +13,7 @@
 //! - [`band`]: the app logic, `Band<P: Platform>`;
 //! - [`boot`]: confirm-after-boot, the policy that keeps or rolls back a new firmware;
 //! - [`pairing`]: who may pair with the band (pairing mode, bonds) and the passkey it shows;
+//! - [`owner`]: the owner's ed25519 key, the signed update grant and its check, the owner record on flash;
 //! - [`demo`]: a representative 7-class model (random weights) for tests, benches and the simulator.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -25,6 +26,7 @@ pub mod frame;
 pub mod imu;
 pub mod infer;
 pub mod pairing;
+pub mod owner;
 pub mod protocol;
 pub mod quant;
 pub mod update;
