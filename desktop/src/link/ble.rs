@@ -4,7 +4,9 @@
 //! MTU BlueZ negotiated, and watches the adapter's events to notice at once when the band drops.
 //! Pairing goes around btleplug (it has none): on Linux straight to BlueZ (`bluez_pairing`); on
 //! macOS and Windows the OS shows its own pairing dialog the first time the band refuses an
-//! unauthenticated request, so [`Link::pair`] there only makes such a request.
+//! unauthenticated request, so [`Link::pair`] there only makes such a request. (BlueZ, too, raises
+//! the link's security by itself when the band answers "Insufficient Authentication", asking the
+//! desktop's default agent; without one the request simply fails as [`LinkError::NotAuthenticated`].)
 
 use std::future::Future;
 use std::sync::Arc;
