@@ -41,14 +41,13 @@ impl PasskeyEntry for CodeEntry<'_> {
             None => {
                 eprint!("Type the six-digit code the band shows: ");
                 let _ = std::io::stderr().flush();
-                let line = tokio::task::spawn_blocking(|| {
+                tokio::task::spawn_blocking(|| {
                     let mut line = String::new();
                     std::io::stdin().lock().read_line(&mut line).map(|_| line)
                 })
                 .await
                 .ok()?
-                .ok()?;
-                line
+                .ok()?
             }
         };
         parse_code(&typed)

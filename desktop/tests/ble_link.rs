@@ -92,6 +92,7 @@ fn band(log: Arc<Mutex<Vec<Received>>>) -> DeviceSpec {
         }],
         mtu: BAND_MTU,
         behaviour: Box::new(Acknowledger { log }),
+        security: None,
     }
 }
 
@@ -110,6 +111,7 @@ fn headphones() -> DeviceSpec {
         }],
         mtu: 23,
         behaviour: Box::new(Silent),
+        security: None,
     }
 }
 

@@ -2,6 +2,11 @@
 //!
 //! Scans ask the adapter for the BandX service UUID; a connection discovers the service, reads the
 //! MTU BlueZ negotiated, and watches the adapter's events to notice at once when the band drops.
+//! Pairing goes around btleplug (it has none): on Linux straight to BlueZ (`bluez_pairing`); on
+//! macOS and Windows the OS shows its own pairing dialog the first time the band refuses an
+//! unauthenticated request, so [`Link::pair`] there only makes such a request. (BlueZ, too, raises
+//! the link's security by itself when the band answers "Insufficient Authentication", asking the
+//! desktop's default agent; without one the request simply fails as [`LinkError::NotAuthenticated`].)
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +33,8 @@ pub struct BleOptions {
     pub connect_timeout: Duration,
     /// One GATT operation (write, subscribe).
     pub gatt_timeout: Duration,
+    /// A whole pairing, including the user reading and typing the code.
+    pub pair_timeout: Duration,
 }
 
 impl Default for BleOptions {
@@ -35,6 +42,7 @@ impl Default for BleOptions {
         BleOptions {
             connect_timeout: Duration::from_secs(10),
             gatt_timeout: Duration::from_secs(5),
+            pair_timeout: Duration::from_secs(90),
         }
     }
 }
@@ -193,19 +201,37 @@ impl Link for BleLink {
         }))
     }
 
-    async fn pair(&self, _id: &str, _passkey: &dyn PasskeyEntry) -> Result<(), PairError> {
-        // Pairing through BlueZ's Agent1 lands with the agent module; until then the OS's own
-        // Bluetooth settings pair the band.
-        Err(PairError::Link(LinkError::Gatt(
-            "pair the band in the system's Bluetooth settings (BandX Studio's own pairing step is not available here yet)"
-                .into(),
-        )))
+    #[cfg(target_os = "linux")]
+    async fn pair(&self, id: &str, passkey: &dyn PasskeyEntry) -> Result<(), PairError> {
+        self.ensure_powered().await?;
+        let address = self.find(id).await?.address().to_string();
+        super::bluez_pairing::pair(&address, passkey, self.options.pair_timeout).await
     }
 
+    #[cfg(target_os = "linux")]
+    async fn unpair(&self, id: &str) -> Result<(), PairError> {
+        let address = self.find(id).await?.address().to_string();
+        super::bluez_pairing::unpair(&address).await
+    }
+
+    /// macOS and Windows pair on their own: the first request the band refuses for want of
+    /// authentication makes the OS show its pairing dialog, where the user types the code.
+    #[cfg(not(target_os = "linux"))]
+    async fn pair(&self, id: &str, _passkey: &dyn PasskeyEntry) -> Result<(), PairError> {
+        let connection = self.connect(id).await?;
+        let subscribed = connection.subscribe(Characteristic::Control).await;
+        if let Err(error) = connection.disconnect().await {
+            tracing::debug!(%error, "disconnecting after pairing");
+        }
+        Ok(subscribed?)
+    }
+
+    #[cfg(not(target_os = "linux"))]
     async fn unpair(&self, _id: &str) -> Result<(), PairError> {
-        Err(PairError::Link(LinkError::Gatt(
-            "remove the band in the system's Bluetooth settings".into(),
-        )))
+        Err(LinkError::Gatt(
+            "the operating system keeps the bond: remove the band in its Bluetooth settings".into(),
+        )
+        .into())
     }
 }
 
@@ -443,7 +469,7 @@ fn map_platform_error(
 }
 
 /// D-Bus and BlueZ error names, as the UI should read them.
-fn map_dbus_error(name: &str, message: &str, id: &str) -> LinkError {
+pub(super) fn map_dbus_error(name: &str, message: &str, id: &str) -> LinkError {
     match name {
         // A bus without BlueZ on it.
         "org.freedesktop.DBus.Error.ServiceUnknown"
@@ -457,6 +483,13 @@ fn map_dbus_error(name: &str, message: &str, id: &str) -> LinkError {
             LinkError::NoAdapter("permission to use Bluetooth denied".into())
         }
         "org.bluez.Error.NotReady" => LinkError::BluetoothOff,
+        // The band answered ATT "Insufficient Authentication/Encryption" (0x05, 0x0F, 0x0C):
+        // BlueZ's gatt-client says NotPermitted "Not paired"; "Insufficient Authorization" (0x08)
+        // is NotAuthorized.
+        "org.bluez.Error.NotPermitted" if message.eq_ignore_ascii_case("not paired") => {
+            LinkError::NotAuthenticated
+        }
+        "org.bluez.Error.NotAuthorized" => LinkError::NotAuthenticated,
         "org.bluez.Error.DoesNotExist" => LinkError::NotFound(id.to_string()),
         // The device's objects vanish from BlueZ when it disconnects.
         "org.bluez.Error.NotConnected" | "org.freedesktop.DBus.Error.UnknownObject" => {
@@ -505,5 +538,19 @@ mod tests {
             LinkError::Gatt(message) => assert!(message.contains("le-connection-abort-by-local")),
             other => panic!("expected a GATT error, got {other:?}"),
         }
+        // What BlueZ's gatt-client answers when the band refuses an unauthenticated link...
+        assert!(matches!(
+            map_dbus_error("org.bluez.Error.NotPermitted", "Not paired", "x"),
+            LinkError::NotAuthenticated
+        ));
+        assert!(matches!(
+            map_dbus_error("org.bluez.Error.NotAuthorized", "Not Authorized", "x"),
+            LinkError::NotAuthenticated
+        ));
+        // ...and a characteristic that simply cannot be written is not that.
+        assert!(matches!(
+            map_dbus_error("org.bluez.Error.NotPermitted", "Write not permitted", "x"),
+            LinkError::Gatt(_)
+        ));
     }
 }

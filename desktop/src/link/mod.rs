@@ -17,6 +17,8 @@
 
 pub mod backoff;
 pub mod ble;
+#[cfg(target_os = "linux")]
+mod bluez_pairing;
 mod gatt;
 pub mod sim;
 

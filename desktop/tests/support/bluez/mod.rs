@@ -16,14 +16,23 @@
 //! disconnect clears both and removes them. Characteristic writes go to the device's
 //! [`PeripheralBehaviour`]; its answers and [`DeviceHandle::notify`] become `Value`
 //! PropertiesChanged signals on subscribed characteristics, in order.
+//!
+//! Pairing, for a device with a [`BandSecurity`]: `AgentManager1` at /org/bluez takes clients'
+//! agents; `Device1.Pair()` runs the band's side of SMP and calls the agent's `RequestPasskey`
+//! (see `pairing.rs`); Paired/Bonded follow; `Adapter1.RemoveDevice` forgets the bond. Until
+//! paired, GATT reads, writes and subscriptions fail as BlueZ reports ATT "Insufficient
+//! Authentication" (`org.bluez.Error.NotPermitted` "Not paired"); write commands are dropped.
 
 #![allow(dead_code)] // Each test binary uses a different part of the stand-in.
 
 pub mod bus;
 mod objects;
+mod pairing;
 pub mod peripheral;
+pub mod security;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -33,7 +42,9 @@ use zbus::Connection;
 pub use bus::PrivateBus;
 pub use objects::ADAPTER_PATH;
 use objects::{Adapter1, Device, DeviceCommand, DeviceState, Shared};
+pub use pairing::RegisteredAgent;
 pub use peripheral::{CharacteristicSpec, DeviceSpec, PeripheralBehaviour, ServiceSpec, Silent};
+pub use security::{BandSecurity, PairingRefused, PasskeyBand, SimBandSecurity};
 
 /// The running stand-in: owns the `org.bluez` name on the bus until stopped or dropped.
 pub struct BluezStandIn {
@@ -71,6 +82,12 @@ impl BluezStandIn {
                         refuse_connections: 0,
                         connect_hangs: false,
                         behaviour: spec.behaviour,
+                        security: spec.security,
+                        paired: false,
+                        pairing: false,
+                        cancel_pairing: None,
+                        pair_calls: 0,
+                        dropped_commands: 0,
                     }),
                     commands,
                 })
@@ -82,10 +99,18 @@ impl BluezStandIn {
                 ..Default::default()
             }),
             devices,
+            agents: Mutex::new(pairing::Agents::default()),
+            smp_timeout: Mutex::new(Duration::from_secs(30)),
         });
         let connection = zbus::connection::Builder::address(bus_address)?
             .name("org.bluez")?
             .serve_at("/", zbus::fdo::ObjectManager)?
+            .serve_at(
+                pairing::AGENT_MANAGER_PATH,
+                pairing::AgentManager1 {
+                    shared: Arc::clone(&shared),
+                },
+            )?
             .serve_at(
                 ADAPTER_PATH,
                 Adapter1 {
@@ -131,6 +156,31 @@ impl BluezStandIn {
     /// The service UUIDs of the last discovery filter a client set (empty: none).
     pub fn discovery_filter(&self) -> Vec<String> {
         self.shared.adapter().filter_uuids.clone()
+    }
+
+    /// The agents clients registered now.
+    pub fn agents(&self) -> Vec<RegisteredAgent> {
+        self.shared.agents().registered.clone()
+    }
+
+    /// The default agent's (owner, path), if any.
+    pub fn default_agent(&self) -> Option<(String, String)> {
+        self.shared.agents().default.clone()
+    }
+
+    /// The device paths of every RequestPasskey sent to an agent so far.
+    pub fn passkey_requests(&self) -> Vec<String> {
+        self.shared.agents().passkey_requests.clone()
+    }
+
+    /// The agent paths of every Cancel sent so far.
+    pub fn agent_cancels(&self) -> Vec<String> {
+        self.shared.agents().cancels.clone()
+    }
+
+    /// How long bands wait for a passkey (30 s unless a test is impatient).
+    pub fn set_smp_timeout(&self, timeout: Duration) {
+        *self.shared.smp_timeout.lock().unwrap() = timeout;
     }
 
     /// The device with this address. Panics if the stand-in has none (a test mistake).
@@ -216,6 +266,21 @@ impl DeviceHandle {
 
     pub fn object_path(&self) -> &str {
         &self.device.path
+    }
+
+    /// Whether BlueZ holds a bond with the device (its Paired property).
+    pub fn is_paired(&self) -> bool {
+        self.device.state.lock().unwrap().paired
+    }
+
+    /// How many times a client called Pair.
+    pub fn pair_calls(&self) -> u32 {
+        self.device.state.lock().unwrap().pair_calls
+    }
+
+    /// Write commands the band dropped for want of an authenticated link.
+    pub fn dropped_commands(&self) -> u32 {
+        self.device.state.lock().unwrap().dropped_commands
     }
 }
 

@@ -1,5 +1,8 @@
 //! The org.bluez objects the stand-in exports: Adapter1, Device1, GattService1,
 //! GattCharacteristic1, as BlueZ 5 lays them out (/org/bluez/hci0/dev_XX/serviceXXXX/charXXXX).
+//! A device with a [`BandSecurity`] refuses GATT requests until it is paired (what BlueZ's
+//! gatt-client answers when the band returns ATT "Insufficient Authentication"); pairing itself
+//! lives in `pairing.rs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,7 +13,9 @@ use zbus::object_server::SignalEmitter;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 use zbus::{Connection, interface};
 
+use super::pairing::{self, Agents};
 use super::peripheral::{PeripheralBehaviour, ServiceSpec};
+use super::security::BandSecurity;
 
 pub const ADAPTER_PATH: &str = "/org/bluez/hci0";
 
@@ -24,6 +29,14 @@ pub enum BluezError {
     NotReady(String),
     NotPermitted(String),
     InvalidValueLength(String),
+    InvalidArguments(String),
+    AlreadyExists(String),
+    DoesNotExist(String),
+    InProgress(String),
+    AuthenticationFailed(String),
+    AuthenticationTimeout(String),
+    AuthenticationCanceled(String),
+    ConnectionAttemptFailed(String),
 }
 
 /// The adapter's mutable state.
@@ -43,6 +56,28 @@ pub struct DeviceState {
     pub refuse_connections: u32,
     pub connect_hangs: bool,
     pub behaviour: Box<dyn PeripheralBehaviour>,
+    /// The band's side of pairing; `None`: an open device that needs no pairing.
+    pub security: Option<Box<dyn BandSecurity>>,
+    /// BlueZ holds a bond with the device (its Paired and Bonded properties).
+    pub paired: bool,
+    /// A Pair() call is under way.
+    pub pairing: bool,
+    /// Ends the Pair() call under way (CancelPairing).
+    pub cancel_pairing: Option<tokio::sync::oneshot::Sender<()>>,
+    pub pair_calls: u32,
+    /// Write commands the band dropped because the link was not authenticated.
+    pub dropped_commands: u32,
+}
+
+impl DeviceState {
+    /// Whether the link is encrypted and authenticated with a bond both sides hold (always, for
+    /// a device without security).
+    pub fn authenticated(&self) -> bool {
+        match &self.security {
+            None => true,
+            Some(band) => self.paired && band.bonded(),
+        }
+    }
 }
 
 /// Work a device does in order, off the D-Bus handlers: notifying and dropping the connection.
@@ -94,7 +129,7 @@ impl Device {
         paths
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, DeviceState> {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, DeviceState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -120,11 +155,23 @@ fn object_path(path: &str) -> OwnedObjectPath {
 pub struct Shared {
     pub adapter: Mutex<AdapterState>,
     pub devices: Vec<Arc<Device>>,
+    /// Agents clients registered with AgentManager1.
+    pub agents: Mutex<Agents>,
+    /// How long a band waits for the passkey (SMP's 30 s).
+    pub smp_timeout: Mutex<std::time::Duration>,
 }
 
 impl Shared {
     pub fn adapter(&self) -> std::sync::MutexGuard<'_, AdapterState> {
         self.adapter.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn agents(&self) -> std::sync::MutexGuard<'_, Agents> {
+        self.agents.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn device_at(&self, path: &str) -> Option<&Arc<Device>> {
+        self.devices.iter().find(|d| d.path == path)
     }
 }
 
@@ -209,9 +256,34 @@ impl Adapter1 {
         for device in self.shared.devices.iter().filter(|d| d.matches(&filter)) {
             let device1 = Device1 {
                 device: Arc::clone(device),
+                shared: Arc::clone(&self.shared),
             };
             server.at(device.path.as_str(), device1).await?;
         }
+        Ok(())
+    }
+
+    /// Forgets the device: disconnects it, drops the bond BlueZ holds (the band keeps its own),
+    /// and removes its object (the next discovery brings it back).
+    async fn remove_device(
+        &self,
+        device: OwnedObjectPath,
+        #[zbus(connection)] connection: &Connection,
+    ) -> Result<(), BluezError> {
+        let Some(device) = self.shared.device_at(device.as_str()) else {
+            return Err(BluezError::DoesNotExist("Does Not Exist".into()));
+        };
+        let server = connection.object_server();
+        if server
+            .interface::<_, Device1>(device.path.as_str())
+            .await
+            .is_err()
+        {
+            return Err(BluezError::DoesNotExist("Does Not Exist".into()));
+        }
+        disconnect(connection, device).await;
+        device.lock().paired = false;
+        server.remove::<Device1, _>(device.path.as_str()).await?;
         Ok(())
     }
 
@@ -227,6 +299,7 @@ impl Adapter1 {
 
 pub struct Device1 {
     pub device: Arc<Device>,
+    pub shared: Arc<Shared>,
 }
 
 #[interface(name = "org.bluez.Device1", introspection_docs = false)]
@@ -268,12 +341,12 @@ impl Device1 {
 
     #[zbus(property)]
     fn paired(&self) -> bool {
-        false
+        self.device.lock().paired
     }
 
     #[zbus(property)]
     fn bonded(&self) -> bool {
-        false
+        self.device.lock().paired
     }
 
     #[zbus(property)]
@@ -303,64 +376,141 @@ impl Device1 {
 
     /// Connects and resolves the GATT table: exports its objects, then Connected and
     /// ServicesResolved become true (in that order, as in BlueZ).
-    async fn connect(
+    async fn connect(&self, #[zbus(connection)] connection: &Connection) -> Result<(), BluezError> {
+        connect(connection, &self.device, || {
+            BluezError::Failed("le-connection-abort-by-local".into())
+        })
+        .await
+    }
+
+    /// Connects if needed, then pairs through the caller's agent (or the default one): see
+    /// `pairing::pair`.
+    async fn pair(
         &self,
         #[zbus(connection)] connection: &Connection,
-        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+        #[zbus(header)] header: zbus::message::Header<'_>,
     ) -> Result<(), BluezError> {
-        let hang = {
-            let mut state = self.device.lock();
-            state.connect_calls += 1;
-            if state.connected {
-                return Ok(());
-            }
-            if state.refuse_connections > 0 {
-                state.refuse_connections -= 1;
-                return Err(BluezError::Failed("le-connection-abort-by-local".into()));
-            }
-            state.connect_hangs
-        };
-        if hang {
-            // An unreachable device: the call never completes; the caller's timeout must fire.
-            std::future::pending::<()>().await;
-        }
-        let server = connection.object_server();
-        let device = &self.device;
-        for (s, service) in device.services.iter().enumerate() {
-            let service_path = device.service_path(s);
-            let service1 = GattService1 {
-                uuid: service.uuid,
-                device: device.path.clone(),
-            };
-            server.at(service_path.as_str(), service1).await?;
-            for (c, characteristic) in service.characteristics.iter().enumerate() {
-                let characteristic1 = GattCharacteristic1 {
-                    uuid: characteristic.uuid,
-                    service: service_path.clone(),
-                    flags: characteristic.flags.iter().map(|f| f.to_string()).collect(),
-                    device: Arc::clone(device),
-                    value: Mutex::new(Vec::new()),
-                    notifying: Mutex::new(false),
-                };
-                server
-                    .at(device.characteristic_path(s, c).as_str(), characteristic1)
-                    .await?;
-            }
+        if !self.shared.adapter().powered {
+            return Err(BluezError::NotReady("Resource Not Ready".into()));
         }
         {
             let mut state = self.device.lock();
-            state.connected = true;
-            state.behaviour.on_connect();
+            state.pair_calls += 1;
+            if state.paired {
+                return Err(BluezError::AlreadyExists("Already Paired".into()));
+            }
+            if state.pairing {
+                return Err(BluezError::InProgress("In Progress".into()));
+            }
+            state.pairing = true;
         }
-        self.connected_changed(&emitter).await?;
-        self.device.lock().services_resolved = true;
-        self.services_resolved_changed(&emitter).await?;
-        Ok(())
+        let (cancel, cancelled) = oneshot::channel();
+        self.device.lock().cancel_pairing = Some(cancel);
+        let caller = header.sender().map(|s| s.to_string());
+        let result = async {
+            connect(connection, &self.device, || {
+                BluezError::ConnectionAttemptFailed("Page Timeout".into())
+            })
+            .await?;
+            pairing::pair(connection, &self.shared, &self.device, caller, cancelled).await
+        }
+        .await;
+        {
+            let mut state = self.device.lock();
+            state.pairing = false;
+            state.cancel_pairing = None;
+        }
+        if result.is_ok() {
+            let server = connection.object_server();
+            if let Ok(device1) = server
+                .interface::<_, Device1>(self.device.path.as_str())
+                .await
+            {
+                let emitter = device1.signal_emitter();
+                let _ = device1.get().await.paired_changed(emitter).await;
+                let _ = device1.get().await.bonded_changed(emitter).await;
+            }
+        }
+        result
+    }
+
+    /// Ends the Pair() under way: it fails with AuthenticationCanceled, the agent gets Cancel.
+    fn cancel_pairing(&self) -> Result<(), BluezError> {
+        match self.device.lock().cancel_pairing.take() {
+            Some(cancel) => {
+                let _ = cancel.send(());
+                Ok(())
+            }
+            None => Err(BluezError::DoesNotExist("Does Not Exist".into())),
+        }
     }
 
     async fn disconnect(&self, #[zbus(connection)] connection: &Connection) {
         disconnect(connection, &self.device).await;
     }
+}
+
+/// Connects `device` (nothing to do if it is connected): exports its GATT objects, then
+/// Connected and ServicesResolved become true (in that order, as in BlueZ). A refused attempt
+/// fails with `refused()`.
+pub async fn connect(
+    connection: &Connection,
+    device: &Arc<Device>,
+    refused: impl FnOnce() -> BluezError,
+) -> Result<(), BluezError> {
+    let hang = {
+        let mut state = device.lock();
+        state.connect_calls += 1;
+        if state.connected {
+            return Ok(());
+        }
+        if state.refuse_connections > 0 {
+            state.refuse_connections -= 1;
+            return Err(refused());
+        }
+        state.connect_hangs
+    };
+    if hang {
+        // An unreachable device: the call never completes; the caller's timeout must fire.
+        std::future::pending::<()>().await;
+    }
+    let server = connection.object_server();
+    for (s, service) in device.services.iter().enumerate() {
+        let service_path = device.service_path(s);
+        let service1 = GattService1 {
+            uuid: service.uuid,
+            device: device.path.clone(),
+        };
+        server.at(service_path.as_str(), service1).await?;
+        for (c, characteristic) in service.characteristics.iter().enumerate() {
+            let characteristic1 = GattCharacteristic1 {
+                uuid: characteristic.uuid,
+                service: service_path.clone(),
+                flags: characteristic.flags.iter().map(|f| f.to_string()).collect(),
+                device: Arc::clone(device),
+                value: Mutex::new(Vec::new()),
+                notifying: Mutex::new(false),
+            };
+            server
+                .at(device.characteristic_path(s, c).as_str(), characteristic1)
+                .await?;
+        }
+    }
+    {
+        let mut state = device.lock();
+        state.connected = true;
+        state.behaviour.on_connect();
+    }
+    let device1 = server.interface::<_, Device1>(device.path.as_str()).await?;
+    let emitter = device1.signal_emitter();
+    device1.get().await.connected_changed(emitter).await?;
+    device.lock().services_resolved = true;
+    device1
+        .get()
+        .await
+        .services_resolved_changed(emitter)
+        .await?;
+    Ok(())
 }
 
 /// Drops the connection the way BlueZ reports it: ServicesResolved false, Connected false, then
@@ -451,6 +601,16 @@ impl GattCharacteristic1 {
     fn has_flag(&self, flag: &str) -> bool {
         self.flags.iter().any(|f| f == flag)
     }
+
+    /// What BlueZ's gatt-client answers when the band refuses a request with ATT "Insufficient
+    /// Authentication" (0x05): `create_gatt_dbus_error` maps it to NotPermitted "Not paired".
+    fn authenticated(&self) -> Result<(), BluezError> {
+        if self.device.lock().authenticated() {
+            Ok(())
+        } else {
+            Err(BluezError::NotPermitted("Not paired".into()))
+        }
+    }
 }
 
 #[interface(name = "org.bluez.GattCharacteristic1", introspection_docs = false)]
@@ -492,6 +652,7 @@ impl GattCharacteristic1 {
         if !self.has_flag("read") {
             return Err(BluezError::NotPermitted("Read not permitted".into()));
         }
+        self.authenticated()?;
         Ok(self.value())
     }
 
@@ -519,6 +680,12 @@ impl GattCharacteristic1 {
                 value.len()
             )));
         }
+        if !with_response && !self.device.lock().authenticated() {
+            // A write command gets no ATT response: BlueZ reports success, the band drops it.
+            self.device.lock().dropped_commands += 1;
+            return Ok(());
+        }
+        self.authenticated()?;
         let answers = self
             .device
             .lock()
@@ -540,6 +707,8 @@ impl GattCharacteristic1 {
         if !self.has_flag("notify") && !self.has_flag("indicate") {
             return Err(BluezError::NotPermitted("Notify not permitted".into()));
         }
+        // The CCCD write is refused like any other request.
+        self.authenticated()?;
         *self.notifying.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.notifying_changed(&emitter).await?;
         Ok(())

@@ -2,6 +2,8 @@
 
 use uuid::Uuid;
 
+use super::security::BandSecurity;
+
 /// The device-side logic behind a stand-in device. The stand-in calls it from its D-Bus handlers;
 /// whatever it returns is notified back to the central, in order, on characteristics the central
 /// subscribed to. A virtual band implements this to sit behind the stand-in.
@@ -59,4 +61,7 @@ pub struct DeviceSpec {
     /// The ATT MTU a connection negotiates.
     pub mtu: u16,
     pub behaviour: Box<dyn PeripheralBehaviour>,
+    /// The band's side of pairing: with one, every GATT request needs a bonded, authenticated
+    /// link. `None`: an open device.
+    pub security: Option<Box<dyn BandSecurity>>,
 }
