@@ -48,6 +48,12 @@ pub struct EspPlatform {
     ota: Option<idf::esp_ota_handle_t>,
 }
 
+// SAFETY: the raw pointers in an `EspPlatform` point into ESP-IDF's partition table (static for the program's life)
+// and into flash mappings that stay valid until the platform itself releases them; none is tied to the thread that
+// made it. The band always sits behind a `Mutex`, which serializes every use. esp32-nimble's callbacks must be
+// `Send + Sync`, so `Arc<Mutex<Band<EspPlatform>>>` needs this (it did before issue 17 too: the write callbacks).
+unsafe impl Send for EspPlatform {}
+
 impl EspPlatform {
     /// I2C0 on SDA GPIO21 / SCL GPIO22 (the IMU, and the OLED that shows the pairing code).
     pub fn new(
