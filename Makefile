@@ -81,9 +81,12 @@ firmware-c3: setup
 ## target/bench/bandx-model/report.json: PS(PM), int8 parity, personalization seconds for 7 x 15 windows).
 ## The engine's figures also go to target/bench/engine.json: host us/window beside LiteRT's, and instructions
 ## per window on the band's ISA (rv32imc, counted in qemu by scripts/rv32-bench, ~1 min; also rv32.json).
+## The owner check of an update (ed25519 verify of the signed grant): host us and rv32imc instructions, in
+## target/bench/owner.json.
 bench: setup firmware-c3
 	bash scripts/rv32-bench --json target/bench/rv32.json
 	$(CARGO) bench -p bandx-core --bench budget
+	$(CARGO) bench -p bandx-core --bench owner
 	$(CARGO) run -p bandx-sim --example upload_report
 	# bandx-model at opt-level 3 (the workspace's dev profile builds it at 0), in its own target dir so the
 	# test build is not invalidated: personalize_seconds then match `bandx-model personalize`.

@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{
     Cli, EXIT_FAILURE, EXIT_FIRMWARE_NOT_RUNNING, EXIT_LINK, EXIT_NO_ADAPTER, EXIT_NOT_FOUND,
-    Failure, profile,
+    EXIT_NOT_PAIRED, Failure, profile,
 };
 
 #[derive(clap::Args)]
@@ -353,6 +353,7 @@ fn link_exit_code(e: &LinkError) -> u8 {
         LinkError::NoAdapter(_) | LinkError::BluetoothOff => EXIT_NO_ADAPTER,
         LinkError::NotFound(_) => EXIT_NOT_FOUND,
         LinkError::ConnectionLost | LinkError::Timeout { .. } => EXIT_LINK,
+        LinkError::NotAuthenticated => EXIT_NOT_PAIRED,
         LinkError::Gatt(_) => EXIT_FAILURE,
     }
 }

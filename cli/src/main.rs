@@ -19,6 +19,7 @@ mod archive;
 mod deploy;
 mod history;
 mod live;
+mod pair;
 mod profile;
 mod record;
 mod report;
@@ -36,6 +37,8 @@ Exit codes:
   7  not enough calibration data to train (the message says what to record)
   8  a firmware was sent but the band does not run it: it rolled back to its previous
      firmware (the new one failed its boot check) or still reports its old version
+  9  the band refused this desktop: it is not paired with it (run `bandx pair`), or the
+     desktop is not the band's owner
 130  interrupted (Ctrl-C): record, live, train and deploy stop cleanly and keep what is
      done (recorded windows, stored predictions; the band keeps its previous model);
      a second Ctrl-C quits at once";
@@ -47,6 +50,7 @@ const EXIT_LINK: u8 = 5;
 const EXIT_PROFILE: u8 = 6;
 const EXIT_NOT_ENOUGH_DATA: u8 = 7;
 const EXIT_FIRMWARE_NOT_RUNNING: u8 = 8;
+const EXIT_NOT_PAIRED: u8 = 9;
 const EXIT_INTERRUPTED: u8 = 130;
 
 /// Set by the first Ctrl-C in the commands that can stop cleanly (see [`stop_on_ctrl_c`]).
@@ -113,6 +117,10 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         seconds: u64,
     },
+    /// Pair with the band once (it shows a six-digit code to type); it answers no other desktop.
+    Pair(pair::PairArgs),
+    /// Forget the pairing with the band on this desktop.
+    Unpair,
     /// Show the band's firmware, battery and active model as `key: value` lines.
     Info,
     /// Print the band's IMU samples in SI units, one per line (tab-separated: band time in ms,
@@ -162,6 +170,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
             Some(LinkError::NoAdapter(_) | LinkError::BluetoothOff) => EXIT_NO_ADAPTER,
             Some(LinkError::NotFound(_)) => EXIT_NOT_FOUND,
             Some(LinkError::ConnectionLost | LinkError::Timeout { .. }) => EXIT_LINK,
+            Some(LinkError::NotAuthenticated) => EXIT_NOT_PAIRED,
             _ => store_exit_code(&error),
         };
         Failure { code, error }
@@ -248,7 +257,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Live(args) = &cli.command {
         return live::run(&cli, args).await;
     }
+    if let Command::Pair(args) = &cli.command {
+        if cli.sim {
+            let link = open_sim(&cli)?;
+            return pair::pair(&cli, &link, Some(&link), args).await;
+        }
+        let link = open_link(&cli).await?;
+        return pair::pair(&cli, link.as_ref(), None, args).await;
+    }
     let link = open_link(&cli).await?;
+    if let Command::Unpair = &cli.command {
+        return pair::unpair(&cli, link.as_ref()).await;
+    }
     match cli.command {
         Command::Scan { seconds } => {
             let found = link
@@ -304,13 +324,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::History(_) => unreachable!("run_offline runs history"),
         Command::Record(_) | Command::Live(_) => unreachable!("they open their own link"),
         Command::Deploy(_) => unreachable!("deploy opens its own link"),
+        Command::Pair(_) | Command::Unpair => unreachable!("handled above"),
     }
+}
+
+fn open_sim(cli: &Cli) -> Result<SimLink, Failure> {
+    let dir = DataDir::from_option(cli.data_dir.as_deref())?;
+    Ok(SimLink::open(dir.sim_dir())?)
 }
 
 async fn open_link(cli: &Cli) -> Result<Box<dyn Link>, Failure> {
     if cli.sim {
-        let dir = DataDir::from_option(cli.data_dir.as_deref())?;
-        Ok(Box::new(SimLink::open(dir.sim_dir())?))
+        Ok(Box::new(open_sim(cli)?))
     } else {
         Ok(Box::new(BleLink::new().await?))
     }

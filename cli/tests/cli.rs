@@ -15,6 +15,7 @@ const EXIT_NO_ADAPTER: i32 = 3;
 fn info_on_the_virtual_band_prints_the_shipped_labels() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_str().unwrap();
+    support::ensure_paired(dir.path());
     let out = bandx_bare(&["--sim", "--data-dir", data_dir, "info"]);
     assert!(out.status.success(), "{out:?}");
     let text = stdout(&out);
@@ -33,6 +34,7 @@ fn info_on_the_virtual_band_prints_the_shipped_labels() {
 fn stream_prints_two_seconds_of_si_samples() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_str().unwrap();
+    support::ensure_paired(dir.path());
     let out = bandx_bare(&["--sim", "--data-dir", data_dir, "stream", "--seconds", "2"]);
     assert!(out.status.success(), "{out:?}");
     let text = stdout(&out);

@@ -12,6 +12,7 @@ use support::field;
 use bandx_desktop::store::{Store, Verdict};
 
 fn spawn(data_dir: &Path, speed: &str, args: &[&str]) -> Child {
+    support::ensure_paired(data_dir);
     Command::new(env!("CARGO_BIN_EXE_bandx"))
         .args(["--sim", "--data-dir", data_dir.to_str().unwrap()])
         .args(args)

@@ -8,6 +8,7 @@
 //! - [`train`]: the personalization job and its cross-validated estimate;
 //! - [`deploy`]: writing a model or a firmware to the band, over BLE or USB;
 //! - [`live`]: the band's predictions, checked by shadow inference and stored;
+//! - [`owner`]: this desktop's ed25519 owner key, which signs every update's grant;
 //! - [`plots`]: SVG charts; [`paths`]: where the data lives.
 
 pub mod band;
@@ -15,6 +16,7 @@ pub mod calibrate;
 pub mod deploy;
 pub mod link;
 pub mod live;
+pub mod owner;
 pub mod paths;
 pub mod plots;
 pub mod store;

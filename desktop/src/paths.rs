@@ -1,5 +1,6 @@
-//! Where BandX Studio keeps the user's data on this machine: one directory holding the SQLite store
-//! and the virtual band's flash file. Nothing is ever written anywhere else.
+//! Where BandX Studio keeps the user's data on this machine: one directory holding the SQLite store,
+//! the owner key (`owner.key`, private, in no export) and the virtual band's flash file. Nothing is ever
+//! written anywhere else.
 
 use std::path::{Path, PathBuf};
 
@@ -50,6 +51,11 @@ impl DataDir {
     /// The SQLite store.
     pub fn store_path(&self) -> PathBuf {
         self.root.join(STORE_FILE_NAME)
+    }
+
+    /// The owner key ([`crate::owner::OwnerKeyFile`]).
+    pub fn owner_key_path(&self) -> PathBuf {
+        self.root.join(crate::owner::OWNER_KEY_FILE_NAME)
     }
 
     /// Where the virtual band keeps its flash (pass to [`crate::link::sim::SimLink::open`]).

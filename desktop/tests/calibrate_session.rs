@@ -23,7 +23,7 @@ const SPEED: f64 = 25.0;
 fn fast_link(dir: &std::path::Path) -> SimLink {
     let mut config = SimConfig::new(dir.join(FLASH_FILE_NAME), Some(SHIPPED_MODEL.to_vec()));
     config.realtime_speed = SPEED;
-    SimLink::with_config(config).unwrap()
+    bandx_testkit::paired(SimLink::with_config(config).unwrap())
 }
 
 struct Bench {

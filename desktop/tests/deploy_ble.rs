@@ -15,7 +15,9 @@ use bandx_desktop::band::BandClient;
 use bandx_desktop::deploy::ble::{DeployError, DeployOptions, deploy, deploy_recorded};
 use bandx_desktop::deploy::{DeployProgress, Payload, PayloadError, Recorded, Stage};
 use bandx_desktop::link::sim::{SHIPPED_MODEL, SimLink};
-use bandx_desktop::link::{Backoff, Connection, Link, LinkError, ScanRequest, ScanResult};
+use bandx_desktop::link::{
+    Backoff, Connection, Link, LinkError, PairError, PasskeyEntry, ScanRequest, ScanResult,
+};
 use bandx_desktop::store::{DeploymentStatus, Store, Transport};
 use bandx_sim::{
     Faults, LinkTiming, SIM_FIRMWARE_VERSION, SimBand, SimConfig, firmware_version_of,
@@ -34,7 +36,7 @@ fn band(dir: &std::path::Path, mtu: u16) -> SimLink {
         latency: Duration::from_millis(1),
         bytes_per_second: 1_000_000,
     };
-    SimLink::with_config(config).unwrap().with_mtu(mtu)
+    bandx_testkit::paired(SimLink::with_config(config).unwrap()).with_mtu(mtu)
 }
 
 fn options() -> DeployOptions {
@@ -289,6 +291,14 @@ impl Link for Counting<'_> {
     async fn connect(&self, id: &str) -> Result<Box<dyn Connection>, LinkError> {
         self.connects.fetch_add(1, Ordering::Relaxed);
         self.inner.connect(id).await
+    }
+
+    async fn pair(&self, id: &str, passkey: &dyn PasskeyEntry) -> Result<(), PairError> {
+        self.inner.pair(id, passkey).await
+    }
+
+    async fn unpair(&self, id: &str) -> Result<(), PairError> {
+        self.inner.unpair(id).await
     }
 }
 

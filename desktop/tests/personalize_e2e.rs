@@ -52,7 +52,7 @@ fn bench() -> Bench {
         Some(SHIPPED_MODEL.to_vec()),
     );
     config.realtime_speed = SPEED;
-    let link = SimLink::with_config(config).unwrap();
+    let link = bandx_testkit::paired(SimLink::with_config(config).unwrap());
     link.band().set_style(Style::DIFFERENT).unwrap();
     let store = Store::open(dir.path().join("bandx.sqlite")).unwrap();
     let profile = store.create_profile("wearer", 0).unwrap();

@@ -21,7 +21,7 @@ async fn client(link: &SimLink) -> BandClient {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_finds_the_virtual_band_and_connect_checks_the_id() {
     let dir = tempfile::tempdir().unwrap();
-    let link = SimLink::open(dir.path()).unwrap();
+    let link = bandx_testkit::paired(SimLink::open(dir.path()).unwrap());
     let found = link.scan(ScanRequest::default()).await.unwrap();
     assert_eq!(found.len(), 1);
     let band = &found[0];
@@ -48,7 +48,7 @@ async fn scan_finds_the_virtual_band_and_connect_checks_the_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_info_reports_the_shipped_model_and_its_labels() {
     let dir = tempfile::tempdir().unwrap();
-    let link = SimLink::open(dir.path()).unwrap();
+    let link = bandx_testkit::paired(SimLink::open(dir.path()).unwrap());
     let band = client(&link).await;
     let info = band.get_info().await.unwrap();
 
@@ -66,6 +66,7 @@ async fn get_info_reports_the_shipped_model_and_its_labels() {
     drop(band);
     drop(link);
     assert!(dir.path().join("virtual-band.flash").is_file());
+    // Its bond too: the desktop comes back without pairing again.
     let again = SimLink::open(dir.path()).unwrap();
     let info = client(&again).await.get_info().await.unwrap();
     assert_eq!(info.model.unwrap().labels.len(), expected.len());
@@ -73,7 +74,7 @@ async fn get_info_reports_the_shipped_model_and_its_labels() {
 
 async fn frames_arrive_without_loss(mtu: u16, per_frame: usize, frames: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let link = SimLink::open(dir.path()).unwrap().with_mtu(mtu);
+    let link = bandx_testkit::paired(SimLink::open(dir.path()).unwrap()).with_mtu(mtu);
     let band = client(&link).await;
     assert_eq!(band.connection().mtu(), mtu);
     let mut stream = band.imu_frames().await.unwrap();
@@ -121,7 +122,7 @@ async fn imu_frames_arrive_without_loss_at_mtu_23() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_band_is_reported_as_lost() {
     let dir = tempfile::tempdir().unwrap();
-    let link = SimLink::open(dir.path()).unwrap();
+    let link = bandx_testkit::paired(SimLink::open(dir.path()).unwrap());
     let band = client(&link).await;
     let mut state = band.connection().state();
     link.band().drop_link();
@@ -147,7 +148,7 @@ async fn a_dropped_band_is_reported_as_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn predictions_arrive_when_started() {
     let dir = tempfile::tempdir().unwrap();
-    let link = SimLink::open(dir.path()).unwrap();
+    let link = bandx_testkit::paired(SimLink::open(dir.path()).unwrap());
     let band = client(&link).await;
     let classes = Model::parse(SHIPPED_MODEL).unwrap().labels().len();
     let mut predictions = band.predictions().await.unwrap();
@@ -177,7 +178,7 @@ async fn predictions_arrive_when_started() {
 async fn a_band_without_a_model_refuses_predictions() {
     let dir = tempfile::tempdir().unwrap();
     let config = bandx_sim::SimConfig::new(dir.path().join("empty.flash"), None);
-    let link = SimLink::with_config(config).unwrap();
+    let link = bandx_testkit::paired(SimLink::with_config(config).unwrap());
     let band = client(&link).await;
     assert!(band.get_info().await.unwrap().model.is_none());
     match band.start_predictions().await {
@@ -192,7 +193,7 @@ async fn a_request_spanning_several_writes_at_mtu_23_is_answered() {
     use bandx_core::protocol::{RequestBody, ResponseBody, UpdateTarget};
 
     let dir = tempfile::tempdir().unwrap();
-    let link = SimLink::open(dir.path()).unwrap().with_mtu(23);
+    let link = bandx_testkit::paired(SimLink::open(dir.path()).unwrap()).with_mtu(23);
     let band = client(&link).await;
     let total_len = SHIPPED_MODEL.len() as u32;
     // Version byte + id + 32-byte digest + lengths: more than one 20-byte ATT payload.
@@ -219,7 +220,7 @@ async fn a_request_spanning_several_writes_at_mtu_23_is_answered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_packets_become_timeouts() {
     let dir = tempfile::tempdir().unwrap();
-    let link = SimLink::open(dir.path()).unwrap();
+    let link = bandx_testkit::paired(SimLink::open(dir.path()).unwrap());
     let wait = Duration::from_millis(500);
 
     // The request's write is lost: the band never acknowledges it.
@@ -243,4 +244,71 @@ async fn lost_packets_become_timeouts() {
         other => panic!("get_info with its response lost: {other:?}"),
     }
     assert!(band.get_info().await.unwrap().model.is_some());
+}
+
+/// Types a fixed code, whatever the band shows.
+struct Types(Option<u32>);
+
+#[async_trait::async_trait]
+impl bandx_desktop::link::PasskeyEntry for Types {
+    async fn passkey(&self) -> Option<u32> {
+        self.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_desktop_that_typed_the_bands_code_is_answered() {
+    use bandx_desktop::link::PairError;
+    let dir = tempfile::tempdir().unwrap();
+    let link = SimLink::open(dir.path()).unwrap();
+    let id = link.band().scan_result().id;
+    let refused = |e: BandError| matches!(e, BandError::Link(LinkError::NotAuthenticated));
+
+    // A stranger: connected, but every request is refused.
+    let conn = link.connect(&id).await.unwrap();
+    match BandClient::new(conn).await {
+        Err(e) => assert!(refused(e)),
+        Ok(c) => assert!(refused(c.get_info().await.unwrap_err())),
+    }
+
+    // A wrong code (one off whatever the band shows), then a cancelled entry: still a stranger.
+    struct OffByOne(bandx_sim::SimBand);
+    #[async_trait::async_trait]
+    impl bandx_desktop::link::PasskeyEntry for OffByOne {
+        async fn passkey(&self) -> Option<u32> {
+            self.0
+                .displayed_passkey()
+                .map(|p| (p.value() + 1) % 1_000_000)
+        }
+    }
+    let wrong = link.pair(&id, &OffByOne(link.band().clone())).await;
+    assert!(matches!(wrong, Err(PairError::WrongCode)), "{wrong:?}");
+    let cancelled = link.pair(&id, &Types(None)).await;
+    assert!(
+        matches!(cancelled, Err(PairError::Cancelled)),
+        "{cancelled:?}"
+    );
+    assert!(refused(client_error(&link, &id).await));
+
+    // The code on the band's screen pairs; then the band answers, also after reopening the link.
+    link.pair(&id, &bandx_testkit::ReadsTheBand(link.band().clone()))
+        .await
+        .unwrap();
+    let info = client(&link).await.get_info().await.unwrap();
+    assert!(info.model.is_some());
+
+    // Forgetting the band on this desktop makes it a stranger again.
+    link.unpair(&id).await.unwrap();
+    assert!(refused(client_error(&link, &id).await));
+    drop(link);
+    let reopened = SimLink::open(dir.path()).unwrap();
+    assert!(refused(client_error(&reopened, &id).await));
+}
+
+async fn client_error(link: &SimLink, id: &str) -> BandError {
+    let conn = link.connect(id).await.unwrap();
+    match BandClient::new(conn).await {
+        Err(e) => e,
+        Ok(c) => c.get_info().await.unwrap_err(),
+    }
 }

@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use bandx_desktop::band::BandError;
-use bandx_desktop::link::LinkError;
 use bandx_desktop::link::sim::SimLinkError;
+use bandx_desktop::link::{LinkError, PairError};
 use bandx_desktop::store::{ArchiveError, StoreError};
 use bandx_desktop::train::TrainError;
 
@@ -118,10 +118,45 @@ impl From<LinkError> for UiError {
                 format!("The band did not answer in time ({operation})"),
                 "Check that it is on and in range, then try again",
             ),
+            LinkError::NotAuthenticated => UiError::new(
+                "not_paired",
+                "The band only answers the desktop it is paired with",
+                "Pair with it on the Bands screen: type the six-digit code the band shows",
+            ),
             LinkError::Gatt(detail) => UiError::new(
                 "gatt",
                 format!("The band answered in an unexpected way ({detail})"),
                 "Restart the band and connect again",
+            ),
+        }
+    }
+}
+
+impl From<PairError> for UiError {
+    fn from(e: PairError) -> Self {
+        let next = "Type the six digits the band shows";
+        match e {
+            PairError::Link(link) => link.into(),
+            PairError::Cancelled => UiError::cancelled("Pairing"),
+            PairError::WrongCode => UiError::new(
+                "wrong_code",
+                "That code does not match the one on the band",
+                "Pair again: the band shows a new code",
+            ),
+            PairError::Timeout(_) => UiError::new(
+                "pair_timeout",
+                "The code was not entered in time",
+                format!("Pair again. {next} within 30 seconds"),
+            ),
+            PairError::NotInPairingMode => UiError::new(
+                "not_in_pairing_mode",
+                "The band is not in pairing mode",
+                "Restart the band (or press its button), then pair within 2 minutes",
+            ),
+            PairError::BondedElsewhere => UiError::new(
+                "bonded_elsewhere",
+                "The band is paired with another desktop and refused this one",
+                "Restart the band to put it in pairing mode, then pair again",
             ),
         }
     }

@@ -6,6 +6,8 @@ use tauri::{AppHandle, Emitter};
 
 /// The band connected, disconnected or was lost: [`BandState`].
 pub const BAND_STATE: &str = "band:state";
+/// A pairing waits for the code the band shows: `commands::pairing::PairingCode`.
+pub const PAIRING_CODE: &str = "pairing:code";
 /// Training progress: `train::Progress`.
 pub const TRAIN_PROGRESS: &str = "train:progress";
 /// Training finished: [`JobEnd`] with a `TrainResult`.

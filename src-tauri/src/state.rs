@@ -36,6 +36,8 @@ pub struct Inner {
     /// The job that has the band checked out (calibration, flashing, live view), if any.
     pub band_user: std::sync::Mutex<Option<JobKind>>,
     pub jobs: Jobs,
+    /// A pairing waiting for the code the user types (`commands::pairing`).
+    pub pairing_code: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<Option<u32>>>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -91,6 +93,7 @@ impl AppState {
                 band: Mutex::new(None),
                 band_user: std::sync::Mutex::new(None),
                 jobs: Jobs::default(),
+                pairing_code: std::sync::Mutex::new(None),
             }),
         })
     }

@@ -18,6 +18,7 @@ use bandx_studio::commands::calibrate::{CalibrateEvent, CalibrateResult};
 use bandx_studio::commands::data::DataOverview;
 use bandx_studio::commands::flash::{FlashProgress, FlashRequest, FlashResult};
 use bandx_studio::commands::live::{LiveLink, LivePrediction, LiveSummaryView, ShadowCheck};
+use bandx_studio::commands::pairing::PairingCode;
 use bandx_studio::commands::profiles::ClassView;
 use bandx_studio::commands::train::TrainResult;
 use bandx_studio::events::{BandState, ImuBatch, JobEnd};
@@ -46,6 +47,7 @@ fn collect_roots(c: &mut Collect) {
     c.visit::<BandView>();
     c.visit::<BandState>();
     c.visit::<WearerView>();
+    c.visit::<PairingCode>();
     // profiles, calibration
     c.visit::<Profile>();
     c.visit::<ClassView>();

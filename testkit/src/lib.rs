@@ -180,3 +180,23 @@ pub fn demo_app_image(chip: bandx_core::update::Chip, data_len: usize, seed: u32
     buf.truncate(n);
     buf
 }
+
+/// A user at the virtual band: types the code its screen shows.
+pub struct ReadsTheBand(pub bandx_sim::SimBand);
+
+#[async_trait::async_trait]
+impl bandx_desktop::link::PasskeyEntry for ReadsTheBand {
+    async fn passkey(&self) -> Option<u32> {
+        self.0.displayed_passkey().map(|p| p.value())
+    }
+}
+
+/// Pairs this desktop with the virtual band through the link's real pairing path (the code read off the band's
+/// screen), as a user does once before anything else; returns the link.
+pub fn paired(link: bandx_desktop::link::sim::SimLink) -> bandx_desktop::link::sim::SimLink {
+    use bandx_desktop::link::Link;
+    let id = link.band().scan_result().id;
+    futures::executor::block_on(link.pair(&id, &ReadsTheBand(link.band().clone())))
+        .expect("the desktop pairs with the virtual band");
+    link
+}

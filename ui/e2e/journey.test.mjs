@@ -78,6 +78,18 @@ test('scan; without a Bluetooth adapter the app offers the virtual band; connect
   } else {
     await (await byText('button', 'Use the virtual band')).click();
   }
+  // A fresh desktop is not paired: the band refuses it and the Pair step appears. The virtual band shows its
+  // code in the panel (a real band on its screen); typing it pairs, then the app connects.
+  const pairCard = await $('[data-testid="pair-card"]');
+  await pairCard.waitForExist({ timeout: 15000 });
+  assert.match(await (await $('[role="alert"]')).getText(), /only answers the desktop it is paired with/);
+  await (await pairCard.$('button=Pair')).click();
+  const bandScreen = await $('[data-testid="virtual-band-screen"]');
+  await bandScreen.waitForExist({ timeout: 15000 });
+  const shown = (await bandScreen.getText()).match(/\d{6}/)[0];
+  await (await $('input[aria-label="Pairing code"]')).setValue(shown);
+  await screenshot(browser, '01-bands-pair');
+  await (await byText('button', 'Confirm code')).click();
   const card = await $('[data-testid="band-card"]');
   await card.waitForExist({ timeout: 15000 });
   assert.match(await (await $('[data-testid="band-firmware"]')).getText(), /^sim-/);

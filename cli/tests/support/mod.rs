@@ -10,18 +10,67 @@ pub fn bandx(data_dir: &Path, args: &[&str]) -> Output {
     run(Some(data_dir), args, &[])
 }
 
-/// `bandx --data-dir DIR --sim ARGS...`: on the virtual band.
+/// `bandx --data-dir DIR --sim ARGS...`: on the virtual band, paired with it first (`bandx --sim pair`, once
+/// per data directory, as a user does before anything else).
 pub fn bandx_sim(data_dir: &Path, args: &[&str]) -> Output {
+    ensure_paired(data_dir);
     bandx(data_dir, &[&["--sim"], args].concat())
 }
 
 /// [`bandx_sim`] with the virtual band at 20x real time (`BANDX_SIM_SPEED`).
 pub fn bandx_sim_fast(data_dir: &Path, args: &[&str]) -> Output {
+    ensure_paired(data_dir);
     run(
         Some(data_dir),
         &[&["--sim"], args].concat(),
         &[("BANDX_SIM_SPEED", "20")],
     )
+}
+
+/// Pairs the desktop of `data_dir` with its virtual band unless it holds a bond already.
+pub fn ensure_paired(data_dir: &Path) {
+    let bond = std::fs::read_to_string(data_dir.join("virtual-band.bond.json")).unwrap_or_default();
+    if !bond.contains("\"ltk\": \"") {
+        let (out, _) = pair_sim(data_dir, |shown| shown.to_string());
+        assert!(out.status.success(), "bandx --sim pair: {}", stderr(&out));
+    }
+}
+
+/// `bandx --sim pair` as a user runs it: reads the code the virtual band shows (`band_screen:`) and types
+/// `typed(code)` at the prompt. Returns the output and the code shown.
+pub fn pair_sim(data_dir: &Path, typed: impl FnOnce(&str) -> String) -> (Output, String) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bandx"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--sim", "pair"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running bandx pair");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut shown = String::new();
+    let mut seen = String::new();
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap_or(0) > 0 {
+        seen.push_str(&line);
+        if let Some(code) = line.trim().strip_prefix("band_screen: ") {
+            shown = code.to_string();
+            break;
+        }
+        line.clear();
+    }
+    if !shown.is_empty() {
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{}", typed(&shown)).unwrap();
+    }
+    stdout.read_to_string(&mut seen).unwrap();
+    let mut out = child.wait_with_output().expect("bandx pair ends");
+    out.stdout = seen.into_bytes();
+    (out, shown)
 }
 
 /// `bandx ARGS...` with no data directory given.

@@ -82,6 +82,18 @@ mod tests {
             *self.calls.lock().unwrap() += 1;
             Err(self.errors.lock().unwrap().remove(0))
         }
+
+        async fn pair(
+            &self,
+            _: &str,
+            _: &dyn crate::link::PasskeyEntry,
+        ) -> Result<(), crate::link::PairError> {
+            Err(LinkError::NotFound("scripted".into()).into())
+        }
+
+        async fn unpair(&self, _: &str) -> Result<(), crate::link::PairError> {
+            Err(LinkError::NotFound("scripted".into()).into())
+        }
     }
 
     fn refusing(errors: Vec<LinkError>) -> Refusing {

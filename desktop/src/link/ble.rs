@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::{
     BANDX_SERVICE_UUID, Characteristic, Connection, ConnectionState, DisconnectReason, Link,
-    LinkError, Notification, ScanRequest, ScanResult, characteristic_of,
+    LinkError, Notification, PairError, PasskeyEntry, ScanRequest, ScanResult, characteristic_of,
 };
 
 /// Time limits for the steps of talking to a band.
@@ -191,6 +191,21 @@ impl Link for BleLink {
             state_rx,
             options: self.options,
         }))
+    }
+
+    async fn pair(&self, _id: &str, _passkey: &dyn PasskeyEntry) -> Result<(), PairError> {
+        // Pairing through BlueZ's Agent1 lands with the agent module; until then the OS's own
+        // Bluetooth settings pair the band.
+        Err(PairError::Link(LinkError::Gatt(
+            "pair the band in the system's Bluetooth settings (BandX Studio's own pairing step is not available here yet)"
+                .into(),
+        )))
+    }
+
+    async fn unpair(&self, _id: &str) -> Result<(), PairError> {
+        Err(PairError::Link(LinkError::Gatt(
+            "remove the band in the system's Bluetooth settings".into(),
+        )))
     }
 }
 

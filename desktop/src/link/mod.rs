@@ -9,7 +9,11 @@
 //! `Box<dyn Connection>` and never knows which one it has.
 //!
 //! [`LinkError`] variants are the plain states the UI shows (no adapter, Bluetooth off, band not
-//! found, connection lost, timeout); [`reconnect`] retries a connect with [`Backoff`].
+//! found, connection lost, timeout, not paired); [`reconnect`] retries a connect with [`Backoff`].
+//!
+//! A band serves only a desktop that paired with it ([`Link::pair`]: LE Secure Connections, the user types the
+//! six-digit code the band shows, through a [`PasskeyEntry`]); the bond the pairing leaves lets later
+//! connections in at once. Anything else gets [`LinkError::NotAuthenticated`].
 
 pub mod backoff;
 pub mod ble;
@@ -39,6 +43,49 @@ pub trait Link: Send + Sync {
     /// Connects to the device with this [`ScanResult::id`] (or its address) and checks that it
     /// offers the BandX service.
     async fn connect(&self, id: &str) -> Result<Box<dyn Connection>, LinkError>;
+
+    /// Pairs and bonds with the band (LE Secure Connections, passkey entry): the band shows a six-digit
+    /// code on its screen and `passkey` asks the user for it. Once per band; later connections are
+    /// encrypted with the bond.
+    async fn pair(&self, id: &str, passkey: &dyn PasskeyEntry) -> Result<(), PairError>;
+
+    /// Forgets the bond with this band on this desktop (pairing again needs the band in pairing mode).
+    async fn unpair(&self, id: &str) -> Result<(), PairError>;
+}
+
+/// Asks the user for the code the band shows.
+#[async_trait]
+pub trait PasskeyEntry: Send + Sync {
+    /// The six-digit code as the user typed it; `None` if they cancelled.
+    async fn passkey(&self) -> Option<u32>;
+}
+
+/// Why a pairing failed, as the Pair step says it.
+#[derive(Debug, thiserror::Error)]
+pub enum PairError {
+    /// The code typed is not the one on the band's screen.
+    #[error(
+        "wrong code: it does not match the six digits on the band's screen; pair again for a new code"
+    )]
+    WrongCode,
+    /// The code was not entered in time.
+    #[error("pairing timed out after {0:?}: pair again and type the code within 30 seconds")]
+    Timeout(Duration),
+    /// The band already has a bond and is past its pairing window.
+    #[error(
+        "the band is not in pairing mode: restart it (or press its button), then pair within 2 minutes"
+    )]
+    NotInPairingMode,
+    /// The band refused: it is bonded with another desktop and did not accept this one.
+    #[error(
+        "the band refused to pair: it is bonded with another desktop; restart it to put it in pairing mode"
+    )]
+    BondedElsewhere,
+    /// The user cancelled.
+    #[error("pairing cancelled")]
+    Cancelled,
+    #[error(transparent)]
+    Link(#[from] LinkError),
 }
 
 /// An open connection to one band.
@@ -175,6 +222,11 @@ pub enum LinkError {
         operation: &'static str,
         after: Duration,
     },
+    /// The band refuses a desktop that has not paired with it (ATT Insufficient Authentication).
+    #[error(
+        "the band only answers its paired desktop: pair with it first (the band shows a six-digit code)"
+    )]
+    NotAuthenticated,
     /// The band answered, but not as a BandX should (missing service, rejected write, ...).
     #[error("GATT error: {0}")]
     Gatt(String),

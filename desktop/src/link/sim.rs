@@ -5,13 +5,19 @@
 //! lives. Its calls block (a write sleeps for its simulated air time), so writes go through
 //! `spawn_blocking`; notifications and link events are forwarded from the sim's std channels into
 //! tokio channels by small forwarding threads.
+//!
+//! Pairing works as with a real band: the virtual band shows a code (the app's virtual-band panel,
+//! `bandx --sim pair`), the user types it, and this desktop's half of the bond (its address and long-term
+//! key) is kept in [`BOND_FILE_NAME`] beside the band's flash file, as BlueZ keeps a real band's.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bandx_sim::{LinkEvent, RealtimeRunner, SimBand, SimConfig, SimConnection, SimError};
+use bandx_sim::{
+    Central, LinkEvent, RealtimeRunner, SimBand, SimConfig, SimConnection, SimError, SimPairError,
+};
 
 /// What the virtual wearer does and how it wears the band (the app's virtual-band panel, `bandx --sim record`).
 pub use bandx_sim::{Activity, Style};
@@ -23,7 +29,7 @@ use crate::paths::DataDir;
 
 use super::{
     Characteristic, Connection, ConnectionState, DisconnectReason, Link, LinkError, Notification,
-    ScanRequest, ScanResult,
+    PairError, PasskeyEntry, ScanRequest, ScanResult,
 };
 
 /// The model a fresh virtual band starts with, as a band leaves the factory: the generic model
@@ -37,6 +43,12 @@ pub const DEMO_PERSONAL_MODEL: &[u8] =
 
 /// The virtual band's flash file inside the app data dir.
 pub const FLASH_FILE_NAME: &str = "virtual-band.flash";
+
+/// This desktop's half of its bond with the virtual band, beside the band's flash file.
+pub const BOND_FILE_NAME: &str = "virtual-band.bond.json";
+
+/// How long the virtual band waits for the code (the SMP timeout).
+const PAIRING_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The ATT MTU the virtual band connects with unless told otherwise (the band's largest).
 pub const DEFAULT_MTU: u16 = bandx_sim::MAX_MTU;
@@ -86,6 +98,72 @@ pub struct SimLink {
     band: SimBand,
     mtu: u16,
     runner: Arc<RealtimeRunner>,
+    /// This desktop as the band sees it, with its bond once paired.
+    central: Mutex<Central>,
+    bond_path: PathBuf,
+    /// The connection in use, if any: a pairing runs over it (the band takes one connection at a time).
+    current: Mutex<Weak<SimConnection>>,
+}
+
+/// The bond file's content: this desktop's address and, once paired, its long-term key (hex).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct BondFile {
+    address: String,
+    ltk: Option<String>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let bytes: Vec<u8> = (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect::<Option<_>>()?;
+    bytes.try_into().ok()
+}
+
+/// This desktop's bond from `path`; a missing or unreadable file is a desktop that never paired (a new
+/// address is drawn and kept).
+fn load_central(path: &Path) -> Central {
+    let stored = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<BondFile>(&b).ok())
+        .and_then(|f| {
+            Some(Central {
+                address: unhex(&f.address)?,
+                ltk: match f.ltk {
+                    Some(k) => Some(unhex(&k)?),
+                    None => None,
+                },
+            })
+        });
+    stored.unwrap_or_else(|| {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id()) << 32;
+        let b = n.to_le_bytes();
+        // A static random address: the two top bits set.
+        Central {
+            address: [b[0] | 0xC0, b[1], b[2], b[3], b[4], b[5]],
+            ltk: None,
+        }
+    })
+}
+
+/// Writes this desktop's bond (to a temporary file, then renamed: never half a key).
+fn store_central(path: &Path, central: &Central) -> Result<(), LinkError> {
+    let file = BondFile {
+        address: hex(&central.address),
+        ltk: central.ltk.map(|k| hex(&k)),
+    };
+    let json = serde_json::to_vec_pretty(&file).expect("a bond serializes");
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, json)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| LinkError::Gatt(format!("cannot store the bond in {}: {e}", path.display())))
 }
 
 impl SimLink {
@@ -102,12 +180,19 @@ impl SimLink {
 
     /// A virtual band built from `config`, running in real time.
     pub fn with_config(config: SimConfig) -> Result<SimLink, SimLinkError> {
+        let bond_path = config
+            .flash_path
+            .parent()
+            .map_or_else(|| PathBuf::from(BOND_FILE_NAME), |d| d.join(BOND_FILE_NAME));
         let band = SimBand::new(config)?;
         let runner = Arc::new(band.run_realtime());
         Ok(SimLink {
             band,
             mtu: DEFAULT_MTU,
             runner,
+            central: Mutex::new(load_central(&bond_path)),
+            bond_path,
+            current: Mutex::new(Weak::new()),
         })
     }
 
@@ -115,6 +200,11 @@ impl SimLink {
     pub fn with_mtu(mut self, mtu: u16) -> SimLink {
         self.mtu = mtu;
         self
+    }
+
+    /// The six-digit code on the virtual band's screen while a pairing waits for it.
+    pub fn displayed_passkey(&self) -> Option<String> {
+        self.band.displayed_passkey().map(|p| p.to_string())
     }
 
     /// The band itself: its wearer, faults, timing (the UI's controls and tests use it).
@@ -141,17 +231,84 @@ impl Link for SimLink {
         if id != ad.id && !id.eq_ignore_ascii_case(&ad.address) {
             return Err(LinkError::NotFound(id.to_string()));
         }
-        let conn = self.band.connect(self.mtu).map_err(|e| match e {
-            SimError::AlreadyConnected => LinkError::Gatt(e.to_string()),
-            other => link_error(other),
-        })?;
+        let central = *lock(&self.central);
+        let conn = self
+            .band
+            .connect_as(self.mtu, central)
+            .map_err(|e| match e {
+                SimError::AlreadyConnected => LinkError::Gatt(e.to_string()),
+                other => link_error(other),
+            })?;
         let state = watch_events(&conn);
+        let conn = Arc::new(conn);
+        *lock(&self.current) = Arc::downgrade(&conn);
         Ok(Box::new(SimLinkConnection {
             id: ad.id,
-            conn: Arc::new(conn),
+            conn,
             state,
             _runner: self.runner.clone(),
         }))
+    }
+
+    async fn pair(&self, id: &str, passkey: &dyn PasskeyEntry) -> Result<(), PairError> {
+        // Over the connection in use, else a connection of its own (as BlueZ's Pair connects).
+        let current = lock(&self.current).upgrade();
+        let (conn, _own) = match current.filter(|c| c.is_connected()) {
+            Some(conn) => (conn, None),
+            None => {
+                let own = self.connect(id).await?;
+                let conn = lock(&self.current)
+                    .upgrade()
+                    .ok_or(LinkError::ConnectionLost)?;
+                (conn, Some(own))
+            }
+        };
+        conn.start_pairing().map_err(pair_error)?;
+        tracing::info!("the virtual band shows a pairing code");
+        let Some(code) = passkey.passkey().await else {
+            return Err(PairError::Cancelled);
+        };
+        let ltk = conn.finish_pairing(code).map_err(pair_error)?;
+        let central = {
+            let mut central = lock(&self.central);
+            central.ltk = Some(ltk);
+            *central
+        };
+        store_central(&self.bond_path, &central)?;
+        Ok(())
+    }
+
+    async fn unpair(&self, id: &str) -> Result<(), PairError> {
+        let ad = self.band.scan_result();
+        if id != ad.id && !id.eq_ignore_ascii_case(&ad.address) {
+            return Err(LinkError::NotFound(id.to_string()).into());
+        }
+        let central = {
+            let mut central = lock(&self.central);
+            central.ltk = None;
+            *central
+        };
+        store_central(&self.bond_path, &central)?;
+        if let Some(conn) = lock(&self.current).upgrade() {
+            let _ = conn.disconnect();
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn pair_error(e: SimPairError) -> PairError {
+    match e {
+        SimPairError::Refused(_) => PairError::NotInPairingMode,
+        SimPairError::WrongPasskey => PairError::WrongCode,
+        SimPairError::Timeout => PairError::Timeout(PAIRING_TIMEOUT),
+        SimPairError::NotStarted | SimPairError::NotConnected => {
+            PairError::Link(LinkError::ConnectionLost)
+        }
+        SimPairError::Storage => PairError::Link(LinkError::Gatt(e.to_string())),
     }
 }
 
@@ -270,6 +427,7 @@ fn watch_events(conn: &SimConnection) -> watch::Receiver<ConnectionState> {
 fn link_error(e: SimError) -> LinkError {
     match e {
         SimError::NotConnected => LinkError::ConnectionLost,
+        SimError::InsufficientAuthentication(_) => LinkError::NotAuthenticated,
         SimError::NoAck => LinkError::Timeout {
             operation: "write acknowledgement",
             after: ATT_TRANSACTION_TIMEOUT,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs each fuzz target briefly (default 30 s each) from its committed seed corpus: bandx-core's
-# (firmware/core/fuzz: blob parser, wire decoders, app image check) and bandx-model's (model/fuzz: profile folder,
+# (firmware/core/fuzz: blob parser, wire decoders, app image check, owner key/signature/record) and bandx-model's (model/fuzz: profile folder,
 # WISDM and CSV readers; its first build compiles burn under the fuzzer, ~10+ minutes).
 # Needs the nightly toolchain; installs cargo-fuzz if missing. Usage: run-brief.sh [seconds]
 # The same seeds are replayed on stable by `cargo test` (firmware/core/tests/fuzz_corpus.rs,
@@ -20,6 +20,6 @@ fuzz() { # crate dir, target
     (cd "$root/$1" && cargo +nightly fuzz run "$2" "$work" -- -max_total_time="$seconds" -max_len=16384)
     rm -rf "$work"
 }
-for target in blob_parse message_decode app_image_check; do fuzz firmware/core/fuzz "$target"; done
+for target in blob_parse message_decode app_image_check owner_check; do fuzz firmware/core/fuzz "$target"; done
 for target in app_export_folder wisdm_subject csv_file; do fuzz model/fuzz "$target"; done
 echo "fuzzing done: no crashes"

@@ -12,6 +12,8 @@
 //! - [`update`]: the model (A/B slots) and firmware update receiver, the ESP-IDF app image check;
 //! - [`band`]: the app logic, `Band<P: Platform>`;
 //! - [`boot`]: confirm-after-boot, the policy that keeps or rolls back a new firmware;
+//! - [`pairing`]: who may pair with the band (pairing mode, bonds) and the passkey it shows;
+//! - [`owner`]: the owner's ed25519 key, the signed update grant and its check, the owner record on flash;
 //! - [`demo`]: a representative 7-class model (random weights) for tests, benches and the simulator.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -23,6 +25,8 @@ pub mod budget;
 pub mod frame;
 pub mod imu;
 pub mod infer;
+pub mod pairing;
+pub mod owner;
 pub mod protocol;
 pub mod quant;
 pub mod update;

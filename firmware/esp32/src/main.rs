@@ -15,13 +15,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bandx_core::band::Band;
-use bandx_core::protocol::gatt::{self, Properties};
+use bandx_core::protocol::gatt::{self, Properties, Security};
 use bandx_core::protocol::Characteristic;
 use esp32_nimble::enums::{AuthReq, SecurityIOCap};
 use esp32_nimble::{BLEAdvertisementData, BLEDevice, NimbleProperties};
 use esp_idf_svc::hal::gpio::{PinDriver, Pull};
 use esp_idf_svc::hal::peripherals::Peripherals;
 
+use bandx_core::pairing::Passkey;
 use pairing::Pairing;
 use platform::{EspPlatform, Outbox};
 
@@ -29,21 +30,6 @@ const FIRMWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn uuid(value: u128) -> esp32_nimble::utilities::BleUuid {
     esp32_nimble::utilities::BleUuid::from_uuid128(value.to_le_bytes())
-}
-
-/// The link security a characteristic requires: bandx-core's `protocol::gatt::Security` (issue 17).
-/// TODO(merge): once bandx-core's `CharacteristicSpec::security` is on main, replace this enum with
-/// `use bandx_core::protocol::gatt::Security;` and the body of `required` with `spec.security`.
-#[allow(dead_code)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Security {
-    Open,
-    AuthenticatedEncryption,
-}
-
-/// The one local mapping until bandx-core declares it (the design note: all four are `AuthenticatedEncryption`).
-fn required(_spec: &gatt::CharacteristicSpec) -> Security {
-    Security::AuthenticatedEncryption
 }
 
 /// NimBLE's flags for the properties the table declares and the security it requires: reads and writes of an
@@ -98,7 +84,7 @@ fn main() -> anyhow_free::Result {
         .characteristics
         .iter()
         .map(|spec| {
-            let flags = properties(spec.properties, required(spec));
+            let flags = properties(spec.properties, spec.security);
             let c = service.lock().create_characteristic(uuid(spec.uuid), flags);
             (spec.role, c)
         })
@@ -136,7 +122,8 @@ fn main() -> anyhow_free::Result {
         // DisplayOnly: NimBLE asks for the code to show; outside pairing mode it is not shown and the link drops.
         let (band, pairing) = (band.clone(), pairing.clone());
         server.on_passkey_request(move || {
-            let code = pairing::random_passkey();
+            // SAFETY: esp_random has no preconditions (true random while the radio is on).
+            let code = Passkey::random(|| unsafe { esp_idf_svc::sys::esp_random() }).value();
             if pairing.accepts_new() {
                 log::info!("pairing: showing the passkey");
                 band.lock().unwrap().platform_mut().show_passkey(Some(code));
@@ -149,8 +136,11 @@ fn main() -> anyhow_free::Result {
     {
         let (band, pairing) = (band.clone(), pairing.clone());
         server.on_authentication_complete(move |_, desc, result| {
-            band.lock().unwrap().platform_mut().show_passkey(None);
-            pairing.on_authentication_complete(desc, result.is_ok());
+            let authenticated = pairing.on_authentication_complete(desc, result.is_ok());
+            let mut band = band.lock().unwrap();
+            band.platform_mut().show_passkey(None);
+            // The band ignores every write until it is told the link is authenticated.
+            band.on_link_secured(authenticated);
         });
     }
 
@@ -184,7 +174,7 @@ fn main() -> anyhow_free::Result {
         }
         held = if button.is_low() { held + 1 } else { 0 };
         if held == hold_ticks {
-            pairing.open_window();
+            pairing.button_held();
         }
         std::thread::sleep(period);
     }

@@ -3,11 +3,12 @@
 //! (`AuthReq::all()`), IO capability DisplayOnly: the band shows a random six-digit code on the OLED
 //! ([`crate::oled`]) and the desktop types it (passkey entry). NimBLE keeps the bonds in NVS
 //! (`CONFIG_BT_NIMBLE_NVS_PERSIST`, at most `CONFIG_BT_NIMBLE_MAX_BONDS=4`, the oldest dropped first).
-//! The same policy as the ESP32-C3 firmware (`../esp32c3/src/pairing.rs`):
+//! The same policy as the ESP32-C3 firmware (`../esp32c3/src/pairing.rs`), from bandx-core (`bandx_core::pairing`):
 //!
-//! - **Pairing mode.** A new pairing is accepted only while the band holds no bond, for [`WINDOW_US`] after boot, or
-//!   for [`WINDOW_US`] after the BOOT button (GPIO0) is held for a second. Outside it the code is not shown and the
-//!   link is dropped at the passkey step (esp32-nimble's passkey callback cannot refuse), so the pairing fails.
+//! - **Pairing mode** (`pairing_mode`). A new pairing is accepted only while the band holds no bond, for 120 s
+//!   after boot, or for 120 s after the BOOT button (GPIO0) is held for a second. Outside it the code is not shown
+//!   and the link is dropped at the passkey step (esp32-nimble's passkey callback cannot refuse), so the pairing
+//!   fails.
 //! - **Only authenticated bonds stay.** A Just Works pairing (a central without a keyboard) bonds unauthenticated;
 //!   its bond is deleted at once, so it neither counts as "a bond stored" nor pushes the owner's bond out.
 //! - **Notifications only to an authenticated link.** NimBLE's `READ_AUTHEN`/`WRITE_AUTHEN` flags guard reads and
@@ -20,11 +21,9 @@
 
 use std::sync::Mutex;
 
+use bandx_core::pairing::{pairing_mode, PairingContext, PAIRING_WINDOW_MS};
 use esp32_nimble::{BLEConnDesc, BLEDevice};
 use esp_idf_svc::sys as idf;
-
-/// How long pairing mode lasts after boot or a button hold: 120 s.
-pub const WINDOW_US: i64 = 120_000_000;
 
 /// The connected central, as far as security goes (the band serves one connection at a time).
 #[derive(Debug, Clone, Copy)]
@@ -35,7 +34,8 @@ struct Link {
 
 /// Pairing state shared by NimBLE's callbacks (its host task) and the main loop.
 pub struct Pairing {
-    open_until_us: Mutex<i64>,
+    /// When the BOOT button was last held (µs since boot), if it was.
+    button_at_us: Mutex<Option<i64>>,
     link: Mutex<Option<Link>>,
 }
 
@@ -45,25 +45,32 @@ fn now_us() -> i64 {
 }
 
 impl Pairing {
-    /// At boot: pairing mode opens for [`WINDOW_US`].
+    /// At boot (pairing mode is open for the first 120 s).
     pub fn new() -> Pairing {
         Pairing {
-            open_until_us: Mutex::new(now_us() + WINDOW_US),
+            button_at_us: Mutex::new(None),
             link: Mutex::new(None),
         }
     }
 
-    /// The BOOT button was held: pairing mode for [`WINDOW_US`] from now.
-    pub fn open_window(&self) {
-        *self.open_until_us.lock().unwrap() = now_us() + WINDOW_US;
-        log::info!("pairing mode for {} s", WINDOW_US / 1_000_000);
+    /// The BOOT button was held: pairing mode opens again.
+    pub fn button_held(&self) {
+        *self.button_at_us.lock().unwrap() = Some(now_us());
+        log::info!("pairing mode for {} s", PAIRING_WINDOW_MS / 1000);
     }
 
-    /// Whether a new pairing is accepted now: no bond stored, or the window is open.
+    /// Whether a new pairing is accepted now: bandx-core's `pairing_mode`.
     pub fn accepts_new(&self) -> bool {
         // A store that cannot be read counts as holding a bond: the stricter answer.
-        let bonded = BLEDevice::take().bonded_addresses().map_or(true, |a| !a.is_empty());
-        !bonded || now_us() < *self.open_until_us.lock().unwrap()
+        let bonds = BLEDevice::take().bonded_addresses().map_or(1, |a| a.len());
+        let ms = |us: i64| u32::try_from(us / 1000).unwrap_or(u32::MAX);
+        let now = now_us();
+        let context = PairingContext {
+            bonds,
+            uptime_ms: ms(now),
+            since_button_ms: self.button_at_us.lock().unwrap().map(|at| ms(now - at)),
+        };
+        pairing_mode(&context).is_ok()
     }
 
     pub fn on_connect(&self, desc: &BLEConnDesc) {
@@ -83,8 +90,9 @@ impl Pairing {
         }
     }
 
-    /// Encryption changed (a pairing finished, or a bonded central reconnected).
-    pub fn on_authentication_complete(&self, desc: &BLEConnDesc, ok: bool) {
+    /// Encryption changed (a pairing finished, or a bonded central reconnected); returns whether the link is now
+    /// encrypted and authenticated.
+    pub fn on_authentication_complete(&self, desc: &BLEConnDesc, ok: bool) -> bool {
         let authenticated = ok && desc.encrypted() && desc.authenticated();
         if let Some(link) = self.link.lock().unwrap().as_mut() {
             if link.handle == desc.conn_handle() {
@@ -96,22 +104,11 @@ impl Pairing {
             let _ = BLEDevice::take().delete_bond(&desc.id_address());
         }
         log::info!("link security: encrypted {}, authenticated {authenticated}", desc.encrypted());
+        authenticated
     }
 
     /// The connection handle of the connected central if its link is encrypted and authenticated.
     pub fn link(&self) -> Option<u16> {
         self.link.lock().unwrap().filter(|l| l.authenticated).map(|l| l.handle)
-    }
-}
-
-/// A uniformly random six-digit passkey from the hardware RNG (true random while the radio is on).
-pub fn random_passkey() -> u32 {
-    // Rejection sampling: 4,294,000,000 is the largest multiple of 10^6 below 2^32.
-    loop {
-        // SAFETY: esp_random has no preconditions.
-        let r = unsafe { idf::esp_random() };
-        if r < 4_294_000_000 {
-            return r % 1_000_000;
-        }
     }
 }

@@ -14,8 +14,8 @@ use bandx_core::update::StorageError;
 use esp_storage::FlashStorage;
 use trouble_host::prelude::*;
 
-/// Bonds the band keeps (the design note's "up to 4"); the oldest goes when a fifth central pairs.
-pub const MAX_BONDS: usize = 4;
+/// Bonds the band keeps (bandx-core's pairing policy); the oldest goes when one more central pairs.
+pub const MAX_BONDS: usize = bandx_core::pairing::MAX_BONDS;
 /// Bytes of flash the bonds occupy: two sectors.
 pub const BONDS_LEN: u32 = 2 * SECTOR;
 
@@ -65,8 +65,8 @@ impl Bonds {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
+    pub fn len(&self) -> usize {
+        self.list.len()
     }
 
     /// The stored bonds, oldest first.

@@ -7,7 +7,7 @@
 
 use bandx_core::band::MAX_ATT_PAYLOAD;
 use bandx_core::protocol::Characteristic as Role;
-use bandx_core::protocol::gatt::{CharacteristicSpec, SERVICE};
+use bandx_core::protocol::gatt::{SERVICE, Security};
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use trouble_host::prelude::*;
 
@@ -19,24 +19,6 @@ pub const CONNECTIONS: usize = 1;
 
 /// A characteristic's value: any bytes up to the largest ATT payload the band uses.
 pub type Value = heapless09::Vec<u8, MAX_ATT_PAYLOAD>;
-
-/// The link security a characteristic requires: bandx-core's `protocol::gatt::Security` (issue 17).
-/// TODO(merge): once bandx-core's `CharacteristicSpec::security` is on main, replace this enum with
-/// `use bandx_core::protocol::gatt::Security;` and the body of [`required`] with `spec.security`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(
-    dead_code,
-    reason = "mirrors bandx-core's enum, whose `Open` no BandX characteristic uses yet"
-)]
-pub enum Security {
-    Open,
-    AuthenticatedEncryption,
-}
-
-/// The one local mapping until bandx-core declares it (the design note: all four are `AuthenticatedEncryption`).
-fn required(_spec: &CharacteristicSpec) -> Security {
-    Security::AuthenticatedEncryption
-}
 
 /// trouble-host's permission level for a required security.
 fn permission(security: Security) -> PermissionLevel {
@@ -65,7 +47,7 @@ impl Server {
         let mut stores = stores.iter_mut();
         let characteristics = SERVICE.characteristics.map(|spec| {
             let store = stores.next().map(|s| &mut s[..]).unwrap_or_default();
-            let level = permission(required(&spec));
+            let level = permission(spec.security);
             let p = spec.properties;
             let mut c = service.add_characteristic(spec.uuid, p.bits(), Value::new(), store);
             // Only operations the properties allow get a level: the others stay "not permitted".

@@ -137,7 +137,7 @@ async fn main(_spawner: Spawner) -> ! {
             log::error!("bond not restored: {e:?}");
         }
     }
-    let pairing = Pairing::new(!band.borrow().platform().flash().bonds().is_empty());
+    let pairing = Pairing::new(band.borrow().platform().flash().bonds().len());
     let mut runner = stack.runner();
     let mut peripheral = stack.peripheral();
     let server = Server::new(name, VALUES.init([[0; MAX_ATT_PAYLOAD]; 4]));
@@ -339,7 +339,7 @@ async fn tick_forever(
         ticks = ticks.wrapping_add(1);
         held = if button.is_low() { held + 1 } else { 0 };
         if held == hold_ticks {
-            pairing.open_window();
+            pairing.button_held();
         }
         display.set_pairing(match pairing.passkey() {
             Some(code) => display::Pairing::Passkey(code),

@@ -2,42 +2,40 @@
 //! which finished pairings become bonds. trouble-host runs the protocol: LE Secure Connections only (its
 //! `legacy-pairing` feature is off), the band DisplayOnly, so the desktop types the six digits the band shows
 //! (passkey entry, MITM protected; trouble-host draws the code from its RNG, seeded by the controller's LE_Rand).
-//! This file applies the band's policy (the design note of issue 17):
+//! This file applies bandx-core's policy (`bandx_core::pairing`) and tells the band when its link is secured
+//! (`Band::on_link_secured`: the band ignores every write until then):
 //!
-//! - **Pairing mode.** A new pairing is accepted only while the band holds no bond, for [`WINDOW`] after boot (a
-//!   power cycle is physical presence), or for [`WINDOW`] after the BOOT button (GPIO9) is held for
-//!   [`BUTTON_HOLD`]. Outside it the band shows no code and drops the link when the pairing reaches the passkey
-//!   step: trouble-host 0.7 gives a peripheral no call that answers a Pairing Request with "Pairing Not
+//! - **Pairing mode** (`bandx_core::pairing::pairing_mode`). A new pairing is accepted only while the band holds no
+//!   bond, for 120 s after boot (a power cycle is physical presence), or for 120 s after the BOOT button (GPIO9)
+//!   is held for [`BUTTON_HOLD`]. Outside it the band shows no code and drops the link when the pairing reaches the
+//!   passkey step: trouble-host 0.7 gives a peripheral no call that answers a Pairing Request with "Pairing Not
 //!   Supported", so the refusal is the disconnect; the central's pairing fails and nothing is stored.
 //! - **Bonds.** Only a pairing that showed its code in pairing mode and ended encrypted + authenticated is stored
 //!   ([`crate::bonds`], up to four, the oldest dropped first). Anything else (a Just Works pairing from a central
 //!   without a keyboard: encrypted, not authenticated) is removed from the stack again; its link stays, and every
 //!   BandX request on it keeps failing with "insufficient authentication".
-//!
-//! bandx-core's `pairing` module (the lead's) will hold the window policy for both firmwares and the virtual
-//! band; [`Pairing::accepts_new`] is the one place to call it from then.
 
 use core::cell::{Cell, RefCell};
 
 use bandx_core::band::Band;
+use bandx_core::pairing::{PairingContext, PairingRefused, pairing_mode};
 use embassy_time::{Duration, Instant};
 use embedded_hal::i2c::I2c;
 use trouble_host::prelude::*;
 
 use crate::platform::C3Platform;
 
-/// How long pairing mode lasts after boot or a button hold.
-pub const WINDOW: Duration = Duration::from_secs(120);
-/// How long the BOOT button must be held to open pairing mode.
+/// How long the BOOT button must be held to count as pressed (opening pairing mode).
 pub const BUTTON_HOLD: Duration = Duration::from_secs(1);
 
 /// The band's pairing state, shared by the BLE task and the display tick.
 pub struct Pairing {
-    open_until: Cell<Instant>,
+    /// When the BOOT button was last held, if it was since boot.
+    button_at: Cell<Option<Instant>>,
     /// The code on the OLED while a pairing waits for the desktop.
     passkey: Cell<Option<u32>>,
-    /// At least one bond is stored.
-    bonded: Cell<bool>,
+    /// Bonds stored.
+    bonds: Cell<usize>,
 }
 
 /// What the current connection's pairing has done.
@@ -48,29 +46,36 @@ pub struct LinkPairing {
 }
 
 impl Pairing {
-    /// At boot: pairing mode opens for [`WINDOW`].
-    pub fn new(bonded: bool) -> Pairing {
+    /// At boot (pairing mode is open for the first 120 s: bandx-core's `PAIRING_WINDOW_MS`).
+    pub fn new(bonds: usize) -> Pairing {
         Pairing {
-            open_until: Cell::new(Instant::now() + WINDOW),
+            button_at: Cell::new(None),
             passkey: Cell::new(None),
-            bonded: Cell::new(bonded),
+            bonds: Cell::new(bonds),
         }
     }
 
-    /// The BOOT button was held: pairing mode for [`WINDOW`] from now.
-    pub fn open_window(&self) {
-        self.open_until.set(Instant::now() + WINDOW);
-        log::info!("pairing mode for {} s", WINDOW.as_secs());
+    /// The BOOT button was held: pairing mode opens again.
+    pub fn button_held(&self) {
+        self.button_at.set(Some(Instant::now()));
+        log::info!(
+            "pairing mode for {} s",
+            bandx_core::pairing::PAIRING_WINDOW_MS / 1000
+        );
     }
 
-    /// Whether the timed window (boot or button) is open.
-    pub fn window_open(&self) -> bool {
-        Instant::now() < self.open_until.get()
+    /// Whether a new pairing is accepted now: bandx-core's `pairing_mode`.
+    pub fn check_new(&self) -> Result<(), PairingRefused> {
+        let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+        pairing_mode(&PairingContext {
+            bonds: self.bonds.get(),
+            uptime_ms: u32::try_from(Instant::now().as_millis()).unwrap_or(u32::MAX),
+            since_button_ms: self.button_at.get().map(|at| ms(at.elapsed())),
+        })
     }
 
-    /// Whether a new pairing is accepted now: no bond stored, or the window is open.
     pub fn accepts_new(&self) -> bool {
-        !self.bonded.get() || self.window_open()
+        self.check_new().is_ok()
     }
 
     /// The code to show on the OLED, while a pairing waits for it.
@@ -95,10 +100,8 @@ impl Pairing {
     ) -> bool {
         match event {
             GattConnectionEvent::PassKeyDisplay(key) => {
-                if !self.accepts_new() {
-                    log::warn!(
-                        "pairing refused: not in pairing mode (hold BOOT for 1 s, or power-cycle)"
-                    );
+                if let Err(refused) = self.check_new() {
+                    log::warn!("pairing refused: {refused}");
                     return false;
                 }
                 log::info!("pairing: showing the passkey");
@@ -130,14 +133,13 @@ impl Pairing {
                     let _ = stack.remove_bond_information(bond.identity);
                     return true;
                 }
-                let stored = band
-                    .borrow_mut()
-                    .platform_mut()
-                    .flash_mut()
-                    .add_bond(bond.clone());
+                let mut band = band.borrow_mut();
+                let stored = band.platform_mut().flash_mut().add_bond(bond.clone());
+                self.bonds.set(band.platform().flash().bonds().len());
+                // The band answers this link from now on.
+                band.on_link_secured(true);
                 match stored {
                     Ok(evicted) => {
-                        self.bonded.set(true);
                         log::info!("bonded with {}", bond.identity.addr);
                         if let Some(old) = evicted {
                             log::info!("bond of {} dropped (the oldest)", old.identity.addr);
@@ -158,8 +160,12 @@ impl Pairing {
                 log::warn!("a bonded central lost its bond: it must pair again (in pairing mode)");
                 true
             }
+            // A pairing, or a bonded central's reconnection, encrypted the link: the band answers it only if the
+            // keys came from an authenticated pairing.
             GattConnectionEvent::Encrypted { security_level, .. } => {
                 log::info!("link encrypted: {security_level:?}");
+                band.borrow_mut()
+                    .on_link_secured(security_level.authenticated());
                 true
             }
             _ => true,

@@ -5,7 +5,9 @@
 //! does: `Model::parse` (every field checked + SHA-256 of the blob, at boot and after an update), the
 //! blob's self-test (one inference compared with the stored logits; a mismatch fails the run), and
 //! `infer` on SI windows (input normalization in soft-float f32, the int8 layers, the softmax) and
-//! `infer_quantized` (the int8 layers and softmax only), then one call of a few primitives (`op` lines).
+//! `infer_quantized` (the int8 layers and softmax only), then one call of a few primitives (`op` lines), and the
+//! owner check of every update (`owner` lines: `owner::verify` of a signed grant, `OwnerKey::from_bytes`, and
+//! `OwnerRecord::load` of a record holding one owner, as at boot).
 //! It prints `key value` lines on the virt UART and exits through the virt test device (0x5555 = success).
 //!
 //! Bare metal glue only: the start code, the counter, the UART and the exit device need `unsafe` here;
@@ -200,6 +202,79 @@ extern "C" fn main() -> ! {
         let (e, _) = count(|| black_box(model.layers()).iter().count());
         let _ = writeln!(out, "op layers_iter {e}");
     }
+    owner(&mut out);
     let _ = writeln!(out, "rv32-bench done");
     exit(0)
+}
+
+/// The owner record's two sectors in RAM (erased), for `OwnerRecord::load`.
+struct RamFlash([u8; bandx_core::owner::OWNER_RECORD_LEN as usize]);
+
+impl bandx_core::owner::OwnerFlash for RamFlash {
+    fn read(
+        &mut self,
+        offset: u32,
+        buf: &mut [u8],
+    ) -> Result<(), bandx_core::update::StorageError> {
+        let at = offset as usize;
+        buf.copy_from_slice(&self.0[at..at + buf.len()]);
+        Ok(())
+    }
+    fn program(
+        &mut self,
+        offset: u32,
+        data: &[u8],
+    ) -> Result<(), bandx_core::update::StorageError> {
+        let at = offset as usize;
+        for (d, b) in self.0[at..at + data.len()].iter_mut().zip(data) {
+            *d &= b;
+        }
+        Ok(())
+    }
+    fn erase_sector(&mut self, offset: u32) -> Result<(), bandx_core::update::StorageError> {
+        let at = offset as usize;
+        self.0[at..at + bandx_core::owner::OWNER_RECORD_SECTOR as usize].fill(0xFF);
+        Ok(())
+    }
+}
+
+/// What the owner check of one update costs: a firmware grant signed by the owner, verified.
+fn owner(out: &mut Uart) {
+    use bandx_core::owner::{Grant, OwnerKey, OwnerRecord, verify};
+    use ed25519_dalek::{Signer, SigningKey};
+    let sk = SigningKey::from_bytes(&[7; 32]);
+    let key_bytes = sk.verifying_key().to_bytes();
+    let grant = Grant {
+        target: bandx_core::protocol::UpdateTarget::Firmware,
+        version: 3,
+        total_len: 444_400,
+        sha256: [0x5A; 32],
+        downgrade: false,
+    };
+    let signature = sk.sign(&grant.message()).to_bytes();
+    let (parse, key) = count(|| OwnerKey::from_bytes(black_box(&key_bytes)));
+    let Ok(key) = key else {
+        let _ = writeln!(out, "owner key-refused");
+        exit(5)
+    };
+    let (verified, ok) =
+        count(|| verify(black_box(&key), black_box(&grant), black_box(&signature)));
+    let mut forged = signature;
+    forged[10] ^= 1;
+    let (refused, bad) = count(|| verify(black_box(&key), black_box(&grant), black_box(&forged)));
+    if ok.is_err() || bad.is_ok() {
+        let _ = writeln!(out, "owner verify-wrong");
+        exit(6)
+    }
+    let mut flash = RamFlash([0xFF; bandx_core::owner::OWNER_RECORD_LEN as usize]);
+    let stored = OwnerRecord::load(&mut flash).and_then(|mut r| r.set(&mut flash, &key));
+    let (load, record) = count(|| OwnerRecord::load(black_box(&mut flash)));
+    if stored.is_err() || record.map(|r| r.owner()) != Ok(Some(key)) {
+        let _ = writeln!(out, "owner record-wrong");
+        exit(7)
+    }
+    let _ = writeln!(out, "owner verify {verified}");
+    let _ = writeln!(out, "owner verify_forged {refused}");
+    let _ = writeln!(out, "owner key_parse {parse}");
+    let _ = writeln!(out, "owner record_load {load}");
 }

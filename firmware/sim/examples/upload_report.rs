@@ -44,7 +44,7 @@ fn main() {
     for mtu in [23u16, 185, 247] {
         let dir = tempfile::tempdir().unwrap();
         let band = SimBand::new(SimConfig::new(dir.path().join("band.flash"), None)).unwrap();
-        let conn = band.connect(mtu).unwrap();
+        let conn = band.connect_paired(mtu).unwrap().0;
         conn.subscribe(CONTROL_UUID).unwrap();
         let rx = conn.notifications().unwrap();
         let t0 = band.now();

@@ -7,6 +7,7 @@
 //!   *not* holding the newest valid record and programs a record with `seq + 1` there, so a write cut
 //!   at any byte leaves either the old record (the new one fails its CRC) or the new one. The file is
 //!   `fsync`ed after each record. (The ESP32 build keeps the same value in a real NVS entry instead.)
+//! - The desktops bonded with the band ([`crate::bonds`]) live in the third `nvs` sector.
 //! - Firmware images go to the app slot the band does not run, erased sector by sector as the chunks
 //!   arrive (as the C3 firmware does); committing writes an ESP-IDF `otadata` entry in state NEW (the
 //!   bootloader's rule: the usable entry with the highest `ota_seq` picks `ota_(seq-1)%2`).
@@ -30,6 +31,8 @@ use bandx_core::update::{FirmwareSink, ModelStore, Slot, StorageError, blob_len}
 
 use bandx_board::otadata::{self, app_slot_of_seq, newest_entry};
 use bandx_board::partitions::{AppSlot, FlashLayout, SECTOR_SIZE};
+
+use crate::bonds::{BONDS_SECTOR, Bonds};
 
 /// Time one 4 KB sector erase takes: 45 ms, the typical sector erase time (tSE, 4 KB) in the datasheets
 /// of the SPI NOR parts ESP32 modules carry (Winbond W25Q32JV: 45 ms typ., 400 ms max.; GigaDevice
@@ -321,6 +324,30 @@ impl SimFlash {
     pub fn mark_running_app_valid(&mut self) -> Result<(), StorageError> {
         let (sector, seq) = self.running.ok_or(StorageError)?;
         self.write_otadata_entry(sector, &otadata::entry(seq, otadata::OTA_IMG_VALID))
+    }
+
+    /// The desktops bonded with the band (none if the record is erased or torn).
+    pub fn bonds(&mut self) -> Bonds {
+        let at = self.bonds_offset();
+        self.read(at, SECTOR_SIZE as usize)
+            .map(|r| Bonds::decode(&r))
+            .unwrap_or_default()
+    }
+
+    /// Stores the bonds: erases their sector, programs the record, syncs the file.
+    pub fn store_bonds(&mut self, bonds: &Bonds) -> Result<(), StorageError> {
+        let at = self.bonds_offset();
+        let record = bonds.encode();
+        self.write_op(|f, torn| f.erase(at, SECTOR_SIZE, torn))?;
+        self.write_op(|f, torn| {
+            f.program(at, &record, torn)?;
+            f.file.sync_data()
+        })
+    }
+
+    fn bonds_offset(&self) -> u32 {
+        let nvs = self.layout.get("nvs").expect("validated layout has nvs");
+        nvs.offset + BONDS_SECTOR * SECTOR_SIZE
     }
 
     fn model_offset(&self, slot: Slot) -> u32 {

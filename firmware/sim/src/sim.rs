@@ -9,6 +9,13 @@
 //! on trial, an unconfirmed one is rolled back) and bandx-core's boot check, which confirms the app; the
 //! band reports the firmware it runs ([`firmware_version_of`]). Flash erases stall the band for their
 //! datasheet time ([`crate::flash::SECTOR_ERASE`]) on the simulated clock.
+//!
+//! Like the hardware, the band's GATT service needs an authenticated link: a central that never paired gets
+//! [`SimError::InsufficientAuthentication`] (ATT error 0x05) on every write and subscription. Pairing is LE Secure
+//! Connections with passkey entry: [`SimConnection::start_pairing`] makes the band show a six-digit code
+//! ([`SimBand::displayed_passkey`], the virtual band's screen), [`SimConnection::finish_pairing`] takes what the
+//! user typed; the band then stores a bond ([`crate::bonds`]) and a later [`SimBand::connect_as`] with the
+//! long-term key is authenticated at once. bandx-core's pairing rules decide when the band takes a new pairing.
 
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -20,8 +27,12 @@ use std::time::{Duration, Instant};
 
 use bandx_core::band::{Band, MAX_ATT_PAYLOAD};
 use bandx_core::boot::OtaState;
+use bandx_core::pairing::{
+    PAIRING_TIMEOUT_MS, PairingContext, PairingRefused, Passkey, pairing_mode,
+};
 use bandx_core::protocol::{ADVERTISED_NAME_PREFIX, Characteristic, SERVICE_UUID, att_payload};
 
+use crate::bonds::Bond;
 use crate::flash::{FlashError, SimFlash};
 use crate::link::{DisconnectReason, Faults, LinkEvent, LinkStats, LinkTiming, Notification};
 use crate::platform::SimPlatform;
@@ -101,6 +112,30 @@ pub struct Advertisement {
     pub service_uuid: u128,
 }
 
+/// The desktop end of a connection: its address and, if it bonded with the band before, the long-term key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Central {
+    pub address: [u8; 6],
+    pub ltk: Option<[u8; 16]>,
+}
+
+/// Why a pairing failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SimPairError {
+    #[error("{0}")]
+    Refused(PairingRefused),
+    #[error("the code typed is not the one the band shows")]
+    WrongPasskey,
+    #[error("the pairing timed out: the code was not entered within 30 s")]
+    Timeout,
+    #[error("no pairing in progress on this connection: start one first")]
+    NotStarted,
+    #[error("not connected to the virtual band")]
+    NotConnected,
+    #[error("the band could not store the bond (flash write failed)")]
+    Storage,
+}
+
 /// Errors of the virtual band and its link.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -115,6 +150,10 @@ pub enum SimError {
         characteristic: Characteristic,
         with_response: bool,
     },
+    #[error(
+        "{0:?} needs an authenticated link (ATT error 0x05, Insufficient Authentication): pair with the band first"
+    )]
+    InsufficientAuthentication(Characteristic),
     #[error("a {len}-byte write exceeds the {max}-byte ATT payload of this connection")]
     TooLong { len: usize, max: usize },
     #[error("the band did not acknowledge the write (packet lost)")]
@@ -123,6 +162,8 @@ pub enum SimError {
     RealTime,
     #[error("the virtual band is off: its flash could not be reopened")]
     Off,
+    #[error("pairing failed: {0}")]
+    Pairing(SimPairError),
     #[error(transparent)]
     Flash(#[from] FlashError),
     #[error(transparent)]
@@ -141,6 +182,10 @@ enum Clock {
 
 struct Conn {
     id: u64,
+    /// The central's address (its bond is looked up by it).
+    address: [u8; 6],
+    /// Encrypted with keys from an authenticated pairing (now or a bond's).
+    authenticated: bool,
     subscribed: HashSet<u128>,
     listeners: Vec<Sender<Notification>>,
     events: Vec<Sender<LinkEvent>>,
@@ -173,6 +218,20 @@ struct Core {
     broken: BrokenFirmware,
     /// Simulated time per wall-clock time in real-time mode ([`SimConfig::realtime_speed`]).
     speed: f64,
+    /// When the running band booted (its pairing window counts from there).
+    booted_at_us: u64,
+    /// When the band's button was last pressed.
+    button_at_us: Option<u64>,
+    /// A pairing the band is showing a code for.
+    pairing: Option<PendingPairing>,
+}
+
+/// A pairing in progress: the code on the band's screen, for one connection.
+#[derive(Debug, Clone, Copy)]
+struct PendingPairing {
+    conn_id: u64,
+    passkey: Passkey,
+    started_us: u64,
 }
 
 struct Shared {
@@ -278,6 +337,9 @@ impl SimBand {
                     } else {
                         1.0
                     },
+                    booted_at_us: 0,
+                    button_at_us: None,
+                    pairing: None,
                 }),
             }),
         })
@@ -303,9 +365,18 @@ impl SimBand {
         }
     }
 
-    /// Connects with an ATT MTU of `mtu` (the band accepts 23..=247; others are clamped into that range,
-    /// as an MTU exchange would).
+    /// Connects a central that never bonded with the band (a fresh address), with an ATT MTU of `mtu`. Until it
+    /// pairs ([`SimConnection::start_pairing`]) the band's service refuses it.
     pub fn connect(&self, mtu: u16) -> Result<SimConnection, SimError> {
+        let n = self.core().next_conn_id;
+        let address = [0xC2, 0x00, 0x00, 0x00, (n >> 8) as u8, n as u8];
+        self.connect_as(mtu, Central { address, ltk: None })
+    }
+
+    /// Connects with an ATT MTU of `mtu` (the band accepts 23..=247; others are clamped into that range,
+    /// as an MTU exchange would). A central whose long-term key matches the band's bond for its address gets an
+    /// authenticated link at once (the BLE encryption procedure with the bond's key).
+    pub fn connect_as(&self, mtu: u16, central: Central) -> Result<SimConnection, SimError> {
         let mut core = self.core();
         if core.conn.is_some() {
             return Err(SimError::AlreadyConnected);
@@ -313,11 +384,20 @@ impl SimBand {
         let mtu = mtu.clamp(23, MAX_MTU);
         let band = core.band.as_mut().ok_or(SimError::Off)?;
         band.platform_mut().payload = att_payload(mtu);
+        let authenticated = central.ltk.is_some_and(|ltk| {
+            band.platform_mut()
+                .flash_mut()
+                .bonds()
+                .proves(&central.address, &ltk)
+        });
+        band.on_link_secured(authenticated);
         let id = core.next_conn_id;
         core.next_conn_id += 1;
         let now = core.now_us;
         core.conn = Some(Conn {
             id,
+            address: central.address,
+            authenticated,
             subscribed: HashSet::new(),
             listeners: Vec::new(),
             events: Vec::new(),
@@ -332,6 +412,51 @@ impl SimBand {
             id,
             mtu,
         })
+    }
+
+    /// Connects a new central and pairs it the way a user does who reads the code off the band's screen and types
+    /// it right; returns the connection (authenticated) and the central's bond. For tests and demos.
+    pub fn connect_paired(&self, mtu: u16) -> Result<(SimConnection, Central), SimError> {
+        let conn = self.connect(mtu)?;
+        let address = lock(&self.shared).connection(conn.id).map(|c| c.address)?;
+        conn.start_pairing().map_err(SimError::Pairing)?;
+        let code = self
+            .displayed_passkey()
+            .ok_or(SimError::Pairing(SimPairError::NotStarted))?;
+        let ltk = conn
+            .finish_pairing(code.value())
+            .map_err(SimError::Pairing)?;
+        Ok((
+            conn,
+            Central {
+                address,
+                ltk: Some(ltk),
+            },
+        ))
+    }
+
+    /// The band's flash file.
+    pub fn flash_path(&self) -> PathBuf {
+        self.core().flash_path.clone()
+    }
+
+    /// The six-digit code on the band's screen while a pairing waits for it (`None` otherwise).
+    pub fn displayed_passkey(&self) -> Option<Passkey> {
+        self.core().pairing.map(|p| p.passkey)
+    }
+
+    /// Presses the band's button: it takes new pairings for the next two minutes.
+    pub fn press_button(&self) {
+        let mut core = self.core();
+        core.sync_real_clock();
+        core.button_at_us = Some(core.now_us);
+    }
+
+    /// How many desktops are bonded with the band.
+    pub fn bonds(&self) -> Result<usize, SimError> {
+        let mut core = self.core();
+        let band = core.band.as_mut().ok_or(SimError::Off)?;
+        Ok(band.platform_mut().flash_mut().bonds().len())
     }
 
     /// Sets the faults for this and later connections (packet numbers count per connection).
@@ -616,6 +741,9 @@ impl Core {
         let Some(conn) = self.conn.take() else {
             return;
         };
+        if self.pairing.is_some_and(|p| p.conn_id == conn.id) {
+            self.pairing = None;
+        }
         for e in &conn.events {
             let _ = e.send(LinkEvent::Disconnected(reason));
         }
@@ -633,6 +761,8 @@ impl Core {
         }
         let wearer = self.wearer.clone().unwrap_or_else(Wearer::bundled);
         self.boots += 1;
+        self.booted_at_us = self.now_us;
+        self.button_at_us = None;
         let mut band = boot(&self.flash_path, None, wearer, &mut self.broken)?;
         // The bootloader's and the boot check's otadata rewrites.
         self.now_us += band.platform_mut().flash_mut().take_busy().as_micros() as u64;
@@ -676,9 +806,11 @@ impl SimConnection {
             });
         }
         let mut core = lock(&self.shared);
-        core.connection(self.id)?
-            .subscribed
-            .insert(characteristic_uuid);
+        let conn = core.connection(self.id)?;
+        if !characteristic.spec().security.allows(conn.authenticated) {
+            return Err(SimError::InsufficientAuthentication(characteristic));
+        }
+        conn.subscribed.insert(characteristic_uuid);
         Ok(())
     }
 
@@ -738,6 +870,18 @@ impl SimConnection {
         let (sent, ack, dropped) = {
             let mut core = lock(&self.shared);
             core.sync_real_clock();
+            if !characteristic
+                .spec()
+                .security
+                .allows(core.connection(self.id)?.authenticated)
+            {
+                // The ATT layer answers a write request with the error; a write command is dropped silently.
+                return if with_response {
+                    Err(SimError::InsufficientAuthentication(characteristic))
+                } else {
+                    Ok(())
+                };
+            }
             let (now, timing) = (core.now_us, core.timing);
             let limit = core.faults.disconnect_after_bytes;
             let drop_list = core.faults.drop_writes.clone();
@@ -778,6 +922,80 @@ impl SimConnection {
         Ok(())
     }
 
+    /// Whether the link is encrypted with keys from an authenticated pairing.
+    pub fn is_authenticated(&self) -> bool {
+        lock(&self.shared)
+            .connection(self.id)
+            .is_ok_and(|c| c.authenticated)
+    }
+
+    /// Asks the band to pair (LE Secure Connections, passkey entry): if it is in pairing mode it shows a
+    /// six-digit code on its screen ([`SimBand::displayed_passkey`]) and waits 30 s for
+    /// [`Self::finish_pairing`]. A second call shows a new code.
+    pub fn start_pairing(&self) -> Result<(), SimPairError> {
+        let mut core = lock(&self.shared);
+        core.sync_real_clock();
+        let now = core.now_us;
+        let (booted, button) = (core.booted_at_us, core.button_at_us);
+        core.connection(self.id)
+            .map_err(|_| SimPairError::NotConnected)?;
+        let band = core.band.as_mut().ok_or(SimPairError::NotConnected)?;
+        let bonds = band.platform_mut().flash_mut().bonds().len();
+        let ms = |since: u64| u32::try_from((now - since) / 1000).unwrap_or(u32::MAX);
+        pairing_mode(&PairingContext {
+            bonds,
+            uptime_ms: ms(booted),
+            since_button_ms: button.map(ms),
+        })
+        .map_err(SimPairError::Refused)?;
+        let passkey = Passkey::random(|| random_u64() as u32);
+        core.pairing = Some(PendingPairing {
+            conn_id: self.id,
+            passkey,
+            started_us: now,
+        });
+        Ok(())
+    }
+
+    /// The code the user typed. The right one ends the pairing: the band stores a bond for this central and the
+    /// link is authenticated; the long-term key returned is the central's half of the bond. A wrong one fails
+    /// the pairing (the band's screen clears; start again for a new code).
+    pub fn finish_pairing(&self, entered: u32) -> Result<[u8; 16], SimPairError> {
+        let mut core = lock(&self.shared);
+        core.sync_real_clock();
+        let now = core.now_us;
+        let address = core
+            .connection(self.id)
+            .map_err(|_| SimPairError::NotConnected)?
+            .address;
+        let pending = core
+            .pairing
+            .filter(|p| p.conn_id == self.id)
+            .ok_or(SimPairError::NotStarted)?;
+        core.pairing = None;
+        if now - pending.started_us > u64::from(PAIRING_TIMEOUT_MS) * 1000 {
+            return Err(SimPairError::Timeout);
+        }
+        if entered != pending.passkey.value() {
+            return Err(SimPairError::WrongPasskey);
+        }
+        let mut ltk = [0u8; 16];
+        ltk[..8].copy_from_slice(&random_u64().to_le_bytes());
+        ltk[8..].copy_from_slice(&random_u64().to_le_bytes());
+        let band = core.band.as_mut().ok_or(SimPairError::NotConnected)?;
+        let flash = band.platform_mut().flash_mut();
+        let mut bonds = flash.bonds();
+        bonds.insert(Bond { address, ltk });
+        flash
+            .store_bonds(&bonds)
+            .map_err(|_| SimPairError::Storage)?;
+        band.on_link_secured(true);
+        core.connection(self.id)
+            .map_err(|_| SimPairError::NotConnected)?
+            .authenticated = true;
+        Ok(ltk)
+    }
+
     /// Closes the connection ([`DisconnectReason::Requested`]).
     pub fn disconnect(&self) -> Result<(), SimError> {
         let mut core = lock(&self.shared);
@@ -813,4 +1031,12 @@ impl Drop for SimConnection {
             core.disconnect(DisconnectReason::Requested);
         }
     }
+}
+
+/// 64 random bits from the OS (std's hasher keys are seeded from it), for passkeys and keys.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x5eed);
+    h.finish()
 }

@@ -289,9 +289,9 @@ fn a_power_cut_at_any_flash_write_of_an_update_leaves_a_working_model() {
     for cut in 0.. {
         let dir = tempfile::tempdir().unwrap();
         let band = fresh_band(dir.path());
+        let mut d = Desktop::connect(&band, 247);
         band.with_band(|b| b.platform_mut().flash_mut().cut_power_after(cut))
             .unwrap();
-        let mut d = Desktop::connect(&band, 247);
         let committed = d
             .request(RequestBody::BeginUpdate {
                 target: UpdateTarget::Model,
@@ -438,7 +438,7 @@ fn latency_and_throughput_shape_simulated_time() {
 fn the_realtime_runner_streams_without_stepping() {
     let dir = tempfile::tempdir().unwrap();
     let band = fresh_band(dir.path());
-    let conn = band.connect(247).unwrap();
+    let conn = band.connect_paired(247).unwrap().0;
     conn.subscribe(IMU_UUID).unwrap();
     let rx = conn.notifications().unwrap();
     let _runner = band.run_realtime();

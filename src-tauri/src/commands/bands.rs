@@ -35,6 +35,8 @@ pub struct ScanRow {
 /// Everything the Bands screen shows about the connected band.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct BandView {
+    /// The link's id for the band (pass it back to pair, unpair or connect).
+    pub id: String,
     pub name: String,
     pub address: String,
     pub kind: LinkKind,
@@ -260,7 +262,7 @@ fn refuse_while_checked_out(state: &AppState) -> Result<(), UiError> {
     }
 }
 
-async fn ble_link(state: &AppState) -> Result<Arc<BleLink>, UiError> {
+pub(crate) async fn ble_link(state: &AppState) -> Result<Arc<BleLink>, UiError> {
     let mut links = state.links.lock().await;
     if let Some(link) = &links.ble {
         return Ok(link.clone());
@@ -357,6 +359,7 @@ pub(crate) async fn view(band: &ConnectedBand) -> Result<BandView, UiError> {
     // GetInfo has the client's own request timeout.
     let info = band.client.get_info().await?;
     Ok(BandView {
+        id: band.id.clone(),
         name: band.name.clone(),
         address: band.address.clone(),
         kind: band.kind,

@@ -5,6 +5,7 @@ pub mod calibrate;
 pub mod data;
 pub mod flash;
 pub mod live;
+pub mod pairing;
 pub mod profiles;
 pub mod train;
 

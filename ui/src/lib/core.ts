@@ -17,6 +17,7 @@ import type {
   JobKind,
   LiveLink,
   LivePrediction,
+  PairingCode,
   LiveSummary,
   Profile,
   ScanRow,
@@ -59,6 +60,12 @@ export const virtualWearer = () => invoke<WearerView>('virtual_wearer');
 export const setWearerActivity = (activity: string) => invoke<void>('set_wearer_activity', { activity });
 export const setWearerStyle = (style: WearerStyle) => invoke<void>('set_wearer_style', { style });
 export const onBandState = (cb: (s: BandState) => void) => on('band:state', cb);
+/** Pairs with a band (the virtual one when `virtualBand`); resolves once the right code was typed. */
+export const pairBand = (id: string, virtualBand: boolean) => invoke<void>('pair_band', { id, virtualBand });
+/** The code the user typed for the pairing in progress; `null` cancels it. */
+export const enterPairingCode = (code: string | null) => invoke<void>('enter_pairing_code', { code });
+export const unpairBand = (id: string, virtualBand: boolean) => invoke<void>('unpair_band', { id, virtualBand });
+export const onPairingCode = (cb: (c: PairingCode) => void) => on('pairing:code', cb);
 export const cancelJob = (kind: JobKind) => invoke<boolean>('cancel_job', { kind });
 
 // --- profiles and classes ------------------------------------------------------------------

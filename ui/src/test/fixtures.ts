@@ -6,6 +6,7 @@ import { clearListeners } from './fake-events';
 export const profile: Profile = { id: 7, name: 'Ana', created_at_ms: 1_700_000_000_000 };
 
 export const virtualBand: BandView = {
+  id: 'sim:BandX Sim',
   name: 'BandX Sim',
   address: '5A:1B:00:11:22:33',
   kind: 'virtual',

@@ -2,8 +2,13 @@
 //!
 //! A board implements [`Platform`] (clock, IMU, flash slots, notifications, battery, reboot, firmware sink, OTA
 //! state) and calls [`Band::check_boot`] once BLE is up, [`Band::tick`] at the sample rate,
-//! [`Band::on_control_write`] / [`Band::on_bulk_write`] when the desktop writes, and [`Band::on_disconnect`] when
-//! the link drops.
+//! [`Band::on_control_write`] / [`Band::on_bulk_write`] when the desktop writes, [`Band::on_link_secured`] when the
+//! link's encryption changes, and [`Band::on_disconnect`] when the link drops.
+//!
+//! The band answers only over an encrypted link whose keys came from an authenticated pairing (see
+//! [`crate::pairing`]): the BLE stack refuses everything else at the ATT layer (the GATT table's
+//! [`crate::protocol::gatt::Security`]), and the band itself ignores writes and sends nothing on a link it was not
+//! told is authenticated, so a stack misconfiguration cannot open it.
 
 mod platform;
 
@@ -39,6 +44,8 @@ pub struct Band<P: Platform> {
     active: Option<(Slot, usize)>,
     arena: [u8; ARENA_CAPACITY],
     reboot_pending: bool,
+    /// The current link is encrypted with keys from an authenticated pairing.
+    link_authenticated: bool,
 }
 
 impl<P: Platform> Band<P> {
@@ -54,6 +61,7 @@ impl<P: Platform> Band<P> {
             active: None,
             arena: [0; ARENA_CAPACITY],
             reboot_pending: false,
+            link_authenticated: false,
         };
         band.active = update::active_model(&band.platform, &mut band.arena);
         band
@@ -117,6 +125,22 @@ impl<P: Platform> Band<P> {
         self.windower.is_some()
     }
 
+    /// The BLE stack's word on the current link: `true` once it is encrypted with keys from an authenticated
+    /// (MITM-protected, LE Secure Connections) pairing or a bond made by one; `false` otherwise.
+    pub fn on_link_secured(&mut self, authenticated: bool) {
+        self.link_authenticated = authenticated;
+        if !authenticated {
+            self.frames = None;
+            self.windower = None;
+            self.reassembler = Reassembler::new();
+        }
+    }
+
+    /// Whether the current link may use the BandX service.
+    pub fn link_authenticated(&self) -> bool {
+        self.link_authenticated
+    }
+
     /// One sample period: reads the IMU, streams frames and classifies windows as enabled.
     pub fn tick(&mut self) {
         if self.frames.is_none() && self.windower.is_none() {
@@ -170,6 +194,9 @@ impl<P: Platform> Band<P> {
     /// A write to the control characteristic (one fragment). Complete requests are answered with notified
     /// response fragments; undecodable ones with an error response.
     pub fn on_control_write(&mut self, packet: &[u8]) {
+        if !self.link_authenticated {
+            return;
+        }
         let mut message = [0u8; MAX_MESSAGE_LEN];
         let len = match self.reassembler.push(packet) {
             Ok(Some(m)) => {
@@ -202,6 +229,9 @@ impl<P: Platform> Band<P> {
     /// A write to the bulk characteristic: an update chunk. Malformed or unexpected chunks are ignored (the
     /// desktop learns the position from `UpdateStatus`).
     pub fn on_bulk_write(&mut self, packet: &[u8]) {
+        if !self.link_authenticated {
+            return;
+        }
         if let Ok(chunk) = BulkChunk::decode(packet) {
             self.receiver.chunk(&mut self.platform, &chunk);
         }
@@ -209,6 +239,7 @@ impl<P: Platform> Band<P> {
 
     /// The link dropped: streams stop; an update in progress stays resumable.
     pub fn on_disconnect(&mut self) {
+        self.link_authenticated = false;
         self.frames = None;
         self.windower = None;
         self.reassembler = Reassembler::new();

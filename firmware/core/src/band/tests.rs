@@ -215,6 +215,7 @@ fn upload(
 #[test]
 fn fresh_band_has_no_model_and_refuses_predictions() {
     let mut band = Band::new(HostPlatform::new(20), "0.1.0");
+    band.on_link_secured(true);
     let ResponseBody::Info(info) = call(&mut band, 5, RequestBody::GetInfo).body else {
         panic!("no info")
     };
@@ -241,6 +242,7 @@ fn fresh_band_has_no_model_and_refuses_predictions() {
 #[test]
 fn model_upload_at_mtu_23_then_predictions_match_the_engine() {
     let mut band = Band::new(HostPlatform::new(20), "0.1.0");
+    band.on_link_secured(true);
     let blob = demo_blob(3);
     assert_eq!(
         upload(&mut band, UpdateTarget::Model, &blob, 3).body,
@@ -290,6 +292,7 @@ fn model_upload_at_mtu_23_then_predictions_match_the_engine() {
 fn imu_frames_carry_every_sample_in_order_at_any_mtu() {
     for (payload, per_frame) in [(20usize, 1usize), (244, 19), (100, 7)] {
         let mut band = Band::new(HostPlatform::new(payload), "0.1.0");
+        band.on_link_secured(true);
         assert_eq!(
             call(&mut band, 1, RequestBody::StartImu).body,
             ResponseBody::Ok
@@ -322,6 +325,7 @@ fn imu_frames_carry_every_sample_in_order_at_any_mtu() {
 #[test]
 fn firmware_upload_commits_to_the_sink_and_reboot_restarts() {
     let mut band = Band::new(HostPlatform::new(244), "0.1.0");
+    band.on_link_secured(true);
     let mut image = vec![0u8; 4096];
     let len = crate::demo::write_demo_app_image(&mut image, crate::update::Chip::Esp32C3, 3000, 5)
         .unwrap();
@@ -342,6 +346,7 @@ fn firmware_upload_commits_to_the_sink_and_reboot_restarts() {
 #[test]
 fn a_rebooted_band_finds_its_model_again() {
     let mut band = Band::new(HostPlatform::new(244), "0.1.0");
+    band.on_link_secured(true);
     upload(&mut band, UpdateTarget::Model, &demo_blob(4), 4);
     let platform = core::mem::replace(band.platform_mut(), HostPlatform::new(244));
     let band = Band::new(platform, "0.1.0");
@@ -351,6 +356,7 @@ fn a_rebooted_band_finds_its_model_again() {
 #[test]
 fn unknown_version_and_unknown_requests_get_error_responses() {
     let mut band = Band::new(HostPlatform::new(244), "0.1.0");
+    band.on_link_secured(true);
     band.on_control_write(&[0x80, 2, 0, 0]);
     assert_eq!(
         read_response(&mut band).unwrap(),
@@ -381,6 +387,7 @@ proptest! {
     #[test]
     fn random_writes_never_crash_the_band(packets in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..40)), 0..40)) {
         let mut band = Band::new(HostPlatform::new(20), "0.1.0");
+        band.on_link_secured(true);
         for (control, p) in packets {
             if control {
                 band.on_control_write(&p);
@@ -406,6 +413,7 @@ fn boot_check(
         platform.active = Some(Slot::A);
     }
     let mut band = Band::new(platform, "0.2.0");
+    band.on_link_secured(true);
     let decision = band.check_boot(ble_up).unwrap();
     let Band { platform, .. } = band;
     (decision, platform)
@@ -466,4 +474,56 @@ fn an_app_not_on_trial_is_left_as_it_is() {
         assert_eq!(decision, BootDecision::NothingToConfirm, "{state:?}");
         assert_eq!(p.ota_state, state);
     }
+}
+
+#[test]
+fn an_unauthenticated_link_gets_no_answer_no_stream_and_no_update() {
+    use crate::protocol::ALL_REQUESTS;
+    let mut band = Band::new(HostPlatform::new(244), "0.1.0");
+    let blob = demo_blob(3);
+    // Nothing the unpaired client writes is answered or acted on.
+    let mut buf = [0u8; MAX_MESSAGE_LEN];
+    for (id, body) in ALL_REQUESTS.iter().cloned().enumerate() {
+        let n = encode_request(
+            &Request {
+                id: id as u16,
+                body,
+            },
+            &mut buf,
+        )
+        .unwrap();
+        for (header, data) in fragments(&buf[..n], 244) {
+            band.on_control_write(&[&[header][..], data].concat());
+        }
+    }
+    let mut packet = [0u8; 64];
+    let n = BulkChunk {
+        target: UpdateTarget::Model,
+        offset: 0,
+        data: &blob[..32],
+    }
+    .encode(&mut packet)
+    .unwrap();
+    band.on_bulk_write(&packet[..n]);
+    for _ in 0..100 {
+        band.tick();
+    }
+    assert!(band.platform().notifications.is_empty());
+    assert!(!band.imu_streaming() && !band.predicting());
+    assert_eq!(band.platform().reboots, 0);
+    assert!(
+        band.platform()
+            .slots
+            .iter()
+            .all(|s| s.iter().all(|&b| b == 0xFF))
+    );
+
+    // The same band answers once the stack says the link is authenticated, and stops when it is lost.
+    band.on_link_secured(true);
+    assert_eq!(
+        call(&mut band, 1, RequestBody::StartImu).body,
+        ResponseBody::Ok
+    );
+    band.on_disconnect();
+    assert!(!band.link_authenticated() && !band.imu_streaming());
 }

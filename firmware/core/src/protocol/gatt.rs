@@ -36,6 +36,29 @@ impl Properties {
     }
 }
 
+/// What the link must provide before the band lets a client touch a characteristic (read, write, or subscribe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// Anyone in range.
+    Open,
+    /// An encrypted link whose keys came from an authenticated (MITM-protected) pairing: LE Secure Connections with
+    /// the passkey the band displays. A client without it gets ATT error 0x05, Insufficient Authentication.
+    AuthenticatedEncryption,
+}
+
+impl Security {
+    /// Whether a link with this much security may use the characteristic.
+    pub const fn allows(self, link_authenticated: bool) -> bool {
+        match self {
+            Security::Open => true,
+            Security::AuthenticatedEncryption => link_authenticated,
+        }
+    }
+}
+
+/// ATT error a band answers to a request on a characteristic whose [`Security`] the link lacks.
+pub const ATT_INSUFFICIENT_AUTHENTICATION: u8 = 0x05;
+
 /// One characteristic of the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CharacteristicSpec {
@@ -46,6 +69,8 @@ pub struct CharacteristicSpec {
     /// The UUID in canonical text form (lower case, 8-4-4-4-12).
     pub uuid_str: &'static str,
     pub properties: Properties,
+    /// What the link needs before the band lets a client use it.
+    pub security: Security,
 }
 
 /// The service: its UUID and characteristics, in [`Characteristic`] order.
@@ -89,6 +114,7 @@ pub const SERVICE: ServiceSpec = ServiceSpec {
                 notify: true,
                 ..Properties::NONE
             },
+            security: Security::AuthenticatedEncryption,
         },
         // Prediction events, see `PredictionEvent`.
         CharacteristicSpec {
@@ -99,6 +125,7 @@ pub const SERVICE: ServiceSpec = ServiceSpec {
                 notify: true,
                 ..Properties::NONE
             },
+            security: Security::AuthenticatedEncryption,
         },
         // Fragmented requests (written with response) and responses (notified).
         CharacteristicSpec {
@@ -110,6 +137,7 @@ pub const SERVICE: ServiceSpec = ServiceSpec {
                 notify: true,
                 ..Properties::NONE
             },
+            security: Security::AuthenticatedEncryption,
         },
         // Bulk update chunks, see `BulkChunk`.
         CharacteristicSpec {
@@ -120,6 +148,7 @@ pub const SERVICE: ServiceSpec = ServiceSpec {
                 write_without_response: true,
                 ..Properties::NONE
             },
+            security: Security::AuthenticatedEncryption,
         },
     ],
 };

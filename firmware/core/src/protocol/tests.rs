@@ -336,7 +336,7 @@ fn each_characteristic_finds_its_own_table_entry() {
 
 #[test]
 fn the_gatt_table_is_the_one_protocol_md_documents() {
-    // PROTOCOL.md's table rows: `| role | UUID | properties | content |`.
+    // PROTOCOL.md's table rows: `| role | UUID | properties | security | content |`.
     let doc = include_str!("../../PROTOCOL.md");
     let rows: Vec<Vec<&str>> = doc
         .lines()
@@ -361,6 +361,11 @@ fn the_gatt_table_is_the_one_protocol_md_documents() {
         .filter_map(|(on, word)| on.then_some(word))
         .collect();
         assert_eq!(row[3], words.join(", "), "{role}");
+        let security = match spec.security {
+            gatt::Security::Open => "open",
+            gatt::Security::AuthenticatedEncryption => "authenticated",
+        };
+        assert_eq!(row[4], security, "{role}");
     }
 }
 

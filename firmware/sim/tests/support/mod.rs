@@ -51,8 +51,23 @@ pub struct Desktop {
 }
 
 impl Desktop {
+    /// Connects as this test's desktop: paired on its first connection to the band's flash file, with its bond
+    /// after that.
     pub fn connect(band: &SimBand, mtu: u16) -> Desktop {
-        let conn = band.connect(mtu).unwrap();
+        thread_local! {
+            static BONDS: std::cell::RefCell<Vec<(std::path::PathBuf, bandx_sim::Central)>> =
+                const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let flash = band.flash_path();
+        let known = BONDS.with_borrow(|b| b.iter().find(|(f, _)| *f == flash).map(|(_, c)| *c));
+        let conn = match known {
+            Some(central) => band.connect_as(mtu, central).unwrap(),
+            None => {
+                let (conn, central) = band.connect_paired(mtu).unwrap();
+                BONDS.with_borrow_mut(|b| b.push((flash, central)));
+                conn
+            }
+        };
         for c in [CONTROL_UUID, IMU_UUID, PREDICTIONS_UUID] {
             conn.subscribe(c).unwrap();
         }

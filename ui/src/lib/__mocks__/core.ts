@@ -30,6 +30,10 @@ export const virtualWearer = vi.fn(async () => ({
 export const setWearerActivity = none();
 export const setWearerStyle = none();
 export const cancelJob = vi.fn(async () => true);
+export const pairBand = none();
+export const enterPairingCode = none();
+export const unpairBand = none();
+export const onPairingCode = listenerFor('pairing:code');
 
 export const listProfiles = vi.fn(async () => []);
 export const createProfile = none();

@@ -18,7 +18,11 @@ export type BandStateReason = "connected" | "requested" | "lost";
 /**
  * Everything the Bands screen shows about the connected band.
  */
-export type BandView = { name: string, address: string, kind: LinkKind, firmware: string, protocol_version: number, battery_percent: number, sample_rate_hz: number, model: ModelView | null, imu_streaming: boolean, predicting: boolean, mtu: number, };
+export type BandView = { 
+/**
+ * The link's id for the band (pass it back to pair, unpair or connect).
+ */
+id: string, name: string, address: string, kind: LinkKind, firmware: string, protocol_version: number, battery_percent: number, sample_rate_hz: number, model: ModelView | null, imu_streaming: boolean, predicting: boolean, mtu: number, };
 
 /**
  * The window's view of a session, tagged by `kind` (its TypeScript type is generated: `tests/ui_types.rs`).
@@ -130,6 +134,16 @@ outdated: string | null, };
  * The model the band runs.
  */
 export type ModelView = { id: number, version: number, classes: Array<string>, };
+
+/**
+ * The band shows a code: the Pair step asks for it.
+ */
+export type PairingCode = { 
+/**
+ * The virtual band's screen (for the virtual-band panel); `None` for a real band, whose own screen
+ * shows the code.
+ */
+virtual_screen: string | null, };
 
 export type Profile = { id: ProfileId, name: string, created_at_ms: number, };
 
