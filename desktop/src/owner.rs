@@ -160,7 +160,10 @@ fn create(root: &Path, path: &Path) -> Result<OwnerKeyFile, OwnerKeyError> {
     ));
     let written = write_private(&tmp, &bytes);
     bytes.fill(0);
-    written.map_err(io(&tmp))?;
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(io(&tmp)(e));
+    }
     let linked = fs::hard_link(&tmp, path);
     let _ = fs::remove_file(&tmp);
     match linked {

@@ -1,6 +1,7 @@
 //! The desktop's owner key file: made private (0600) on first use, the same key on every later load, its
 //! signatures accepted by the band's check (`bandx_core::owner::verify`), a damaged or too-open file refused
-//! (and left untouched), and the secret in no profile export.
+//! (and left untouched), and the secret in no profile export. Unix: file modes are part of what is checked.
+#![cfg(unix)]
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -98,7 +98,7 @@ fn owner(c: &mut Criterion) {
         "{{\n  \"how\": \"cargo bench -p bandx-core --bench owner: fastest of 15 batches, 1 thread\",\n  \
          \"host_verify_us\": {verify_us:.2},\n  \"host_key_parse_us\": {parse_us:.2},\n  \
          \"rv32_verify_instructions\": {},\n  \"rv32_key_parse_instructions\": {},\n  \
-         \"bytes_added_per_update\": 64\n}}\n",
+         \"signature_bytes_per_update\": 64\n}}\n",
         rv32.map_or("null".into(), |r| r.0.to_string()),
         rv32.map_or("null".into(), |r| r.1.to_string()),
     );

@@ -108,7 +108,7 @@ impl OwnerFlash for RamFlash {
 /// The owner check (issue 17): an owner key from the air (`SetOwner`), a grant and signature from the air
 /// (`BeginUpdate`), and the owner record as flash left it (the rest of the input over erased flash). Never a
 /// panic; a key that parses encodes back to the same bytes; a signature that passes fails with any byte
-/// flipped; the record loads whatever the flash holds, and then takes and reads back a new owner and a clear.
+/// flipped; the record loads whatever the flash holds, and a new owner or a clear it accepts reads back.
 pub fn owner_check(data: &[u8]) {
     let mut head = [0u8; OWNER_HEADER];
     let n = data.len().min(OWNER_HEADER);
@@ -150,10 +150,13 @@ pub fn owner_check(data: &[u8]) {
     let Ok(mut record) = OwnerRecord::load(&mut flash) else {
         panic!("a RAM flash never fails")
     };
-    if let Ok(key) = key {
-        record.set(&mut flash, &key).expect("set");
+    // A write may refuse (an exhausted sequence number on crafted flash) but never lies.
+    if let Ok(key) = key
+        && record.set(&mut flash, &key).is_ok()
+    {
         assert_eq!(OwnerRecord::load(&mut flash).unwrap().owner(), Some(key));
     }
-    record.clear(&mut flash).expect("clear");
-    assert_eq!(OwnerRecord::load(&mut flash).unwrap().owner(), None);
+    if record.clear(&mut flash).is_ok() {
+        assert_eq!(OwnerRecord::load(&mut flash).unwrap().owner(), None);
+    }
 }

@@ -238,20 +238,35 @@ impl bandx_core::owner::OwnerFlash for RamFlash {
     }
 }
 
-/// What the owner check of one update costs: a firmware grant signed by the owner, verified.
-fn owner(out: &mut Uart) {
-    use bandx_core::owner::{Grant, OwnerKey, OwnerRecord, verify};
-    use ed25519_dalek::{Signer, SigningKey};
-    let sk = SigningKey::from_bytes(&[7; 32]);
-    let key_bytes = sk.verifying_key().to_bytes();
-    let grant = Grant {
+/// The owner's public key and signature over [`owner_grant`]'s message, made on the host with ed25519-dalek from
+/// the secret seed `[7; 32]` (constants, so the harness links only what the band links: no signing code).
+const OWNER_KEY: [u8; 32] = [
+    234, 74, 108, 99, 226, 156, 82, 10, 190, 245, 80, 123, 19, 46, 197, 249, 149, 71, 118, 174,
+    190, 190, 123, 146, 66, 30, 234, 105, 20, 70, 210, 44,
+];
+const OWNER_SIGNATURE: [u8; 64] = [
+    244, 6, 16, 129, 129, 247, 207, 202, 228, 226, 6, 89, 208, 44, 116, 139, 45, 156, 165, 93, 103,
+    206, 187, 92, 223, 3, 110, 37, 37, 137, 78, 167, 14, 68, 251, 32, 58, 121, 28, 220, 159, 20,
+    237, 150, 88, 132, 205, 209, 43, 39, 60, 50, 163, 3, 137, 220, 31, 61, 71, 119, 33, 224, 84, 9,
+];
+
+fn owner_grant() -> bandx_core::owner::Grant {
+    bandx_core::owner::Grant {
         target: bandx_core::protocol::UpdateTarget::Firmware,
         version: 3,
         total_len: 444_400,
         sha256: [0x5A; 32],
         downgrade: false,
-    };
-    let signature = sk.sign(&grant.message()).to_bytes();
+    }
+}
+
+/// What the owner check costs the band: the key parse (`SetOwner`, boot), the check of one update's signed
+/// grant (valid, and forged), and loading the owner record at boot.
+fn owner(out: &mut Uart) {
+    use bandx_core::owner::{OwnerKey, OwnerRecord, verify};
+    let key_bytes = OWNER_KEY;
+    let grant = owner_grant();
+    let signature = OWNER_SIGNATURE;
     let (parse, key) = count(|| OwnerKey::from_bytes(black_box(&key_bytes)));
     let Ok(key) = key else {
         let _ = writeln!(out, "owner key-refused");

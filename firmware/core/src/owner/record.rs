@@ -10,7 +10,8 @@
 //! "no owner" entry; erasing both sectors also clears it, but only a log entry is atomic (a torn two-sector
 //! erase can leave an older owner readable).
 //! A newest entry whose CRC holds but whose key is not a valid point (written by something else) reads as
-//! "no owner".
+//! "no owner". Sequence numbers never wrap: a record whose newest entry has sequence number `u32::MAX` (crafted
+//! flash only) refuses writes until the region is erased.
 
 use crc::{CRC_32_ISO_HDLC, Crc};
 
@@ -152,14 +153,19 @@ impl OwnerRecord {
         value: Value,
     ) -> Result<(), StorageError> {
         let (sector, index, seq) = match self.newest {
-            Some(n) => match free_after(flash, n)? {
-                Some(index) => (n.sector, index, n.seq.wrapping_add(1)),
-                None => {
-                    let other = 1 - n.sector;
-                    flash.erase_sector(other * OWNER_RECORD_SECTOR)?;
-                    (other, 0, n.seq.wrapping_add(1))
+            Some(n) => {
+                // Only crafted flash gets here (2^32 writes are far beyond NOR endurance); erasing the region
+                // resets the record.
+                let seq = n.seq.checked_add(1).ok_or(StorageError)?;
+                match free_after(flash, n)? {
+                    Some(index) => (n.sector, index, seq),
+                    None => {
+                        let other = 1 - n.sector;
+                        flash.erase_sector(other * OWNER_RECORD_SECTOR)?;
+                        (other, 0, seq)
+                    }
                 }
-            },
+            }
             None => {
                 // No entry yet (erased, or foreign data): nothing to lose by erasing sector 0.
                 flash.erase_sector(0)?;

@@ -166,6 +166,20 @@ fn an_entry_with_a_changed_byte_is_not_read() {
     }
 }
 
+#[test]
+fn an_exhausted_sequence_number_refuses_writes_instead_of_wrapping() {
+    let mut nor = Nor::new(0xFF);
+    nor.bytes[..ENTRY].copy_from_slice(&entry(u32::MAX, &Some(key(1).to_bytes())));
+    let mut r = OwnerRecord::load(&mut nor).unwrap();
+    assert_eq!(r.owner(), Some(key(1)));
+    assert_eq!(r.set(&mut nor, &key(2)), Err(StorageError));
+    assert_eq!(OwnerRecord::load(&mut nor).unwrap().owner(), Some(key(1)));
+    nor.erase_sector(0).unwrap();
+    let mut r = OwnerRecord::load(&mut nor).unwrap();
+    r.set(&mut nor, &key(2)).unwrap();
+    assert_eq!(OwnerRecord::load(&mut nor).unwrap().owner(), Some(key(2)));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
