@@ -1,5 +1,6 @@
 //! `EspPlatform`: bandx-core's `Platform` on the BandX board (ESP32, MPU-6050-class IMU on I2C, 4 MB flash laid
-//! out by ../partitions.csv). Flash and OTA go through ESP-IDF's C API (esp_partition, esp_ota, NVS).
+//! out by ../partitions.csv). Flash and OTA go through ESP-IDF's C API (esp_partition, esp_ota, NVS). The OLED on
+//! the same I2C bus shows the pairing code ([`crate::oled`]).
 //!
 //! Model slots are read through memory-mapped flash. A mapping is an address range whose content changes when the
 //! slot is erased or written, so no `&'static [u8]` is made over it: `slot()` builds a slice that borrows the
@@ -13,8 +14,8 @@ use bandx_core::imu::{AccelRange, FullScale, GyroRange, RawSample};
 use bandx_core::protocol::Characteristic;
 use bandx_core::update::{Chip, FirmwareSink, ModelStore, Slot, StorageError};
 use esp_idf_svc::hal::delay::BLOCK;
-use esp_idf_svc::hal::i2c::{I2cConfig, I2cDriver};
-use esp_idf_svc::hal::peripherals::Peripherals;
+use esp_idf_svc::hal::gpio::{Gpio21, Gpio22};
+use esp_idf_svc::hal::i2c::{I2cConfig, I2cDriver, I2C0};
 use esp_idf_svc::hal::units::FromValueType;
 use esp_idf_svc::nvs::{EspDefaultNvsPartition, EspNvs, NvsDefault};
 use esp_idf_svc::sys as idf;
@@ -47,10 +48,22 @@ pub struct EspPlatform {
     ota: Option<idf::esp_ota_handle_t>,
 }
 
+// SAFETY: the raw pointers in an `EspPlatform` point into ESP-IDF's partition table (static for the program's life)
+// and into flash mappings that stay valid until the platform itself releases them; none is tied to the thread that
+// made it. The band always sits behind a `Mutex`, which serializes every use. esp32-nimble's callbacks must be
+// `Send + Sync`, so `Arc<Mutex<Band<EspPlatform>>>` needs this (it did before issue 17 too: the write callbacks).
+unsafe impl Send for EspPlatform {}
+
 impl EspPlatform {
-    pub fn new(p: Peripherals, outbox: Outbox) -> Result<Self, Box<dyn std::error::Error>> {
+    /// I2C0 on SDA GPIO21 / SCL GPIO22 (the IMU, and the OLED that shows the pairing code).
+    pub fn new(
+        i2c0: I2C0,
+        sda: Gpio21,
+        scl: Gpio22,
+        outbox: Outbox,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let config = I2cConfig::new().baudrate(400.kHz().into());
-        let mut i2c = I2cDriver::new(p.i2c0, p.pins.gpio21, p.pins.gpio22, &config)?;
+        let mut i2c = I2cDriver::new(i2c0, sda, scl, &config)?;
         // Wake the IMU; ±4 g, ±500 dps (matches `full_scale`).
         i2c.write(IMU_ADDR, &[0x6B, 0x00], BLOCK)?;
         i2c.write(IMU_ADDR, &[0x1C, 0x08], BLOCK)?;
@@ -60,6 +73,11 @@ impl EspPlatform {
         let b = find_model_partition(c"model_b")?;
         let maps = [Mapping::new(a)?, Mapping::new(b)?];
         Ok(Self { i2c, outbox, nvs, partitions: [a, b], maps, ota: None })
+    }
+
+    /// Shows the pairing code on the OLED, or clears it (`None`).
+    pub fn show_passkey(&mut self, code: Option<u32>) {
+        crate::oled::show_passkey(&mut self.i2c, code);
     }
 
     fn partition(&self, slot: Slot) -> *const idf::esp_partition_t {

@@ -1,5 +1,6 @@
 //! The 128x64 SSD1306 OLED: the activity the band recognises and its confidence, or what the band is doing when
-//! it is not classifying, and the battery charge.
+//! it is not classifying, and the battery charge; "pair" in the top line while pairing mode is open, and the
+//! six-digit passkey over everything while a pairing waits for the desktop (issue 17).
 
 use core::fmt::Write;
 
@@ -23,10 +24,24 @@ pub struct Screen {
     pub battery_percent: u8,
 }
 
+/// What pairing puts on the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pairing {
+    #[default]
+    Closed,
+    /// Pairing mode is open: a marker in the top line.
+    Open,
+    /// A pairing waits for this code: it replaces the screen.
+    Passkey(u32),
+}
+
 /// The OLED; drawing errors (no display wired) are ignored: the band works without it.
 pub struct Display<I: I2c> {
     oled: Ssd1306<I2CInterface<I>, DisplaySize128x64, BufferedGraphicsMode<DisplaySize128x64>>,
-    shown: Option<Screen>,
+    screen: Screen,
+    pairing: Pairing,
+    /// What the OLED shows, once a flush succeeded.
+    shown: Option<(Screen, Pairing)>,
 }
 
 impl<I: I2c> Display<I> {
@@ -40,31 +55,87 @@ impl<I: I2c> Display<I> {
         if oled.init().is_err() {
             log::warn!("no SSD1306 answers on I2C");
         }
-        Display { oled, shown: None }
+        Display {
+            oled,
+            screen: Screen {
+                headline: heapless::String::new(),
+                confidence_permille: None,
+                battery_percent: 0,
+            },
+            pairing: Pairing::Closed,
+            shown: None,
+        }
     }
 
-    /// Draws `screen` if it differs from what is shown.
+    /// Shows `screen` (under the passkey while one is shown).
     pub fn show(&mut self, screen: Screen) {
-        if self.shown.as_ref() == Some(&screen) {
+        self.screen = screen;
+        self.draw();
+    }
+
+    /// Shows what pairing is doing.
+    pub fn set_pairing(&mut self, pairing: Pairing) {
+        self.pairing = pairing;
+        self.draw();
+    }
+
+    /// Draws the screen and the pairing state if they differ from what is shown.
+    fn draw(&mut self) {
+        if self
+            .shown
+            .as_ref()
+            .is_some_and(|(s, p)| *s == self.screen && *p == self.pairing)
+        {
             return;
         }
         let small = MonoTextStyle::new(&FONT_6X10, BinaryColor::On);
         let large = MonoTextStyle::new(&FONT_10X20, BinaryColor::On);
         self.oled.clear_buffer();
         let mut line: heapless::String<24> = heapless::String::new();
-        let _ = write!(line, "BandX  bat {:>3} %", screen.battery_percent);
-        let _ =
-            Text::with_baseline(&line, Point::new(0, 0), small, Baseline::Top).draw(&mut self.oled);
-        let _ = Text::with_baseline(&screen.headline, Point::new(0, 20), large, Baseline::Top)
-            .draw(&mut self.oled);
-        if let Some(c) = screen.confidence_permille {
-            line.clear();
-            let _ = write!(line, "confidence {}.{} %", c / 10, c % 10);
-            let _ = Text::with_baseline(&line, Point::new(0, 50), small, Baseline::Top)
+        let screen = &self.screen;
+        match self.pairing {
+            Pairing::Passkey(code) => {
+                let _ = Text::with_baseline(
+                    "BandX  pairing code",
+                    Point::new(0, 0),
+                    small,
+                    Baseline::Top,
+                )
                 .draw(&mut self.oled);
+                let _ = write!(line, "{:06}", code % 1_000_000);
+                // Six 10-px digits, centred.
+                let _ = Text::with_baseline(&line, Point::new(34, 20), large, Baseline::Top)
+                    .draw(&mut self.oled);
+                let _ = Text::with_baseline(
+                    "type on your desktop",
+                    Point::new(0, 50),
+                    small,
+                    Baseline::Top,
+                )
+                .draw(&mut self.oled);
+            }
+            Pairing::Open | Pairing::Closed => {
+                let mark = if self.pairing == Pairing::Open {
+                    "pair "
+                } else {
+                    ""
+                };
+                let _ = write!(line, "BandX {mark} bat {:>3} %", screen.battery_percent);
+                let _ = Text::with_baseline(&line, Point::new(0, 0), small, Baseline::Top)
+                    .draw(&mut self.oled);
+                let _ =
+                    Text::with_baseline(&screen.headline, Point::new(0, 20), large, Baseline::Top)
+                        .draw(&mut self.oled);
+                if let Some(c) = screen.confidence_permille {
+                    line.clear();
+                    let _ = write!(line, "confidence {}.{} %", c / 10, c % 10);
+                    let _ = Text::with_baseline(&line, Point::new(0, 50), small, Baseline::Top)
+                        .draw(&mut self.oled);
+                }
+            }
         }
         if self.oled.flush().is_ok() {
-            self.shown = Some(screen);
+            self.shown = Some((self.screen.clone(), self.pairing));
         }
     }
 }

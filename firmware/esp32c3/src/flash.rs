@@ -1,6 +1,6 @@
 //! The ESP32-C3's SPI flash, laid out by `firmware/partitions.csv` and read through its partition table: the model
-//! A/B slots, the active-slot record, firmware images into the next OTA app slot, and the running app's OTA state
-//! in `otadata` (which the ESP-IDF second-stage bootloader reads).
+//! A/B slots, the active-slot record and the BLE bonds (sectors 0-1 and 2-3 of `nvs`), firmware images into the
+//! next OTA app slot, and the running app's OTA state in `otadata` (which the ESP-IDF second-stage bootloader reads).
 //!
 //! Model slots are read through RAM mirrors, not memory-mapped flash: [`ModelStore::slot`] returns a mirror,
 //! which is filled from flash at boot and, after every erase or write, re-read from flash over the range that
@@ -16,6 +16,7 @@ use esp_bootloader_esp_idf::partitions::{
 };
 use esp_storage::FlashStorage;
 
+use crate::bonds::{BONDS_LEN, Bonds};
 use crate::record::{self, RecordRegion};
 
 /// Bytes of a model slot mirrored in RAM: the slot capacity the band announces.
@@ -74,13 +75,14 @@ pub struct Flash {
     mirrors: &'static mut [[u8; MIRROR_LEN]; 2],
     record: SlotRecord,
     record_base: u32,
+    bonds: Bonds,
     sector: &'static mut [u8; SECTOR],
     staging: Option<Staging>,
     app_capacity: usize,
 }
 
 impl Flash {
-    /// Reads the partition table, the model slots and the active-slot record.
+    /// Reads the partition table, the model slots, the active-slot record and the bonds.
     pub fn new(mut flash: FlashStorage<'static>, buffers: Buffers) -> Result<Flash, FlashError> {
         let Buffers {
             table,
@@ -115,10 +117,12 @@ impl Flash {
                 .read(base, &mut mirror[..])
                 .map_err(|_| FlashError::Read)?;
         }
-        if nvs.1 < bandx_core::update::record::RECORD_LEN {
-            return Err(FlashError::Missing("nvs of at least 8 KB"));
+        let record_len = bandx_core::update::record::RECORD_LEN;
+        if nvs.1 < record_len + BONDS_LEN {
+            return Err(FlashError::Missing("nvs of at least 16 KB"));
         }
         let record = record::load(&mut flash, nvs.0).map_err(|_| FlashError::Read)?;
+        let bonds = Bonds::load(&mut flash, nvs.0 + record_len);
         Ok(Flash {
             flash,
             table,
@@ -126,6 +130,7 @@ impl Flash {
             mirrors,
             record,
             record_base: nvs.0,
+            bonds,
             sector,
             staging: None,
             app_capacity,
@@ -160,6 +165,22 @@ impl Flash {
         let mut ota = OtaUpdater::new(&mut self.flash, self.table).map_err(|_| StorageError)?;
         ota.set_current_ota_state(OtaImageState::Valid)
             .map_err(|_| StorageError)
+    }
+
+    /// The stored BLE bonds.
+    pub fn bonds(&self) -> &Bonds {
+        &self.bonds
+    }
+
+    /// Stores `bond` as the newest bond (see [`Bonds::insert`]); returns the bond dropped to make room, if any.
+    pub fn add_bond(
+        &mut self,
+        bond: trouble_host::BondInformation,
+    ) -> Result<Option<trouble_host::BondInformation>, StorageError> {
+        let evicted = self.bonds.insert(bond);
+        let base = self.record_base + bandx_core::update::record::RECORD_LEN;
+        self.bonds.store(&mut self.flash, base)?;
+        Ok(evicted)
     }
 
     /// Erases and writes the staged sector.

@@ -1,14 +1,18 @@
 //! BandX firmware for the ESP32-C3 (RISC-V): esp-hal + esp-radio's BLE controller + the trouble-host BLE stack on
 //! the embassy executor (esp-rtos). Thin glue: bandx-core's `Band` holds every behaviour; this file wires the
 //! board ([`platform::C3Platform`]), the GATT server built from bandx-core's table ([`gatt`]), a 20 Hz tick and
-//! the OLED, and runs confirm-after-boot (`Band::check_boot`) once BLE advertises.
+//! the OLED, and runs confirm-after-boot (`Band::check_boot`) once BLE advertises. BLE security (issue 17):
+//! trouble-host's security manager, the band DisplayOnly (LE Secure Connections passkey entry, bonding), bonds
+//! restored from flash at boot ([`bonds`]), the pairing-mode policy and the code on the OLED ([`pairing`]).
 #![no_std]
 #![no_main]
 
 mod battery;
+mod bonds;
 mod display;
 mod flash;
 mod gatt;
+mod pairing;
 mod platform;
 mod record;
 
@@ -27,6 +31,7 @@ use esp_backtrace as _;
 use esp_bootloader_esp_idf::partitions::PARTITION_TABLE_MAX_LEN;
 use esp_hal::Blocking;
 use esp_hal::clock::CpuClock;
+use esp_hal::gpio::{Input, InputConfig, Pull};
 use esp_hal::i2c::master::{Config as I2cConfig, I2c};
 use esp_hal::time::Rate;
 use esp_hal::timer::timg::TimerGroup;
@@ -38,6 +43,7 @@ use trouble_host::prelude::*;
 use display::{Display, Screen};
 use flash::{Buffers, Flash, MIRROR_LEN, SECTOR};
 use gatt::Server;
+use pairing::{LinkPairing, Pairing};
 use platform::{C3Platform, Outbox};
 
 esp_bootloader_esp_idf::esp_app_desc!();
@@ -89,6 +95,11 @@ async fn main(_spawner: Spawner) -> ! {
         Ok(flash) => flash,
         Err(e) => halt(&mut display, "flash?", e),
     };
+    // The BOOT button (GPIO9, to ground when pressed): held for a second, it opens pairing mode.
+    let button = Input::new(
+        peripherals.GPIO9,
+        InputConfig::default().with_pull(Pull::Up),
+    );
     let battery = battery::Battery::new(peripherals.ADC1, peripherals.GPIO3);
     let platform = C3Platform::new(RefCellDevice::new(bus), battery, flash, &OUTBOX);
     let band: &'static RefCell<TheBand> =
@@ -117,7 +128,16 @@ async fn main(_spawner: Spawner) -> ! {
         RESOURCES.init(HostResources::new()),
     )
     .set_random_address(Address::random(address))
+    // The band shows the code, the desktop types it: LE Secure Connections passkey entry (MITM protected).
+    .set_io_capabilities(IoCapabilities::DisplayOnly)
     .build();
+    // Bonded desktops reconnect encrypted: their keys go back into the stack.
+    for bond in band.borrow().platform().flash().bonds().iter() {
+        if let Err(e) = stack.add_bond_information(bond.clone()) {
+            log::error!("bond not restored: {e:?}");
+        }
+    }
+    let pairing = Pairing::new(band.borrow().platform().flash().bonds().len());
     let mut runner = stack.runner();
     let mut peripheral = stack.peripheral();
     let server = Server::new(name, VALUES.init([[0; MAX_ATT_PAYLOAD]; 4]));
@@ -128,8 +148,8 @@ async fn main(_spawner: Spawner) -> ! {
                 log::error!("BLE host stopped: {e:?}");
             }
         },
-        serve_forever(&mut peripheral, &server, band, name),
-        tick_forever(band, &mut display),
+        serve_forever(&mut peripheral, &server, band, name, &stack, &pairing),
+        tick_forever(band, &mut display, &pairing, &button),
     )
     .await;
     loop {
@@ -175,6 +195,8 @@ async fn serve_forever(
     server: &Server,
     band: &RefCell<TheBand>,
     name: &str,
+    stack: &Stack<'_, Controller, DefaultPacketPool>,
+    pairing: &Pairing,
 ) {
     let mut checked = false;
     loop {
@@ -191,11 +213,16 @@ async fn serve_forever(
         let Ok(conn) = advertiser.accept().await else {
             continue;
         };
+        // Pairings with the band bond (whether a new one is accepted is `pairing`'s call).
+        if conn.set_bondable(true).is_err() {
+            log::warn!("link not bondable");
+        }
         let Ok(conn) = conn.with_attribute_server(&server.att) else {
             continue;
         };
         log::info!("connected");
-        serve(&conn, server, band).await;
+        serve(&conn, server, band, stack, pairing).await;
+        pairing.clear();
         band.borrow_mut().on_disconnect();
         OUTBOX.clear();
         log::info!("disconnected");
@@ -234,12 +261,17 @@ async fn advertise<'d>(
         .await
 }
 
-/// One connection: writes go to the band, the band's notifications go out, until the link drops.
+/// One connection: writes go to the band, the band's notifications go out, pairing events go to the policy,
+/// until the link drops. trouble-host answers requests the link's security does not allow (ATT error 0x05) and
+/// never hands them to the band.
 async fn serve(
     conn: &GattConnection<'_, '_, DefaultPacketPool>,
     server: &Server,
     band: &RefCell<TheBand>,
+    stack: &Stack<'_, Controller, DefaultPacketPool>,
+    pairing: &Pairing,
 ) {
+    let mut link = LinkPairing::default();
     let events = async {
         loop {
             match conn.next().await {
@@ -266,7 +298,11 @@ async fn serve(
                         Err(e) => log::warn!("GATT reply: {e:?}"),
                     }
                 }
-                _ => {}
+                other => {
+                    if !pairing.on_event(&other, &mut link, band, stack) {
+                        conn.raw().disconnect();
+                    }
+                }
             }
         }
     };
@@ -285,15 +321,31 @@ async fn serve(
     select(events, notifications).await;
 }
 
-/// The band's clock: one tick per IMU sample (20 Hz); the OLED follows the predictions.
-async fn tick_forever(band: &RefCell<TheBand>, display: &mut Display<BusDevice>) {
-    let mut ticker = Ticker::every(Duration::from_millis(
-        1000 / u64::from(bandx_core::SAMPLE_RATE_HZ),
-    ));
+/// The band's clock: one tick per IMU sample (20 Hz); the OLED follows the predictions and pairing; the BOOT
+/// button, held for [`pairing::BUTTON_HOLD`], opens pairing mode.
+async fn tick_forever(
+    band: &RefCell<TheBand>,
+    display: &mut Display<BusDevice>,
+    pairing: &Pairing,
+    button: &Input<'_>,
+) {
+    let period = Duration::from_millis(1000 / u64::from(bandx_core::SAMPLE_RATE_HZ));
+    let hold_ticks = (pairing::BUTTON_HOLD.as_millis() / period.as_millis()) as u32;
+    let mut ticker = Ticker::every(period);
     let mut ticks: u32 = 0;
+    let mut held: u32 = 0;
     loop {
         ticker.next().await;
         ticks = ticks.wrapping_add(1);
+        held = if button.is_low() { held + 1 } else { 0 };
+        if held == hold_ticks {
+            pairing.button_held();
+        }
+        display.set_pairing(match pairing.passkey() {
+            Some(code) => display::Pairing::Passkey(code),
+            None if pairing.accepts_new() => display::Pairing::Open,
+            None => display::Pairing::Closed,
+        });
         let mut band = band.borrow_mut();
         band.tick();
         let prediction = band.platform_mut().take_prediction();

@@ -73,6 +73,15 @@ impl<I: I2c + 'static> C3Platform<I> {
         self.mtu = mtu;
     }
 
+    /// The flash layer (the BLE bonds live there too).
+    pub fn flash(&self) -> &Flash {
+        &self.flash
+    }
+
+    pub fn flash_mut(&mut self) -> &mut Flash {
+        &mut self.flash
+    }
+
     /// The prediction notified since the last call, for the display.
     pub fn take_prediction(&mut self) -> Option<PredictionEvent> {
         self.latest.take()
