@@ -1,6 +1,6 @@
 //! The band's bonds (issue 17): up to [`MAX_BONDS`] centrals that paired with LE Secure Connections and MITM
-//! protection (passkey entry), kept in sectors 2-3 of the `nvs` partition (sectors 0-1 hold the active model slot
-//! record, [`crate::record`]) and handed back to trouble-host at boot, so a bonded desktop reconnects encrypted
+//! protection (passkey entry), kept in sectors 2-3 of the `keys` partition (sectors 0-1 hold the owner record,
+//! [`bandx_core::owner`]) and handed back to trouble-host at boot, so a bonded desktop reconnects encrypted
 //! without pairing again. Only authenticated bonds are ever stored or restored.
 //!
 //! Power-cut safe: each of the two sectors holds a whole table: magic `BXbd`, a sequence number (u32 LE), the

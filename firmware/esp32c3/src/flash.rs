@@ -1,6 +1,7 @@
 //! The ESP32-C3's SPI flash, laid out by `firmware/partitions.csv` and read through its partition table: the model
-//! A/B slots, the active-slot record and the BLE bonds (sectors 0-1 and 2-3 of `nvs`), firmware images into the
-//! next OTA app slot, and the running app's OTA state in `otadata` (which the ESP-IDF second-stage bootloader reads).
+//! A/B slots, the active-slot record (sectors 0-1 of `nvs`), the owner record and the BLE bonds (sectors 0-1 and 2-3
+//! of `keys`), firmware images into the next OTA app slot, and the running app's OTA state in `otadata` (which the
+//! ESP-IDF second-stage bootloader reads).
 //!
 //! Model slots are read through RAM mirrors, not memory-mapped flash: [`ModelStore::slot`] returns a mirror,
 //! which is filled from flash at boot and, after every erase or write, re-read from flash over the range that
@@ -75,6 +76,8 @@ pub struct Flash {
     mirrors: &'static mut [[u8; MIRROR_LEN]; 2],
     record: SlotRecord,
     record_base: u32,
+    /// Start of the `keys` partition: the owner record, then the bonds.
+    keys_base: u32,
     bonds: Bonds,
     sector: &'static mut [u8; SECTOR],
     staging: Option<Staging>,
@@ -89,7 +92,7 @@ impl Flash {
             mirrors,
             sector,
         } = buffers;
-        let (model_a, model_b, nvs, app) = {
+        let (model_a, model_b, nvs, keys, app) = {
             let pt = partitions::read_partition_table(&mut flash, table)
                 .map_err(|_| FlashError::PartitionTable)?;
             let find = |label: &str| {
@@ -102,11 +105,18 @@ impl Flash {
                 .ok()
                 .flatten()
                 .map(|p| p.len());
-            (find("model_a"), find("model_b"), find("nvs"), app)
+            (
+                find("model_a"),
+                find("model_b"),
+                find("nvs"),
+                find("keys"),
+                app,
+            )
         };
         let model_a = model_a.ok_or(FlashError::Missing("model_a"))?;
         let model_b = model_b.ok_or(FlashError::Missing("model_b"))?;
         let nvs = nvs.ok_or(FlashError::Missing("nvs"))?;
+        let keys = keys.ok_or(FlashError::Missing("keys"))?;
         let app_capacity = app.ok_or(FlashError::Missing("ota_0"))? as usize;
         if (model_a.1 as usize) < MIRROR_LEN || (model_b.1 as usize) < MIRROR_LEN {
             return Err(FlashError::Missing("model slots of at least 16 KB"));
@@ -117,12 +127,12 @@ impl Flash {
                 .read(base, &mut mirror[..])
                 .map_err(|_| FlashError::Read)?;
         }
-        let record_len = bandx_core::update::record::RECORD_LEN;
-        if nvs.1 < record_len + BONDS_LEN {
-            return Err(FlashError::Missing("nvs of at least 16 KB"));
+        let owner_len = bandx_core::owner::OWNER_RECORD_LEN;
+        if keys.1 < owner_len + BONDS_LEN {
+            return Err(FlashError::Missing("keys of at least 16 KB"));
         }
         let record = record::load(&mut flash, nvs.0).map_err(|_| FlashError::Read)?;
-        let bonds = Bonds::load(&mut flash, nvs.0 + record_len);
+        let bonds = Bonds::load(&mut flash, keys.0 + owner_len);
         Ok(Flash {
             flash,
             table,
@@ -130,6 +140,7 @@ impl Flash {
             mirrors,
             record,
             record_base: nvs.0,
+            keys_base: keys.0,
             bonds,
             sector,
             staging: None,
@@ -178,7 +189,7 @@ impl Flash {
         bond: trouble_host::BondInformation,
     ) -> Result<Option<trouble_host::BondInformation>, StorageError> {
         let evicted = self.bonds.insert(bond);
-        let base = self.record_base + bandx_core::update::record::RECORD_LEN;
+        let base = self.keys_base + bandx_core::owner::OWNER_RECORD_LEN;
         self.bonds.store(&mut self.flash, base)?;
         Ok(evicted)
     }
@@ -326,5 +337,38 @@ impl FirmwareSink for Flash {
 
     fn firmware_abort(&mut self) {
         self.staging = None;
+    }
+
+    /// Not computed on this board (it would hash the whole running partition at every update): an identical
+    /// image is rewritten rather than refused as installed.
+    fn running_app_digest(&mut self) -> Option<[u8; 32]> {
+        None
+    }
+}
+
+/// The owner record's two sectors at the start of the `keys` partition.
+impl bandx_core::owner::OwnerFlash for Flash {
+    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        let mut region = RecordRegion {
+            flash: &mut self.flash,
+            base: self.keys_base,
+        };
+        bandx_core::update::RecordFlash::read(&mut region, offset, buf)
+    }
+
+    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        let mut region = RecordRegion {
+            flash: &mut self.flash,
+            base: self.keys_base,
+        };
+        bandx_core::update::RecordFlash::program(&mut region, offset, data)
+    }
+
+    fn erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
+        let mut region = RecordRegion {
+            flash: &mut self.flash,
+            base: self.keys_base,
+        };
+        bandx_core::update::RecordFlash::erase_sector(&mut region, offset)
     }
 }

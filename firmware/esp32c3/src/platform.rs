@@ -128,6 +128,21 @@ impl<I: I2c + 'static> FirmwareSink for C3Platform<I> {
     fn firmware_abort(&mut self) {
         self.flash.firmware_abort()
     }
+    fn running_app_digest(&mut self) -> Option<[u8; 32]> {
+        self.flash.running_app_digest()
+    }
+}
+
+impl<I: I2c + 'static> bandx_core::owner::OwnerFlash for C3Platform<I> {
+    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        bandx_core::owner::OwnerFlash::read(&mut self.flash, offset, buf)
+    }
+    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        bandx_core::owner::OwnerFlash::program(&mut self.flash, offset, data)
+    }
+    fn erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
+        bandx_core::owner::OwnerFlash::erase_sector(&mut self.flash, offset)
+    }
 }
 
 impl<I: I2c + 'static> Platform for C3Platform<I> {
