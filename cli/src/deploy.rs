@@ -5,13 +5,13 @@
 //! always; a `--blob` or `--firmware` when the store has one profile or `--profile` names one).
 //! Interrupting the command (Ctrl-C) before the commit leaves the band on its previous model.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
-use anyhow::Context;
 use bandx_desktop::deploy::ble::{self, DeployError, DeployOptions, DeployReport};
 use bandx_desktop::deploy::usb::{self, FlashOptions, UsbError};
 use bandx_desktop::deploy::{DeployProgress, DeployTarget, Payload, Recorded, Stage, usb_band};
+use bandx_desktop::files::{FIRMWARE_FILE_CAP, MODEL_FILE_CAP, read_capped};
 use bandx_desktop::link::sim::{DEFAULT_MTU, SimLink};
 use bandx_desktop::link::{Link, LinkError, ScanRequest, ScanResult};
 use bandx_desktop::owner::OwnerKeyFile;
@@ -189,16 +189,16 @@ fn load(dir: &DataDir, args: &DeployArgs) -> Result<Loaded, Failure> {
         (None, Some(image)) => (image, true),
         (None, None) => unreachable!("clap requires one payload"),
     };
-    let bytes = read(path)?;
+    let bytes = if firmware {
+        read_capped(path, FIRMWARE_FILE_CAP, "firmware image")?
+    } else {
+        read_capped(path, MODEL_FILE_CAP, "model blob")?
+    };
     Ok(Loaded {
         record: record_target(dir, args.profile.as_deref(), (!firmware).then_some(&bytes))?,
         bytes,
         firmware,
     })
-}
-
-fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// The profile to record a file's deployment under: the named one (which must exist), else the

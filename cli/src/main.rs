@@ -121,6 +121,13 @@ enum Command {
     Pair(pair::PairArgs),
     /// Forget the pairing with the band on this desktop.
     Unpair,
+    /// Clear the band's owner and bonds over USB (the band plugged in): the next desktop that pairs with it
+    /// becomes its owner. Firmware, models and the activity log stay.
+    ForgetOwner {
+        /// The band's serial port [default: the first port with an ESP32 USB bridge].
+        #[arg(long, value_name = "PATH")]
+        port: Option<String>,
+    },
     /// Show the band's firmware, battery and active model as `key: value` lines.
     Info,
     /// Print the band's IMU samples in SI units, one per line (tab-separated: band time in ms,
@@ -257,6 +264,27 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Live(args) = &cli.command {
         return live::run(&cli, args).await;
     }
+    if let Command::ForgetOwner { port } = &cli.command {
+        let port = port.clone();
+        let report = tokio::task::spawn_blocking(move || {
+            let line = bandx_desktop::deploy::usb::open_line(port.as_deref())?;
+            bandx_desktop::deploy::usb::forget_owner(
+                line,
+                &bandx_board::partitions::FlashLayout::band(),
+                &bandx_desktop::deploy::usb::FlashOptions::default(),
+            )
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("the USB job failed: {e}"))??;
+        println!(
+            "erased: {} ({} bytes at {:#x})",
+            report.partition, report.bytes, report.offset
+        );
+        eprintln!(
+            "The band has no owner and no bonds now: pair with it (`bandx pair`) to make this desktop its owner."
+        );
+        return Ok(());
+    }
     if let Command::Pair(args) = &cli.command {
         if cli.sim {
             let link = open_sim(&cli)?;
@@ -324,7 +352,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::History(_) => unreachable!("run_offline runs history"),
         Command::Record(_) | Command::Live(_) => unreachable!("they open their own link"),
         Command::Deploy(_) => unreachable!("deploy opens its own link"),
-        Command::Pair(_) | Command::Unpair => unreachable!("handled above"),
+        Command::Pair(_) | Command::Unpair | Command::ForgetOwner { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

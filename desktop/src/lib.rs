@@ -9,11 +9,13 @@
 //! - [`deploy`]: writing a model or a firmware to the band, over BLE or USB;
 //! - [`live`]: the band's predictions, checked by shadow inference and stored;
 //! - [`owner`]: this desktop's ed25519 owner key, which signs every update's grant;
+//! - [`files`]: reading user-supplied files (models, firmware, imports) with a size cap;
 //! - [`plots`]: SVG charts; [`paths`]: where the data lives.
 
 pub mod band;
 pub mod calibrate;
 pub mod deploy;
+pub mod files;
 pub mod link;
 pub mod live;
 pub mod owner;

@@ -624,3 +624,84 @@ fn unplugging_while_switching_the_boot_slot_says_what_state_the_band_is_in() {
     let start = ota_1.offset as usize;
     assert_eq!(&after[start..start + image.len()], &image[..]);
 }
+
+/// The owner record's two sectors inside a flash image, for the test's checks.
+struct KeysRegion<'a>(&'a mut [u8]);
+
+impl bandx_core::owner::OwnerFlash for KeysRegion<'_> {
+    fn read(
+        &mut self,
+        offset: u32,
+        buf: &mut [u8],
+    ) -> Result<(), bandx_core::update::StorageError> {
+        let at = offset as usize;
+        buf.copy_from_slice(&self.0[at..at + buf.len()]);
+        Ok(())
+    }
+    fn program(
+        &mut self,
+        offset: u32,
+        data: &[u8],
+    ) -> Result<(), bandx_core::update::StorageError> {
+        let at = offset as usize;
+        for (cell, d) in self.0[at..at + data.len()].iter_mut().zip(data) {
+            *cell &= d;
+        }
+        Ok(())
+    }
+    fn erase_sector(&mut self, offset: u32) -> Result<(), bandx_core::update::StorageError> {
+        let at = offset as usize;
+        self.0[at..at + 4096].fill(0xFF);
+        Ok(())
+    }
+}
+
+#[test]
+fn forget_owner_erases_the_keys_partition_and_nothing_else() {
+    use bandx_core::owner::{OwnerKey, OwnerRecord};
+    let layout = FlashLayout::band();
+    let keys = layout
+        .get("keys")
+        .expect("the band has a keys partition")
+        .clone();
+    let owner = OwnerKey::from_bytes(
+        &ed25519_dalek::SigningKey::from_bytes(&[3; 32])
+            .verifying_key()
+            .to_bytes(),
+    )
+    .unwrap();
+    let (loader, line, before) = band(|flash| {
+        let mut flash = flash;
+        // The band has an owner: a real owner record at the start of `keys`.
+        let region = &mut flash[keys.range()];
+        region.fill(0xFF);
+        let mut record = OwnerRecord::load(&mut KeysRegion(region)).unwrap();
+        record.set(&mut KeysRegion(region), &owner).unwrap();
+        LoaderConfig::esp32(flash)
+    });
+    let mut was = before.clone();
+    assert_eq!(
+        OwnerRecord::load(&mut KeysRegion(&mut was[keys.range()]))
+            .unwrap()
+            .owner(),
+        Some(owner)
+    );
+
+    let report =
+        usb::forget_owner(line, &layout, &options()).expect("the keys partition is erased");
+    let mut after = loader.flash();
+    drop(loader);
+    assert_eq!(
+        (report.partition.as_str(), report.offset),
+        ("keys", keys.offset)
+    );
+    assert!(after[keys.range()].iter().all(|&b| b == 0xFF));
+    assert_eq!(
+        OwnerRecord::load(&mut KeysRegion(&mut after[keys.range()]))
+            .unwrap()
+            .owner(),
+        None,
+        "the band reads no owner after a restart"
+    );
+    assert_only_changed(&before, &after, &[&keys]);
+}

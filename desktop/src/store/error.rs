@@ -64,6 +64,9 @@ pub enum ArchiveError {
     },
     #[error("{path}: {reason}")]
     Inconsistent { path: PathBuf, reason: String },
+    /// A file of the export is far larger than any export writes.
+    #[error(transparent)]
+    TooLarge(crate::files::FileError),
     #[error("{path}: content does not match its checksum (file damaged?)")]
     Checksum { path: PathBuf },
     #[error("export destination {path} already exists")]

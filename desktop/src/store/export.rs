@@ -334,7 +334,7 @@ impl ProfileArchive {
             }
             let file = model_file(entry.version);
             let path = dir.join(&file);
-            let blob = fs::read(&path).map_err(|source| io_error(&path, source))?;
+            let blob = read_file(&path)?;
             if blob.len() as u64 != entry.bytes
                 || sha256_hex(&blob) != entry.sha256.to_ascii_lowercase()
             {
@@ -414,6 +414,15 @@ fn inconsistent(dir: &Path, file: &str, reason: String) -> ArchiveError {
     }
 }
 
+/// A file of an export, at most [`crate::files::IMPORT_FILE_CAP`] bytes.
+fn read_file(path: &Path) -> Result<Vec<u8>, ArchiveError> {
+    use crate::files::{FileError, IMPORT_FILE_CAP, read_capped};
+    read_capped(path, IMPORT_FILE_CAP, "file of an exported profile").map_err(|e| match e {
+        FileError::Io { path, source } => io_error(&path, source),
+        too_large => ArchiveError::TooLarge(too_large),
+    })
+}
+
 fn io_error(path: &Path, source: std::io::Error) -> ArchiveError {
     if source.kind() == std::io::ErrorKind::NotFound {
         ArchiveError::Missing {
@@ -438,7 +447,7 @@ fn write_json(dir: &Path, file: &str, value: &impl Serialize) -> Result<(), Arch
 
 fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, file: &str) -> Result<T, ArchiveError> {
     let path = dir.join(file);
-    let text = fs::read(&path).map_err(|source| io_error(&path, source))?;
+    let text = read_file(&path)?;
     serde_json::from_slice(&text).map_err(|source| ArchiveError::Json { path, source })
 }
 
@@ -471,7 +480,7 @@ fn read_csv<T: serde::de::DeserializeOwned>(
     file: &Path,
 ) -> Result<Vec<T>, ArchiveError> {
     let path = dir.join(file);
-    let text = fs::read(&path).map_err(|source| io_error(&path, source))?;
+    let text = read_file(&path)?;
     csv::Reader::from_reader(text.as_slice())
         .deserialize()
         .collect::<Result<_, _>>()

@@ -343,13 +343,12 @@ fn no_model() -> UiError {
 
 fn read_image(path: &str) -> Result<Vec<u8>, UiError> {
     let path = PathBuf::from(path.trim());
-    std::fs::read(&path).map_err(|e| {
-        UiError::new(
-            "invalid",
-            format!("Cannot read {} ({e})", path.display()),
-            "Check the file's full path",
-        )
-    })
+    bandx_desktop::files::read_capped(
+        &path,
+        bandx_desktop::files::FIRMWARE_FILE_CAP,
+        "firmware image",
+    )
+    .map_err(|e| UiError::new("invalid", e.to_string(), "Check the file you picked"))
 }
 
 #[cfg(test)]

@@ -419,3 +419,59 @@ mod tests {
         );
     }
 }
+
+/// What [`forget_owner`] erased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForgetReport {
+    /// The partition erased (`keys`).
+    pub partition: String,
+    pub offset: u32,
+    pub bytes: u32,
+}
+
+/// Clears the band's owner and its bonds: erases the `keys` partition through the ROM loader, then restarts the
+/// band. The physical path to a new owner (the band must be plugged in): afterwards the band has no bond and no
+/// owner, so the next desktop that pairs (with the code on its screen) becomes its owner. Nothing else is touched:
+/// the firmware, the models and the activity log stay.
+pub fn forget_owner(
+    line: SerialLine,
+    layout: &FlashLayout,
+    options: &FlashOptions,
+) -> Result<ForgetReport, UsbError> {
+    let keys = layout
+        .get(bandx_board::partitions::KEYS_PARTITION)
+        .cloned()
+        .ok_or_else(|| UsbError::Device("the band's layout has no keys partition".into()))?;
+    let port = line.name.clone();
+    let mut flasher = connect(line, options)?;
+    let conn = flasher.connection();
+    if options.before == ResetBeforeOperation::NoResetNoSync {
+        attach_flash(conn).map_err(|e| UsbError::Device(e.to_string()))?;
+    }
+    let kept =
+        "The owner record is torn: the band treats it as no owner (or the old one) until you retry";
+    let failed = Failure {
+        port: &port,
+        partition: &keys.name,
+        total: u64::from(keys.size),
+        kept,
+    };
+    erase(conn, keys.offset, keys.size).map_err(|e| failed.during_write(e, 0))?;
+    // Erased flash reads as 0xFF: check the whole partition (its MD5) before saying it is done.
+    let blank: [u8; 16] = Md5::digest(vec![0xFF; keys.size as usize]).into();
+    let theirs =
+        region_md5(conn, keys.offset, keys.size as usize).map_err(|e| failed.during_write(e, 0))?;
+    if theirs != blank {
+        restart(conn);
+        return Err(UsbError::VerifyFailed {
+            partition: keys.name.clone(),
+            kept: kept.to_string(),
+        });
+    }
+    restart(conn);
+    Ok(ForgetReport {
+        partition: keys.name,
+        offset: keys.offset,
+        bytes: keys.size,
+    })
+}
