@@ -567,6 +567,10 @@ async fn a_firmware_the_band_already_runs_is_not_rewritten() {
             report.info_after.firmware_version.as_str(),
             firmware_version_of(&image)
         );
+        assert_eq!(
+            report.info_after.firmware_release, DEMO_RELEASE,
+            "the band reports the release it runs"
+        );
         boots.push((report.bytes_written, sim.boots()));
     }
     // The second time the band answers "already installed": nothing written, erased or restarted.

@@ -206,6 +206,11 @@ pub enum DeployError {
         version: String,
         running: String,
     },
+    #[error(
+        "The band restarted into the new firmware but reports release {running}, not {expected} as the image \
+         declares. Check the image, then deploy again."
+    )]
+    WrongRelease { expected: String, running: String },
     #[error("Talking to the band failed: {source}. {kept}.")]
     Band { source: BandError, kept: Kept },
     #[error("Cannot record the deployment in the local store: {0}")]
@@ -863,6 +868,13 @@ impl<'a> Job<'a, '_> {
         let running = after.firmware_version.to_string();
         if running != tried {
             return Err(DeployError::RolledBack { tried, running });
+        }
+        // The band reports the release it runs: it must be the one signed and sent.
+        if after.firmware_release != self.update.version {
+            return Err(DeployError::WrongRelease {
+                expected: release_text(self.update.version),
+                running: release_text(after.firmware_release),
+            });
         }
         Ok((after, client))
     }

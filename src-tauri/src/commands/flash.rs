@@ -29,6 +29,9 @@ pub struct FlashRequest {
     pub file: Option<String>,
     /// USB serial port; `None` finds the band's.
     pub port: Option<String>,
+    /// BLE: sign a downgrade (a firmware older than the band's, or an older version of its model).
+    #[serde(default)]
+    pub allow_downgrade: bool,
 }
 
 /// Progress for the window, whatever the transport.
@@ -108,8 +111,20 @@ pub async fn start_flash(
             };
             let band = state.check_out(JobKind::Flash).await?;
             tauri::async_runtime::spawn(async move {
-                let result =
-                    flash_ble(&app, &state, request.profile, band, payload, &job.cancel).await;
+                let options = DeployOptions {
+                    allow_downgrade: request.allow_downgrade,
+                    ..DeployOptions::default()
+                };
+                let result = flash_ble(
+                    &app,
+                    &state,
+                    request.profile,
+                    band,
+                    payload,
+                    &options,
+                    &job.cancel,
+                )
+                .await;
                 drop(job);
                 events::emit(&app, events::FLASH_DONE, JobEnd::of(result));
             });
@@ -129,6 +144,7 @@ async fn flash_ble(
     profile: ProfileId,
     band: ConnectedBand,
     payload: Owned,
+    options: &DeployOptions,
     cancel: &AtomicBool,
 ) -> Result<FlashResult, UiError> {
     let ConnectedBand {
@@ -168,7 +184,7 @@ async fn flash_ble(
         Some(client),
         payload,
         &owner,
-        &DeployOptions::default(),
+        options,
         &mut on_progress,
         cancel,
     )

@@ -24,7 +24,7 @@ describe('Flash screen', () => {
     expect(screen.getByRole('radio', { name: /Model only, over Bluetooth/ })).toBeChecked();
 
     await fireEvent.click(screen.getByRole('button', { name: 'Flash' }));
-    expect(core.startFlash).toHaveBeenCalledWith({ profile: 7, transport: 'ble_model', file: null, port: null });
+    expect(core.startFlash).toHaveBeenCalledWith({ profile: 7, transport: 'ble_model', file: null, port: null, allow_downgrade: false });
 
     emit('flash:progress', {
       stage: 'Sending',
@@ -79,7 +79,7 @@ describe('Flash screen', () => {
       target: { value: ' /tmp/bandx.bin ' },
     });
     await fireEvent.click(flash);
-    expect(core.startFlash).toHaveBeenCalledWith({ profile: 7, transport: 'ble_firmware', file: '/tmp/bandx.bin', port: null });
+    expect(core.startFlash).toHaveBeenCalledWith({ profile: 7, transport: 'ble_firmware', file: '/tmp/bandx.bin', port: null, allow_downgrade: false });
   });
 
   it('over Bluetooth it needs a connected band', async () => {
@@ -99,7 +99,7 @@ describe('Flash screen', () => {
     expect(flash).toBeEnabled();
     await fireEvent.input(screen.getByRole('textbox', { name: /Serial port/ }), { target: { value: '/dev/ttyUSB1' } });
     await fireEvent.click(flash);
-    expect(core.startFlash).toHaveBeenCalledWith({ profile: 7, transport: 'usb', file: null, port: '/dev/ttyUSB1' });
+    expect(core.startFlash).toHaveBeenCalledWith({ profile: 7, transport: 'usb', file: null, port: '/dev/ttyUSB1', allow_downgrade: false });
 
     emit('flash:done', {
       outcome: 'failed',

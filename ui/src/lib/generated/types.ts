@@ -75,7 +75,11 @@ file: string | null,
 /**
  * USB serial port; `None` finds the band's.
  */
-port: string | null, };
+port: string | null, 
+/**
+ * BLE: sign a downgrade (a firmware older than the band's, or an older version of its model).
+ */
+allow_downgrade: boolean, };
 
 /**
  * A verified write.
