@@ -89,6 +89,7 @@ fn the_app_refuses_to_flash_an_old_model_before_anything_is_recorded_or_sent() {
             transport,
             file: None,
             port: Some("/dev/bandx-test-no-such-port".into()),
+            allow_downgrade: false,
         };
         let e = model_to_flash(&store, &request).expect_err("an outdated model is refused");
         assert_eq!(e.code, "outdated", "{transport:?}: {e:?}");
@@ -105,6 +106,7 @@ fn the_app_refuses_to_flash_an_old_model_before_anything_is_recorded_or_sent() {
             transport,
             file: Some(file.into()),
             port: None,
+            allow_downgrade: false,
         };
         assert!(model_to_flash(&store, &request).is_ok(), "{transport:?}");
     }

@@ -934,7 +934,6 @@ fn hex(bytes: &[u8]) -> String {
 /// [`deploy`], recorded in the store ([`Recording`]): a payload refused before anything is sent is
 /// recorded as failed too.
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::too_many_arguments)]
 pub async fn deploy_recorded(
     recorded: &Recorded<'_>,
     link: &dyn Link,

@@ -570,6 +570,29 @@ impl FirmwareSink for SimFlash {
     }
 }
 
+/// The owner record's two sectors at the start of the `keys` partition, with the flash file's power-cut plan.
+impl bandx_core::owner::OwnerFlash for SimFlash {
+    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        let at = self.owner_range(offset, buf.len())?;
+        let bytes = SimFlash::read(self, at, buf.len()).map_err(|_| StorageError)?;
+        buf.copy_from_slice(&bytes);
+        Ok(())
+    }
+
+    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        let at = self.owner_range(offset, data.len())?;
+        self.write_op(|f, torn| {
+            f.program(at, data, torn)?;
+            f.file.sync_data()
+        })
+    }
+
+    fn erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
+        let at = self.owner_range(offset, SECTOR_SIZE as usize)?;
+        self.write_op(|f, torn| f.erase(at, SECTOR_SIZE, torn))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -700,28 +723,5 @@ mod tests {
         }
         // Too large for an app slot.
         assert_eq!(flash.firmware_begin(0x1E_0001), Err(StorageError));
-    }
-}
-
-/// The owner record's two sectors at the start of the `keys` partition, with the flash file's power-cut plan.
-impl bandx_core::owner::OwnerFlash for SimFlash {
-    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
-        let at = self.owner_range(offset, buf.len())?;
-        let bytes = SimFlash::read(self, at, buf.len()).map_err(|_| StorageError)?;
-        buf.copy_from_slice(&bytes);
-        Ok(())
-    }
-
-    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
-        let at = self.owner_range(offset, data.len())?;
-        self.write_op(|f, torn| {
-            f.program(at, data, torn)?;
-            f.file.sync_data()
-        })
-    }
-
-    fn erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
-        let at = self.owner_range(offset, SECTOR_SIZE as usize)?;
-        self.write_op(|f, torn| f.erase(at, SECTOR_SIZE, torn))
     }
 }

@@ -373,26 +373,11 @@ impl<P: Platform> Band<P> {
         };
         let record = self.owner.as_ref().ok_or(ErrorCode::Storage)?;
         update::authorize(record.owner().as_ref(), grant, signature, &running)?;
-        let resumes = self.receiver.resumes(
-            grant.target,
-            grant.total_len,
-            &grant.sha256,
-            grant.version,
-            grant.downgrade,
-        );
-        if !resumes {
+        if !self.receiver.resumes(grant) {
             self.starts.take(self.platform.now_ms())?;
         }
         let running_slot = self.running_slot();
-        self.receiver.begin(
-            &mut self.platform,
-            running_slot,
-            grant.target,
-            grant.total_len,
-            grant.sha256,
-            grant.version,
-            grant.downgrade,
-        )
+        self.receiver.begin(&mut self.platform, running_slot, grant)
     }
 
     /// `SetOwner`: only while the band has no owner (the same key again is fine).

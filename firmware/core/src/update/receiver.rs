@@ -6,6 +6,7 @@ use super::app_image::AppImageChecker;
 use super::store::{FirmwareSink, ModelStore, Slot};
 use crate::blob::{Model, sha256};
 use crate::infer;
+use crate::owner::Grant;
 use crate::protocol::{BulkChunk, ErrorCode, UpdateTarget};
 
 /// Where a transfer stands.
@@ -68,11 +69,11 @@ impl Transfer {
         }
     }
 
-    fn same(&self, total_len: u32, sha256: &[u8; 32], version: u32, downgrade: bool) -> bool {
-        self.total_len == total_len
-            && self.sha256 == *sha256
-            && self.version == version
-            && self.downgrade == downgrade
+    fn same(&self, grant: &Grant) -> bool {
+        self.total_len == grant.total_len
+            && self.sha256 == grant.sha256
+            && self.version == grant.version
+            && self.downgrade == grant.downgrade
     }
 }
 
@@ -95,21 +96,13 @@ impl UpdateReceiver {
         }
     }
 
-    /// Whether a `begin` with these values resumes the transfer in progress (rather than starting a new one).
-    pub fn resumes(
-        &self,
-        target: UpdateTarget,
-        total_len: u32,
-        sha256: &[u8; 32],
-        version: u32,
-        downgrade: bool,
-    ) -> bool {
-        let t = match target {
+    /// Whether a `begin` of `grant` resumes the transfer in progress (rather than starting a new one).
+    pub fn resumes(&self, grant: &Grant) -> bool {
+        let t = match grant.target {
             UpdateTarget::Model => &self.model,
             UpdateTarget::Firmware => &self.firmware,
         };
-        t.as_ref()
-            .is_some_and(|t| t.same(total_len, sha256, version, downgrade))
+        t.as_ref().is_some_and(|t| t.same(grant))
     }
 
     /// Starts an update, or resumes the one in progress if length, digest, version and downgrade flag are the
@@ -120,17 +113,16 @@ impl UpdateReceiver {
         &mut self,
         platform: &mut P,
         running: Option<Slot>,
-        target: UpdateTarget,
-        total_len: u32,
-        sha256: [u8; 32],
-        version: u32,
-        downgrade: bool,
+        grant: &Grant,
     ) -> Result<Progress, ErrorCode> {
-        if let Some(t) = self
-            .transfer(target)
-            .as_ref()
-            .filter(|t| t.same(total_len, &sha256, version, downgrade))
-        {
+        let Grant {
+            target,
+            version,
+            total_len,
+            sha256,
+            downgrade,
+        } = *grant;
+        if let Some(t) = self.transfer(target).as_ref().filter(|t| t.same(grant)) {
             return Ok(t.progress(target));
         }
         self.abort(platform, target);

@@ -176,7 +176,14 @@ fn begin(
     version: u32,
 ) -> Result<Progress, ErrorCode> {
     let running = running(flash);
-    rx.begin(flash, running, target, total_len, sha256, version, false)
+    let grant = crate::owner::Grant {
+        target,
+        version,
+        total_len,
+        sha256,
+        downgrade: false,
+    };
+    rx.begin(flash, running, &grant)
 }
 
 /// Sends a whole image in order and commits.
@@ -715,7 +722,14 @@ proptest! {
                     }
                     let digest = sha256(blob);
                     let version = 10 + n as u32;
-                    let began = band.rx.begin(&mut flash, band.running, UpdateTarget::Model, blob.len() as u32, digest, version, false);
+                    let grant = crate::owner::Grant {
+                        target: UpdateTarget::Model,
+                        version,
+                        total_len: blob.len() as u32,
+                        sha256: digest,
+                        downgrade: false,
+                    };
+                    let began = band.rx.begin(&mut flash, band.running, &grant);
                     if began.is_ok() {
                         for (i, data) in blob.chunks(200).take(*chunks).enumerate() {
                             let chunk = BulkChunk { target: UpdateTarget::Model, offset: (i * 200) as u32, data };
