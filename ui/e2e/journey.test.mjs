@@ -304,6 +304,11 @@ test('the dark theme', async () => {
 function esp32AppImage() {
   const seg = Buffer.alloc(5952);
   for (let i = 0; i < seg.length; i++) seg[i] = (i * 31) % 251;
+  // The ESP-IDF app description at the start of the first segment: magic, secure_version, 2 reserved words, then the
+  // version the band's no-downgrade rule compares (newer than the virtual band's own 0.1.0).
+  seg.fill(0, 0, 48);
+  seg.writeUInt32LE(0xabcd5432, 0);
+  seg.write('0.2.0', 16, 'ascii');
   const header = Buffer.alloc(24);
   header[0] = 0xe9;
   header[1] = 1;
