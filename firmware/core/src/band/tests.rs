@@ -27,6 +27,8 @@ struct HostPlatform {
     reboots: usize,
     imu_fails: bool,
     ota_state: Option<OtaState>,
+    /// The activity log's partition (16 sectors, NOR semantics).
+    log_flash: Vec<u8>,
 }
 
 impl HostPlatform {
@@ -43,6 +45,7 @@ impl HostPlatform {
             reboots: 0,
             imu_fails: false,
             ota_state: None,
+            log_flash: vec![0xFF; 16 * 4096],
         }
     }
 
@@ -149,6 +152,27 @@ impl Platform for HostPlatform {
     }
     fn mark_app_valid(&mut self) -> Result<(), StorageError> {
         self.ota_state = Some(OtaState::Valid);
+        Ok(())
+    }
+}
+
+impl crate::log::LogFlash for HostPlatform {
+    fn log_len(&self) -> u32 {
+        self.log_flash.len() as u32
+    }
+    fn log_read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        let o = offset as usize;
+        buf.copy_from_slice(&self.log_flash[o..o + buf.len()]);
+        Ok(())
+    }
+    fn log_program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        for (i, d) in data.iter().enumerate() {
+            self.log_flash[offset as usize + i] &= d;
+        }
+        Ok(())
+    }
+    fn log_erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
+        self.log_flash[offset as usize..offset as usize + 4096].fill(0xFF);
         Ok(())
     }
 }
@@ -467,3 +491,5 @@ fn an_app_not_on_trial_is_left_as_it_is() {
         assert_eq!(p.ota_state, state);
     }
 }
+
+mod log_tests;

@@ -12,11 +12,12 @@
 //! at least [`MIN_CAPACITY_RECORDS`] minutes (7 days); a record's wall-clock time is either the band's boot
 //! time learnt in that same boot plus its minute, or unknown — never guessed.
 
+mod crc;
 pub mod minute;
 pub mod record;
 mod ring;
 
-pub use minute::{Minute, MinuteAccumulator};
+pub use minute::{Minute, MinuteAccumulator, is_motionless};
 pub use record::{HEADER_LEN, LOG_SECTOR, RECORD_LEN, RECORDS_PER_SECTOR};
 pub use ring::{ActivityLog, LogEntry, LogFlash, MAX_SECTORS, ModelTag};
 

@@ -16,6 +16,7 @@
 //! programmed twice: first with `uncommitted` = 1, then the single bit cleared. A write torn anywhere leaves
 //! either an uncommitted record (skipped), or one whose CRC fails (skipped), or the whole record.
 
+use super::crc::{crc8, crc32};
 use super::minute::Minute;
 
 /// Erase unit and ring step.
@@ -37,9 +38,6 @@ pub(super) const RETIRE_AT: u32 = 28;
 /// Offset of the wall-clock field (`boot_unix_ms` + its CRC).
 pub(super) const TIME_AT: u32 = 32;
 const UNCOMMITTED: u64 = 1 << 39;
-
-const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
-const CRC8: crc::Crc<u8> = crc::Crc::<u8>::new(&crc::CRC_8_AUTOSAR);
 
 /// A sector header as read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +63,7 @@ impl Header {
         h[12..16].copy_from_slice(&self.base_minute.to_le_bytes());
         h[16..20].copy_from_slice(&self.model_id.to_le_bytes());
         h[20..24].copy_from_slice(&self.model_version.to_le_bytes());
-        let crc = CRC32.checksum(&h[..24]);
+        let crc = crc32(&h[..24]);
         h[24..28].copy_from_slice(&crc.to_le_bytes());
         if let Some(t) = self.boot_unix_ms {
             h[32..44].copy_from_slice(&encode_time(t));
@@ -75,7 +73,7 @@ impl Header {
 
     /// Parses a header; `None` if the sector holds no valid one (erased, torn, foreign).
     pub fn decode(h: &[u8; HEADER_USED]) -> Option<Header> {
-        if h[..4] != MAGIC || CRC32.checksum(&h[..24]).to_le_bytes() != h[24..28] {
+        if h[..4] != MAGIC || crc32(&h[..24]).to_le_bytes() != h[24..28] {
             return None;
         }
         let word = |at: usize| u32::from_le_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
@@ -95,14 +93,14 @@ impl Header {
 pub fn encode_time(boot_unix_ms: u64) -> [u8; 12] {
     let mut t = [0u8; 12];
     t[..8].copy_from_slice(&boot_unix_ms.to_le_bytes());
-    let crc = CRC32.checksum(&t[..8]);
+    let crc = crc32(&t[..8]);
     t[8..].copy_from_slice(&crc.to_le_bytes());
     t
 }
 
 fn decode_time(t: &[u8]) -> Option<u64> {
     let value: [u8; 8] = t.get(..8)?.try_into().ok()?;
-    (t.get(8..12)? == CRC32.checksum(&value).to_le_bytes()).then(|| u64::from_le_bytes(value))
+    (t.get(8..12)? == crc32(&value).to_le_bytes()).then(|| u64::from_le_bytes(value))
 }
 
 /// A record's bytes: `(first program, committed)`. `delta` must be at most [`MAX_DELTA`].
@@ -118,7 +116,7 @@ pub fn encode_record(
         | u64::from(m.not_worn) << 37
         | u64::from(m.no_model) << 38;
     let body = bits.to_le_bytes();
-    let crc = CRC8.checksum(&body[..5]);
+    let crc = crc8(&body[..5]);
     let committed = bits | u64::from(crc) << 40;
     let first = committed | UNCOMMITTED;
     let six = |v: u64| {
@@ -147,7 +145,7 @@ pub fn decode_record(r: &[u8; RECORD_LEN as usize]) -> Slot {
     let mut b = [0u8; 8];
     b[..6].copy_from_slice(r);
     let bits = u64::from_le_bytes(b);
-    if bits & UNCOMMITTED != 0 || CRC8.checksum(&b[..5]) != r[5] {
+    if bits & UNCOMMITTED != 0 || crc8(&b[..5]) != r[5] {
         return Slot::Broken;
     }
     let field = |at: u32, width: u32| ((bits >> at) & ((1 << width) - 1)) as u8;

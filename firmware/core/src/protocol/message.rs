@@ -5,6 +5,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::PROTOCOL_VERSION;
+use super::log::LogChunk;
 use crate::blob::{MAX_CLASSES, MAX_LABEL_LEN};
 
 /// Bytes of a label string.
@@ -55,11 +56,15 @@ pub enum RequestBody {
     AbortUpdate { target: UpdateTarget },
     /// Restart the band (after the response is sent).
     Reboot,
+    /// The wall clock (the desktop sends it on every connect): stamps the activity log.
+    SetTime { unix_ms: u64 },
+    /// Activity log records with a sequence number above `after_seq`, at most `max`.
+    ReadLog { after_seq: u32, max: u8 },
 }
 
 /// One of each request this protocol version knows, in wire order (position = postcard variant index).
 /// The one list the decoder's bound, the tests and the desktop's request names come from.
-pub const ALL_REQUESTS: [RequestBody; 10] = [
+pub const ALL_REQUESTS: [RequestBody; 12] = [
     RequestBody::GetInfo,
     RequestBody::StartImu,
     RequestBody::StopImu,
@@ -81,6 +86,11 @@ pub const ALL_REQUESTS: [RequestBody; 10] = [
         target: UpdateTarget::Model,
     },
     RequestBody::Reboot,
+    RequestBody::SetTime { unix_ms: 0 },
+    RequestBody::ReadLog {
+        after_seq: 0,
+        max: 0,
+    },
 ];
 
 /// Number of [`RequestBody`] variants this version knows.
@@ -100,6 +110,8 @@ impl RequestBody {
             RequestBody::CommitUpdate { .. } => "CommitUpdate",
             RequestBody::AbortUpdate { .. } => "AbortUpdate",
             RequestBody::Reboot => "Reboot",
+            RequestBody::SetTime { .. } => "SetTime",
+            RequestBody::ReadLog { .. } => "ReadLog",
         }
     }
 }
@@ -127,6 +139,8 @@ pub enum ResponseBody {
     },
     /// The request failed.
     Error(ErrorCode),
+    /// Answer to [`RequestBody::ReadLog`].
+    Log(LogChunk),
 }
 
 /// Typed failure reasons.
@@ -157,6 +171,8 @@ pub enum ErrorCode {
     /// The firmware image would not boot on this band: not an ESP app image, built for another chip, or
     /// damaged (segment table, checksum or appended SHA-256); see `update::app_image`. Nothing became bootable.
     InvalidFirmware,
+    /// This band keeps no activity log (no `log` partition).
+    NoLog,
 }
 
 /// Band information.
