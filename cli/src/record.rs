@@ -91,6 +91,8 @@ enum StyleArg {
 pub struct Opened {
     pub link: Box<dyn Link>,
     pub client: BandClient,
+    /// The id the band was connected by (to reconnect).
+    pub id: String,
     pub address: String,
     pub name: String,
 }
@@ -141,6 +143,7 @@ pub async fn open_band(cli: &Cli, wearer: &SimWearer) -> Result<Opened, Failure>
     Ok(Opened {
         client: BandClient::new(conn).await?,
         link,
+        id,
         address,
         name,
     })

@@ -8,6 +8,7 @@
 //! - [`train`]: the personalization job and its cross-validated estimate;
 //! - [`deploy`]: writing a model or a firmware to the band, over BLE or USB;
 //! - [`live`]: the band's predictions, checked by shadow inference and stored;
+//! - [`sync`]: the band's activity log copied into the store (resumable, idempotent);
 //! - [`plots`]: SVG charts; [`paths`]: where the data lives.
 
 pub mod band;
@@ -18,4 +19,5 @@ pub mod live;
 pub mod paths;
 pub mod plots;
 pub mod store;
+pub mod sync;
 pub mod train;

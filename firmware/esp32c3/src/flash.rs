@@ -104,7 +104,13 @@ impl Flash {
                 .ok()
                 .flatten()
                 .map(|p| p.len());
-            (find("model_a"), find("model_b"), find("nvs"), app, find("log"))
+            (
+                find("model_a"),
+                find("model_b"),
+                find("nvs"),
+                app,
+                find("log"),
+            )
         };
         let model_a = model_a.ok_or(FlashError::Missing("model_a"))?;
         let model_b = model_b.ok_or(FlashError::Missing("model_b"))?;

@@ -19,4 +19,4 @@ pub use sim::{
     Advertisement, MAX_MTU, RealtimeRunner, SIM_FIRMWARE_VERSION, SimBand, SimConfig,
     SimConnection, SimError, TICK, firmware_version_of,
 };
-pub use wearer::{Activity, Style, Wearer};
+pub use wearer::{Activity, Script, ScriptStep, Style, Wearer};

@@ -349,6 +349,12 @@ impl SimBand {
             .map_err(SimError::from)
     }
 
+    /// The wearer follows `script` from now on (activities, or the band off the wrist, minute by minute).
+    pub fn set_script(&self, script: crate::wearer::Script) -> Result<(), SimError> {
+        self.with_wearer(|w| w.set_script(script))?
+            .map_err(SimError::from)
+    }
+
     pub fn set_style(&self, style: Style) -> Result<(), SimError> {
         self.with_wearer(|w| w.set_style(style))?
             .map_err(SimError::from)

@@ -54,6 +54,8 @@ pub struct Band<P: Platform> {
     uptime_ms: u64,
     last_now_ms: u32,
     log_minute: u32,
+    /// Whether the last window came from the live windower (so the log's starts afresh when it stops).
+    was_live: bool,
 }
 
 impl<P: Platform> Band<P> {
@@ -75,6 +77,7 @@ impl<P: Platform> Band<P> {
             uptime_ms: 0,
             last_now_ms: 0,
             log_minute: 0,
+            was_live: false,
         };
         band.active = update::active_model(&band.platform, &mut band.arena);
         band.last_now_ms = band.platform.now_ms();
@@ -165,6 +168,10 @@ impl<P: Platform> Band<P> {
         }
         let si = self.platform.full_scale().to_si(&raw);
         let live = self.windower.is_some();
+        if live != core::mem::replace(&mut self.was_live, live) {
+            // No window mixes samples from before and after the live windower took over or stopped.
+            self.log_windower.clear();
+        }
         let window = match self.windower.as_mut() {
             Some(w) => w.push(si),
             None if self.log.is_some() => self.log_windower.push(si),
@@ -340,6 +347,19 @@ impl<P: Platform> Band<P> {
     /// The activity log, if the board has one.
     pub fn log(&self) -> Option<&ActivityLog> {
         self.log.as_ref()
+    }
+
+    /// Calls `visit` with each record of the activity log after `after_seq`, oldest first, until it returns
+    /// `false` (what `ReadLog` reads, without the message's limits; for tests and tools).
+    pub fn log_entries(
+        &mut self,
+        after_seq: u32,
+        visit: impl FnMut(LogEntry) -> bool,
+    ) -> Result<(), StorageError> {
+        match self.log.as_ref() {
+            Some(log) => log.read_after(&mut self.platform, after_seq, visit),
+            None => Ok(()),
+        }
     }
 
     /// Band time since boot, ms.
