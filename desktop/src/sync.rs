@@ -73,6 +73,19 @@ pub struct SyncReport {
     pub elapsed: Duration,
 }
 
+/// Sets the band's clock to now, as the desktop does on every connect so the band's log is stamped; a band
+/// that predates the log (or any failure) is only logged: connecting goes on.
+pub async fn set_clock(client: &BandClient) {
+    match client.set_time(now_ms().max(0) as u64).await {
+        Ok(()) => {}
+        Err(BandError::Refused {
+            code: ErrorCode::UnknownRequest,
+            ..
+        }) => tracing::debug!("the band's firmware has no clock to set (it predates the log)"),
+        Err(e) => tracing::warn!("could not set the band's clock: {e}"),
+    }
+}
+
 /// Syncs the band's log once over `client` into `profile`'s history. `progress` is called after every chunk.
 pub async fn sync_log(
     client: &BandClient,

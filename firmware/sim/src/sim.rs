@@ -214,6 +214,7 @@ fn boot(
     fresh: Option<&[u8]>,
     wearer: Wearer,
     broken: &mut BrokenFirmware,
+    now_ms: u32,
 ) -> Result<Box<Band<SimPlatform>>, FlashError> {
     let mut flash = SimFlash::open(flash_path, fresh)?;
     let slot = flash.bootloader().unwrap_or_else(|_| {
@@ -231,6 +232,8 @@ fn boot(
         broken.versions.insert(version);
     }
     let mut platform = SimPlatform::new(flash, wearer);
+    // The band's clock as the band starts (its uptime counts from here).
+    platform.now_ms = now_ms;
     platform.imu_missing = broken.versions.contains(version);
     let mut band = Box::new(Band::new(platform, version));
     // The check's probe of the IMU does not move the wearer on through the recording (it follows the
@@ -254,6 +257,7 @@ impl SimBand {
             config.fresh_model.as_deref(),
             config.wearer.clone(),
             &mut broken,
+            0,
         )?;
         let booting = band.platform_mut().flash_mut().take_busy();
         Ok(SimBand {
@@ -639,7 +643,8 @@ impl Core {
         }
         let wearer = self.wearer.clone().unwrap_or_else(Wearer::bundled);
         self.boots += 1;
-        let mut band = boot(&self.flash_path, None, wearer, &mut self.broken)?;
+        let now_ms = (self.now_us / 1000) as u32;
+        let mut band = boot(&self.flash_path, None, wearer, &mut self.broken, now_ms)?;
         // The bootloader's and the boot check's otadata rewrites.
         self.now_us += band.platform_mut().flash_mut().take_busy().as_micros() as u64;
         self.next_tick_us = self.next_tick_us.max(self.now_us);

@@ -538,12 +538,14 @@ fn board_settings_show_up_in_info_and_frames() {
     band.with_band(|b| {
         b.platform_mut().set_battery_percent(37);
         b.platform_mut().set_full_scale(fs);
-        b.platform_mut().fail_imu_reads(3);
     })
     .unwrap();
     let mut d = Desktop::connect(&band, 23);
     assert_eq!(d.info().battery_percent, 37);
     d.request(RequestBody::StartImu).unwrap();
+    // The band reads its IMU on every tick (its activity log), so the failures are planned once it streams.
+    band.with_band(|b| b.platform_mut().fail_imu_reads(3))
+        .unwrap();
     d.run(20);
     // Three failed reads: three ticks without a frame; the rest are at the new full scale.
     assert!((16..=18).contains(&d.frames.len()), "{}", d.frames.len());

@@ -297,6 +297,8 @@ async fn attach(
     }
     let conn = link.connect(id).await?;
     let client = BandClient::new(conn).await?;
+    // The band stamps its activity log with this clock.
+    bandx_desktop::sync::set_clock(&client).await;
     let band_id = state.store().upsert_band(address, name, now_ms())?;
     let band = Arc::new(ConnectedBand {
         client,
