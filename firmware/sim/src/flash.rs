@@ -431,14 +431,14 @@ impl LogFlash for SimFlash {
             .map_err(|_| StorageError)
     }
     fn log_program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
-        if offset % 4 != 0 || data.len() % 4 != 0 {
+        if !offset.is_multiple_of(4) || !data.len().is_multiple_of(4) {
             return Err(StorageError);
         }
         let at = self.log_address(offset, data.len())?;
         self.write_op(|f, torn| f.program(at, data, torn))
     }
     fn log_erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
-        if offset % SECTOR_SIZE != 0 {
+        if !offset.is_multiple_of(SECTOR_SIZE) {
             return Err(StorageError);
         }
         let at = self.log_address(offset, SECTOR_SIZE as usize)?;

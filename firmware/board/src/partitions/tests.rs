@@ -37,7 +37,7 @@ fn shipped_table_is_a_valid_band_layout() {
     assert_eq!(log.end(), FLASH_SIZE);
     assert_eq!(log.size / SECTOR_SIZE, bandx_core::log::MAX_SECTORS as u32);
     assert_eq!(SECTOR_SIZE, bandx_core::log::LOG_SECTOR);
-    assert!(bandx_core::log::MIN_CAPACITY_RECORDS >= 7 * 24 * 60);
+    const { assert!(bandx_core::log::MIN_CAPACITY_RECORDS >= 7 * 24 * 60) };
     let last_end = layout
         .partitions()
         .iter()

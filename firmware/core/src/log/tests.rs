@@ -77,7 +77,10 @@ impl LogFlash for Nor {
         Ok(())
     }
     fn log_program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
-        assert!(offset % 4 == 0 && data.len() % 4 == 0, "unaligned program");
+        assert!(
+            offset.is_multiple_of(4) && data.len().is_multiple_of(4),
+            "unaligned program"
+        );
         let whole = self.spend()?;
         for (i, &d) in data.iter().enumerate() {
             // A torn program clears a random part of the bits it should clear.
@@ -87,7 +90,7 @@ impl LogFlash for Nor {
         if whole { Ok(()) } else { Err(StorageError) }
     }
     fn log_erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
-        assert!(offset % LOG_SECTOR == 0);
+        assert!(offset.is_multiple_of(LOG_SECTOR));
         let whole = self.spend()?;
         self.erases.push(offset / LOG_SECTOR);
         for i in 0..LOG_SECTOR as usize {
@@ -126,8 +129,8 @@ const MODEL: ModelTag = ModelTag { id: 7, version: 3 };
 fn a_record_is_six_bytes_and_sixteen_sectors_hold_seven_days_even_right_after_a_wrap() {
     assert_eq!(RECORD_LEN, 6);
     assert_eq!(RECORDS_PER_SECTOR, 672);
-    assert!(HEADER_LEN + RECORDS_PER_SECTOR * RECORD_LEN <= LOG_SECTOR);
-    assert!(MIN_CAPACITY_RECORDS >= 7 * 24 * 60);
+    const { assert!(HEADER_LEN + RECORDS_PER_SECTOR * RECORD_LEN <= LOG_SECTOR) };
+    const { assert!(MIN_CAPACITY_RECORDS >= 7 * 24 * 60) };
 
     let mut flash = Nor::new();
     let mut log = ActivityLog::load(&mut flash).unwrap();

@@ -68,7 +68,7 @@ impl From<&LogEntry> for LogRecord {
             dominant,
             windows,
             confidence_pct,
-            flags: u8::from(not_worn) * FLAG_NOT_WORN | u8::from(no_model) * FLAG_NO_MODEL,
+            flags: (u8::from(not_worn) * FLAG_NOT_WORN) | (u8::from(no_model) * FLAG_NO_MODEL),
         }
     }
 }
