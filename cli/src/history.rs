@@ -42,6 +42,24 @@ pub fn run(dir: &DataDir, args: &HistoryArgs) -> anyhow::Result<()> {
         "profile {:?}: {minutes:.1} minutes in {} day(s) ({windows} live windows of {WINDOW_SECONDS} s in minutes the band's log does not cover)",
         profile.name, args.days
     );
+    // A model change on the band shows here (the versions that classified each day's synced minutes).
+    for (day, versions) in
+        store.synced_models_by_day(profile.id, i64::MIN, i64::MAX, args.utc_offset_minutes)?
+    {
+        if history.days.contains(&day.to_string()) {
+            let names: Vec<String> = versions
+                .iter()
+                .map(|v| {
+                    if *v == 0 {
+                        "none".into()
+                    } else {
+                        format!("v{v}")
+                    }
+                })
+                .collect();
+            eprintln!("band model on {day}: {}", names.join(", "));
+        }
+    }
     let unknown = store.time_unknown_minutes(profile.id)?;
     if unknown > 0 {
         eprintln!(

@@ -442,6 +442,15 @@ fn the_merged_history_counts_a_minute_the_log_covers_once() {
     let h = daily_history(&store, profile, 1, t, 0).unwrap();
     let total: f64 = h.minutes.iter().flatten().sum();
     assert_eq!(total, 3.0);
+    // A model change on the band shows per day.
+    let mut v2 = synced(4, 3, "walking", 0);
+    v2.model_version = 2;
+    store.add_synced_minutes(profile, &[v2], t).unwrap();
+    let models = store
+        .synced_models_by_day(profile, t - 86_400_000, t + 86_400_000, 0)
+        .unwrap();
+    assert_eq!(models.len(), 1);
+    assert_eq!(models[0].1, vec![1, 2]);
 }
 
 /// The figure for the README: how long a full log (16 sectors' worth, past a wrap) takes to sync on the

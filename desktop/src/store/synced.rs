@@ -143,6 +143,33 @@ impl Store {
         )?)
     }
 
+    /// The band model versions the synced minutes of each day were classified with (0: none), so a model
+    /// change on the band shows in the history; days `utc_offset_minutes` east of UTC, oldest first.
+    pub fn synced_models_by_day(
+        &self,
+        profile: ProfileId,
+        from_ms: UnixMs,
+        to_ms: UnixMs,
+        utc_offset_minutes: i32,
+    ) -> Result<Vec<(Day, Vec<u32>)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT t_ms, model_version FROM synced_minutes
+             WHERE profile_id = ?1 AND t_ms >= ?2 AND t_ms < ?3 ORDER BY t_ms",
+        )?;
+        let rows = stmt.query_map(params![profile, from_ms, to_ms], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, u32>(1)?))
+        })?;
+        let mut days: BTreeMap<Day, Vec<u32>> = BTreeMap::new();
+        for row in rows {
+            let (t_ms, version) = row?;
+            let versions = days.entry(Day::of(t_ms, utc_offset_minutes)).or_default();
+            if !versions.contains(&version) {
+                versions.push(version);
+            }
+        }
+        Ok(days.into_iter().collect())
+    }
+
     /// Per-day minutes per activity with `from_ms <= t < to_ms` (days `utc_offset_minutes` east of UTC), from
     /// both sources, never counting a minute twice: a wall-clock minute (per band) the log covers counts once,
     /// from the log; the live predictions of that minute are left out. Minutes not worn, without a model or of
