@@ -56,6 +56,7 @@ pub async fn run(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     let opened = record::open_band(cli, &args.wearer).await?;
     let profile = record::profile_for_writing(&store, args.profile.as_deref())?;
     let band = record::band_in_store(&store, &opened)?;
+    let store = std::sync::Mutex::new(store);
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{msg:>8} [{bar:30}] {pos}/{len} minutes {per_sec} ETA {eta}")
             .expect("a valid progress template")

@@ -7,6 +7,7 @@
 //! whose firmware predates the log gets [`SyncError::Unsupported`], a sentence, not an error dump.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bandx_core::protocol::{ErrorCode, Info, LogRecord};
@@ -89,7 +90,7 @@ pub async fn set_clock(client: &BandClient) {
 /// Syncs the band's log once over `client` into `profile`'s history. `progress` is called after every chunk.
 pub async fn sync_log(
     client: &BandClient,
-    store: &Store,
+    store: &Mutex<Store>,
     band: BandId,
     profile: ProfileId,
     progress: &mut dyn FnMut(SyncProgress),
@@ -109,7 +110,7 @@ pub async fn sync_resuming(
     link: &dyn Link,
     band_address: &str,
     client: BandClient,
-    store: &Store,
+    store: &Mutex<Store>,
     band: BandId,
     profile: ProfileId,
     backoff: &Backoff,
@@ -143,7 +144,7 @@ pub async fn sync_resuming(
 /// has nothing newer, adding to `report`.
 async fn sync_into(
     client: &BandClient,
-    store: &Store,
+    store: &Mutex<Store>,
     band: BandId,
     profile: ProfileId,
     report: &mut SyncReport,
@@ -164,8 +165,10 @@ async fn sync_into(
         .set_time(now_ms().max(0) as u64)
         .await
         .map_err(unsupported)?;
-    let labels = model_labels(store, profile, &client.get_info().await?)?;
-    let mut after = store.last_synced_seq(band)?;
+    let info = client.get_info().await?;
+    // The store is locked briefly, never across a request to the band.
+    let labels = model_labels(&lock(store), profile, &info)?;
+    let mut after = lock(store).last_synced_seq(band)?;
     report.last_seq = after;
     let stored_before = report.stored;
     let mut total = None;
@@ -199,7 +202,7 @@ async fn sync_into(
             .iter()
             .map(|r| synced_minute(&labels, band, r))
             .collect();
-        let added = store.add_synced_minutes(profile, &minutes, now_ms())? as u64;
+        let added = lock(store).add_synced_minutes(profile, &minutes, now_ms())? as u64;
         report.stored += added;
         report.duplicates += minutes.len() as u64 - added;
         report.time_unknown += minutes.iter().filter(|m| m.t_ms.is_none()).count() as u64;
@@ -213,6 +216,10 @@ async fn sync_into(
             return Ok(());
         }
     }
+}
+
+fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Labels by model version: the profile's stored models, and the band's current model (which wins).

@@ -36,12 +36,12 @@ const FAST: LinkTiming = LinkTiming {
     bytes_per_second: 1_000_000,
 };
 
-fn store_for(link_band: &SimBand) -> (Store, ProfileId, BandId) {
+fn store_for(link_band: &SimBand) -> (Mutex<Store>, ProfileId, BandId) {
     let store = Store::open_in_memory().unwrap();
     let profile = store.create_profile("default", 0).unwrap();
     let ad = link_band.scan_result();
     let band = store.upsert_band(&ad.address, &ad.name, 0).unwrap();
-    (store, profile, band)
+    (Mutex::new(store), profile, band)
 }
 
 async fn connect(link: &SimLink) -> (BandClient, String) {
@@ -144,7 +144,7 @@ async fn a_day_away_then_a_sync_equals_what_the_band_classified_minute_for_minut
         .unwrap();
     assert_eq!(report.gap, None);
     assert_eq!(report.time_unknown, 0);
-    let stored = store.synced_minutes(band_id).unwrap();
+    let stored = store.lock().unwrap().synced_minutes(band_id).unwrap();
     // The band may have logged a minute more in real time since: compare what both hold.
     assert_same(&stored[..truth.len()], &truth);
     assert_eq!(report.stored as usize, stored.len());
@@ -192,7 +192,7 @@ async fn a_day_away_then_a_sync_equals_what_the_band_classified_minute_for_minut
     assert_eq!(again.duplicates, 0);
     assert!(again.stored <= 1, "{again:?}");
     // The merged history shows the synced minutes.
-    let day = daily_history(&store, profile, 1, T0 as i64 + 3_600_000, 0).unwrap();
+    let day = daily_history(&store.lock().unwrap(), profile, 1, T0 as i64 + 3_600_000, 0).unwrap();
     let total: f64 = day.minutes.iter().flatten().sum();
     let activity = stored.iter().filter(|s| s.activity().is_some()).count();
     assert_eq!(total, activity as f64);
@@ -236,7 +236,7 @@ async fn a_link_dropped_mid_sync_resumes_and_stores_each_record_once() {
     band.set_faults(Faults::none());
     assert!(report.reconnects >= 5, "{report:?}");
     assert_eq!(report.duplicates, 0, "{report:?}");
-    let stored = store.synced_minutes(band_id).unwrap();
+    let stored = store.lock().unwrap().synced_minutes(band_id).unwrap();
     let truth = band_log(&band);
     assert_same(&stored, &truth[..stored.len()]);
     assert!(stored.len() >= truth_before);
@@ -280,13 +280,13 @@ async fn a_band_whose_log_wrapped_reports_the_gap_and_unknown_times() {
         .await
         .unwrap();
     assert_eq!(report.gap, Some((1, oldest - 1)));
-    let stored = store.synced_minutes(band_id).unwrap();
+    let stored = store.lock().unwrap().synced_minutes(band_id).unwrap();
     assert_same(&stored[..truth.len()], &truth);
     // Written in a boot whose clock was never set: time unknown, never guessed.
     assert!(stored[..truth.len()].iter().all(|s| s.t_ms.is_none()));
     assert_eq!(report.time_unknown as usize, truth.len());
     assert_eq!(
-        store.time_unknown_minutes(profile).unwrap() as usize,
+        store.lock().unwrap().time_unknown_minutes(profile).unwrap() as usize,
         truth.len()
     );
 }
@@ -387,7 +387,7 @@ async fn an_older_firmware_without_the_log_gets_a_clear_message() {
     assert!(matches!(err, SyncError::Unsupported(_)), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("update its firmware"), "{text}");
-    assert_eq!(store.last_synced_seq(band_id).unwrap(), 0);
+    assert_eq!(store.lock().unwrap().last_synced_seq(band_id).unwrap(), 0);
 }
 
 #[test]
