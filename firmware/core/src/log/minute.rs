@@ -1,8 +1,9 @@
 //! [`MinuteAccumulator`]: the band's summary of one minute of windows, [`Minute`].
 //!
 //! Each classified window adds its class and confidence; each window also says whether the IMU was
-//! motionless (a band lying on a table: see [`is_motionless`]). At the end of the minute the dominant class
-//! (most windows; ties go to the lower index), its share and its windows' mean confidence make the record.
+//! motionless (a band lying on a table: see [`is_motionless`]); a minute most of whose windows were is "not
+//! worn". At the end of the minute the dominant class (most windows; ties go to the lower index), its share and
+//! its windows' mean confidence make the record.
 
 use crate::blob::MAX_CLASSES;
 use crate::{CHANNELS, WINDOW_LEN, Window};
@@ -18,7 +19,7 @@ pub struct Minute {
     pub windows: u8,
     /// Mean confidence of the dominant class's windows, percent.
     pub confidence_pct: u8,
-    /// The band was not worn: no window at all, or every window motionless.
+    /// The band was not worn: no window at all, or most of the minute's windows motionless.
     pub not_worn: bool,
     /// No model ran (none installed, or it failed): no window was classified.
     pub no_model: bool,
@@ -117,7 +118,8 @@ impl MinuteAccumulator {
             dominant: dominant.min(63),
             windows: self.windows.min(63),
             confidence_pct,
-            not_worn: self.windows == 0 || self.motionless == self.windows,
+            // Most windows: the few that straddle taking the band off still move.
+            not_worn: self.windows == 0 || u16::from(self.motionless) * 2 > u16::from(self.windows),
             no_model: self.windows > 0 && self.classified == 0,
         };
         *self = Self::new();

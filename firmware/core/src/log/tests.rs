@@ -324,6 +324,15 @@ fn the_accumulator_picks_the_dominant_class_its_share_and_mean_confidence() {
     assert!(m.no_model && !m.not_worn);
     acc.add(true, None);
     assert!(acc.finish().not_worn);
+    // Taking the band off mid-minute: the minute is "not worn" once most of its windows are motionless.
+    for motionless in [true, true, true, false] {
+        acc.add(motionless, Some((1, 900)));
+    }
+    assert!(acc.finish().not_worn);
+    for motionless in [true, false, false, false] {
+        acc.add(motionless, Some((1, 900)));
+    }
+    assert!(!acc.finish().not_worn);
 }
 
 #[test]

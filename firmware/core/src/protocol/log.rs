@@ -8,7 +8,7 @@ use crate::log::{LogEntry, Minute};
 /// [`super::MAX_MESSAGE_LEN`]).
 pub const MAX_LOG_RECORDS: usize = 40;
 
-/// [`LogRecord::flags`]: the band was not worn (no window, or every window motionless).
+/// [`LogRecord::flags`]: the band was not worn (no window, or most windows motionless).
 pub const FLAG_NOT_WORN: u8 = 1;
 /// [`LogRecord::flags`]: no model classified the minute.
 pub const FLAG_NO_MODEL: u8 = 2;
