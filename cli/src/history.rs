@@ -1,4 +1,5 @@
-//! `bandx history`: minutes per class per day from the stored predictions, as a tab-separated table.
+//! `bandx history`: minutes per class per day, merged from the stored live predictions and the minutes synced from
+//! the band's log (`bandx sync`; a minute both cover counts once), as a tab-separated table.
 
 use bandx_desktop::live::{self, WINDOW_SECONDS};
 use bandx_desktop::paths::DataDir;
@@ -36,9 +37,34 @@ pub fn run(dir: &DataDir, args: &HistoryArgs) -> anyhow::Result<()> {
         }
     }
     let windows: u64 = history.windows.iter().flatten().sum();
+    let minutes: f64 = history.minutes.iter().flatten().sum();
     eprintln!(
-        "profile {:?}: {windows} windows of {WINDOW_SECONDS} s in {} day(s)",
+        "profile {:?}: {minutes:.1} minutes in {} day(s) ({windows} live windows of {WINDOW_SECONDS} s in minutes the band's log does not cover)",
         profile.name, args.days
     );
+    // A model change on the band shows here (the versions that classified each day's synced minutes).
+    for (day, versions) in
+        store.synced_models_by_day(profile.id, i64::MIN, i64::MAX, args.utc_offset_minutes)?
+    {
+        if history.days.contains(&day.to_string()) {
+            let names: Vec<String> = versions
+                .iter()
+                .map(|v| {
+                    if *v == 0 {
+                        "none".into()
+                    } else {
+                        format!("v{v}")
+                    }
+                })
+                .collect();
+            eprintln!("band model on {day}: {}", names.join(", "));
+        }
+    }
+    let unknown = store.time_unknown_minutes(profile.id)?;
+    if unknown > 0 {
+        eprintln!(
+            "note: {unknown} synced minute(s) have no known time (logged after a restart of the band, before its clock was set) and are not shown"
+        );
+    }
     Ok(())
 }

@@ -23,6 +23,7 @@ mod pair;
 mod profile;
 mod record;
 mod report;
+mod sync;
 mod train;
 
 const EXIT_CODES: &str = "\
@@ -151,8 +152,12 @@ enum Command {
     /// Print the band's predictions as they come (stored for the history), checked by shadow
     /// inference on the desktop; the agreement at the end.
     Live(live::LiveArgs),
-    /// Minutes per activity class per day, from the stored predictions.
+    /// Minutes per activity class per day, from the stored predictions and the minutes synced from the
+    /// band's log (a minute counted once).
     History(history::HistoryArgs),
+    /// Copy the band's activity log (minutes it recorded, also away from the desktop) into the store; resumes
+    /// after a dropped link and stores each minute once. Prints `key: value` lines.
+    Sync(sync::SyncArgs),
     /// Write a model (a blob file or a stored version) or a firmware image to the band, over BLE
     /// (resuming after a dropped link) or USB; prints the result as `key: value` lines.
     Deploy(deploy::DeployArgs),
@@ -293,6 +298,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         let link = open_link(&cli).await?;
         return pair::pair(&cli, link.as_ref(), None, args).await;
     }
+    if let Command::Sync(args) = &cli.command {
+        return sync::run(&cli, args).await;
+    }
     let link = open_link(&cli).await?;
     if let Command::Unpair = &cli.command {
         return pair::unpair(&cli, link.as_ref()).await;
@@ -350,7 +358,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             unreachable!("run_offline runs the store commands")
         }
         Command::History(_) => unreachable!("run_offline runs history"),
-        Command::Record(_) | Command::Live(_) => unreachable!("they open their own link"),
+        Command::Record(_) | Command::Live(_) | Command::Sync(_) => {
+            unreachable!("they open their own link")
+        }
         Command::Deploy(_) => unreachable!("deploy opens its own link"),
         Command::Pair(_) | Command::Unpair | Command::ForgetOwner { .. } => {
             unreachable!("handled above")

@@ -98,21 +98,35 @@ pub async fn pair(
     link.pair(&id, &entry).await.map_err(pair_failure)?;
     println!("paired: {id}");
     // Right after the first pairing the band takes this desktop's owner key (then only it may update the band).
-    let dir = DataDir::from_option(cli.data_dir.as_deref())?;
-    let owner = OwnerKeyFile::load_or_create(&dir)?;
-    let client = BandClient::new(link.connect(&id).await?).await?;
-    let owned = claim_band(&client, &owner).await?;
-    let _ = client.connection().disconnect().await;
-    if owned {
-        println!("owner: this desktop");
-    } else {
-        println!("owner: another desktop");
-        eprintln!(
-            "This band belongs to another desktop: it streams to this one, but takes updates only from its owner. \
-             To make this desktop its owner, clear the band's owner over USB, then pair again."
-        );
+    // Best effort: a deploy claims an ownerless band too.
+    match claim(cli, link, &id).await {
+        Ok(true) => println!("owner: this desktop"),
+        Ok(false) => {
+            println!("owner: another desktop");
+            eprintln!(
+                "This band belongs to another desktop: it streams to this one, but takes updates only from its \
+                 owner. To make this desktop its owner, clear the band's owner over USB (`bandx forget-owner`), \
+                 then pair again."
+            );
+        }
+        Err(e) => {
+            tracing::warn!("owner not set after pairing: {e:#}");
+            eprintln!(
+                "Could not make this desktop the band's owner yet ({e:#}); the first deploy will."
+            );
+        }
     }
     Ok(())
+}
+
+/// Makes this desktop the owner of the band `id` if it has none; whether this desktop is its owner.
+async fn claim(cli: &Cli, link: &dyn Link, id: &str) -> anyhow::Result<bool> {
+    let dir = DataDir::from_option(cli.data_dir.as_deref())?;
+    let owner = OwnerKeyFile::load_or_create(&dir)?;
+    let client = BandClient::new(link.connect(id).await?).await?;
+    let owned = claim_band(&client, &owner).await;
+    let _ = client.connection().disconnect().await;
+    Ok(owned?)
 }
 
 pub async fn unpair(cli: &Cli, link: &dyn Link) -> Result<(), Failure> {

@@ -91,6 +91,8 @@ enum StyleArg {
 pub struct Opened {
     pub link: Box<dyn Link>,
     pub client: BandClient,
+    /// The id the band was connected by (to reconnect).
+    pub id: String,
     pub address: String,
     pub name: String,
 }
@@ -138,9 +140,13 @@ pub async fn open_band(cli: &Cli, wearer: &SimWearer) -> Result<Opened, Failure>
         (None, None) => return Err(LinkError::NotFound("(none in range)".into()).into()),
     };
     let conn = link.connect(&id).await?;
+    let client = BandClient::new(conn).await?;
+    // The band stamps its activity log with this clock.
+    bandx_desktop::sync::set_clock(&client).await;
     Ok(Opened {
-        client: BandClient::new(conn).await?,
+        client,
         link,
+        id,
         address,
         name,
     })

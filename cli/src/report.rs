@@ -452,12 +452,18 @@ fn activity(
         )
         .optional()?
         .flatten();
+    let synced = store.merged_daily_minutes(profile.id, i64::MIN, i64::MAX, utc_offset_minutes)?;
     let Some(latest) = latest else {
-        report.skip(
-            "No predictions stored yet (`bandx live` records them): timeline and daily totals skipped.",
-        );
+        if synced.is_empty() {
+            report.skip(
+                "No predictions stored yet (`bandx live` records them, `bandx sync` copies the band's log): timeline and daily totals skipped.",
+            );
+            report.line("");
+            return Ok(());
+        }
+        report.skip("No live predictions stored (`bandx live` records them): timeline skipped.");
         report.line("");
-        return Ok(());
+        return daily_section(synced, classes, utc_offset_minutes, report);
     };
 
     // The last hour if the band was heard from in it, else the last hour that has predictions.
@@ -511,7 +517,25 @@ fn activity(
     );
     report.plot("timeline.svg", &caption, svg)?;
 
-    let mut totals = store.daily_totals(profile.id, i64::MIN, i64::MAX, utc_offset_minutes)?;
+    daily_section(synced, classes, utc_offset_minutes, report)
+}
+
+/// Minutes per class per day, merged from live predictions and the band's synced log (a minute counted once).
+fn daily_section(
+    merged: Vec<bandx_desktop::store::DailyMinutes>,
+    classes: &[String],
+    utc_offset_minutes: i32,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    // In windows of HOP_MS, the unit DailyBars counts in (a minute is 40 of them).
+    let mut totals: Vec<bandx_desktop::store::DailyTotal> = merged
+        .iter()
+        .map(|m| bandx_desktop::store::DailyTotal {
+            day: m.day,
+            class: m.class.clone(),
+            windows: ((m.synced + m.live) * 60_000.0 / HOP_MS as f64).round() as u64,
+        })
+        .collect();
     let mut days: Vec<Day> = totals.iter().map(|t| t.day).collect();
     days.dedup();
     if let Some(first_kept) = days.iter().rev().nth(MAX_DAYS - 1) {
@@ -520,7 +544,7 @@ fn activity(
     }
     let bars = DailyBars::from_totals(&totals, classes, HOP_MS as f64 / 1000.0);
     report.line(format!(
-        "### Daily totals (minutes, UTC{:+})",
+        "### Daily totals (minutes, live and synced from the band's log, UTC{:+})",
         f64::from(utc_offset_minutes) / 60.0
     ));
     report.line("");

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use bandx_core::frame::{Frame, FrameError, LossDetector, SeqEvent};
+use bandx_core::protocol::LogChunk;
 use bandx_core::protocol::{
     DecodeError, ErrorCode, Info, MAX_MESSAGE_LEN, PredictionEvent, Reassembler, Request,
     RequestBody, Response, ResponseBody, decode_response, encode_request, fragments,
@@ -202,6 +203,28 @@ impl BandClient {
                 after: self.timeout,
             }
             .into()),
+        }
+    }
+
+    /// Sets the band's wall clock (it stamps the activity log with it).
+    pub async fn set_time(&self, unix_ms: u64) -> Result<(), BandError> {
+        self.expect_ok(RequestBody::SetTime { unix_ms }, "SetTime")
+            .await
+    }
+
+    /// Activity log records after `after_seq` (at most `max`, and what fits one message). A band without
+    /// the log answers [`ErrorCode::UnknownRequest`] (older firmware) or [`ErrorCode::NoLog`].
+    pub async fn read_log(&self, after_seq: u32, max: u8) -> Result<LogChunk, BandError> {
+        match self
+            .request(RequestBody::ReadLog { after_seq, max })
+            .await?
+        {
+            ResponseBody::Log(chunk) => Ok(chunk),
+            ResponseBody::Error(code) => Err(BandError::Refused {
+                request: "ReadLog",
+                code,
+            }),
+            other => Err(unexpected("ReadLog", &other)),
         }
     }
 

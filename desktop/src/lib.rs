@@ -10,6 +10,7 @@
 //! - [`live`]: the band's predictions, checked by shadow inference and stored;
 //! - [`owner`]: this desktop's ed25519 owner key, which signs every update's grant;
 //! - [`files`]: reading user-supplied files (models, firmware, imports) with a size cap;
+//! - [`sync`]: the band's activity log copied into the store (resumable, idempotent);
 //! - [`plots`]: SVG charts; [`paths`]: where the data lives.
 
 pub mod band;
@@ -22,4 +23,5 @@ pub mod owner;
 pub mod paths;
 pub mod plots;
 pub mod store;
+pub mod sync;
 pub mod train;

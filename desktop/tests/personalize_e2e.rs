@@ -97,10 +97,12 @@ async fn band_predictions(
         ..LiveConfig::default()
     };
     let mut names = Vec::new();
-    let mut on_event = |e: LiveEvent| {
-        if let LiveEvent::Prediction { class, .. } = e {
-            names.push(class);
-        }
+    let mut on_event = |e: LiveEvent| match e {
+        // The band reads its IMU on every tick (its activity log), so the wearer moves on while the desktop
+        // gets ready: put them back at `from_seconds` just before the predictions start.
+        LiveEvent::Started { .. } => b.link.band().with_wearer(|w| w.seek(from_seconds)).unwrap(),
+        LiveEvent::Prediction { class, .. } => names.push(class),
+        _ => {}
     };
     let never = AtomicBool::new(false);
     run_live(

@@ -30,6 +30,8 @@ pub const LIVE_SHADOW: &str = "live:shadow";
 pub const LIVE_LINK: &str = "live:link";
 /// The live view stopped: [`JobEnd`].
 pub const LIVE_DONE: &str = "live:done";
+/// [`crate::commands::sync::SyncProgressView`]: minutes stored so far by a sync.
+pub const SYNC_PROGRESS: &str = "sync:progress";
 
 /// Whether a band is connected.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]

@@ -58,6 +58,7 @@ pub fn run() -> anyhow::Result<()> {
             commands::data::delete_model,
             commands::data::export_profile,
             commands::data::import_profile,
+            commands::sync::sync_band,
         ])
         .run(tauri::generate_context!())?;
     Ok(())

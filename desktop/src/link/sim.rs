@@ -65,7 +65,25 @@ pub fn sim_config(data: &DataDir) -> SimConfig {
         Some(SHIPPED_MODEL.to_vec()),
     );
     config.realtime_speed = sim_speed();
+    if let Some(script) = sim_script() {
+        // Checked when parsed: every step is an activity of the bundled wearer or `off`.
+        if let Err(e) = config.wearer.set_script(script) {
+            tracing::warn!("{SIM_SCRIPT_ENV} ignored: {e}");
+        }
+    }
     config
+}
+
+/// Environment variable with the virtual wearer's day, e.g. `walking:30,off:10,sitting:60` (activity or `off`,
+/// minutes; repeated).
+pub const SIM_SCRIPT_ENV: &str = "BANDX_SIM_SCRIPT";
+
+/// `$BANDX_SIM_SCRIPT`, if set and valid.
+pub fn sim_script() -> Option<bandx_sim::Script> {
+    let text = std::env::var(SIM_SCRIPT_ENV).ok()?;
+    text.parse()
+        .map_err(|e| tracing::warn!("{SIM_SCRIPT_ENV} ignored: {e}"))
+        .ok()
 }
 
 /// `$BANDX_SIM_SPEED` within 0.25..=20, else 1.
@@ -194,6 +212,25 @@ impl SimLink {
             bond_path,
             current: Mutex::new(Weak::new()),
         })
+    }
+
+    /// A link to a virtual band that already exists (e.g. one that spent a simulated day away from the
+    /// desktop on its virtual clock), from now on running in real time.
+    /// This desktop's bond is kept beside the band's flash file, as [`SimLink::with_config`] keeps it.
+    pub fn from_band(band: SimBand) -> SimLink {
+        let flash = band.flash_path();
+        let bond_path = flash
+            .parent()
+            .map_or_else(|| PathBuf::from(BOND_FILE_NAME), |d| d.join(BOND_FILE_NAME));
+        let runner = Arc::new(band.run_realtime());
+        SimLink {
+            band,
+            mtu: DEFAULT_MTU,
+            runner,
+            central: Mutex::new(load_central(&bond_path)),
+            bond_path,
+            current: Mutex::new(Weak::new()),
+        }
     }
 
     /// Connections made from now on ask for this ATT MTU (the band accepts 23..=247).

@@ -1,4 +1,6 @@
-//! The activity history: per-day minutes per class from the stored predictions.
+//! The activity history: per-day minutes per class, merged from the live predictions and the minutes synced from
+//! the band's activity log (a minute the log covers counts once, from the log: see
+//! [`Store::merged_daily_minutes`]).
 
 use bandx_core::WINDOW_HOP;
 
@@ -8,7 +10,8 @@ use crate::store::{Day, ProfileId, Store, StoreError, UnixMs};
 pub const WINDOW_SECONDS: f64 = WINDOW_HOP as f64 / bandx_core::SAMPLE_RATE_HZ as f64;
 
 /// Per-day totals per class over the last `days` days up to `now_ms` (today included), as a table:
-/// `windows[d][c]` predictions of `classes[c]` on `days[d]`, `minutes` the same in minutes.
+/// `windows[d][c]` live predictions of `classes[c]` on `days[d]` (in minutes the band's log does not cover),
+/// `minutes` the merged minutes: those windows in minutes plus the synced minutes of that class.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DailyHistory {
@@ -35,25 +38,23 @@ pub fn daily_history(
     let offset_ms = i64::from(utc_offset_minutes) * 60_000;
     let from_ms = first.0 * 86_400_000 - offset_ms;
     let to_ms = (today.0 + 1) * 86_400_000 - offset_ms;
-    let totals = store.daily_totals(profile, from_ms, to_ms, utc_offset_minutes)?;
+    let totals = store.merged_daily_minutes(profile, from_ms, to_ms, utc_offset_minutes)?;
     let mut classes: Vec<String> = totals.iter().map(|t| t.class.clone()).collect();
     classes.sort();
     classes.dedup();
     let mut windows = vec![vec![0u64; classes.len()]; days as usize];
+    let mut minutes = vec![vec![0f64; classes.len()]; days as usize];
     for t in &totals {
         let d = (t.day.0 - first.0) as usize;
-        if let (Some(row), Ok(c)) = (windows.get_mut(d), classes.binary_search(&t.class)) {
-            row[c] += t.windows;
+        if let (Some(row), Some(m), Ok(c)) = (
+            windows.get_mut(d),
+            minutes.get_mut(d),
+            classes.binary_search(&t.class),
+        ) {
+            row[c] += (t.live * 60.0 / WINDOW_SECONDS).round() as u64;
+            m[c] += t.synced + t.live;
         }
     }
-    let minutes = windows
-        .iter()
-        .map(|row| {
-            row.iter()
-                .map(|&w| w as f64 * WINDOW_SECONDS / 60.0)
-                .collect()
-        })
-        .collect();
     Ok(DailyHistory {
         days: (0..days).map(|d| Day(first.0 + d).to_string()).collect(),
         classes,

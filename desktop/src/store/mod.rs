@@ -21,6 +21,7 @@ mod predictions;
 mod profiles;
 mod recordings;
 pub mod schema;
+mod synced;
 mod windows;
 
 pub use archive::{
@@ -38,6 +39,7 @@ pub use outdated::{OutdatedModel, outdated_reason};
 pub use predictions::{DailyTotal, Day, NewPrediction, Prediction};
 pub use profiles::Profile;
 pub use recordings::{FlushPolicy, FullScale, NewRecording, RawSample, Recording, RecordingWriter};
+pub use synced::{DailyMinutes, SyncedMinute};
 pub use windows::{CalibrationWindow, NewWindow, Verdict};
 
 use std::path::{Path, PathBuf};

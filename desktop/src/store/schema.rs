@@ -123,6 +123,30 @@ CREATE INDEX predictions_by_profile_time ON predictions(profile_id, t_ms);
 CREATE INDEX predictions_by_band ON predictions(band_id);
 "#,
     },
+    Migration {
+        version: 4,
+        description: "minutes synced from the band's activity log",
+        sql: r#"
+CREATE TABLE synced_minutes (
+    band_id        INTEGER NOT NULL REFERENCES bands(id) ON DELETE CASCADE,
+    seq            INTEGER NOT NULL CHECK (seq > 0),
+    profile_id     INTEGER NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
+    boot           INTEGER NOT NULL,
+    band_minute    INTEGER NOT NULL,
+    t_ms           INTEGER,
+    model_version  INTEGER NOT NULL,
+    class_index    INTEGER NOT NULL,
+    class          TEXT,
+    dominant       INTEGER NOT NULL,
+    windows        INTEGER NOT NULL,
+    confidence_pct INTEGER NOT NULL,
+    flags          INTEGER NOT NULL,
+    synced_at_ms   INTEGER NOT NULL,
+    PRIMARY KEY (band_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX synced_minutes_by_profile_time ON synced_minutes(profile_id, t_ms);
+"#,
+    },
 ];
 
 /// The schema version this build creates and understands.

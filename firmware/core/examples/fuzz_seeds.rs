@@ -7,8 +7,8 @@ use bandx_core::owner::{
     Grant, OWNER_RECORD_LEN, OWNER_RECORD_SECTOR, OwnerFlash, OwnerKey, OwnerRecord,
 };
 use bandx_core::protocol::{
-    BulkChunk, MAX_MESSAGE_LEN, PredictionEvent, Request, RequestBody, Response, ResponseBody,
-    UpdateTarget, encode_request, encode_response,
+    BulkChunk, FLAG_NOT_WORN, LogChunk, LogRecord, MAX_MESSAGE_LEN, PredictionEvent, Request,
+    RequestBody, Response, ResponseBody, UpdateTarget, encode_request, encode_response,
 };
 use bandx_core::update::StorageError;
 use ed25519_dalek::{Signer, SigningKey};
@@ -55,6 +55,13 @@ fn main() -> std::io::Result<()> {
         RequestBody::SetOwner {
             public_key: [5; 32],
         },
+        RequestBody::SetTime {
+            unix_ms: 1_764_921_600_000,
+        },
+        RequestBody::ReadLog {
+            after_seq: 672,
+            max: 255,
+        },
     ];
     let mut msg = [0u8; MAX_MESSAGE_LEN];
     for (i, body) in requests.into_iter().enumerate() {
@@ -71,6 +78,38 @@ fn main() -> std::io::Result<()> {
     };
     let n = encode_response(&response, &mut msg).expect("encode");
     std::fs::write(messages.join("response-status"), &msg[..n])?;
+    let record = LogRecord {
+        seq: 673,
+        boot: 2,
+        minute: 95,
+        unix_ms: Some(1_764_927_300_000),
+        model_version: 4,
+        class: 3,
+        dominant: 31,
+        windows: 40,
+        confidence_pct: 87,
+        flags: 0,
+    };
+    let response = Response {
+        id: 4,
+        body: ResponseBody::Log(LogChunk {
+            oldest_seq: 1,
+            next_seq: 700,
+            records: [
+                record,
+                LogRecord {
+                    seq: 674,
+                    unix_ms: None,
+                    flags: FLAG_NOT_WORN,
+                    ..record
+                },
+            ]
+            .into_iter()
+            .collect(),
+        }),
+    };
+    let n = encode_response(&response, &mut msg).expect("encode");
+    std::fs::write(messages.join("response-log"), &msg[..n])?;
     let n = BulkChunk {
         target: UpdateTarget::Model,
         offset: 240,

@@ -10,6 +10,7 @@
 //! - [`window`]: the 60 x 6 sliding window, every 30 samples;
 //! - [`protocol`]: the BLE wire protocol (`PROTOCOL.md`);
 //! - [`update`]: the model (A/B slots) and firmware update receiver, the ESP-IDF app image check;
+//! - [`log`]: the band's activity log, one record per minute in a flash ring, synced by the desktop;
 //! - [`band`]: the app logic, `Band<P: Platform>`;
 //! - [`boot`]: confirm-after-boot, the policy that keeps or rolls back a new firmware;
 //! - [`pairing`]: who may pair with the band (pairing mode, bonds) and the passkey it shows;
@@ -25,6 +26,7 @@ pub mod budget;
 pub mod frame;
 pub mod imu;
 pub mod infer;
+pub mod log;
 pub mod owner;
 pub mod pairing;
 pub mod protocol;

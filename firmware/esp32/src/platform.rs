@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use bandx_core::band::Platform;
 use bandx_core::boot::OtaState;
 use bandx_core::imu::{AccelRange, FullScale, GyroRange, RawSample};
+use bandx_core::log::LogFlash;
 use bandx_core::protocol::Characteristic;
 use bandx_core::update::{Chip, FirmwareSink, ModelStore, Slot, StorageError};
 use esp_idf_svc::hal::delay::BLOCK;
@@ -231,6 +232,24 @@ impl FirmwareSink for EspPlatform {
             // SAFETY: handle is live; abort releases it.
             unsafe { idf::esp_ota_abort(handle) };
         }
+    }
+}
+
+/// The activity log is not wired on this (unbuildable here) board yet: a length of 0 means "no log", and the
+/// band answers `ReadLog` with `NoLog`. Mapping it onto the `log` partition (esp_partition_read / write /
+/// erase_range, as the model slots) is the next step for this build.
+impl LogFlash for EspPlatform {
+    fn log_len(&self) -> u32 {
+        0
+    }
+    fn log_read(&mut self, _offset: u32, _buf: &mut [u8]) -> Result<(), StorageError> {
+        Err(StorageError)
+    }
+    fn log_program(&mut self, _offset: u32, _data: &[u8]) -> Result<(), StorageError> {
+        Err(StorageError)
+    }
+    fn log_erase_sector(&mut self, _offset: u32) -> Result<(), StorageError> {
+        Err(StorageError)
     }
 }
 

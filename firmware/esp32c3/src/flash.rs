@@ -1,7 +1,8 @@
 //! The ESP32-C3's SPI flash, laid out by `firmware/partitions.csv` and read through its partition table: the model
 //! A/B slots, the active-slot record (sectors 0-1 of `nvs`), the owner record and the BLE bonds (sectors 0-1 and 2-3
-//! of `keys`), firmware images into the next OTA app slot, and the running app's OTA state in `otadata` (which the
-//! ESP-IDF second-stage bootloader reads).
+//! of `keys`), firmware images into the next OTA app slot, the running app's OTA state in `otadata` (which the
+//! ESP-IDF second-stage bootloader reads), and the activity log's `log` partition (bandx-core's [`LogFlash`];
+//! optional: without it the band keeps no log).
 //!
 //! Model slots are read through RAM mirrors, not memory-mapped flash: [`ModelStore::slot`] returns a mirror,
 //! which is filled from flash at boot and, after every erase or write, re-read from flash over the range that
@@ -9,6 +10,7 @@
 //! [`MIRROR_LEN`] bytes of a slot, which is the slot capacity the band announces (models are ~10 KB).
 
 use bandx_core::boot::OtaState;
+use bandx_core::log::LogFlash;
 use bandx_core::update::{Chip, FirmwareSink, ModelStore, Slot, SlotRecord, StorageError};
 use esp_bootloader_esp_idf::ota::OtaImageState;
 use esp_bootloader_esp_idf::ota_updater::OtaUpdater;
@@ -82,6 +84,8 @@ pub struct Flash {
     sector: &'static mut [u8; SECTOR],
     staging: Option<Staging>,
     app_capacity: usize,
+    /// The `log` partition: offset and length.
+    log: Option<(u32, u32)>,
 }
 
 impl Flash {
@@ -92,7 +96,7 @@ impl Flash {
             mirrors,
             sector,
         } = buffers;
-        let (model_a, model_b, nvs, keys, app) = {
+        let (model_a, model_b, nvs, keys, app, log) = {
             let pt = partitions::read_partition_table(&mut flash, table)
                 .map_err(|_| FlashError::PartitionTable)?;
             let find = |label: &str| {
@@ -111,6 +115,7 @@ impl Flash {
                 find("nvs"),
                 find("keys"),
                 app,
+                find("log"),
             )
         };
         let model_a = model_a.ok_or(FlashError::Missing("model_a"))?;
@@ -145,6 +150,7 @@ impl Flash {
             sector,
             staging: None,
             app_capacity,
+            log,
         })
     }
 
@@ -212,6 +218,55 @@ impl Flash {
         s.sector_start += SECTOR as u32;
         s.filled = 0;
         Ok(())
+    }
+}
+
+impl Flash {
+    /// The flash address of `len` bytes at `offset` of the log partition, if they lie inside it.
+    fn log_address(&self, offset: u32, len: usize) -> Result<u32, StorageError> {
+        let (base, size) = self.log.ok_or(StorageError)?;
+        if u64::from(offset) + len as u64 > u64::from(size) {
+            return Err(StorageError);
+        }
+        Ok(base + offset)
+    }
+}
+
+impl LogFlash for Flash {
+    fn log_len(&self) -> u32 {
+        self.log.map_or(0, |(_, size)| size)
+    }
+
+    /// Reads through whole words (the log reads 6-byte records at any offset).
+    fn log_read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        let at = self.log_address(offset, buf.len())?;
+        let mut words = [0u8; 64];
+        let mut done = 0;
+        while done < buf.len() {
+            let addr = at + done as u32;
+            let start = addr & !(WORD as u32 - 1);
+            let lead = (addr - start) as usize;
+            let take = (buf.len() - done).min(words.len() - lead);
+            let len = (lead + take).div_ceil(WORD) * WORD;
+            self.flash
+                .read(start, &mut words[..len])
+                .map_err(|_| StorageError)?;
+            buf[done..done + take].copy_from_slice(&words[lead..lead + take]);
+            done += take;
+        }
+        Ok(())
+    }
+
+    fn log_program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        let at = self.log_address(offset, data.len())?;
+        self.flash.write_nor(at, data).map_err(|_| StorageError)
+    }
+
+    fn log_erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
+        let at = self.log_address(offset, SECTOR)?;
+        self.flash
+            .erase(at, at + SECTOR as u32)
+            .map_err(|_| StorageError)
     }
 }
 

@@ -1,9 +1,11 @@
 //! `C3Platform`: bandx-core's `Platform` on the ESP32-C3 band: the MPU-6050-class IMU over I2C (mpu6050-dmp), the
-//! battery ADC, the flash layer ([`crate::flash`]) and the outbox of notifications the BLE task sends.
+//! battery ADC, the flash layer ([`crate::flash`], also the activity log's partition) and the outbox of notifications
+//! the BLE task sends.
 
 use bandx_core::band::{MAX_ATT_PAYLOAD, Platform};
 use bandx_core::boot::OtaState;
 use bandx_core::imu::{AccelRange, FullScale, GyroRange, RawSample};
+use bandx_core::log::LogFlash;
 use bandx_core::protocol::{Characteristic, PredictionEvent, att_payload};
 use bandx_core::update::{Chip, FirmwareSink, ModelStore, Slot, StorageError};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
@@ -142,6 +144,21 @@ impl<I: I2c + 'static> bandx_core::owner::OwnerFlash for C3Platform<I> {
     }
     fn erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
         bandx_core::owner::OwnerFlash::erase_sector(&mut self.flash, offset)
+    }
+}
+
+impl<I: I2c + 'static> LogFlash for C3Platform<I> {
+    fn log_len(&self) -> u32 {
+        self.flash.log_len()
+    }
+    fn log_read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        self.flash.log_read(offset, buf)
+    }
+    fn log_program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        self.flash.log_program(offset, data)
+    }
+    fn log_erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
+        self.flash.log_erase_sector(offset)
     }
 }
 

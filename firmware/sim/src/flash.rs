@@ -16,6 +16,9 @@
 //!   `otadata::boot`): NEW -> PENDING_VERIFY, and a PENDING_VERIFY app that was never confirmed is
 //!   ABORTED and the previous one started. [`SimFlash::mark_running_app_valid`] is
 //!   `esp_ota_mark_app_valid_cancel_rollback`.
+//! - The `log` partition holds bandx-core's activity log ([`LogFlash`]: reads, programs and erases go to
+//!   the file through the same power-cut plan; a minute record is not `fsync`ed, like a real flash write it
+//!   simply lands).
 //! - Erases take flash time: [`SECTOR_ERASE`] per 4 KB sector, summed in [`SimFlash::take_busy`] for the
 //!   sim to charge on its clock.
 //!
@@ -27,6 +30,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use bandx_core::log::LogFlash;
 use bandx_core::update::app_image::{AppImageError, Chip, check_app_image};
 use bandx_core::update::{FirmwareSink, ModelStore, Slot, StorageError, blob_len};
 
@@ -438,6 +442,50 @@ impl SimFlash {
             }
         }
         Ok(())
+    }
+}
+
+impl SimFlash {
+    /// The log partition's offset and size (none in a table without one).
+    fn log_partition(&self) -> Option<(u32, u32)> {
+        self.layout.log().map(|p| (p.offset, p.size))
+    }
+
+    /// Checks an access to the log partition and returns its flash address.
+    fn log_address(&self, offset: u32, len: usize) -> Result<u32, StorageError> {
+        let (base, size) = self.log_partition().ok_or(StorageError)?;
+        let end = u64::from(offset) + len as u64;
+        if end > u64::from(size) {
+            return Err(StorageError);
+        }
+        Ok(base + offset)
+    }
+}
+
+impl LogFlash for SimFlash {
+    fn log_len(&self) -> u32 {
+        self.log_partition().map_or(0, |(_, size)| size)
+    }
+    fn log_read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        let at = self.log_address(offset, buf.len())?;
+        self.file
+            .seek(SeekFrom::Start(at.into()))
+            .and_then(|_| self.file.read_exact(buf))
+            .map_err(|_| StorageError)
+    }
+    fn log_program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        if !offset.is_multiple_of(4) || !data.len().is_multiple_of(4) {
+            return Err(StorageError);
+        }
+        let at = self.log_address(offset, data.len())?;
+        self.write_op(|f, torn| f.program(at, data, torn))
+    }
+    fn log_erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
+        if !offset.is_multiple_of(SECTOR_SIZE) {
+            return Err(StorageError);
+        }
+        let at = self.log_address(offset, SECTOR_SIZE as usize)?;
+        self.write_op(|f, torn| f.erase(at, SECTOR_SIZE, torn))
     }
 }
 

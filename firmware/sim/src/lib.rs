@@ -21,4 +21,4 @@ pub use sim::{
     Advertisement, Central, MAX_MTU, RealtimeRunner, SIM_FIRMWARE_VERSION, SimBand, SimConfig,
     SimConnection, SimError, SimPairError, TICK, firmware_version_of,
 };
-pub use wearer::{Activity, Style, Wearer};
+pub use wearer::{Activity, Script, ScriptStep, Style, Wearer};

@@ -1,10 +1,11 @@
 //! [`SimPlatform`]: bandx-core's `Platform` on the host — the flash file, the virtual wearer as the IMU,
-//! the sim's clock, the running app's OTA state (the flash file's `otadata`), and an outbox of
-//! notifications the link carries.
+//! the sim's clock, the running app's OTA state (the flash file's `otadata`), the activity log's partition,
+//! and an outbox of notifications the link carries.
 
 use bandx_core::band::Platform;
 use bandx_core::boot::OtaState;
 use bandx_core::imu::{FullScale, RawSample};
+use bandx_core::log::LogFlash;
 use bandx_core::protocol::{Characteristic, att_payload};
 use bandx_core::update::{FirmwareSink, ModelStore, Slot, StorageError};
 
@@ -138,6 +139,21 @@ impl bandx_core::owner::OwnerFlash for SimPlatform {
     }
     fn erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
         bandx_core::owner::OwnerFlash::erase_sector(&mut self.flash, offset)
+    }
+}
+
+impl LogFlash for SimPlatform {
+    fn log_len(&self) -> u32 {
+        self.flash.log_len()
+    }
+    fn log_read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        self.flash.log_read(offset, buf)
+    }
+    fn log_program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        self.flash.log_program(offset, data)
+    }
+    fn log_erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
+        self.flash.log_erase_sector(offset)
     }
 }
 

@@ -273,6 +273,7 @@ fn boot(
     fresh: Option<&[u8]>,
     wearer: Wearer,
     broken: &mut BrokenFirmware,
+    now_ms: u32,
 ) -> Result<Box<Band<SimPlatform>>, FlashError> {
     let mut flash = SimFlash::open(flash_path, fresh)?;
     let slot = flash.bootloader().unwrap_or_else(|_| {
@@ -291,6 +292,8 @@ fn boot(
         broken.versions.insert(version);
     }
     let mut platform = SimPlatform::new(flash, wearer);
+    // The band's clock as the band starts (its uptime counts from here).
+    platform.now_ms = now_ms;
     platform.imu_missing = broken.versions.contains(version);
     platform.running_digest = image.as_deref().map(bandx_core::blob::sha256);
     let mut band = Box::new(Band::new(platform, version));
@@ -323,6 +326,7 @@ impl SimBand {
             config.fresh_model.as_deref(),
             config.wearer.clone(),
             &mut broken,
+            0,
         )?;
         let booting = band.platform_mut().flash_mut().take_busy();
         Ok(SimBand {
@@ -481,6 +485,12 @@ impl SimBand {
     /// What the wearer does from now on (continuing that activity's recording where it was left).
     pub fn set_activity(&self, activity: Activity) -> Result<(), SimError> {
         self.with_wearer(|w| w.set_activity(activity))?
+            .map_err(SimError::from)
+    }
+
+    /// The wearer follows `script` from now on (activities, or the band off the wrist, minute by minute).
+    pub fn set_script(&self, script: crate::wearer::Script) -> Result<(), SimError> {
+        self.with_wearer(|w| w.set_script(script))?
             .map_err(SimError::from)
     }
 
@@ -773,7 +783,8 @@ impl Core {
         self.boots += 1;
         self.booted_at_us = self.now_us;
         self.button_at_us = None;
-        let mut band = boot(&self.flash_path, None, wearer, &mut self.broken)?;
+        let now_ms = (self.now_us / 1000) as u32;
+        let mut band = boot(&self.flash_path, None, wearer, &mut self.broken, now_ms)?;
         // The bootloader's and the boot check's otadata rewrites.
         self.now_us += band.platform_mut().flash_mut().take_busy().as_micros() as u64;
         self.next_tick_us = self.next_tick_us.max(self.now_us);

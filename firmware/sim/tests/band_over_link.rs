@@ -47,8 +47,10 @@ fn imu_frames_arrive_at_20_hz_and_carry_the_wearers_recording() {
     for mtu in [23, 247] {
         let dir = tempfile::tempdir().unwrap();
         let band = fresh_band(dir.path());
-        band.set_activity(Activity::JOGGING).unwrap();
         let mut d = Desktop::connect(&band, mtu);
+        // Pairing took band time, and the band reads its IMU on every tick: start the recording afresh here.
+        band.set_activity(Activity::JOGGING).unwrap();
+        band.with_wearer(|w| w.seek(0.0)).unwrap();
         assert_eq!(d.request(RequestBody::StartImu).unwrap(), ResponseBody::Ok);
         d.run(20 * 30); // 30 s
 
@@ -92,14 +94,16 @@ fn imu_frames_arrive_at_20_hz_and_carry_the_wearers_recording() {
 fn another_wearing_style_changes_what_the_band_measures() {
     let dir = tempfile::tempdir().unwrap();
     let band = fresh_band(dir.path());
+    let mut d = Desktop::connect(&band, 247);
+    // Pairing took band time, and the band reads its IMU on every tick: start the recording afresh here.
     band.set_activity(Activity::WALKING).unwrap();
+    band.with_wearer(|w| w.seek(0.0)).unwrap();
     band.set_style(Style {
         other_wrist: true,
         roll_deg: 0.0,
         tempo: 1.0,
     })
     .unwrap();
-    let mut d = Desktop::connect(&band, 247);
     d.request(RequestBody::StartImu).unwrap();
     d.run(19 * 5);
     let excerpt = bundled_excerpt();
@@ -534,12 +538,14 @@ fn board_settings_show_up_in_info_and_frames() {
     band.with_band(|b| {
         b.platform_mut().set_battery_percent(37);
         b.platform_mut().set_full_scale(fs);
-        b.platform_mut().fail_imu_reads(3);
     })
     .unwrap();
     let mut d = Desktop::connect(&band, 23);
     assert_eq!(d.info().battery_percent, 37);
     d.request(RequestBody::StartImu).unwrap();
+    // The band reads its IMU on every tick (its activity log), so the failures are planned once it streams.
+    band.with_band(|b| b.platform_mut().fail_imu_reads(3))
+        .unwrap();
     d.run(20);
     // Three failed reads: three ticks without a frame; the rest are at the new full scale.
     assert!((16..=18).contains(&d.frames.len()), "{}", d.frames.len());

@@ -311,6 +311,8 @@ async fn attach(
         },
         Err(e) => tracing::warn!("no owner key: {e}"),
     }
+    // The band stamps its activity log with this clock.
+    bandx_desktop::sync::set_clock(&client).await;
     let band_id = state.store().upsert_band(address, name, now_ms())?;
     let band = Arc::new(ConnectedBand {
         client,

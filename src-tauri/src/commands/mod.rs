@@ -7,6 +7,7 @@ pub mod flash;
 pub mod live;
 pub mod pairing;
 pub mod profiles;
+pub mod sync;
 pub mod train;
 
 use tauri::State;

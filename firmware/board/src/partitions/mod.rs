@@ -26,6 +26,12 @@ pub const MIN_APP_SLOT_SIZE: u32 = 0x18_0000;
 /// A model slot must hold the largest model blob the band accepts.
 pub const MIN_MODEL_SLOT_SIZE: u32 = 0x1_0000;
 
+/// The activity log's partition (bandx-core `log`): optional in a table, 64 KB in the shipped one.
+pub const LOG_PARTITION: &str = "log";
+
+/// A log partition must hold the ring's two sectors at least (the shipped 64 KB hold 7 days).
+pub const MIN_LOG_SIZE: u32 = 2 * SECTOR_SIZE;
+
 /// The partition holding a model slot (`model_a` / `model_b`).
 pub const fn model_partition_name(slot: Slot) -> &'static str {
     match slot {
@@ -178,7 +184,8 @@ impl FlashLayout {
     }
 
     /// Checks the rules the band relies on: everything fits in 4 MB after the bootloader,
-    /// sector aligned, nothing overlaps, and the A/B slots exist and are big enough.
+    /// sector aligned, nothing overlaps, the A/B slots exist and are big enough, and a log partition, if
+    /// any, holds the ring's two sectors.
     pub fn validate(&self) -> Result<(), LayoutError> {
         for p in &self.partitions {
             if p.offset < FIRST_PARTITION_OFFSET {
@@ -230,6 +237,15 @@ impl FlashLayout {
                 });
             }
         }
+        if let Some(p) = self.get(LOG_PARTITION)
+            && p.size < MIN_LOG_SIZE
+        {
+            return Err(LayoutError::TooSmall {
+                name: p.name.clone(),
+                size: p.size,
+                min: MIN_LOG_SIZE,
+            });
+        }
         Ok(())
     }
 
@@ -256,6 +272,11 @@ impl FlashLayout {
     /// The boot selection record of the bootloader.
     pub fn otadata(&self) -> &Partition {
         self.required("otadata")
+    }
+
+    /// The activity log's partition, if the table has one.
+    pub fn log(&self) -> Option<&Partition> {
+        self.get(LOG_PARTITION)
     }
 
     /// Total flash size the layout is made for.

@@ -29,6 +29,16 @@ fn shipped_table_is_a_valid_band_layout() {
     assert_eq!(layout.app_slot(AppSlot::Ota0).offset % 0x10000, 0);
     assert_eq!(layout.app_slot(AppSlot::Ota1).offset % 0x10000, 0);
     assert_eq!(layout.otadata().size, 0x2000);
+    // The activity log: the last 64 KB, 16 sectors, which bandx-core's ring fills to >= 7 days.
+    let log = layout.log().expect("the shipped table has a log partition");
+    assert_eq!(
+        (log.ty, log.subtype, log.offset, log.size),
+        (0x01, 0x06, 0x3F_0000, 0x1_0000)
+    );
+    assert_eq!(log.end(), FLASH_SIZE);
+    assert_eq!(log.size / SECTOR_SIZE, bandx_core::log::MAX_SECTORS as u32);
+    assert_eq!(SECTOR_SIZE, bandx_core::log::LOG_SECTOR);
+    const { assert!(bandx_core::log::MIN_CAPACITY_RECORDS >= 7 * 24 * 60) };
     let last_end = layout
         .partitions()
         .iter()
@@ -93,6 +103,20 @@ fn rejects_overlapping_partitions() {
         "{text}"
     );
     assert!(text.contains("overlap"), "{text}");
+}
+
+#[test]
+fn a_log_partition_is_optional_but_not_too_small() {
+    let models = "model_a, data, undefined, 0x3D0000, 0x10000,\nmodel_b, data, undefined, 0x3E0000, 0x10000,\n";
+    let without = FlashLayout::parse(&table(models)).unwrap();
+    assert!(without.log().is_none());
+    let tiny = table(&format!(
+        "{models}log, data, undefined, 0x3F0000, 0x1000,\n"
+    ));
+    assert!(matches!(
+        FlashLayout::parse(&tiny),
+        Err(LayoutError::TooSmall { name, .. }) if name == "log"
+    ));
 }
 
 #[test]

@@ -13,6 +13,10 @@
 //! Updates are the owner's alone ([`crate::owner`]): the first paired desktop sets the owner key (`SetOwner`), and
 //! every `BeginUpdate` after that must carry the owner's signature over its grant and pass
 //! [`crate::update::authorize`] (no downgrade, not already installed, rate-limited) before anything is erased.
+//!
+//! Whether or not a desktop is connected, the band classifies every window and keeps one record per minute in
+//! its activity log ([`crate::log`], on the platform's [`LogFlash`]); the desktop sets the wall clock
+//! (`SetTime`) and reads the records (`ReadLog`).
 
 mod platform;
 
@@ -23,12 +27,14 @@ use crate::blob::Model;
 use crate::boot::{self, BootDecision, BootHealth};
 use crate::frame::{FrameBuilder, MAX_FRAME_LEN, frame_capacity};
 use crate::infer;
+use crate::log::{ActivityLog, LogEntry, MinuteAccumulator, ModelTag, is_motionless};
 use crate::owner::{Grant, OwnerKey, OwnerRecord};
 use crate::protocol::{
     BulkChunk, Characteristic, ErrorCode, Info, MAX_MESSAGE_LEN, ModelInfo, PROTOCOL_VERSION,
     PredictionEvent, Reassembler, Request, RequestBody, Response, ResponseBody, decode_request,
     encode_response, fragments,
 };
+use crate::protocol::{LogChunk, LogRecord, MAX_LOG_RECORDS};
 use crate::update::release::release_code;
 use crate::update::{self, Committed, Running, Slot, StartLimiter, StorageError, UpdateReceiver};
 use crate::window::Windower;
@@ -57,6 +63,17 @@ pub struct Band<P: Platform> {
     starts: StartLimiter,
     /// The running firmware's release number, if known.
     release: Option<u32>,
+    /// The activity log (`None`: the board has no log partition, or it could not be read).
+    log: Option<ActivityLog>,
+    /// Windows for the log while the desktop does not ask for predictions.
+    log_windower: Windower,
+    minute: MinuteAccumulator,
+    /// Band time since boot, from `now_ms` (which wraps after 49 days).
+    uptime_ms: u64,
+    last_now_ms: u32,
+    log_minute: u32,
+    /// Whether the last window came from the live windower (so the log's starts afresh when it stops).
+    was_live: bool,
 }
 
 impl<P: Platform> Band<P> {
@@ -77,8 +94,19 @@ impl<P: Platform> Band<P> {
             owner,
             starts: StartLimiter::default(),
             release: release_code(firmware_version),
+            log: None,
+            log_windower: Windower::new(),
+            minute: MinuteAccumulator::new(),
+            uptime_ms: 0,
+            last_now_ms: 0,
+            log_minute: 0,
+            was_live: false,
         };
         band.active = update::active_model(&band.platform, &mut band.arena);
+        band.last_now_ms = band.platform.now_ms();
+        band.log = ActivityLog::load(&mut band.platform)
+            .ok()
+            .filter(ActivityLog::available);
         band
     }
 
@@ -169,15 +197,17 @@ impl<P: Platform> Band<P> {
 
     /// One sample period: reads the IMU, streams frames and classifies windows as enabled.
     pub fn tick(&mut self) {
-        if self.frames.is_none() && self.windower.is_none() {
+        let now = self.platform.now_ms();
+        self.log_clock(now);
+        if self.frames.is_none() && self.windower.is_none() && self.log.is_none() {
             return;
         }
-        let now = self.platform.now_ms();
         let Some(raw) = self.platform.read_imu() else {
             // A missing sample breaks the window's timing: start the window over.
             if let Some(w) = self.windower.as_mut() {
                 w.clear();
             }
+            self.log_windower.clear();
             return;
         };
         if let Some(frame) = self.frames.as_mut().and_then(|f| f.push(raw, now)) {
@@ -187,23 +217,42 @@ impl<P: Platform> Band<P> {
             }
         }
         let si = self.platform.full_scale().to_si(&raw);
-        let Some(window) = self.windower.as_mut().and_then(|w| w.push(si)) else {
+        let live = self.windower.is_some();
+        if live != core::mem::replace(&mut self.was_live, live) {
+            // No window mixes samples from before and after the live windower took over or stopped.
+            self.log_windower.clear();
+        }
+        let window = match self.windower.as_mut() {
+            Some(w) => w.push(si),
+            None if self.log.is_some() => self.log_windower.push(si),
+            None => None,
+        };
+        let Some(window) = window else {
             return;
         };
+        let motionless = is_motionless(&window);
         let window_seq = self
             .windower
             .as_ref()
             .map_or(0, |w| w.emitted().wrapping_sub(1));
         let Some((slot, len)) = self.active else {
+            self.minute.add(motionless, None);
             return;
         };
         let Some(bytes) = self.platform.slot(slot).get(..len) else {
+            self.minute.add(motionless, None);
             return;
         };
         let prediction = Model::parse(bytes)
             .ok()
             .and_then(|m| infer::run(&m, &window, &mut self.arena).ok());
-        if let Some(p) = prediction {
+        self.minute.add(
+            motionless,
+            prediction
+                .as_ref()
+                .map(|p| (p.class, (p.confidence * 1000.0 + 0.5) as u16)),
+        );
+        if let Some(p) = prediction.filter(|_| live) {
             let event = PredictionEvent {
                 window_seq,
                 timestamp_ms: now,
@@ -349,6 +398,8 @@ impl<P: Platform> Band<P> {
                 Ok(()) => ResponseBody::Ok,
                 Err(e) => ResponseBody::Error(e),
             },
+            RequestBody::SetTime { unix_ms } => self.set_time(unix_ms),
+            RequestBody::ReadLog { after_seq, max } => self.read_log(after_seq, max),
         };
         Response {
             id: request.id,
@@ -390,6 +441,91 @@ impl<P: Platform> Band<P> {
             None => record
                 .set(&mut self.platform, &key)
                 .map_err(|_| ErrorCode::Storage),
+        }
+    }
+
+    /// The activity log, if the board has one.
+    pub fn log(&self) -> Option<&ActivityLog> {
+        self.log.as_ref()
+    }
+
+    /// Calls `visit` with each record of the activity log after `after_seq`, oldest first, until it returns
+    /// `false` (what `ReadLog` reads, without the message's limits; for tests and tools).
+    pub fn log_entries(
+        &mut self,
+        after_seq: u32,
+        visit: impl FnMut(LogEntry) -> bool,
+    ) -> Result<(), StorageError> {
+        match self.log.as_ref() {
+            Some(log) => log.read_after(&mut self.platform, after_seq, visit),
+            None => Ok(()),
+        }
+    }
+
+    /// Band time since boot, ms.
+    pub fn uptime_ms(&self) -> u64 {
+        self.uptime_ms
+    }
+
+    /// Follows the band clock; when a minute ends, its record goes to the log.
+    fn log_clock(&mut self, now: u32) {
+        self.uptime_ms += u64::from(now.wrapping_sub(self.last_now_ms));
+        self.last_now_ms = now;
+        let minute = (self.uptime_ms / 60_000) as u32;
+        if minute == self.log_minute {
+            return;
+        }
+        let data = self.minute.finish();
+        let ended = core::mem::replace(&mut self.log_minute, minute);
+        let model = self
+            .model()
+            .filter(|_| !data.no_model)
+            .map(|m| ModelTag {
+                id: m.id(),
+                version: m.version(),
+            })
+            .unwrap_or_default();
+        if let Some(log) = self.log.as_mut() {
+            // A failed write (a power cut) loses this record only; the log goes on at the next minute.
+            let _ = log.append(&mut self.platform, ended, model, &data);
+        }
+    }
+
+    fn set_time(&mut self, unix_ms: u64) -> ResponseBody {
+        let Some(log) = self.log.as_mut() else {
+            return ResponseBody::Ok;
+        };
+        match log.set_time(&mut self.platform, unix_ms.saturating_sub(self.uptime_ms)) {
+            Ok(()) => ResponseBody::Ok,
+            Err(_) => ResponseBody::Error(ErrorCode::Storage),
+        }
+    }
+
+    /// Records after `after_seq`: at most `max`, and no more than one control message holds.
+    fn read_log(&mut self, after_seq: u32, max: u8) -> ResponseBody {
+        let Some(log) = self.log.as_ref() else {
+            return ResponseBody::Error(ErrorCode::NoLog);
+        };
+        let mut chunk = LogChunk {
+            oldest_seq: log.oldest_seq(),
+            next_seq: log.next_seq(),
+            records: heapless::Vec::new(),
+        };
+        // Version, id, variant, the two sequence numbers and the vector's length, at their longest.
+        let mut budget = MAX_MESSAGE_LEN - 1 - 3 - 5 - 5 - 5 - 1;
+        let limit = usize::from(max).min(MAX_LOG_RECORDS);
+        let read = log.read_after(&mut self.platform, after_seq, |e: LogEntry| {
+            let record = LogRecord::from(&e);
+            let len = record.encoded_len();
+            if chunk.records.len() >= limit || len > budget {
+                return false;
+            }
+            budget -= len;
+            chunk.records.push(record).is_ok()
+        });
+        match read {
+            Ok(()) => ResponseBody::Log(chunk),
+            Err(_) => ResponseBody::Error(ErrorCode::Storage),
         }
     }
 

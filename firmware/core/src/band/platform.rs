@@ -2,14 +2,16 @@
 
 use crate::boot::OtaState;
 use crate::imu::{FullScale, RawSample};
+use crate::log::LogFlash;
 use crate::owner::OwnerFlash;
 use crate::protocol::Characteristic;
 use crate::update::{FirmwareSink, ModelStore};
 
 /// Everything board-specific: clock, IMU, model flash slots ([`ModelStore`]), firmware sink ([`FirmwareSink`]),
-/// the two flash sectors of the owner record ([`OwnerFlash`]), BLE notifications, battery, reboot, and the running
-/// app's OTA state (for [`crate::boot`]).
-pub trait Platform: ModelStore + FirmwareSink + OwnerFlash {
+/// the two flash sectors of the owner record ([`OwnerFlash`]), BLE notifications, battery, reboot, the running app's
+/// OTA state (for [`crate::boot`]), and the activity log's flash ([`LogFlash`]; a board without a log partition
+/// reports a length of 0).
+pub trait Platform: ModelStore + FirmwareSink + OwnerFlash + LogFlash {
     /// Milliseconds since boot (wrapping).
     fn now_ms(&self) -> u32;
     /// Reads one IMU sample; `None` if the read failed.

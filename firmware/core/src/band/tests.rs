@@ -30,6 +30,8 @@ struct HostPlatform {
     /// The owner record's two sectors.
     owner_flash: Vec<u8>,
     running_digest: Option<[u8; 32]>,
+    /// The activity log's partition (16 sectors, NOR semantics).
+    log_flash: Vec<u8>,
 }
 
 impl HostPlatform {
@@ -48,6 +50,7 @@ impl HostPlatform {
             ota_state: None,
             owner_flash: vec![0xFF; crate::owner::OWNER_RECORD_LEN as usize],
             running_digest: None,
+            log_flash: vec![0xFF; 16 * 4096],
         }
     }
 
@@ -189,6 +192,27 @@ impl Platform for HostPlatform {
     }
     fn mark_app_valid(&mut self) -> Result<(), StorageError> {
         self.ota_state = Some(OtaState::Valid);
+        Ok(())
+    }
+}
+
+impl crate::log::LogFlash for HostPlatform {
+    fn log_len(&self) -> u32 {
+        self.log_flash.len() as u32
+    }
+    fn log_read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        let o = offset as usize;
+        buf.copy_from_slice(&self.log_flash[o..o + buf.len()]);
+        Ok(())
+    }
+    fn log_program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        for (i, d) in data.iter().enumerate() {
+            self.log_flash[offset as usize + i] &= d;
+        }
+        Ok(())
+    }
+    fn log_erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
+        self.log_flash[offset as usize..offset as usize + 4096].fill(0xFF);
         Ok(())
     }
 }
@@ -902,3 +926,4 @@ fn send_chunks(band: &mut Band<HostPlatform>, target: UpdateTarget, image: &[u8]
         band.on_bulk_write(&packet[..n]);
     }
 }
+mod log_tests;

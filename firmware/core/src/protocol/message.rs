@@ -5,6 +5,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::PROTOCOL_VERSION;
+use super::log::LogChunk;
 use crate::blob::{MAX_CLASSES, MAX_LABEL_LEN};
 
 /// Bytes of a label string.
@@ -90,11 +91,15 @@ pub enum RequestBody {
     Reboot,
     /// Make this ed25519 public key the band's owner (only while it has none: right after the first pairing).
     SetOwner { public_key: [u8; 32] },
+    /// The wall clock (the desktop sends it on every connect): stamps the activity log.
+    SetTime { unix_ms: u64 },
+    /// Activity log records with a sequence number above `after_seq`, at most `max`.
+    ReadLog { after_seq: u32, max: u8 },
 }
 
 /// One of each request this protocol version knows, in wire order (position = postcard variant index).
 /// The one list the decoder's bound, the tests and the desktop's request names come from.
-pub const ALL_REQUESTS: [RequestBody; 11] = [
+pub const ALL_REQUESTS: [RequestBody; 13] = [
     RequestBody::GetInfo,
     RequestBody::StartImu,
     RequestBody::StopImu,
@@ -121,6 +126,11 @@ pub const ALL_REQUESTS: [RequestBody; 11] = [
     RequestBody::SetOwner {
         public_key: [0; 32],
     },
+    RequestBody::SetTime { unix_ms: 0 },
+    RequestBody::ReadLog {
+        after_seq: 0,
+        max: 0,
+    },
 ];
 
 /// Number of [`RequestBody`] variants this version knows.
@@ -141,6 +151,8 @@ impl RequestBody {
             RequestBody::AbortUpdate { .. } => "AbortUpdate",
             RequestBody::Reboot => "Reboot",
             RequestBody::SetOwner { .. } => "SetOwner",
+            RequestBody::SetTime { .. } => "SetTime",
+            RequestBody::ReadLog { .. } => "ReadLog",
         }
     }
 }
@@ -168,6 +180,8 @@ pub enum ResponseBody {
     },
     /// The request failed.
     Error(ErrorCode),
+    /// Answer to [`RequestBody::ReadLog`].
+    Log(LogChunk),
 }
 
 /// Typed failure reasons.
@@ -214,6 +228,8 @@ pub enum ErrorCode {
     OwnedByAnother,
     /// `SetOwner` got bytes that are not an ed25519 public key.
     InvalidOwnerKey,
+    /// This band keeps no activity log (no `log` partition).
+    NoLog,
 }
 
 /// Band information.

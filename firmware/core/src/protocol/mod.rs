@@ -1,14 +1,17 @@
 //! The BLE wire protocol (see `PROTOCOL.md`): the GATT table ([`gatt`]), control messages, fragmentation, bulk update
-//! chunks and prediction notifications. One definition for the band, the simulator and the desktop.
+//! chunks, prediction notifications and the activity log's records. One definition for the band, the simulator
+//! and the desktop.
 
 mod bulk;
 mod fragment;
 pub mod gatt;
+mod log;
 mod message;
 mod prediction;
 
 pub use bulk::{BULK_HEADER_LEN, BulkChunk, BulkError};
 pub use fragment::{FragmentError, Fragments, MAX_MESSAGE_LEN, Reassembler, fragments};
+pub use log::{FLAG_NO_MODEL, FLAG_NOT_WORN, LogChunk, LogRecord, MAX_LOG_RECORDS};
 pub use message::{
     ALL_REQUESTS, DecodeError, ErrorCode, Info, LABEL_CAPACITY, ModelInfo, Request, RequestBody,
     Response, ResponseBody, SignatureBytes, UpdateTarget, decode_request, decode_response,

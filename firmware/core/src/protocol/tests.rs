@@ -95,7 +95,42 @@ fn response_body() -> impl Strategy<Value = ResponseBody> {
         Just(ResponseBody::Error(ErrorCode::DigestMismatch)),
         any::<u8>()
             .prop_map(|supported| ResponseBody::Error(ErrorCode::UnsupportedVersion { supported })),
+        Just(ResponseBody::Error(ErrorCode::NoLog)),
+        log_chunk().prop_map(ResponseBody::Log),
     ]
+}
+
+fn log_chunk() -> impl Strategy<Value = LogChunk> {
+    let record = (
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        proptest::option::of(any::<u64>()),
+        any::<u32>(),
+        any::<[u8; 5]>(),
+    )
+        .prop_map(|(seq, boot, minute, unix_ms, model_version, b)| LogRecord {
+            seq,
+            boot,
+            minute,
+            unix_ms,
+            model_version,
+            class: b[0],
+            dominant: b[1],
+            windows: b[2],
+            confidence_pct: b[3],
+            flags: b[4],
+        });
+    (
+        any::<u32>(),
+        any::<u32>(),
+        proptest::collection::vec(record, 0..8),
+    )
+        .prop_map(|(oldest_seq, next_seq, records)| LogChunk {
+            oldest_seq,
+            next_seq,
+            records: records.into_iter().collect(),
+        })
 }
 
 /// Sends `message` through fragments of `payload` bytes and reassembles it.

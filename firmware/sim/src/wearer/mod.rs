@@ -1,5 +1,6 @@
 //! The virtual wearer: replays real wrist recordings (WISDM 2019, one held-out subject) by activity,
-//! worn in a [`Style`] of their own, and hands the band raw IMU counts.
+//! worn in a [`Style`] of their own, and hands the band raw IMU counts. A [`Script`] makes the wearer change
+//! activity (or take the band off) over a simulated day.
 
 mod activity;
 pub mod excerpt;
@@ -74,6 +75,57 @@ impl Default for Style {
     }
 }
 
+/// One step of a wearer's day: an activity (or the band lying off the wrist) for some minutes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScriptStep {
+    /// `None`: the band lies still on a table, off the wrist.
+    pub activity: Option<Activity>,
+    pub minutes: u32,
+}
+
+/// The wearer's day: steps in order, repeated.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Script(pub Vec<ScriptStep>);
+
+impl std::str::FromStr for Script {
+    type Err = String;
+
+    /// `walking:30,off:10,sitting:60`: activity names (as [`Activity::from_name`]) or `off`, and minutes.
+    fn from_str(text: &str) -> Result<Script, String> {
+        text.split(',')
+            .map(|step| {
+                let (name, minutes) = step
+                    .trim()
+                    .split_once(':')
+                    .ok_or_else(|| format!("`{step}` is not activity:minutes"))?;
+                let minutes: u32 = minutes
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|&m| m > 0)
+                    .ok_or_else(|| format!("`{minutes}` is not a number of minutes"))?;
+                let activity = match name.trim() {
+                    "off" => None,
+                    name => Some(
+                        Activity::from_name(name)
+                            .ok_or_else(|| format!("no activity called `{name}`"))?,
+                    ),
+                };
+                Ok(ScriptStep { activity, minutes })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Script)
+    }
+}
+
+/// A script being followed: the step and the samples left in it.
+#[derive(Debug, Clone, Default)]
+struct Following {
+    script: Script,
+    step: usize,
+    samples_left: u64,
+}
+
 /// A wearer request that cannot be met.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WearerError {
@@ -93,6 +145,8 @@ pub struct Wearer {
     position: f64,
     /// Where each activity was left off.
     left_off: HashMap<Activity, f64>,
+    following: Option<Following>,
+    off_wrist: bool,
 }
 
 impl Wearer {
@@ -114,6 +168,8 @@ impl Wearer {
             style: Style::NATURAL,
             position: 0.0,
             left_off: HashMap::new(),
+            following: None,
+            off_wrist: false,
         };
         w.set_activity(activity)?;
         w.set_style(style)?;
@@ -170,8 +226,66 @@ impl Wearer {
         Ok(())
     }
 
+    /// Follows `script` from its first step on (every step's activity must have a recording); an empty
+    /// script stops following one. Steps change at sample boundaries (20 per second).
+    pub fn set_script(&mut self, script: Script) -> Result<(), WearerError> {
+        for step in &script.0 {
+            if let Some(a) = step.activity
+                && self.excerpt.recording(a).is_none()
+            {
+                return Err(WearerError::NoRecording(a, self.excerpt.subject));
+            }
+        }
+        self.following = None;
+        self.off_wrist = false;
+        if let Some(first) = script.0.first().copied() {
+            self.start_step(first)?;
+            self.following = Some(Following {
+                samples_left: u64::from(first.minutes) * 60 * 20,
+                script,
+                step: 0,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the band lies off the wrist (a script's `off` step).
+    pub fn off_wrist(&self) -> bool {
+        self.off_wrist
+    }
+
+    fn start_step(&mut self, step: ScriptStep) -> Result<(), WearerError> {
+        self.off_wrist = step.activity.is_none();
+        match step.activity {
+            Some(a) => self.set_activity(a),
+            None => Ok(()),
+        }
+    }
+
+    /// Moves the script on by one sample.
+    fn follow(&mut self) {
+        let Some(f) = self.following.as_mut() else {
+            return;
+        };
+        if f.samples_left > 1 {
+            f.samples_left -= 1;
+            return;
+        }
+        f.step = (f.step + 1) % f.script.0.len();
+        let step = f.script.0[f.step];
+        f.samples_left = u64::from(step.minutes) * 60 * 20;
+        // Checked by set_script.
+        let _ = self.start_step(step);
+    }
+
     /// The next 20 Hz sample in SI units, as the band on this wearer measures it. The recording loops.
     pub fn next_si(&mut self) -> SiSample {
+        let off = self.off_wrist;
+        self.follow();
+        if off {
+            // Lying flat and still: gravity on z, nothing else.
+            return [0.0, 0.0, 9.81, 0.0, 0.0, 0.0];
+        }
         let samples = &self
             .excerpt
             .recording(self.activity)
