@@ -59,6 +59,11 @@ pub enum PayloadError {
     #[error("This file is not an ESP32 firmware image: {0}. Nothing was sent or written.")]
     NotFirmware(String),
     #[error(
+        "This ELF file cannot be made into a firmware image: {0}. Nothing was sent or written; pick the \
+         firmware's ELF as `cargo build --release` left it, or its .bin."
+    )]
+    InvalidElf(String),
+    #[error(
         "This firmware image is damaged: {0}. The band's bootloader would refuse it, so nothing was sent or \
          written; build or download the image again."
     )]

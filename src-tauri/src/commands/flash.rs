@@ -357,14 +357,23 @@ fn no_model() -> UiError {
     )
 }
 
+/// The firmware file the user picked, as an app image: a `.bin` as it is, an ELF made into one with
+/// espflash's library (`deploy::elf`); either is checked like any image afterwards.
 fn read_image(path: &str) -> Result<Vec<u8>, UiError> {
     let path = PathBuf::from(path.trim());
-    bandx_desktop::files::read_capped(
+    let file = bandx_desktop::files::read_capped(
         &path,
         bandx_desktop::files::FIRMWARE_FILE_CAP,
         "firmware image",
     )
-    .map_err(|e| UiError::new("invalid", e.to_string(), "Check the file you picked"))
+    .map_err(|e| UiError::new("invalid", e.to_string(), "Check the file you picked"))?;
+    bandx_desktop::deploy::firmware_file(file).map_err(|e| {
+        UiError::new(
+            "invalid",
+            e.to_string(),
+            "Pick the firmware's .bin, or its ELF as the build left it",
+        )
+    })
 }
 
 #[cfg(test)]
