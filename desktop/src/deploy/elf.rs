@@ -128,63 +128,80 @@ fn espflash_chip(chip: Chip) -> EspflashChip {
     }
 }
 
-/// Where each chip maps flash (DROM and IROM; espflash's `Chip::addr_is_flash`).
-fn is_flash(chip: Chip, addr: u64) -> bool {
-    let ranges: &[(u64, u64)] = match chip {
-        Chip::Esp32 => &[(0x3F40_0000, 0x3F80_0000), (0x400C_2000, 0x40C0_0000)],
-        Chip::Esp32C3 => &[(0x3C00_0000, 0x3C80_0000), (0x4200_0000, 0x4280_0000)],
-    };
-    ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&addr))
-}
-
-/// Refuses what espflash's layout assumes never happens: loadable sections outside the file or overlapping one
-/// another, and an app description (`.flash.appdesc`) not wholly in flash.
+/// Refuses what espflash's layout assumes never happens (it would trip over it: `unreachable!`, a slice or an
+/// address out of range): loadable sections outside the file, past the 32-bit address space or overlapping one
+/// another at the addresses espflash places them (a program header's load address when it is outside flash),
+/// a program header that maps a section past 4 GB, and an app description (`.flash.appdesc`, found by name as
+/// espflash finds it) that is not a whole loadable description in flash.
 fn precheck(elf: &[u8], chip: Chip) -> Result<(), PayloadError> {
-    use object::read::elf::{ElfFile32, SectionHeader as _};
+    use object::elf::{PT_LOAD, SHT_INIT_ARRAY, SHT_PROGBITS};
+    use object::read::elf::{ElfFile32, ProgramHeader as _, SectionHeader as _};
     use object::{Endianness, Object as _, ObjectSection as _};
-    let file = ElfFile32::<Endianness>::parse(elf)
-        .map_err(|e| PayloadError::InvalidElf(format!("it does not parse: {e}")))?;
+    let invalid = |why: String| Err(PayloadError::InvalidElf(why));
+    let le = Endianness::Little;
+    let chip = espflash_chip(chip);
+    let file = match ElfFile32::<Endianness>::parse(elf) {
+        Ok(file) => file,
+        Err(e) => return invalid(format!("it does not parse: {e}")),
+    };
+    // Where espflash places a section that runs at `vaddr` (its `load_address`), if representable.
+    let placed = |vaddr: u32| -> Option<u32> {
+        let phdr = file.elf_program_headers().iter().find(|p| {
+            let start = p.p_vaddr(le);
+            p.p_type(le) == PT_LOAD && (start..start.saturating_add(p.p_memsz(le))).contains(&vaddr)
+        });
+        let Some(phdr) = phdr else {
+            return Some(vaddr);
+        };
+        let lma = phdr.p_paddr(le).checked_add(vaddr - phdr.p_vaddr(le))?;
+        Some(if lma != vaddr && !chip.addr_is_flash(lma) {
+            lma
+        } else {
+            vaddr
+        })
+    };
     let mut loadable: Vec<(u64, u64, String)> = Vec::new();
     for section in file.sections() {
         let header = section.elf_section_header();
-        let kind = header.sh_type(Endianness::Little);
-        let (addr, size) = (section.address(), section.size());
+        let kind = header.sh_type(le);
+        let (vaddr, size) = (section.address(), section.size());
         let name = section.name().unwrap_or("<unnamed>").to_string();
         let takes = size > 0
-            && (kind == object::elf::SHT_PROGBITS || kind == object::elf::SHT_INIT_ARRAY)
-            && addr > 0
-            && header.sh_flags(Endianness::Little).0 != 0;
+            && (kind == SHT_PROGBITS || kind == SHT_INIT_ARRAY)
+            && header.sh_offset(le) > 0
+            && vaddr > 0
+            && header.sh_flags(le).0 != 0
+            && section.data().is_ok();
         if !takes {
             continue;
         }
-        if section.data().is_err() {
-            return Err(PayloadError::InvalidElf(format!(
-                "section `{name}` lies outside the file"
-            )));
-        }
-        let Some(end) = addr.checked_add(size).filter(|&e| e <= u64::from(u32::MAX)) else {
-            return Err(PayloadError::InvalidElf(format!(
+        let addr = u32::try_from(vaddr).ok().and_then(placed);
+        let Some((addr, end)) =
+            addr.and_then(|a| Some((a, a.checked_add(u32::try_from(size).ok()?)?)))
+        else {
+            return invalid(format!(
                 "section `{name}` runs past the 32-bit address space"
-            )));
+            ));
         };
-        if name == ".flash.appdesc"
-            && !(is_flash(chip, addr) && is_flash(chip, end - 1) && size >= 256)
-        {
-            return Err(PayloadError::InvalidElf(format!(
-                "its app description (`.flash.appdesc` at 0x{addr:08X}, {size} bytes) is not a whole \
-                 description in the {}'s flash",
-                chip.name()
-            )));
+        loadable.push((u64::from(addr), u64::from(end), name));
+    }
+    if let Some(desc) = file.section_by_name(".flash.appdesc") {
+        let addr = u32::try_from(desc.address()).unwrap_or(0);
+        let whole = loadable.iter().any(|(start, end, name)| {
+            name == ".flash.appdesc" && *start == u64::from(addr) && end - start >= 256
+        });
+        if !(whole && chip.addr_is_flash(addr)) {
+            return invalid(format!(
+                "its app description (`.flash.appdesc` at 0x{addr:08X}) is not a whole loadable description \
+                 in flash"
+            ));
         }
-        loadable.push((addr, end, name));
     }
     loadable.sort();
     for pair in loadable.windows(2) {
         let ((_, end, a), (start, _, b)) = (&pair[0], &pair[1]);
         if start < end {
-            return Err(PayloadError::InvalidElf(format!(
-                "sections `{a}` and `{b}` overlap"
-            )));
+            return invalid(format!("sections `{a}` and `{b}` overlap"));
         }
     }
     Ok(())
