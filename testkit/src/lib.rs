@@ -255,7 +255,7 @@ pub fn esp32_demo_elf(version: &str, seed: u32) -> Vec<u8> {
         0,
     ]);
     file.extend_from_slice(&shstrtab);
-    while file.len() % 4 != 0 {
+    while !file.len().is_multiple_of(4) {
         file.push(0);
     }
     let shoff = file.len() as u32;

@@ -1,6 +1,6 @@
 //! What a deployment writes, checked once for both transports the way the band will check it, before
 //! anything is sent: a model blob must parse, pass its self-test and fit a model slot; a firmware file must
-//! be an ESP32 app image that fits an app slot.
+//! be an ESP32 app image that fits an app slot (a firmware ELF is first made one by [`super::elf`]).
 
 use bandx_board::partitions::{AppSlot, FlashLayout};
 use bandx_core::blob::Model;
