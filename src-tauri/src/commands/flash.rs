@@ -381,6 +381,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_flash_screen_takes_a_firmware_elf_as_the_app_image_made_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let elf = bandx_testkit::esp32_demo_elf("0.5.0", 2);
+        let path = dir.path().join("bandx-firmware");
+        std::fs::write(&path, &elf).unwrap();
+        let image = read_image(&format!(" {} ", path.display())).unwrap();
+        assert_eq!(
+            bandx_desktop::deploy::payload::check_firmware_image(&image),
+            Ok(bandx_core::update::app_image::Chip::Esp32)
+        );
+        assert_ne!(image, elf);
+        // A .bin is read as it is.
+        let bin = dir.path().join("bandx-firmware.bin");
+        std::fs::write(&bin, &image).unwrap();
+        assert_eq!(read_image(bin.to_str().unwrap()).unwrap(), image);
+        // A garbled ELF is the file's fault, said plainly.
+        std::fs::write(&path, &elf[..elf.len() - 100]).unwrap();
+        let e = read_image(path.to_str().unwrap()).unwrap_err();
+        assert_eq!(e.code, "invalid");
+        assert!(
+            e.message.contains("cannot be made into a firmware image"),
+            "{}",
+            e.message
+        );
+        assert!(e.next_step.contains("ELF"), "{}", e.next_step);
+    }
+
+    #[test]
     fn a_rolled_back_firmware_is_its_own_error_never_done() {
         let e = deploy_error(DeployError::RolledBack {
             tried: "sim-0123abcd".into(),
