@@ -62,7 +62,9 @@ test-e2e:
 	bash scripts/e2e target/debug/bandx-studio
 
 ## The ESP32-C3 firmware (firmware/esp32c3, its own workspace and target): release build, rustfmt, the app image
-## (laid out as esptool's elf2image does) checked by the band's own app image check, and its budgets: the build
+## made by the desktop's own ELF conversion (espflash's library, bandx-desktop's examples/elf2image: what
+## `bandx deploy --firmware ELF` and the Flash screen do with an ELF; desktop/tests/firmware_elf.rs compares it with
+## tools/app_image.py, esptool's layout) checked by the band's own app image check, and its budgets: the build
 ## fails if the app image exceeds 640 KiB or the static RAM (.data + .bss) 200 KiB. (Its clippy run, ~70 s more,
 ## is left to developers: `cd firmware/esp32c3 && cargo clippy --release -- -D warnings`.) The image budget was
 ## 512 KiB until issue 17: trouble-host's security manager (P-256, AES-CMAC, SMP) adds ~117 KB, measured in
@@ -72,7 +74,8 @@ C3_ELF := $(C3_DIR)/target/riscv32imc-unknown-none-elf/release/bandx-firmware-c3
 firmware-c3: setup
 	cd $(C3_DIR) && CARGO_TARGET_DIR=target $(CARGO) build --release --locked
 	cd $(C3_DIR) && CARGO_TARGET_DIR=target $(CARGO) fmt --check
-	python3 $(C3_DIR)/tools/app_image.py $(C3_ELF) --max-image 655360 --max-static-ram 204800
+	$(CARGO) run -q -p bandx-desktop --example elf2image -- $(C3_ELF) $(C3_ELF).bin \
+	  --max-image 655360 --max-static-ram 204800
 	$(CARGO) run -q -p bandx-core --example check_app_image -- $(C3_ELF).bin esp32c3
 
 ## Benchmarks and budget reports: the ESP32-C3 firmware's app image and static RAM (firmware-c3), the band's budget

@@ -41,7 +41,8 @@ pub struct DeployArgs {
     /// profile].
     #[arg(long, value_name = "NAME")]
     profile: Option<String>,
-    /// An ESP32 firmware image (ESP-IDF application .bin).
+    /// An ESP32 or ESP32-C3 firmware: its app image (ESP-IDF application .bin) or its ELF (as `cargo build`
+    /// leaves it; made into the app image with espflash's library first).
     #[arg(long, value_name = "IMAGE")]
     firmware: Option<PathBuf>,
     /// Allow installing a firmware older than the one the band runs (or an older version of the
@@ -190,7 +191,12 @@ fn load(dir: &DataDir, args: &DeployArgs) -> Result<Loaded, Failure> {
         (None, None) => unreachable!("clap requires one payload"),
     };
     let bytes = if firmware {
-        read_capped(path, FIRMWARE_FILE_CAP, "firmware image")?
+        // An ELF becomes the app image the band boots; either is then checked like any image.
+        bandx_desktop::deploy::firmware_file(read_capped(
+            path,
+            FIRMWARE_FILE_CAP,
+            "firmware image",
+        )?)?
     } else {
         read_capped(path, MODEL_FILE_CAP, "model blob")?
     };

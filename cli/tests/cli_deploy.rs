@@ -121,3 +121,42 @@ fn deploy_needs_exactly_one_payload() {
     let two = bandx(dir.path(), &["deploy", "--blob", "a", "--firmware", "b"]);
     assert_eq!(two.status.code(), Some(2), "{two:?}");
 }
+
+/// `--firmware` takes an ELF too: the band receives the app image the desktop makes of it (espflash's library),
+/// and a garbled ELF is refused before anything is sent.
+#[test]
+fn deploy_a_firmware_elf_sends_the_app_image_made_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let elf = bandx_testkit::esp32_demo_elf("0.5.0", 6);
+    let image = bandx_desktop::deploy::firmware_file(elf.clone()).expect("it converts");
+    let file = dir.path().join("bandx-firmware");
+    std::fs::write(&file, &elf).unwrap();
+
+    let out = bandx(
+        dir.path(),
+        &["deploy", "--firmware", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(value(&text, "target"), Some("firmware"), "{text}");
+    assert_eq!(
+        value(&text, "bytes"),
+        Some(image.len().to_string().as_str()),
+        "the image's bytes went, not the ELF's ({})",
+        elf.len()
+    );
+
+    let garbled = dir.path().join("garbled.elf");
+    std::fs::write(&garbled, &elf[..elf.len() / 2]).unwrap();
+    let out = bandx(
+        dir.path(),
+        &["deploy", "--firmware", garbled.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let message = stderr(&out);
+    assert!(
+        message.contains("cannot be made into a firmware image"),
+        "{message}"
+    );
+    assert!(message.contains("Nothing was sent or written"), "{message}");
+}

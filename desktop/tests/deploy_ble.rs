@@ -13,7 +13,9 @@ use bandx_core::boot::OtaState;
 use bandx_core::protocol::{ErrorCode, RequestBody, ResponseBody, UpdateTarget};
 use bandx_desktop::band::BandClient;
 use bandx_desktop::deploy::ble::{DeployError, DeployOptions, deploy, deploy_recorded};
-use bandx_desktop::deploy::{DeployProgress, Payload, PayloadError, Recorded, Stage};
+use bandx_desktop::deploy::{
+    DeployProgress, Payload, PayloadError, Recorded, Stage, firmware_file,
+};
 use bandx_desktop::link::sim::{SHIPPED_MODEL, SimLink};
 use bandx_desktop::link::{
     Backoff, Connection, Link, LinkError, PairError, PasskeyEntry, ScanRequest, ScanResult,
@@ -499,6 +501,41 @@ async fn a_firmware_upload_is_committed_and_the_band_restarts_into_its_slot() {
     assert_eq!(active_model(&client).await, model_of(&previous_model()));
 }
 
+/// A firmware ELF for the band's chip (the virtual band is an ESP32) goes over BLE as the app image the desktop
+/// makes of it, signed by the owner, and the band boots it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_esp32_elf_is_sent_as_its_app_image_and_booted() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = band(dir.path(), 247);
+    let sim = link.band().clone();
+    let image = firmware_file(bandx_testkit::esp32_demo_elf("0.5.0", 4)).expect("it converts");
+    let never = AtomicBool::new(false);
+    let (result, _) = run(
+        &link,
+        None,
+        Payload::firmware(&image),
+        &options(),
+        &never,
+        |_| {},
+    )
+    .await;
+    let (report, _client) = result.expect("the band takes and keeps it");
+    assert_eq!(sim.running_app_state(), Some(OtaState::Valid));
+    assert_eq!(boot_slot(&sim), AppSlot::Ota1);
+    let stored = sim
+        .with_band(|b| {
+            let flash = b.platform_mut().flash_mut();
+            let ota_1 = flash.layout().app_slot(AppSlot::Ota1).offset;
+            flash.read(ota_1, image.len()).unwrap()
+        })
+        .unwrap();
+    assert!(
+        stored == image,
+        "ota_1 holds the converted image byte for byte"
+    );
+    assert_eq!(report.info_after.firmware_release, 5_000);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_firmware_that_fails_its_boot_check_is_reported_as_rolled_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -584,7 +621,12 @@ async fn a_firmware_the_band_already_runs_is_not_rewritten() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_esp32c3_image_is_refused_by_the_esp32_band() {
     let demo = bandx_testkit::demo_app_image(bandx_core::update::Chip::Esp32C3, 20_000, 5);
-    let images = std::iter::once(demo).chain(bandx_testkit::esp32c3_firmware_image());
+    // The real C3 firmware: its .bin, and the image the desktop makes of its ELF (`deploy::elf`).
+    let from_elf = bandx_testkit::esp32c3_firmware_elf()
+        .map(|elf| firmware_file(elf).expect("the real C3 ELF converts"));
+    let images = std::iter::once(demo)
+        .chain(bandx_testkit::esp32c3_firmware_image())
+        .chain(from_elf);
     for (i, image) in images.enumerate() {
         let dir = tempfile::tempdir().unwrap();
         let link = band(dir.path(), 247);

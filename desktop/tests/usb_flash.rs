@@ -9,7 +9,7 @@ use bandx_board::otadata;
 use bandx_board::partitions::{AppSlot, FlashLayout, Partition};
 use bandx_core::update::Slot;
 use bandx_desktop::deploy::usb::{self, FlashOptions, Payload, SerialLine, UsbError};
-use bandx_desktop::deploy::{DeployProgress, PayloadError, Stage};
+use bandx_desktop::deploy::{DeployProgress, PayloadError, Stage, firmware_file};
 use espflash::connection::{ResetAfterOperation, ResetBeforeOperation};
 use rom_loader::{Fault, LoaderConfig, RomLoader, Transcript};
 use serialport::TTYPort;
@@ -237,6 +237,54 @@ fn a_firmware_image_lands_in_ota_0_and_is_selected_for_boot() {
     );
 }
 
+/// A firmware ELF (an ESP32 one: the USB path talks to an ESP32's ROM loader) is made into its app image by the
+/// desktop's conversion, then written to ota_0 like any image, read back as the bootloader would check it.
+#[test]
+fn an_esp32_elf_is_written_as_the_app_image_made_of_it() {
+    let layout = FlashLayout::band();
+    let ota_0 = layout.app_slot(AppSlot::Ota0).clone();
+    let (loader, line, before) = band(|flash| {
+        let mut flash = flash;
+        let range = layout.otadata().range();
+        flash[range].copy_from_slice(&otadata::select(AppSlot::Ota1));
+        LoaderConfig::esp32(flash)
+    });
+    let elf = bandx_testkit::esp32_demo_elf("0.4.0", 11);
+    let image = firmware_file(elf.clone()).expect("an ESP32 ELF converts");
+    assert_ne!(image, elf);
+
+    let (result, _) = flash_with(
+        line,
+        Payload::Firmware {
+            slot: AppSlot::Ota0,
+            image: &image,
+        },
+        &options(),
+    );
+    let report = result.expect("a clean write");
+    let after = loader.flash();
+    drop(loader);
+
+    let start = ota_0.offset as usize;
+    let written = &after[start..start + image.len()];
+    assert!(
+        written == &image[..],
+        "ota_0 holds the converted image byte for byte"
+    );
+    let info = bandx_core::update::app_image::check_app_image(
+        written,
+        bandx_core::update::app_image::Chip::Esp32,
+    )
+    .expect("what ota_0 holds passes the bootloader's checks");
+    assert_eq!(info.release, Some(4_000));
+    assert!(report.boot_slot_selected);
+    assert_eq!(
+        otadata::selected(&after[layout.otadata().range()]),
+        Some(AppSlot::Ota0)
+    );
+    assert_only_changed(&before, &after, &[&ota_0, layout.otadata()]);
+}
+
 #[test]
 fn progress_is_monotonic_and_reaches_100_percent() {
     let (_loader, line, _) = band(LoaderConfig::esp32);
@@ -392,12 +440,17 @@ fn a_board_that_is_not_an_esp32_is_refused_before_writing() {
     assert!(after == before);
 }
 
-/// The USB flasher talks to an ESP32's ROM loader only: an ESP32-C3 image (bandx-core's demo one, and the
-/// real C3 firmware when `make firmware-c3` built it) is refused before the port is even opened.
+/// The USB flasher talks to an ESP32's ROM loader only: an ESP32-C3 image (bandx-core's demo one, the real C3
+/// firmware's .bin when `make firmware-c3` built it, and the image the desktop makes of its ELF) is refused
+/// before the port is even opened.
 #[test]
 fn an_esp32c3_firmware_image_is_refused_before_anything_is_written() {
     let demo = bandx_testkit::demo_app_image(bandx_core::update::Chip::Esp32C3, 20_000, 5);
-    let images = std::iter::once(demo).chain(bandx_testkit::esp32c3_firmware_image());
+    let from_elf = bandx_testkit::esp32c3_firmware_elf()
+        .map(|elf| firmware_file(elf).expect("the real C3 ELF converts"));
+    let images = std::iter::once(demo)
+        .chain(bandx_testkit::esp32c3_firmware_image())
+        .chain(from_elf);
     for (i, image) in images.enumerate() {
         let (loader, line, before) = band(LoaderConfig::esp32);
         let (result, events) = flash_with(

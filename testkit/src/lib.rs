@@ -172,6 +172,122 @@ pub fn esp32c3_firmware_image() -> Option<Vec<u8>> {
     }
 }
 
+/// Where `make firmware-c3` leaves the ESP32-C3 firmware's ELF (what `cargo build --release` makes).
+pub const ESP32C3_ELF: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../firmware/esp32c3/target/riscv32imc-unknown-none-elf/release/bandx-firmware-c3"
+);
+
+/// The real ESP32-C3 firmware ELF, if it was built; like [`esp32c3_firmware_image`], `None` (said on stderr)
+/// when it was not.
+pub fn esp32c3_firmware_elf() -> Option<Vec<u8>> {
+    match std::fs::read(ESP32C3_ELF) {
+        Ok(elf) => Some(elf),
+        Err(e) => {
+            eprintln!(
+                "SKIPPED: the real ESP32-C3 ELF is not built ({ESP32C3_ELF}: {e}); run `make firmware-c3`"
+            );
+            None
+        }
+    }
+}
+
+/// A small ESP32 (Xtensa) firmware ELF, as a linker lays one out: an ESP-IDF app description declaring
+/// `version` in `.flash.appdesc` (DROM, 0x3F40_0020), `.flash.rodata` after it, `.text` in IROM
+/// (0x400D_0020) and `.data` in DRAM, with pseudo-random contents from `seed`. What the USB path flashes
+/// when a test needs an ELF for the ESP32 (the real ESP32 firmware needs Espressif's Xtensa toolchain).
+pub fn esp32_demo_elf(version: &str, seed: u32) -> Vec<u8> {
+    const EM_XTENSA: u16 = 94;
+    let mut rng = seed.max(1);
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                rng ^= rng << 13;
+                rng ^= rng >> 17;
+                rng ^= rng << 5;
+                (rng >> 8) as u8
+            })
+            .collect()
+    };
+    let mut appdesc = vec![0u8; 256];
+    bandx_core::update::release::write_app_desc(&mut appdesc, version).expect("a short version");
+    // (name, address, flags: ALLOC = 2, WRITE = 1, EXECINSTR = 4, data)
+    let sections: Vec<(&str, u32, u32, Vec<u8>)> = vec![
+        (".flash.appdesc", 0x3F40_0020, 2, appdesc),
+        (".flash.rodata", 0x3F40_0120, 2, noise(3000)),
+        (".text", 0x400D_0020, 6, noise(9000)),
+        (".data", 0x3FFB_0000, 3, noise(1200)),
+    ];
+    let mut shstrtab = vec![0u8];
+    let mut names = Vec::new();
+    for name in sections.iter().map(|s| s.0).chain([".shstrtab"]) {
+        names.push(shstrtab.len() as u32);
+        shstrtab.extend_from_slice(name.as_bytes());
+        shstrtab.push(0);
+    }
+    let mut file = vec![0u8; 52];
+    let mut headers = vec![[0u32; 10]]; // the null section
+    for (i, (_, addr, flags, data)) in sections.iter().enumerate() {
+        headers.push([
+            names[i],
+            1,
+            *flags,
+            *addr,
+            file.len() as u32,
+            data.len() as u32,
+            0,
+            0,
+            4,
+            0,
+        ]);
+        file.extend_from_slice(data);
+    }
+    headers.push([
+        names[sections.len()],
+        3,
+        0,
+        0,
+        file.len() as u32,
+        shstrtab.len() as u32,
+        0,
+        0,
+        1,
+        0,
+    ]);
+    file.extend_from_slice(&shstrtab);
+    while !file.len().is_multiple_of(4) {
+        file.push(0);
+    }
+    let shoff = file.len() as u32;
+    for h in &headers {
+        for word in h {
+            file.extend_from_slice(&word.to_le_bytes());
+        }
+    }
+    let mut header = Vec::with_capacity(52);
+    header.extend_from_slice(b"\x7fELF");
+    header.extend_from_slice(&[1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // ELF32, little-endian, version 1
+    header.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    header.extend_from_slice(&EM_XTENSA.to_le_bytes());
+    header.extend_from_slice(&1u32.to_le_bytes());
+    header.extend_from_slice(&0x400D_0020u32.to_le_bytes()); // entry
+    header.extend_from_slice(&0u32.to_le_bytes()); // no program headers
+    header.extend_from_slice(&shoff.to_le_bytes());
+    header.extend_from_slice(&0u32.to_le_bytes()); // flags
+    for half in [
+        52u16,
+        32,
+        0,
+        40,
+        headers.len() as u16,
+        headers.len() as u16 - 1,
+    ] {
+        header.extend_from_slice(&half.to_le_bytes());
+    }
+    file[..52].copy_from_slice(&header);
+    file
+}
+
 /// A well-formed app image for `chip` (bandx-core's demo image, about `data_len` bytes).
 pub fn demo_app_image(chip: bandx_core::update::Chip, data_len: usize, seed: u32) -> Vec<u8> {
     let mut buf = vec![0u8; data_len + 256];

@@ -1,6 +1,6 @@
 //! What a deployment writes, checked once for both transports the way the band will check it, before
 //! anything is sent: a model blob must parse, pass its self-test and fit a model slot; a firmware file must
-//! be an ESP32 app image that fits an app slot.
+//! be an ESP32 app image that fits an app slot (a firmware ELF is first made one by [`super::elf`]).
 
 use bandx_board::partitions::{AppSlot, FlashLayout};
 use bandx_core::blob::Model;
@@ -58,6 +58,11 @@ pub enum PayloadError {
     InvalidModel(String),
     #[error("This file is not an ESP32 firmware image: {0}. Nothing was sent or written.")]
     NotFirmware(String),
+    #[error(
+        "This ELF file cannot be made into a firmware image: {0}. Nothing was sent or written; pick the \
+         firmware's ELF as `cargo build --release` left it, or its .bin."
+    )]
+    InvalidElf(String),
     #[error(
         "This firmware image is damaged: {0}. The band's bootloader would refuse it, so nothing was sent or \
          written; build or download the image again."

@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""ESP32-C3 app image from the firmware ELF, and the firmware's budgets.
+"""ESP32-C3 app image from the firmware ELF, and the firmware's budgets: the independent cross-check.
+
+`make firmware-c3` makes the image with the desktop's own conversion (espflash's library,
+`cargo run --example elf2image`); desktop/tests/firmware_elf.rs runs this script and compares: the two agree on
+every byte but the header's chip-revision range (espflash copies it from its bundled bootloader: min_rev 3,
+max_chip_rev_full 199; this script, like esptool, writes 0 and 0xFFFF) and so the appended SHA-256.
 
 Lays the ELF's loadable sections out as an ESP-IDF app image the way esptool's `elf2image` (and espflash's
 `save-image`) do: adjacent sections merged into segments, each flash-mapped segment (DROM 0x3C.., IROM 0x42..)
 placed at a file offset congruent to its address modulo the 64 KB MMU page, gaps filled with pieces of RAM
 segments (or a padding segment), the XOR checksum on the last byte of a 16-byte block, and the SHA-256 appended.
-Writes the image beside the ELF (`.bin`) and prints its size and the static RAM (.data + .bss, all `.data*` and
+Writes the image beside the ELF (`.bin`, or `--out`) and prints its size and the static RAM (.data + .bss, all `.data*` and
 `.bss*` sections). With budgets given, exits 1 when one is exceeded.
 
-Usage: app_image.py ELF [--max-image BYTES] [--max-static-ram BYTES]
+Usage: app_image.py ELF [--out IMAGE] [--max-image BYTES] [--max-static-ram BYTES]
 Python 3 standard library only.
 """
 
@@ -135,6 +140,7 @@ def app_image(entry, segs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("elf")
+    ap.add_argument("--out")
     ap.add_argument("--max-image", type=int)
     ap.add_argument("--max-static-ram", type=int)
     args = ap.parse_args()
@@ -144,7 +150,7 @@ def main():
     segs = segments(secs)
     fill_app_desc(segs, elf)
     image = app_image(entry, segs)
-    out = args.elf + ".bin"
+    out = args.out or args.elf + ".bin"
     with open(out, "wb") as f:
         f.write(image)
     static_ram = sum(

@@ -357,19 +357,56 @@ fn no_model() -> UiError {
     )
 }
 
+/// The firmware file the user picked, as an app image: a `.bin` as it is, an ELF made into one with
+/// espflash's library (`deploy::elf`); either is checked like any image afterwards.
 fn read_image(path: &str) -> Result<Vec<u8>, UiError> {
     let path = PathBuf::from(path.trim());
-    bandx_desktop::files::read_capped(
+    let file = bandx_desktop::files::read_capped(
         &path,
         bandx_desktop::files::FIRMWARE_FILE_CAP,
         "firmware image",
     )
-    .map_err(|e| UiError::new("invalid", e.to_string(), "Check the file you picked"))
+    .map_err(|e| UiError::new("invalid", e.to_string(), "Check the file you picked"))?;
+    bandx_desktop::deploy::firmware_file(file).map_err(|e| {
+        UiError::new(
+            "invalid",
+            e.to_string(),
+            "Pick the firmware's .bin, or its ELF as the build left it",
+        )
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_flash_screen_takes_a_firmware_elf_as_the_app_image_made_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let elf = bandx_testkit::esp32_demo_elf("0.5.0", 2);
+        let path = dir.path().join("bandx-firmware");
+        std::fs::write(&path, &elf).unwrap();
+        let image = read_image(&format!(" {} ", path.display())).unwrap();
+        assert_eq!(
+            bandx_desktop::deploy::payload::check_firmware_image(&image),
+            Ok(bandx_core::update::app_image::Chip::Esp32)
+        );
+        assert_ne!(image, elf);
+        // A .bin is read as it is.
+        let bin = dir.path().join("bandx-firmware.bin");
+        std::fs::write(&bin, &image).unwrap();
+        assert_eq!(read_image(bin.to_str().unwrap()).unwrap(), image);
+        // A garbled ELF is the file's fault, said plainly.
+        std::fs::write(&path, &elf[..elf.len() - 100]).unwrap();
+        let e = read_image(path.to_str().unwrap()).unwrap_err();
+        assert_eq!(e.code, "invalid");
+        assert!(
+            e.message.contains("cannot be made into a firmware image"),
+            "{}",
+            e.message
+        );
+        assert!(e.next_step.contains("ELF"), "{}", e.next_step);
+    }
 
     #[test]
     fn a_rolled_back_firmware_is_its_own_error_never_done() {
