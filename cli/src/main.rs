@@ -11,6 +11,7 @@ use bandx_desktop::band::{BandClient, BandError};
 use bandx_desktop::link::ble::BleLink;
 use bandx_desktop::link::sim::SimLink;
 use bandx_desktop::link::{Link, LinkError, ScanRequest};
+use bandx_desktop::logs::{self, LogSetup};
 use bandx_desktop::paths::DataDir;
 use clap::{Parser, Subcommand};
 use signal_hook::consts::SIGINT;
@@ -98,6 +99,10 @@ struct Cli {
     /// ~/.local/share/bandx-studio].
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Say more on stderr (info-level records) and print where the log file is. The log file
+    /// (`logs/bandx.log` in the data directory, capped, rotated) is written either way.
+    #[arg(long, short, global = true)]
+    verbose: bool,
     /// The band to connect to (an id or address printed by `scan`) [default: the strongest found].
     #[arg(long, global = true, value_name = "ID")]
     band: Option<String>,
@@ -169,14 +174,21 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
     let cli = Cli::parse();
+    let data = DataDir::from_option(cli.data_dir.as_deref()).ok();
+    let logging = logs::init(
+        data.as_ref(),
+        &LogSetup {
+            program: "bandx",
+            stderr_default: Some(if cli.verbose { "info" } else { "warn" }),
+        },
+    );
+    if cli.verbose {
+        match &logging.file {
+            Ok(path) => eprintln!("log: {}", path.display()),
+            Err(why) => eprintln!("log: none ({why})"),
+        }
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -199,6 +211,8 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_INTERRUPTED)
         }
         Err(Failure { code, error }) => {
+            // Info, not error: stderr gets the sentence below; the file keeps it for a bug report.
+            tracing::info!(exit = code, "failed: {error:#}");
             eprintln!("error: {error:#}");
             if code == EXIT_NO_ADAPTER {
                 eprintln!(

@@ -8,13 +8,14 @@
 //! - [`train`]: the personalization job and its cross-validated estimate;
 //! - [`deploy`]: writing a model or a firmware to the band, over BLE or USB;
 //! - [`live`]: the band's predictions, checked by shadow inference and stored;
-//! - [`plots`]: SVG charts; [`paths`]: where the data lives.
+//! - [`plots`]: SVG charts; [`paths`]: where the data lives; [`logs`]: the rotating log file and the panic hook.
 
 pub mod band;
 pub mod calibrate;
 pub mod deploy;
 pub mod link;
 pub mod live;
+pub mod logs;
 pub mod paths;
 pub mod plots;
 pub mod store;

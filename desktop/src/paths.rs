@@ -1,5 +1,5 @@
-//! Where BandX Studio keeps the user's data on this machine: one directory holding the SQLite store
-//! and the virtual band's flash file. Nothing is ever written anywhere else.
+//! Where BandX Studio keeps the user's data on this machine: one directory holding the SQLite store,
+//! the virtual band's flash file and the logs (`logs/`). Nothing is ever written anywhere else.
 
 use std::path::{Path, PathBuf};
 
@@ -50,6 +50,11 @@ impl DataDir {
     /// The SQLite store.
     pub fn store_path(&self) -> PathBuf {
         self.root.join(STORE_FILE_NAME)
+    }
+
+    /// The log files (see [`crate::logs`]).
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
     }
 
     /// Where the virtual band keeps its flash (pass to [`crate::link::sim::SimLink::open`]).

@@ -55,6 +55,8 @@ pub fn run() -> anyhow::Result<()> {
             commands::data::delete_model,
             commands::data::export_profile,
             commands::data::import_profile,
+            commands::settings::logs_folder,
+            commands::settings::open_logs_folder,
         ])
         .run(tauri::generate_context!())?;
     Ok(())

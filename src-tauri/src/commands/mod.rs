@@ -6,6 +6,7 @@ pub mod data;
 pub mod flash;
 pub mod live;
 pub mod profiles;
+pub mod settings;
 pub mod train;
 
 use tauri::State;

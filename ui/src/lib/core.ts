@@ -110,3 +110,8 @@ export const deleteRecording = (recording: number) => invoke<void>('delete_recor
 export const deleteModel = (model: number) => invoke<void>('delete_model', { model });
 export const exportProfile = (profile: number, dir: string) => invoke<string>('export_profile', { profile, dir });
 export const importProfile = (dir: string) => invoke<Profile>('import_profile', { dir });
+
+// --- settings ------------------------------------------------------------------------------
+export const logsFolder = () => invoke<string>('logs_folder');
+/** Shows the logs folder in the system's file manager; resolves to the folder. */
+export const openLogsFolder = () => invoke<string>('open_logs_folder');

@@ -57,6 +57,9 @@ export const deleteModel = none();
 export const exportProfile = none();
 export const importProfile = none();
 
+export const logsFolder = vi.fn(async () => '/home/you/.local/share/bandx-studio/logs');
+export const openLogsFolder = vi.fn(async () => '/home/you/.local/share/bandx-studio/logs');
+
 export const onBandState = listenerFor('band:state');
 export const onCalibrateEvent = listenerFor('calibrate:event');
 export const onCalibrateDone = listenerFor('calibrate:done');
