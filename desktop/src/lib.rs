@@ -8,7 +8,8 @@
 //! - [`train`]: the personalization job and its cross-validated estimate;
 //! - [`deploy`]: writing a model or a firmware to the band, over BLE or USB;
 //! - [`live`]: the band's predictions, checked by shadow inference and stored;
-//! - [`plots`]: SVG charts; [`paths`]: where the data lives; [`logs`]: the rotating log file and the panic hook.
+//! - [`plots`]: SVG charts; [`paths`]: where the data lives; [`logs`]: the rotating log file and the panic hook;
+//!   [`settings`]: the settings file, and moving the data directory safely.
 
 pub mod band;
 pub mod calibrate;
@@ -18,5 +19,6 @@ pub mod live;
 pub mod logs;
 pub mod paths;
 pub mod plots;
+pub mod settings;
 pub mod store;
 pub mod train;

@@ -4,9 +4,9 @@
 use bandx_desktop::logs::{self, LogSetup};
 
 fn main() -> anyhow::Result<()> {
-    let data = bandx_studio::AppState::data_dir_from_env().ok();
+    let startup = bandx_studio::Startup::load();
     let logging = logs::init(
-        data.as_ref(),
+        startup.data.as_ref().ok(),
         &LogSetup {
             program: "bandx-studio",
             stderr_default: Some("error"),
@@ -15,7 +15,7 @@ fn main() -> anyhow::Result<()> {
     if let Err(why) = &logging.file {
         eprintln!("BandX Studio runs without a log file: {why}");
     }
-    let result = bandx_studio::run();
+    let result = bandx_studio::run(startup);
     if let Err(e) = &result {
         tracing::error!("{e:#}");
     }

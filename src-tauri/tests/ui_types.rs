@@ -16,6 +16,7 @@ use bandx_studio::UiError;
 use bandx_studio::commands::bands::{BandView, ScanRow, WearerView};
 use bandx_studio::commands::calibrate::{CalibrateEvent, CalibrateResult};
 use bandx_studio::commands::data::DataOverview;
+use bandx_studio::commands::dialogs::PickKind;
 use bandx_studio::commands::flash::{FlashProgress, FlashRequest, FlashResult};
 use bandx_studio::commands::live::{LiveLink, LivePrediction, LiveSummaryView, ShadowCheck};
 use bandx_studio::commands::profiles::ClassView;
@@ -66,6 +67,7 @@ fn collect_roots(c: &mut Collect) {
     c.visit::<LiveSummaryView>();
     // data screen
     c.visit::<DataOverview>();
+    c.visit::<PickKind>();
 }
 
 /// Declarations by TypeScript name, collected from the roots through every type they use.

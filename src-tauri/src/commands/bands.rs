@@ -275,7 +275,7 @@ pub(crate) async fn sim_link(state: &AppState) -> Result<Arc<SimLink>, UiError> 
     if let Some(link) = &links.sim {
         return Ok(link.clone());
     }
-    let link = Arc::new(SimLink::with_config(sim_config(&state.data))?);
+    let link = Arc::new(SimLink::with_config(sim_config(&state.data()))?);
     links.sim = Some(link.clone());
     Ok(link)
 }

@@ -76,7 +76,11 @@ pub async fn start_flash(
     // An outdated model is refused here, before the job starts and the band is checked out.
     let model = model_to_flash(&state.store(), &request)?;
     let file = match &request.file {
-        Some(path) if !path.trim().is_empty() => Some(read_image(path)?),
+        Some(path) if !path.trim().is_empty() => {
+            let image = read_image(path)?;
+            state.remember_folder_of(std::path::Path::new(path.trim()));
+            Some(image)
+        }
         _ => None,
     };
     let job = state.start_job(JobKind::Flash)?;

@@ -3,6 +3,7 @@
 pub mod bands;
 pub mod calibrate;
 pub mod data;
+pub mod dialogs;
 pub mod flash;
 pub mod live;
 pub mod profiles;

@@ -14,13 +14,13 @@ pub const OPENER_ENV: &str = "BANDX_OPENER";
 /// Where the app's log files are.
 #[tauri::command]
 pub fn logs_folder(state: State<'_, AppState>) -> String {
-    state.data.logs_dir().display().to_string()
+    state.data().logs_dir().display().to_string()
 }
 
 /// Shows the logs folder in the system's file manager; returns the folder.
 #[tauri::command]
 pub fn open_logs_folder(state: State<'_, AppState>) -> Result<String, UiError> {
-    let dir = state.data.logs_dir();
+    let dir = state.data().logs_dir();
     open_folder(&dir)?;
     Ok(dir.display().to_string())
 }

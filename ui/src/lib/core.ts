@@ -18,6 +18,7 @@ import type {
   LiveLink,
   LivePrediction,
   LiveSummary,
+  PickKind,
   Profile,
   ScanRow,
   ShadowCheck,
@@ -110,6 +111,11 @@ export const deleteRecording = (recording: number) => invoke<void>('delete_recor
 export const deleteModel = (model: number) => invoke<void>('delete_model', { model });
 export const exportProfile = (profile: number, dir: string) => invoke<string>('export_profile', { profile, dir });
 export const importProfile = (dir: string) => invoke<Profile>('import_profile', { dir });
+
+// --- file and folder pickers (the system's dialogs) -----------------------------------------
+/** Shows the system's picker; resolves to the chosen path, or null when the user cancels. */
+export const pickPath = (kind: PickKind, suggestedName: string | null = null) =>
+  invoke<string | null>('pick_path', { kind, suggestedName });
 
 // --- settings ------------------------------------------------------------------------------
 export const logsFolder = () => invoke<string>('logs_folder');

@@ -57,6 +57,8 @@ export const deleteModel = none();
 export const exportProfile = none();
 export const importProfile = none();
 
+export const pickPath = vi.fn(async (): Promise<string | null> => null);
+
 export const logsFolder = vi.fn(async () => '/home/you/.local/share/bandx-studio/logs');
 export const openLogsFolder = vi.fn(async () => '/home/you/.local/share/bandx-studio/logs');
 

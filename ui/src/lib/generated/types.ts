@@ -131,6 +131,11 @@ outdated: string | null, };
  */
 export type ModelView = { id: number, version: number, classes: Array<string>, };
 
+/**
+ * What the user is asked to pick.
+ */
+export type PickKind = "import_folder" | "export_folder" | "firmware_file";
+
 export type Profile = { id: ProfileId, name: string, created_at_ms: number, };
 
 export type ProfileId = number;
