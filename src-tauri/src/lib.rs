@@ -94,7 +94,11 @@ pub fn run(startup: Startup) -> anyhow::Result<()> {
             commands::data::export_profile,
             commands::data::import_profile,
             commands::dialogs::pick_path,
-            commands::settings::logs_folder,
+            commands::settings::get_settings,
+            commands::settings::set_setting,
+            commands::settings::forget_band,
+            commands::settings::serial_ports,
+            commands::settings::move_data_dir,
             commands::settings::open_logs_folder,
         ])
         .run(tauri::generate_context!())?;

@@ -16,7 +16,7 @@ use bandx_desktop::link::ble::BleLink;
 use bandx_desktop::link::sim::SimLink;
 use bandx_desktop::link::{ConnectionState, Link, ScanResult};
 use bandx_desktop::paths::DataDir;
-use bandx_desktop::settings::{self, Settings, SettingsError};
+use bandx_desktop::settings::{self, Relocated, Settings, SettingsError, relocate_data};
 use bandx_desktop::store::{BandId, Store, StoreError};
 
 /// Environment variable naming the data directory (tests and the e2e run use a fresh one).
@@ -129,10 +129,23 @@ impl AppState {
         self.data.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Switches to a data directory that holds a verified copy of the data, with its store.
-    pub fn switch_data(&self, data: DataDir, store: Store) {
-        *self.store() = store;
-        *self.data.write().unwrap_or_else(|e| e.into_inner()) = data;
+    /// Moves the data directory to `dest`: copies and verifies everything (the store stays locked
+    /// meanwhile, so nothing is written that the copy would miss), saves the setting, then switches the
+    /// store over. On any failure the app keeps its current directory, untouched. The old directory is
+    /// kept (the user deletes it once sure); the log file moves at the next start.
+    pub fn move_data(&self, dest: &Path) -> Result<Relocated, super::UiError> {
+        let mut store = self.store();
+        let old = self.data();
+        let moved = relocate_data(&old, dest)?;
+        let new_store = Store::open(moved.new.store_path())?;
+        self.update_settings(|s| {
+            s.data_dir = Some(dest.to_path_buf());
+            Ok(())
+        })?;
+        *store = new_store;
+        *self.data.write().unwrap_or_else(|e| e.into_inner()) = moved.new.clone();
+        tracing::info!("moved the data directory");
+        Ok(moved)
     }
 
     /// The settings in use, and why the file's are not (if so).
@@ -158,6 +171,16 @@ impl AppState {
         file.current = next.clone();
         file.problem = None;
         Ok(next)
+    }
+
+    /// Remembers the band the user connected to ("Forget this band" on the Settings screen clears it).
+    pub fn remember_band(&self, id: &str) {
+        if self.settings().current.band.as_deref() == Some(id) {
+            return;
+        }
+        if let Err(e) = self.update_settings(|s| s.set("band", id)) {
+            tracing::warn!("cannot remember the band: {e}");
+        }
     }
 
     /// Remembers the folder a file or folder the user chose is in (the next dialog starts there).
@@ -346,6 +369,47 @@ mod tests {
             state.check_out(JobKind::Flash).await.err().unwrap().code,
             "not_connected"
         );
+    }
+
+    #[test]
+    fn moving_the_data_switches_the_store_and_saves_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings_path = dir.path().join("config/settings.toml");
+        let state = AppState::open_with(
+            DataDir::at(dir.path().join("data")),
+            SettingsFile {
+                path: Some(settings_path.clone()),
+                ..SettingsFile::default()
+            },
+        )
+        .unwrap();
+        state.store().create_profile("ana", 0).unwrap();
+        let dest = dir.path().join("elsewhere");
+        let moved = state.move_data(&dest).unwrap();
+        assert_eq!(moved.new.root(), dest);
+        assert_eq!(state.data().root(), dest);
+        assert_eq!(
+            state.store().path(),
+            Some(dest.join(bandx_desktop::paths::STORE_FILE_NAME).as_path())
+        );
+        // What is written now goes to the new store; the old one keeps what it had.
+        state.store().create_profile("ben", 0).unwrap();
+        assert_eq!(state.store().profiles().unwrap().len(), 2);
+        let old = Store::open(
+            dir.path()
+                .join("data")
+                .join(bandx_desktop::paths::STORE_FILE_NAME),
+        )
+        .unwrap();
+        assert_eq!(old.profiles().unwrap().len(), 1);
+        let saved = settings::load(&settings_path).settings;
+        assert_eq!(saved.data_dir.as_deref(), Some(dest.as_path()));
+        // A second move into a folder that is not empty is refused and changes nothing.
+        let err = state
+            .move_data(dir.path().join("config").as_path())
+            .unwrap_err();
+        assert_eq!(err.code, "move_data");
+        assert_eq!(state.data().root(), dest);
     }
 
     #[test]

@@ -107,7 +107,7 @@ pub async fn connect_band(
     let (address, name) = seen.map_or((id.clone(), "BandX".to_string()), |r| {
         (r.address, r.name.unwrap_or_else(|| "BandX".into()))
     });
-    attach(
+    let view = attach(
         &app,
         &state,
         link,
@@ -116,7 +116,9 @@ pub async fn connect_band(
         &address,
         &name,
     )
-    .await
+    .await?;
+    state.remember_band(&id);
+    Ok(view)
 }
 
 /// Starts the built-in virtual band (once) and connects to it.

@@ -158,7 +158,7 @@ pub async fn import_profile(state: State<'_, AppState>, dir: String) -> Result<P
 }
 
 /// An absolute folder path typed by the user (`~/` is the home directory).
-fn folder(text: &str) -> Result<PathBuf, UiError> {
+pub(crate) fn folder(text: &str) -> Result<PathBuf, UiError> {
     let text = text.trim();
     let path = match text.strip_prefix("~/") {
         Some(rest) => match std::env::var_os("HOME") {

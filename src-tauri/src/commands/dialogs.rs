@@ -28,6 +28,8 @@ pub enum PickKind {
     ExportFolder,
     /// A firmware image (.bin) to flash.
     FirmwareFile,
+    /// A new or empty folder to move the data to.
+    DataFolder,
 }
 
 impl PickKind {
@@ -36,6 +38,7 @@ impl PickKind {
             PickKind::ImportFolder => "Import a profile from folder",
             PickKind::ExportFolder => "Export the profile to a new folder",
             PickKind::FirmwareFile => "Firmware image file",
+            PickKind::DataFolder => "Move the data to this folder",
         }
     }
 
@@ -44,6 +47,7 @@ impl PickKind {
             PickKind::ImportFolder => "import_folder",
             PickKind::ExportFolder => "export_folder",
             PickKind::FirmwareFile => "firmware_file",
+            PickKind::DataFolder => "data_folder",
         }
     }
 }
@@ -98,7 +102,7 @@ fn system_dialog(
         dialog = dialog.set_parent(&window);
     }
     let picked = match kind {
-        PickKind::ImportFolder => dialog.blocking_pick_folder(),
+        PickKind::ImportFolder | PickKind::DataFolder => dialog.blocking_pick_folder(),
         PickKind::ExportFolder => dialog
             .set_file_name(suggested_name.unwrap_or_else(|| "bandx-export".into()))
             .blocking_save_file(),

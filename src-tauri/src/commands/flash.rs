@@ -260,7 +260,9 @@ fn flash_usb(
         (None, None) => return Err(no_model()),
     };
     let total = payload.bytes().len() as u64;
-    let port = request.port.as_deref();
+    // The port asked for, else the one chosen in the settings, else the band's is found.
+    let chosen = state.settings().current.serial_port;
+    let port = request.port.as_deref().or(chosen.as_deref());
     let recorded = Recorded {
         store: &state.store,
         profile: request.profile,

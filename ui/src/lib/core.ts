@@ -18,6 +18,9 @@ import type {
   LiveLink,
   LivePrediction,
   LiveSummary,
+  MoveResult,
+  SettingsView,
+  SystemPort,
   PickKind,
   Profile,
   ScanRow,
@@ -118,6 +121,13 @@ export const pickPath = (kind: PickKind, suggestedName: string | null = null) =>
   invoke<string | null>('pick_path', { kind, suggestedName });
 
 // --- settings ------------------------------------------------------------------------------
-export const logsFolder = () => invoke<string>('logs_folder');
+export const getSettings = () => invoke<SettingsView>('get_settings');
+/** Sets `serial_port`, `theme` or `band` (empty clears it); the data folder moves with moveDataDir. */
+export const setSetting = (key: 'serial_port' | 'theme' | 'band', value: string) =>
+  invoke<SettingsView>('set_setting', { key, value });
+export const forgetBand = () => invoke<SettingsView>('forget_band');
+export const serialPorts = () => invoke<SystemPort[]>('serial_ports');
+/** Copies the data to `dir` (new or empty), verifies it, then switches to it; the old folder is kept. */
+export const moveDataDir = (dir: string) => invoke<MoveResult>('move_data_dir', { dir });
 /** Shows the logs folder in the system's file manager; resolves to the folder. */
 export const openLogsFolder = () => invoke<string>('open_logs_folder');
