@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test bench fuzz setup ui build check lint fmt clippy offline test-rust test-ui test-e2e clean firmware-c3
+.PHONY: run test bench fuzz setup ui build check lint fmt clippy offline test-rust test-ui test-e2e clean firmware-c3 package
 
 ## Install what is missing (Debian packages, Rust components, tauri-driver, npm packages). Idempotent.
 setup:
@@ -97,6 +97,12 @@ bench: setup firmware-c3
 	  --config 'profile.dev.package.bandx-model.opt-level=3' --config 'profile.dev.package.bandx-core.opt-level=3' \
 	  -- evaluate --wisdm ../shared/datasets/wisdm --folds 1 --max-steps 12000 \
 	  --user-classes walking,jogging,stairs,sitting,standing,typing,writing --out target/bench/bandx-model
+
+## The installable Debian package: UI, app and `bandx` CLI in release, bundled by Tauri (deb only, nothing
+## downloaded), then inspected by scripts/check-deb (files, declared dependencies, the embedded UI, `bandx --version`
+## from the package). Writes target/release/bundle/deb/*.deb. A clean release build takes 15+ min on 2 cores.
+package: setup
+	bash scripts/package
 
 ## Run each fuzz target briefly (needs the nightly toolchain; installs cargo-fuzz if missing).
 fuzz:

@@ -11,11 +11,14 @@ use bandx_desktop::band::{BandClient, BandError};
 use bandx_desktop::link::ble::BleLink;
 use bandx_desktop::link::sim::SimLink;
 use bandx_desktop::link::{Link, LinkError, ScanRequest};
+use bandx_desktop::logs::{self, LogSetup};
 use bandx_desktop::paths::DataDir;
+use bandx_desktop::settings;
 use clap::{Parser, Subcommand};
 use signal_hook::consts::SIGINT;
 
 mod archive;
+mod config;
 mod deploy;
 mod history;
 mod live;
@@ -99,10 +102,14 @@ struct Cli {
     /// Use the virtual band (bandx-sim) instead of Bluetooth.
     #[arg(long, global = true)]
     sim: bool,
-    /// Where the store and the virtual band's flash file live [default: $XDG_DATA_HOME/bandx-studio, or
-    /// ~/.local/share/bandx-studio].
+    /// Where the store, the virtual band's flash file and the logs live [default: the settings' data_dir
+    /// (`bandx config`), else $XDG_DATA_HOME/bandx-studio, or ~/.local/share/bandx-studio].
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Say more on stderr (info-level records) and print where the log file is. The log file
+    /// (`logs/bandx.log` in the data directory, capped, rotated) is written either way.
+    #[arg(long, short, global = true)]
+    verbose: bool,
     /// The band to connect to (an id or address printed by `scan`) [default: the strongest found].
     #[arg(long, global = true, value_name = "ID")]
     band: Option<String>,
@@ -161,6 +168,9 @@ enum Command {
     /// Write a model (a blob file or a stored version) or a firmware image to the band, over BLE
     /// (resuming after a dropped link) or USB; prints the result as `key: value` lines.
     Deploy(deploy::DeployArgs),
+    /// Show or change the settings (shared with the app): data_dir (moved safely), serial_port, theme,
+    /// band, last_folder; `config ports` lists the serial ports.
+    Config(config::ConfigArgs),
 }
 
 /// A failure with the exit code a script sees.
@@ -190,14 +200,33 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // The settings' data folder unless --data-dir says otherwise (a bad settings file is said, not fatal).
+    let loaded = settings::default_path().map(|path| settings::load(&path));
+    if let Ok(loaded) = &loaded {
+        if let Some(problem) = &loaded.problem
+            && !matches!(cli.command, Command::Config(_))
+        {
+            eprintln!("warning: {problem}");
+        }
+        if cli.data_dir.is_none() {
+            cli.data_dir = loaded.settings.data_dir.clone();
+        }
+    }
+    let data = DataDir::from_option(cli.data_dir.as_deref()).ok();
+    let logging = logs::init(
+        data.as_ref(),
+        &LogSetup {
+            program: "bandx",
+            stderr_default: Some(if cli.verbose { "info" } else { "warn" }),
+        },
+    );
+    if cli.verbose {
+        match &logging.file {
+            Ok(path) => eprintln!("log: {}", path.display()),
+            Err(why) => eprintln!("log: none ({why})"),
+        }
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -220,6 +249,8 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_INTERRUPTED)
         }
         Err(Failure { code, error }) => {
+            // Info, not error: stderr gets the sentence below; the file keeps it for a bug report.
+            tracing::info!(exit = code, "failed: {error:#}");
             eprintln!("error: {error:#}");
             if code == EXIT_NO_ADAPTER {
                 eprintln!(
@@ -251,6 +282,7 @@ fn run_offline(cli: &Cli) -> Option<Result<(), Failure>> {
         Command::Import(args) => dir().and_then(|d| Ok(archive::import(&d, args)?)),
         Command::Report(args) => dir().and_then(|d| Ok(report::run(&d, args)?)),
         Command::History(args) => dir().and_then(|d| Ok(history::run(&d, args)?)),
+        Command::Config(args) => dir().and_then(|d| Ok(config::run(args, &d)?)),
         _ => return None,
     };
     Some(result)
@@ -357,7 +389,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Train(_) | Command::Export(_) | Command::Import(_) | Command::Report(_) => {
             unreachable!("run_offline runs the store commands")
         }
-        Command::History(_) => unreachable!("run_offline runs history"),
+        Command::History(_) | Command::Config(_) => unreachable!("run_offline runs them"),
         Command::Record(_) | Command::Live(_) | Command::Sync(_) => {
             unreachable!("they open their own link")
         }

@@ -105,3 +105,33 @@ fn an_unknown_band_id_exits_with_the_not_found_code() {
     assert!(stdout(&out).is_empty());
     assert!(stderr(&out).contains("sim:nobody"), "{}", stderr(&out));
 }
+
+#[test]
+fn verbose_prints_where_the_log_is_and_the_log_records_the_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let out = support::bandx(&data_dir, &["--verbose", "history"]);
+    assert_eq!(out.status.code(), Some(6), "no store yet: {out:?}");
+    let log = data_dir.join("logs").join("bandx.log");
+    let line = format!("log: {}", log.display());
+    assert!(
+        stderr(&out).lines().any(|l| l == line),
+        "no `{line}` in:\n{}",
+        stderr(&out)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("INFO") && text.contains("started"), "{text}");
+    assert!(
+        text.contains("failed: no BandX Studio data") && text.contains("exit=6"),
+        "the failure is logged:\n{text}"
+    );
+
+    // Without --verbose the path is not printed, and the same file grows.
+    let out = support::bandx(&data_dir, &["history"]);
+    assert!(!stderr(&out).contains("log: "), "{}", stderr(&out));
+    let again = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        again.len() > text.len() && again.starts_with(&text),
+        "appended"
+    );
+}

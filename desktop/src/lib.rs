@@ -11,7 +11,8 @@
 //! - [`owner`]: this desktop's ed25519 owner key, which signs every update's grant;
 //! - [`files`]: reading user-supplied files (models, firmware, imports) with a size cap;
 //! - [`sync`]: the band's activity log copied into the store (resumable, idempotent);
-//! - [`plots`]: SVG charts; [`paths`]: where the data lives.
+//! - [`plots`]: SVG charts; [`paths`]: where the data lives; [`logs`]: the rotating log file and the panic hook;
+//!   [`settings`]: the settings file, and moving the data directory safely.
 
 pub mod band;
 pub mod calibrate;
@@ -19,9 +20,11 @@ pub mod deploy;
 pub mod files;
 pub mod link;
 pub mod live;
+pub mod logs;
 pub mod owner;
 pub mod paths;
 pub mod plots;
+pub mod settings;
 pub mod store;
 pub mod sync;
 pub mod train;

@@ -1,6 +1,6 @@
 //! Where BandX Studio keeps the user's data on this machine: one directory holding the SQLite store,
-//! the owner key (`owner.key`, private, in no export) and the virtual band's flash file. Nothing is ever
-//! written anywhere else.
+//! the owner key (`owner.key`, private, in no export), the virtual band's flash file and the logs (`logs/`). Nothing
+//! is ever written anywhere else.
 
 use std::path::{Path, PathBuf};
 
@@ -56,6 +56,11 @@ impl DataDir {
     /// The owner key ([`crate::owner::OwnerKeyFile`]).
     pub fn owner_key_path(&self) -> PathBuf {
         self.root.join(crate::owner::OWNER_KEY_FILE_NAME)
+    }
+
+    /// The log files (see [`crate::logs`]).
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
     }
 
     /// Where the virtual band keeps its flash (pass to [`crate::link::sim::SimLink::open`]).

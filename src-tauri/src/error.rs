@@ -5,6 +5,7 @@ use serde::Serialize;
 use bandx_desktop::band::BandError;
 use bandx_desktop::link::sim::SimLinkError;
 use bandx_desktop::link::{LinkError, PairError};
+use bandx_desktop::settings::{RelocateError, SettingsError};
 use bandx_desktop::store::{ArchiveError, StoreError};
 use bandx_desktop::train::TrainError;
 
@@ -256,6 +257,23 @@ impl From<ArchiveError> for UiError {
             _ => "Check that the folder is a BandX Studio export and try again",
         };
         UiError::new("archive", e.to_string(), next)
+    }
+}
+
+impl From<SettingsError> for UiError {
+    fn from(e: SettingsError) -> Self {
+        UiError::new("settings", e.to_string(), "Check the value and try again")
+    }
+}
+
+impl From<RelocateError> for UiError {
+    fn from(e: RelocateError) -> Self {
+        // Its messages say where the data stays.
+        UiError::new(
+            "move_data",
+            e.to_string(),
+            "Choose a new or empty folder on a disk with room for your data",
+        )
     }
 }
 

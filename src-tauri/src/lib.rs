@@ -14,14 +14,52 @@ use anyhow::Context;
 pub use error::UiError;
 pub use state::AppState;
 
+use bandx_desktop::paths::{DataDir, NoHome};
 use bandx_desktop::plots::{PlotOptions, Theme};
+use bandx_desktop::settings;
+use state::SettingsFile;
+
+/// What the app starts from: the user's settings, and the data directory `BANDX_DATA_DIR` or the
+/// settings name (main sets up the logs there before the window opens).
+pub struct Startup {
+    pub settings: SettingsFile,
+    pub data: Result<DataDir, NoHome>,
+}
+
+impl Startup {
+    /// Reads the settings file (a bad one gives the defaults and a problem to show, never an error).
+    pub fn load() -> Startup {
+        let settings = match settings::default_path() {
+            Ok(path) => {
+                let loaded = settings::load(&path);
+                SettingsFile {
+                    path: Some(path),
+                    current: loaded.settings,
+                    problem: loaded.problem,
+                }
+            }
+            Err(e) => SettingsFile {
+                problem: Some(format!("{e}; the settings cannot be saved")),
+                ..SettingsFile::default()
+            },
+        };
+        let data = AppState::data_dir_from_env(&settings.current);
+        Startup { settings, data }
+    }
+}
 
 /// Opens the BandX Studio window and runs until it is closed.
-pub fn run() -> anyhow::Result<()> {
-    let data = AppState::data_dir_from_env().context("cannot find where to keep your data")?;
-    let state = AppState::open(data.clone())
+pub fn run(startup: Startup) -> anyhow::Result<()> {
+    if let Some(problem) = &startup.settings.problem {
+        tracing::warn!("settings: {problem}");
+    }
+    let data = startup
+        .data
+        .context("cannot find where to keep your data")?;
+    let state = AppState::open_with(data.clone(), startup.settings)
         .with_context(|| format!("cannot open the store in {}", data.root().display()))?;
     tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::cancel_job,
@@ -59,6 +97,13 @@ pub fn run() -> anyhow::Result<()> {
             commands::data::export_profile,
             commands::data::import_profile,
             commands::sync::sync_band,
+            commands::dialogs::pick_path,
+            commands::settings::get_settings,
+            commands::settings::set_setting,
+            commands::settings::forget_band,
+            commands::settings::serial_ports,
+            commands::settings::move_data_dir,
+            commands::settings::open_logs_folder,
         ])
         .run(tauri::generate_context!())?;
     Ok(())

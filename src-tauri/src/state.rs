@@ -5,7 +5,7 @@
 //! on spawned tasks and take the locks only for the moments they need them.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -16,6 +16,7 @@ use bandx_desktop::link::ble::BleLink;
 use bandx_desktop::link::sim::SimLink;
 use bandx_desktop::link::{ConnectionState, Link, ScanResult};
 use bandx_desktop::paths::DataDir;
+use bandx_desktop::settings::{self, Relocated, Settings, SettingsError, relocate_data};
 use bandx_desktop::store::{BandId, Store, StoreError};
 
 /// Environment variable naming the data directory (tests and the e2e run use a fresh one).
@@ -28,7 +29,11 @@ pub struct AppState {
 }
 
 pub struct Inner {
-    pub data: DataDir,
+    /// Where the store, the virtual band and the logs live; changes only when the user moves it
+    /// (`commands::settings::move_data_dir`), together with the store.
+    data: std::sync::RwLock<DataDir>,
+    /// The settings file and what it holds.
+    settings: std::sync::Mutex<SettingsFile>,
     /// Behind a std mutex (as `deploy::ble::Recorded` takes it): locked briefly, never across an await.
     pub store: std::sync::Mutex<Store>,
     pub links: Mutex<Links>,
@@ -78,16 +83,31 @@ pub struct ConnectedBand {
     pub band_id: BandId,
 }
 
+/// The settings as loaded, and where they are saved (`None`: not saved, as in tests).
+#[derive(Debug, Clone, Default)]
+pub struct SettingsFile {
+    pub path: Option<PathBuf>,
+    pub current: Settings,
+    /// Why the file's settings are not in use (a bad file), until the user saves new ones.
+    pub problem: Option<String>,
+}
+
 impl AppState {
-    /// Opens the store in `data` (creating the directory).
+    /// Opens the store in `data` (creating the directory), with default settings that are not saved.
     pub fn open(data: DataDir) -> Result<AppState, StoreError> {
+        AppState::open_with(data, SettingsFile::default())
+    }
+
+    /// Opens the store in `data` with the user's settings.
+    pub fn open_with(data: DataDir, settings: SettingsFile) -> Result<AppState, StoreError> {
         if let Err(e) = std::fs::create_dir_all(data.root()) {
             tracing::warn!("cannot create {}: {e}", data.root().display());
         }
         let store = Store::open(data.store_path())?;
         Ok(AppState {
             inner: Arc::new(Inner {
-                data,
+                data: std::sync::RwLock::new(data),
+                settings: std::sync::Mutex::new(settings),
                 store: std::sync::Mutex::new(store),
                 links: Mutex::new(Links::default()),
                 band: Mutex::new(None),
@@ -98,10 +118,89 @@ impl AppState {
         })
     }
 
-    /// `$BANDX_DATA_DIR` if set, else the user's data directory.
-    pub fn data_dir_from_env() -> Result<DataDir, bandx_desktop::paths::NoHome> {
-        let dir = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty());
-        DataDir::from_option(dir.as_deref().map(Path::new))
+    /// `$BANDX_DATA_DIR` if set, else the settings' data directory, else the user's data directory.
+    pub fn data_dir_from_env(settings: &Settings) -> Result<DataDir, bandx_desktop::paths::NoHome> {
+        let dir = std::env::var_os(DATA_DIR_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| settings.data_dir.clone());
+        DataDir::from_option(dir.as_deref())
+    }
+
+    /// The data directory in use.
+    pub fn data(&self) -> DataDir {
+        self.data.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Moves the data directory to `dest`: copies and verifies everything (the store stays locked
+    /// meanwhile, so nothing is written that the copy would miss), saves the setting, then switches the
+    /// store over. On any failure the app keeps its current directory, untouched. The old directory is
+    /// kept (the user deletes it once sure); the log file moves at the next start.
+    pub fn move_data(&self, dest: &Path) -> Result<Relocated, super::UiError> {
+        let mut store = self.store();
+        let old = self.data();
+        let moved = relocate_data(&old, dest)?;
+        let new_store = Store::open(moved.new.store_path())?;
+        self.update_settings(|s| {
+            s.data_dir = Some(dest.to_path_buf());
+            Ok(())
+        })?;
+        *store = new_store;
+        *self.data.write().unwrap_or_else(|e| e.into_inner()) = moved.new.clone();
+        tracing::info!("moved the data directory");
+        Ok(moved)
+    }
+
+    /// The settings in use, and why the file's are not (if so).
+    pub fn settings(&self) -> SettingsFile {
+        self.settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Changes the settings (checked) and saves them; on error nothing changes.
+    pub fn update_settings(
+        &self,
+        change: impl FnOnce(&mut Settings) -> Result<(), SettingsError>,
+    ) -> Result<Settings, SettingsError> {
+        let mut file = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = file.current.clone();
+        change(&mut next)?;
+        next.validate()?;
+        if let Some(path) = &file.path {
+            settings::save(path, &next)?;
+        }
+        file.current = next.clone();
+        file.problem = None;
+        Ok(next)
+    }
+
+    /// Remembers the band the user connected to ("Forget this band" on the Settings screen clears it).
+    pub fn remember_band(&self, id: &str) {
+        if self.settings().current.band.as_deref() == Some(id) {
+            return;
+        }
+        if let Err(e) = self.update_settings(|s| s.set("band", id)) {
+            tracing::warn!("cannot remember the band: {e}");
+        }
+    }
+
+    /// Remembers the folder a file or folder the user chose is in (the next dialog starts there).
+    pub fn remember_folder_of(&self, path: &Path) {
+        let Some(folder) = path.parent().filter(|p| p.is_absolute()) else {
+            return;
+        };
+        if self.settings().current.last_folder.as_deref() == Some(folder) {
+            return;
+        }
+        let folder = folder.to_path_buf();
+        if let Err(e) = self.update_settings(|s| {
+            s.last_folder = Some(folder);
+            Ok(())
+        }) {
+            tracing::warn!("cannot remember the last folder: {e}");
+        }
     }
 
     /// The store, locked (a panic elsewhere while it was held does not lock the user out).
@@ -273,6 +372,47 @@ mod tests {
             state.check_out(JobKind::Flash).await.err().unwrap().code,
             "not_connected"
         );
+    }
+
+    #[test]
+    fn moving_the_data_switches_the_store_and_saves_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings_path = dir.path().join("config/settings.toml");
+        let state = AppState::open_with(
+            DataDir::at(dir.path().join("data")),
+            SettingsFile {
+                path: Some(settings_path.clone()),
+                ..SettingsFile::default()
+            },
+        )
+        .unwrap();
+        state.store().create_profile("ana", 0).unwrap();
+        let dest = dir.path().join("elsewhere");
+        let moved = state.move_data(&dest).unwrap();
+        assert_eq!(moved.new.root(), dest);
+        assert_eq!(state.data().root(), dest);
+        assert_eq!(
+            state.store().path(),
+            Some(dest.join(bandx_desktop::paths::STORE_FILE_NAME).as_path())
+        );
+        // What is written now goes to the new store; the old one keeps what it had.
+        state.store().create_profile("ben", 0).unwrap();
+        assert_eq!(state.store().profiles().unwrap().len(), 2);
+        let old = Store::open(
+            dir.path()
+                .join("data")
+                .join(bandx_desktop::paths::STORE_FILE_NAME),
+        )
+        .unwrap();
+        assert_eq!(old.profiles().unwrap().len(), 1);
+        let saved = settings::load(&settings_path).settings;
+        assert_eq!(saved.data_dir.as_deref(), Some(dest.as_path()));
+        // A second move into a folder that is not empty is refused and changes nothing.
+        let err = state
+            .move_data(dir.path().join("config").as_path())
+            .unwrap_err();
+        assert_eq!(err.code, "move_data");
+        assert_eq!(state.data().root(), dest);
     }
 
     #[test]

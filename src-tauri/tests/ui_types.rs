@@ -16,10 +16,12 @@ use bandx_studio::UiError;
 use bandx_studio::commands::bands::{BandView, ScanRow, WearerView};
 use bandx_studio::commands::calibrate::{CalibrateEvent, CalibrateResult};
 use bandx_studio::commands::data::DataOverview;
+use bandx_studio::commands::dialogs::PickKind;
 use bandx_studio::commands::flash::{FlashProgress, FlashRequest, FlashResult};
 use bandx_studio::commands::live::{LiveLink, LivePrediction, LiveSummaryView, ShadowCheck};
 use bandx_studio::commands::pairing::PairingCode;
 use bandx_studio::commands::profiles::ClassView;
+use bandx_studio::commands::settings::{MoveResult, SettingsView};
 use bandx_studio::commands::train::TrainResult;
 use bandx_studio::events::{BandState, ImuBatch, JobEnd};
 use bandx_studio::state::JobKind;
@@ -68,6 +70,11 @@ fn collect_roots(c: &mut Collect) {
     c.visit::<LiveSummaryView>();
     // data screen
     c.visit::<DataOverview>();
+    c.visit::<PickKind>();
+    // settings screen
+    c.visit::<SettingsView>();
+    c.visit::<MoveResult>();
+    c.visit::<bandx_desktop::deploy::usb::SystemPort>();
 }
 
 /// Declarations by TypeScript name, collected from the roots through every type they use.

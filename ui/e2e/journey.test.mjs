@@ -1,18 +1,36 @@
 // The whole journey on the virtual band, through the real window: connect the virtual band, create a
 // profile with two activities, record each while the virtual wearer does it (set through the UI's
 // picker), train, flash the model over (simulated) Bluetooth, and see the live view name what the
-// wearer is doing. A screenshot of every screen goes to test-output/screenshots/.
+// wearer is doing; export and import the profile through the file dialogs (a stand-in answers for the system's
+// dialog: scripts/e2e sets BANDX_DIALOG_STANDIN); the Settings screen: the logs, the theme, the serial ports, and
+// moving the data folder. A screenshot of every screen goes to test-output/screenshots/.
 // scripts/e2e runs the virtual band faster than real time (BANDX_SIM_SPEED) to keep this short.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openApp, screenshot } from './session.mjs';
 
 const CLASSES = ['walking', 'typing'];
+/** Where the tests put files (firmware images, exports): outside the app's data folder. */
+const FILES = process.env.E2E_FILES ?? os.tmpdir();
+/** The app's data folder: the default one in the run's own XDG_DATA_HOME. */
+const DATA = path.join(process.env.XDG_DATA_HOME ?? os.tmpdir(), 'bandx-studio');
 let browser;
+
+/** The next system dialog answers with `answer` (the stand-in for the OS dialog; '' is "cancelled"). */
+function answerDialog(answer) {
+  writeFileSync(process.env.BANDX_DIALOG_STANDIN, answer);
+}
+
+/** The dialogs asked so far: `[kind, starting folder]`. */
+function dialogsAsked() {
+  const file = `${process.env.BANDX_DIALOG_STANDIN}.asked`;
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split('\t'));
+}
 
 before(async () => {
   browser = await openApp();
@@ -118,12 +136,20 @@ for (const name of CLASSES) {
     await recorder.waitForExist({ timeout: 5000 });
     // Reported, not asserted (no timed assertions): how often the live chart redraws here.
     const chart = await $('[data-testid="imu-chart"]');
-    const f0 = Number(await chart.getAttribute('data-frames'));
+    const counters = async () => ({
+      frames: Number(await chart.getAttribute('data-frames')),
+      draws: Number(await chart.getAttribute('data-draws')),
+      repaints: Number(await chart.getAttribute('data-repaints')),
+    });
+    const c0 = await counters();
     const t0 = Date.now();
     await browser.pause(2000);
-    const fps = ((Number(await chart.getAttribute('data-frames')) - f0) * 1000) / (Date.now() - t0);
+    const c1 = await counters();
+    const per = (n) => ((n * 1000) / (Date.now() - t0)).toFixed(0);
     t.diagnostic(
-      `live chart: ${fps.toFixed(0)} redraws/s in this window, ${await chart.getAttribute('data-draw-ms')} ms of script per redraw`,
+      `live chart: ${per(c1.frames - c0.frames)} redraws/s (animation frames, each only moving the traces), ` +
+        `${per(c1.draws - c0.draws)} segment draws/s, ${c1.repaints - c0.repaints} whole repaints, ` +
+        `${await chart.getAttribute('data-draw-ms')} ms of script per frame`,
     );
     await browser.waitUntil(
       async () => {
@@ -185,11 +211,18 @@ test('flash a full firmware image over Bluetooth: the band restarts into it and 
   // virtual band check it as the bootloader would; the band stores it in its other app slot and restarts from
   // there (it does not execute images).
   const image = esp32AppImage();
-  const file = path.join(process.env.BANDX_DATA_DIR ?? os.tmpdir(), `firmware-${Date.now()}.bin`);
+  const file = path.join(FILES, `firmware-${Date.now()}.bin`);
   writeFileSync(file, image);
   await (await $('input[name="transport"][value="ble_firmware"]')).click();
+  // Picked in the file dialog (the stand-in answers for it); the typed field shows the pick.
+  answerDialog(file);
+  await (await $('[data-testid="choose-firmware"]')).click();
   const input = await browser.$('//label[contains(., "Firmware image file (full path)")]//input');
-  await input.setValue(file);
+  await browser.waitUntil(async () => (await input.getValue()) === file, {
+    timeout: 5000,
+    timeoutMsg: 'the file dialog did not fill the firmware field',
+  });
+  assert.equal(dialogsAsked().at(-1)[0], 'firmware_file');
   await (await $('[data-testid="flash"]')).click();
   const result = await $('[data-testid="flash-result"]');
   await browser.waitUntil(
@@ -244,19 +277,21 @@ test('the data screen lists the recordings, the model and the deployment', async
   await screenshot(browser, '06-data');
 });
 
-test('export the profile to a folder as plain files', async () => {
-  const dir = path.join(process.env.BANDX_DATA_DIR ?? os.tmpdir(), `export-${Date.now()}`);
-  const input = await browser.$('//label[contains(., "Export to a new folder")]//input');
-  await input.setValue(dir);
-  await (await byText('button', 'Export')).click();
+let exported;
+test('export the profile to a folder as plain files, through the save dialog', async () => {
+  exported = path.join(FILES, `export-${Date.now()}`);
+  answerDialog(exported);
+  await (await $('[data-testid="choose-export"]')).click();
   const notice = await $('[data-testid="data-notice"]');
   await notice.waitForExist({ timeout: 10000 });
   assert.match(await notice.getText(), /^Exported Journey to /);
-  assert.ok(readdirSync(dir).length > 0, `${dir} holds the export`);
+  assert.ok(readdirSync(exported).length > 0, `${exported} holds the export`);
+  // The dialog started where the last one ended: the firmware file's folder.
+  assert.deepEqual(dialogsAsked().at(-1), ['export_folder', FILES]);
 });
 
 test('every control on every screen has a label, and the screens are reachable from the keyboard', async () => {
-  for (const name of ['Bands', 'Calibrate', 'Train', 'Flash', 'Live', 'Data']) {
+  for (const name of ['Bands', 'Calibrate', 'Train', 'Flash', 'Live', 'Data', 'Settings']) {
     await nav(name);
     const { controls, unlabelled } = await browser.execute(() => {
       const text = (el) => (el?.textContent ?? '').trim() !== '';
@@ -297,6 +332,92 @@ test('the dark theme', async () => {
   await (await $('[data-testid="train-result"]')).waitForExist({ timeout: 10000 });
   assert.equal(await browser.execute(() => document.documentElement.dataset.theme), 'dark');
   await screenshot(browser, '07-train-dark');
+});
+
+test('restore the profile from its export: delete it, then import the folder through the folder dialog', async () => {
+  await nav('Data');
+  answerDialog('');
+  await (await $('[data-testid="choose-import"]')).click();
+  // Cancelled: nothing happens.
+  await browser.waitUntil(async () => dialogsAsked().at(-1)[0] === 'import_folder', { timeout: 5000 });
+  assert.equal(await $('[data-testid="data-notice"]').isExisting(), false);
+  await (await byText('button', 'Delete profile Journey')).click();
+  await (await browser.$('//*[@role="group"]//button[normalize-space()="Delete"]')).click();
+  const notice = await $('[data-testid="data-notice"]');
+  await browser.waitUntil(async () => (await notice.isExisting()) && /^Deleted Journey/.test(await notice.getText()), {
+    timeout: 10000,
+    timeoutMsg: 'the profile was not deleted',
+  });
+  answerDialog(exported);
+  await (await $('[data-testid="choose-import"]')).click();
+  await browser.waitUntil(
+    async () => {
+      await noError();
+      return (await notice.isExisting()) && /^Imported Journey/.test(await notice.getText());
+    },
+    { timeout: 10000, timeoutMsg: 'the import did not finish' },
+  );
+  await (await $('table[aria-label="Models"]')).waitForExist({ timeout: 5000 });
+  const recordings = await browser.$$('table[aria-label="Recordings"] tbody tr');
+  assert.ok(recordings.length >= 2, `the imported profile has ${recordings.length} recordings`);
+});
+
+test('settings: the logs folder opens and holds the log, the theme is kept, the serial ports are listed', async () => {
+  await nav('Settings');
+  const logs = await $('[data-testid="logs-folder"]');
+  await browser.waitUntil(async () => (await logs.getText()) !== '', { timeout: 5000 });
+  const folder = await logs.getText();
+  assert.equal(folder, path.join(DATA, 'logs'));
+  await (await byText('button', 'Open logs folder')).click();
+  await browser.waitUntil(async () => existsSync(process.env.E2E_OPENED) && readFileSync(process.env.E2E_OPENED, 'utf8').includes(folder), {
+    timeout: 5000,
+    timeoutMsg: 'the file manager (stand-in) was not asked to open the logs folder',
+  });
+  const log = readFileSync(path.join(folder, 'bandx-studio.log'), 'utf8');
+  assert.match(log, / INFO .*started/);
+  assert.match(log, /file dialog kind="export_folder"/);
+  await pick('theme', 'light');
+  await browser.waitUntil(async () => (await browser.execute(() => document.documentElement.dataset.theme)) === 'light', {
+    timeout: 5000,
+  });
+  const settingsFile = path.join(process.env.XDG_CONFIG_HOME, 'bandx-studio', 'settings.toml');
+  await browser.waitUntil(() => existsSync(settingsFile) && /theme = "light"/.test(readFileSync(settingsFile, 'utf8')), {
+    timeout: 5000,
+    timeoutMsg: 'the theme was not saved in the settings file',
+  });
+  const ports = await browser.$$('[data-testid="serial-port"] option');
+  assert.ok(ports.length >= 1, 'the port list has at least "find automatically"');
+  await screenshot(browser, '08-settings');
+});
+
+test('move the data folder: copied, checked, then used; the old folder is kept', async () => {
+  await nav('Bands');
+  const disconnect = await byText('button', 'Disconnect');
+  if (await disconnect.isExisting()) await disconnect.click();
+  const status = await $('[data-testid="status-band"]');
+  await browser.waitUntil(async () => /No band connected/.test(await status.getText()), {
+    timeout: 10000,
+    timeoutMsg: 'the band did not disconnect',
+  });
+  await nav('Settings');
+  const dest = path.join(FILES, 'moved-data');
+  answerDialog(dest);
+  await (await $('[data-testid="choose-data-dir"]')).click();
+  const notice = await $('[data-testid="settings-notice"]');
+  await browser.waitUntil(
+    async () => {
+      await noError();
+      return (await notice.isExisting()) && /is used from there now/.test(await notice.getText());
+    },
+    { timeout: 30000, timeoutMsg: 'the data folder did not move' },
+  );
+  assert.equal(await (await $('[data-testid="data-dir"]')).getText(), dest);
+  assert.ok(existsSync(path.join(dest, 'bandx.sqlite')), 'the store was copied');
+  assert.ok(existsSync(path.join(DATA, 'bandx.sqlite')), 'the old folder is kept');
+  await screenshot(browser, '09-settings-moved');
+  // The app works from the new folder: the Data screen lists what was recorded.
+  await nav('Data');
+  await (await $('table[aria-label="Recordings"]')).waitForExist({ timeout: 5000 });
 });
 
 /** A valid ESP32 app image of 6,032 bytes: 24-byte header (chip id 0, hash appended), one segment of 5,952

@@ -25,7 +25,7 @@ test('the UI is embedded and reaches the core over IPC', async () => {
 });
 
 test('every screen is reachable from the navigation', async () => {
-  for (const name of ['Bands', 'Calibrate', 'Train', 'Flash', 'Live', 'Data']) {
+  for (const name of ['Bands', 'Calibrate', 'Train', 'Flash', 'Live', 'Data', 'Settings']) {
     const button = await browser.$(`//nav//button[normalize-space()="${name}"]`);
     await button.click();
     const heading = await browser.$('main h2');

@@ -80,6 +80,12 @@ pub fn bandx_bare(args: &[&str]) -> Output {
 
 fn run(data_dir: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bandx"));
+    // Never the user's own settings file: one beside the test's data directory (or none at all).
+    let settings = match data_dir {
+        Some(dir) => dir.with_extension("settings.toml"),
+        None => std::env::temp_dir().join("bandx-cli-tests-without-settings/settings.toml"),
+    };
+    command.env("BANDX_CONFIG", settings);
     if let Some(dir) = data_dir {
         command.arg("--data-dir").arg(dir);
     }

@@ -110,7 +110,7 @@ pub async fn connect_band(
     let (address, name) = seen.map_or((id.clone(), "BandX".to_string()), |r| {
         (r.address, r.name.unwrap_or_else(|| "BandX".into()))
     });
-    attach(
+    let view = attach(
         &app,
         &state,
         link,
@@ -119,7 +119,9 @@ pub async fn connect_band(
         &address,
         &name,
     )
-    .await
+    .await?;
+    state.remember_band(&id);
+    Ok(view)
 }
 
 /// Starts the built-in virtual band (once) and connects to it.
@@ -278,7 +280,7 @@ pub(crate) async fn sim_link(state: &AppState) -> Result<Arc<SimLink>, UiError> 
     if let Some(link) = &links.sim {
         return Ok(link.clone());
     }
-    let link = Arc::new(SimLink::with_config(sim_config(&state.data))?);
+    let link = Arc::new(SimLink::with_config(sim_config(&state.data()))?);
     links.sim = Some(link.clone());
     Ok(link)
 }
@@ -301,7 +303,7 @@ async fn attach(
     let conn = link.connect(id).await?;
     let client = BandClient::new(conn).await?;
     // A band nobody owns yet (just paired) takes this desktop's owner key.
-    match OwnerKeyFile::load_or_create(&state.data) {
+    match OwnerKeyFile::load_or_create(&state.data()) {
         Ok(owner) => match claim_band(&client, &owner).await {
             Ok(true) => {}
             Ok(false) => tracing::warn!(

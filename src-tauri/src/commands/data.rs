@@ -141,6 +141,7 @@ pub async fn export_profile(
     let dest = folder(&dir)?;
     let store = state.store();
     store::export_profile(&store, profile, &dest)?;
+    state.remember_folder_of(&dest);
     Ok(dest.display().to_string())
 }
 
@@ -150,11 +151,14 @@ pub async fn import_profile(state: State<'_, AppState>, dir: String) -> Result<P
     let src = folder(&dir)?;
     let store = state.store();
     let id = store::import_profile(&store, &src)?;
-    Ok(store.profile(id)?)
+    let profile = store.profile(id)?;
+    drop(store);
+    state.remember_folder_of(&src);
+    Ok(profile)
 }
 
 /// An absolute folder path typed by the user (`~/` is the home directory).
-fn folder(text: &str) -> Result<PathBuf, UiError> {
+pub(crate) fn folder(text: &str) -> Result<PathBuf, UiError> {
     let text = text.trim();
     let path = match text.strip_prefix("~/") {
         Some(rest) => match std::env::var_os("HOME") {

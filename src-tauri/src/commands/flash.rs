@@ -80,7 +80,11 @@ pub async fn start_flash(
     // An outdated model is refused here, before the job starts and the band is checked out.
     let model = model_to_flash(&state.store(), &request)?;
     let file = match &request.file {
-        Some(path) if !path.trim().is_empty() => Some(read_image(path)?),
+        Some(path) if !path.trim().is_empty() => {
+            let image = read_image(path)?;
+            state.remember_folder_of(std::path::Path::new(path.trim()));
+            Some(image)
+        }
         _ => None,
     };
     let job = state.start_job(JobKind::Flash)?;
@@ -166,7 +170,7 @@ async fn flash_ble(
         band: band_id,
         model: model_id,
     };
-    let owner = OwnerKeyFile::load_or_create(&state.data).map_err(|e| {
+    let owner = OwnerKeyFile::load_or_create(&state.data()).map_err(|e| {
         UiError::new(
             "owner_key",
             format!("This desktop's owner key cannot be used ({e})"),
@@ -281,7 +285,9 @@ fn flash_usb(
         (None, None) => return Err(no_model()),
     };
     let total = payload.bytes().len() as u64;
-    let port = request.port.as_deref();
+    // The port asked for, else the one chosen in the settings, else the band's is found.
+    let chosen = state.settings().current.serial_port;
+    let port = request.port.as_deref().or(chosen.as_deref());
     let recorded = Recorded {
         store: &state.store,
         profile: request.profile,

@@ -3,10 +3,12 @@
 pub mod bands;
 pub mod calibrate;
 pub mod data;
+pub mod dialogs;
 pub mod flash;
 pub mod live;
 pub mod pairing;
 pub mod profiles;
+pub mod settings;
 pub mod sync;
 pub mod train;
 

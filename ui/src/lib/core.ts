@@ -19,6 +19,10 @@ import type {
   LivePrediction,
   PairingCode,
   LiveSummary,
+  MoveResult,
+  SettingsView,
+  SystemPort,
+  PickKind,
   Profile,
   ScanRow,
   ShadowCheck,
@@ -117,3 +121,20 @@ export const deleteRecording = (recording: number) => invoke<void>('delete_recor
 export const deleteModel = (model: number) => invoke<void>('delete_model', { model });
 export const exportProfile = (profile: number, dir: string) => invoke<string>('export_profile', { profile, dir });
 export const importProfile = (dir: string) => invoke<Profile>('import_profile', { dir });
+
+// --- file and folder pickers (the system's dialogs) -----------------------------------------
+/** Shows the system's picker; resolves to the chosen path, or null when the user cancels. */
+export const pickPath = (kind: PickKind, suggestedName: string | null = null) =>
+  invoke<string | null>('pick_path', { kind, suggestedName });
+
+// --- settings ------------------------------------------------------------------------------
+export const getSettings = () => invoke<SettingsView>('get_settings');
+/** Sets `serial_port`, `theme` or `band` (empty clears it); the data folder moves with moveDataDir. */
+export const setSetting = (key: 'serial_port' | 'theme' | 'band', value: string) =>
+  invoke<SettingsView>('set_setting', { key, value });
+export const forgetBand = () => invoke<SettingsView>('forget_band');
+export const serialPorts = () => invoke<SystemPort[]>('serial_ports');
+/** Copies the data to `dir` (new or empty), verifies it, then switches to it; the old folder is kept. */
+export const moveDataDir = (dir: string) => invoke<MoveResult>('move_data_dir', { dir });
+/** Shows the logs folder in the system's file manager; resolves to the folder. */
+export const openLogsFolder = () => invoke<string>('open_logs_folder');

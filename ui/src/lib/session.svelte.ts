@@ -1,7 +1,7 @@
 // What every screen shares: the selected profile, the connected band, the theme.
 import type { BandView, Profile } from './types';
 
-export type Screen = 'bands' | 'calibrate' | 'train' | 'flash' | 'live' | 'data';
+export type Screen = 'bands' | 'calibrate' | 'train' | 'flash' | 'live' | 'data' | 'settings';
 
 /** A stored model the band cannot run any more, which the user chose to train again. */
 export interface Retrain {

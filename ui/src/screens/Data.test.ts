@@ -92,6 +92,26 @@ describe('Data screen', () => {
     await vi.waitFor(() => expect(session.profile?.name).toBe('Ana (2)'));
   });
 
+  it('exports and imports through the system dialogs, and a cancelled dialog does nothing', async () => {
+    vi.mocked(core.exportProfile).mockResolvedValue('/home/ana/bandx-Ana');
+    vi.mocked(core.importProfile).mockResolvedValue({ id: 8, name: 'Ana (2)', created_at_ms: 0 });
+    vi.mocked(core.pickPath).mockResolvedValueOnce('/home/ana/bandx-Ana').mockResolvedValueOnce(null);
+    render(Data);
+    await fireEvent.click(screen.getByRole('button', { name: 'Choose where to export…' }));
+    expect(core.pickPath).toHaveBeenCalledWith('export_folder', 'bandx-Ana');
+    await vi.waitFor(() => expect(core.exportProfile).toHaveBeenCalledWith(7, '/home/ana/bandx-Ana'));
+    expect(await screen.findByTestId('data-notice')).toHaveTextContent('Exported Ana to /home/ana/bandx-Ana.');
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Choose a folder to import…' }));
+    await vi.waitFor(() => expect(core.pickPath).toHaveBeenCalledWith('import_folder'));
+    expect(core.importProfile).not.toHaveBeenCalled();
+
+    vi.mocked(core.pickPath).mockResolvedValueOnce('/media/usb/bandx-ana');
+    await fireEvent.click(screen.getByRole('button', { name: 'Choose a folder to import…' }));
+    await vi.waitFor(() => expect(core.importProfile).toHaveBeenCalledWith('/media/usb/bandx-ana'));
+    await vi.waitFor(() => expect(session.profile?.name).toBe('Ana (2)'));
+  });
+
   it('shows why an export failed and what to do', async () => {
     vi.mocked(core.exportProfile).mockRejectedValue(
       uiError(

@@ -82,6 +82,24 @@ describe('Flash screen', () => {
     expect(core.startFlash).toHaveBeenCalledWith({ profile: 7, transport: 'ble_firmware', file: '/tmp/bandx.bin', port: null, allow_downgrade: false });
   });
 
+  it('the system file picker fills the firmware field', async () => {
+    vi.mocked(core.pickPath).mockResolvedValueOnce('/home/ana/fw/bandx-1.1.bin');
+    render(Flash);
+    await fireEvent.click(screen.getByRole('radio', { name: /Full firmware image, over Bluetooth/ }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Choose file…' }));
+    expect(core.pickPath).toHaveBeenCalledWith('firmware_file');
+    const field = screen.getByRole('textbox', { name: /Firmware image file/ });
+    await vi.waitFor(() => expect(field).toHaveValue('/home/ana/fw/bandx-1.1.bin'));
+    await fireEvent.click(screen.getByRole('button', { name: 'Flash' }));
+    expect(core.startFlash).toHaveBeenCalledWith({
+      profile: 7,
+      transport: 'ble_firmware',
+      file: '/home/ana/fw/bandx-1.1.bin',
+      port: null,
+      allow_downgrade: false,
+    });
+  });
+
   it('over Bluetooth it needs a connected band', async () => {
     resetSession({ profile });
     render(Flash);

@@ -38,7 +38,8 @@ use serde::Serialize;
 
 pub use error::UsbError;
 pub use port::{
-    BandPort, ESP32_USB_BRIDGES, SerialLine, band_ports, find_band_port, list_band_ports,
+    BandPort, ESP32_USB_BRIDGES, SerialLine, SystemPort, band_ports, find_band_port,
+    list_band_ports, list_system_ports, system_ports,
 };
 
 use super::payload;

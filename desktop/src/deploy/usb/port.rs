@@ -68,6 +68,51 @@ pub fn band_ports(ports: Vec<SerialPortInfo>) -> Vec<BandPort> {
         .collect()
 }
 
+/// A serial port on this machine, as the Settings screen and `bandx config ports` list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct SystemPort {
+    /// Device path, e.g. `/dev/ttyUSB0`.
+    pub path: String,
+    /// `vid:pid` in hex for a USB port, e.g. `10c4:ea60`.
+    pub usb_id: Option<String>,
+    /// The ESP32 USB bridge behind it (e.g. "Silicon Labs CP210x"), when it is a known one.
+    pub bridge: Option<String>,
+    /// What the USB device calls itself.
+    pub product: Option<String>,
+}
+
+/// Every serial port on this machine, the ESP32-looking ones first (then by path).
+pub fn list_system_ports() -> Result<Vec<SystemPort>, UsbError> {
+    let ports = serialport::available_ports().map_err(|e| UsbError::Serial(e.to_string()))?;
+    Ok(system_ports(ports))
+}
+
+/// [`list_system_ports`] on a given list.
+pub fn system_ports(ports: Vec<SerialPortInfo>) -> Vec<SystemPort> {
+    let mut out: Vec<SystemPort> = ports
+        .into_iter()
+        .map(|port| match port.port_type {
+            SerialPortType::UsbPort(usb) => SystemPort {
+                path: port.port_name,
+                usb_id: Some(format!("{:04x}:{:04x}", usb.vid, usb.pid)),
+                bridge: ESP32_USB_BRIDGES
+                    .iter()
+                    .find(|(vid, pid, _)| (*vid, *pid) == (usb.vid, usb.pid))
+                    .map(|(_, _, bridge)| bridge.to_string()),
+                product: usb.product,
+            },
+            _ => SystemPort {
+                path: port.port_name,
+                usb_id: None,
+                bridge: None,
+                product: None,
+            },
+        })
+        .collect();
+    out.sort_by(|a, b| (a.bridge.is_none(), &a.path).cmp(&(b.bridge.is_none(), &b.path)));
+    out
+}
+
 /// An open serial line to a board, before anything is said on it.
 #[derive(Debug)]
 pub struct SerialLine {
@@ -168,6 +213,37 @@ mod tests {
         assert_eq!(paths, ["/dev/ttyUSB0", "/dev/ttyACM1"]);
         assert_eq!(found[0].bridge, "Silicon Labs CP210x");
         assert_eq!(found[1].serial_number.as_deref(), Some("0001"));
+    }
+
+    #[test]
+    fn every_port_is_listed_with_the_esp32_bridges_named_first() {
+        let ports = vec![
+            SerialPortInfo {
+                port_name: "/dev/ttyS0".into(),
+                port_type: SerialPortType::Unknown,
+            },
+            usb(0x2341, 0x0043, "/dev/ttyACM0"),
+            usb(0x1a86, 0x7523, "/dev/ttyUSB1"),
+            usb(0x303a, 0x1001, "/dev/ttyACM1"),
+        ];
+        let listed = system_ports(ports);
+        let rows: Vec<(&str, Option<&str>, Option<&str>)> = listed
+            .iter()
+            .map(|p| (p.path.as_str(), p.usb_id.as_deref(), p.bridge.as_deref()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "/dev/ttyACM1",
+                    Some("303a:1001"),
+                    Some("Espressif USB-JTAG/serial")
+                ),
+                ("/dev/ttyUSB1", Some("1a86:7523"), Some("WCH CH340")),
+                ("/dev/ttyACM0", Some("2341:0043"), None),
+                ("/dev/ttyS0", None, None),
+            ]
+        );
     }
 
     #[test]

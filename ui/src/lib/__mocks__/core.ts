@@ -61,6 +61,23 @@ export const deleteModel = none();
 export const exportProfile = none();
 export const importProfile = none();
 
+export const pickPath = vi.fn(async (): Promise<string | null> => null);
+
+export const settingsView = {
+  settings: { data_dir: null, serial_port: null, theme: 'system' as const, band: null, last_folder: null },
+  problem: null,
+  data_dir: '/home/you/.local/share/bandx-studio',
+  data_dir_fixed: false,
+  logs_folder: '/home/you/.local/share/bandx-studio/logs',
+  settings_file: '/home/you/.config/bandx-studio/settings.toml',
+};
+export const getSettings = vi.fn(async () => settingsView);
+export const setSetting = vi.fn(async () => settingsView);
+export const forgetBand = vi.fn(async () => settingsView);
+export const serialPorts = vi.fn(async () => []);
+export const moveDataDir = none();
+export const openLogsFolder = vi.fn(async () => '/home/you/.local/share/bandx-studio/logs');
+
 export const onBandState = listenerFor('band:state');
 export const onCalibrateEvent = listenerFor('calibrate:event');
 export const onCalibrateDone = listenerFor('calibrate:done');

@@ -140,6 +140,15 @@ outdated: string | null, };
 export type ModelView = { id: number, version: number, classes: Array<string>, };
 
 /**
+ * A finished move of the data folder.
+ */
+export type MoveResult = { view: SettingsView, 
+/**
+ * The folder the data was copied from; it is kept until the user deletes it.
+ */
+old_dir: string, files: number, rows: number, };
+
+/**
  * The band shows a code: the Pair step asks for it.
  */
 export type PairingCode = { 
@@ -148,6 +157,11 @@ export type PairingCode = {
  * shows the code.
  */
 virtual_screen: string | null, };
+
+/**
+ * What the user is asked to pick.
+ */
+export type PickKind = "import_folder" | "export_folder" | "firmware_file" | "data_folder";
 
 export type Profile = { id: ProfileId, name: string, created_at_ms: number, };
 
@@ -171,6 +185,48 @@ export type ScanRow = { id: string, address: string, name: string,
 rssi: number | null, };
 
 /**
+ * What the user chose; every field is optional in the file (absent: the default).
+ */
+export type Settings = { 
+/**
+ * Where the store, the virtual band and the logs live (absent: the default location).
+ */
+data_dir: string | null, 
+/**
+ * The USB serial port of the band (absent: found by its USB bridge).
+ */
+serial_port: string | null, theme: Theme, 
+/**
+ * The band the app reconnects to (absent: none remembered). "Forget this band" clears it.
+ */
+band: string | null, 
+/**
+ * The folder the last file or folder dialog ended in; the next one starts there.
+ */
+last_folder: string | null, };
+
+/**
+ * What the Settings screen shows.
+ */
+export type SettingsView = { settings: Settings, 
+/**
+ * Why the settings file is not in use (it is bad: the defaults are), until new settings are saved.
+ */
+problem: string | null, 
+/**
+ * The data folder in use.
+ */
+data_dir: string, 
+/**
+ * `BANDX_DATA_DIR` decides the data folder: it cannot be moved from the window.
+ */
+data_dir_fixed: boolean, logs_folder: string, 
+/**
+ * Where the settings are saved (`None`: they are not).
+ */
+settings_file: string | null, };
+
+/**
  * The desktop's check of one band window.
  */
 export type ShadowCheck = { window_seq: number, agree: boolean, 
@@ -178,6 +234,32 @@ export type ShadowCheck = { window_seq: number, agree: boolean,
  * Agreement so far in this session, 0..=1.
  */
 rate: number | null, };
+
+/**
+ * A serial port on this machine, as the Settings screen and `bandx config ports` list it.
+ */
+export type SystemPort = { 
+/**
+ * Device path, e.g. `/dev/ttyUSB0`.
+ */
+path: string, 
+/**
+ * `vid:pid` in hex for a USB port, e.g. `10c4:ea60`.
+ */
+usb_id: string | null, 
+/**
+ * The ESP32 USB bridge behind it (e.g. "Silicon Labs CP210x"), when it is a known one.
+ */
+bridge: string | null, 
+/**
+ * What the USB device calls itself.
+ */
+product: string | null, };
+
+/**
+ * The window's colours.
+ */
+export type Theme = "system" | "light" | "dark";
 
 /**
  * A progress event: the stage starting and the share of the whole job done before it (0..=1).
