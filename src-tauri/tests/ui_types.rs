@@ -22,6 +22,7 @@ use bandx_studio::commands::live::{LiveLink, LivePrediction, LiveSummaryView, Sh
 use bandx_studio::commands::pairing::PairingCode;
 use bandx_studio::commands::profiles::ClassView;
 use bandx_studio::commands::settings::{MoveResult, SettingsView};
+use bandx_studio::commands::sync::{SyncProgressView, SyncView};
 use bandx_studio::commands::train::TrainResult;
 use bandx_studio::events::{BandState, ImuBatch, JobEnd};
 use bandx_studio::state::JobKind;
@@ -50,6 +51,8 @@ fn collect_roots(c: &mut Collect) {
     c.visit::<BandState>();
     c.visit::<WearerView>();
     c.visit::<PairingCode>();
+    c.visit::<SyncView>();
+    c.visit::<SyncProgressView>();
     // profiles, calibration
     c.visit::<Profile>();
     c.visit::<ClassView>();

@@ -263,6 +263,17 @@ test('the live view names what the wearer is doing', async () => {
     timeoutMsg: "today's totals did not show walking",
   });
   await (await $('[data-testid="timeline"]')).waitForExist({ timeout: 5000 });
+  // The band's own log: every minute it classified since it booted (with or without the desktop), synced once.
+  await (await $('[data-testid="sync"]')).click();
+  const synced = await $('[data-testid="sync-result"]');
+  await browser.waitUntil(
+    async () => {
+      await noError();
+      return synced.isExisting();
+    },
+    { timeout: 60000, interval: 250, timeoutMsg: "the band's log did not sync" },
+  );
+  assert.match(await synced.getText(), /Synced \d+ new minutes? from the band's log/);
   await screenshot(browser, '05-live');
 });
 

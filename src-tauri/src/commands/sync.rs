@@ -1,5 +1,5 @@
 //! The band's activity log synced into the store (`bandx_desktop::sync`): a command for a Sync button, with
-//! progress events, and when the band was last synced. (The window does not call it yet.)
+//! progress events, and when the band was last synced (the Live screen's Sync, and the Bands screen on connect).
 
 use bandx_desktop::store::{ProfileId, UnixMs};
 use bandx_desktop::sync::{SyncError, SyncProgress, sync_log};

@@ -26,6 +26,8 @@ import type {
   Profile,
   ScanRow,
   ShadowCheck,
+  SyncProgressView,
+  SyncView,
   TrainProgress,
   TrainResult,
   UiError,
@@ -70,6 +72,9 @@ export const pairBand = (id: string, virtualBand: boolean) => invoke<void>('pair
 export const enterPairingCode = (code: string | null) => invoke<void>('enter_pairing_code', { code });
 export const unpairBand = (id: string, virtualBand: boolean) => invoke<void>('unpair_band', { id, virtualBand });
 export const onPairingCode = (cb: (c: PairingCode) => void) => on('pairing:code', cb);
+/** Copies the connected band's activity log (the minutes it recorded, also away from the desktop) into `profile`. */
+export const syncBand = (profile: number) => invoke<SyncView>('sync_band', { profile });
+export const onSyncProgress = (cb: (p: SyncProgressView) => void) => on('sync:progress', cb);
 export const cancelJob = (kind: JobKind) => invoke<boolean>('cancel_job', { kind });
 
 // --- profiles and classes ------------------------------------------------------------------

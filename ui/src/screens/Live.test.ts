@@ -103,4 +103,34 @@ describe('Live screen', () => {
     render(Live);
     expect(screen.getByRole('button', { name: 'Start live view' })).toBeDisabled();
   });
+
+  it("syncs the band's own log with progress, says what it stored and when, and about minutes of unknown time", async () => {
+    let finish: (v: unknown) => void = () => undefined;
+    vi.mocked(core.syncBand).mockImplementation(
+      () =>
+        new Promise((resolve) => {
+          finish = resolve;
+        }) as never,
+    );
+    render(Live);
+    await fireEvent.click(screen.getByRole('button', { name: "Sync the band's log" }));
+    expect(core.syncBand).toHaveBeenCalledWith(profile.id);
+    expect(screen.getByRole('button', { name: 'Syncing…' })).toBeDisabled();
+    emit('sync:progress', { stored: 40, total: 120 });
+    expect(await screen.findByTestId('sync-progress')).toHaveTextContent('40 of 120');
+
+    finish({ stored: 118, gap: [3, 9], timeUnknown: 2, lastSyncedMs: Date.UTC(2026, 11, 5, 9, 30) });
+    const result = await screen.findByTestId('sync-result');
+    expect(result).toHaveTextContent('Synced 118 new minutes');
+    expect(result).toHaveTextContent('last synced at');
+    expect(result).toHaveTextContent('2 of them were recorded after the band restarted');
+    expect(result).toHaveTextContent('minutes 3–9 were overwritten');
+    expect(core.liveSummary).toHaveBeenCalledTimes(2);
+  });
+
+  it('cannot sync without a band, and shows why a sync failed', async () => {
+    resetSession({ profile, band: null });
+    render(Live);
+    expect(screen.getByRole('button', { name: "Sync the band's log" })).toBeDisabled();
+  });
 });

@@ -34,6 +34,8 @@ export const pairBand = none();
 export const enterPairingCode = none();
 export const unpairBand = none();
 export const onPairingCode = listenerFor('pairing:code');
+export const syncBand = none();
+export const onSyncProgress = listenerFor('sync:progress');
 
 export const listProfiles = vi.fn(async () => []);
 export const createProfile = none();

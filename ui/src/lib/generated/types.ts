@@ -236,6 +236,32 @@ export type ShadowCheck = { window_seq: number, agree: boolean,
 rate: number | null, };
 
 /**
+ * [`SyncProgress`] for the window.
+ */
+export type SyncProgressView = { stored: number, total: number, };
+
+/**
+ * What a sync did, for the window.
+ */
+export type SyncView = { 
+/**
+ * Minutes stored by this sync.
+ */
+stored: number, 
+/**
+ * Sequence numbers the band overwrote before they were synced (`first`, `last`), if any.
+ */
+gap: [number, number] | null, 
+/**
+ * Stored minutes whose time is unknown (logged after a restart of the band, before its clock was set).
+ */
+timeUnknown: number, 
+/**
+ * When this band was last synced (now, after a sync that stored something).
+ */
+lastSyncedMs: number | null, };
+
+/**
  * A serial port on this machine, as the Settings screen and `bandx config ports` list it.
  */
 export type SystemPort = { 
