@@ -9,7 +9,7 @@
 //! - [`deploy`]: writing a model or a firmware to the band, over BLE or USB;
 //! - [`live`]: the band's predictions, checked by shadow inference and stored;
 //! - [`owner`]: this desktop's ed25519 owner key, which signs every update's grant;
-//! - [`files`]: reading user-supplied files (models, firmware, imports) with a size cap;
+//! - [`files`]: reading user-supplied files (models, firmware, imports) with a size cap; [`hex`]: hex text;
 //! - [`sync`]: the band's activity log copied into the store (resumable, idempotent);
 //! - [`plots`]: SVG charts; [`paths`]: where the data lives; [`logs`]: the rotating log file and the panic hook;
 //!   [`settings`]: the settings file, and moving the data directory safely.
@@ -18,6 +18,7 @@ pub mod band;
 pub mod calibrate;
 pub mod deploy;
 pub mod files;
+pub mod hex;
 pub mod link;
 pub mod live;
 pub mod logs;

@@ -38,6 +38,7 @@ use bandx_core::protocol::{
     BULK_HEADER_LEN, BulkChunk, ErrorCode, Info, RequestBody, ResponseBody, SignatureBytes,
     UpdateTarget,
 };
+use bandx_core::update::release::Release;
 use serde::Serialize;
 
 use super::payload::{self, ModelIdentity, Payload, PayloadError};
@@ -235,16 +236,6 @@ impl DeployError {
 }
 
 /// The band's error codes in words.
-/// A release number as `major.minor.patch`.
-fn release_text(code: u32) -> String {
-    format!(
-        "{}.{}.{}",
-        code / 1_000_000,
-        code / 1_000 % 1_000,
-        code % 1_000
-    )
-}
-
 fn describe(code: ErrorCode) -> String {
     match code {
         ErrorCode::TooLarge => "the update does not fit the band's storage".into(),
@@ -475,7 +466,7 @@ pub async fn deploy(
             target: job.target(),
             bytes: total,
             bytes_written: job.bytes_written,
-            sha256: hex(&job.update.sha256),
+            sha256: crate::hex::encode(&job.update.sha256),
             mtu: client.connection().mtu(),
             transfer_secs: job.transfer_secs,
             total_secs: job.started.elapsed().as_secs_f64(),
@@ -524,8 +515,8 @@ impl<'a> Job<'a, '_> {
             {
                 Err(DeployError::Downgrade {
                     what: "firmware",
-                    version: release_text(self.update.version),
-                    running: release_text(info.firmware_release),
+                    version: Release(self.update.version).to_string(),
+                    running: Release(info.firmware_release).to_string(),
                 })
             }
             _ => Ok(()),
@@ -872,8 +863,8 @@ impl<'a> Job<'a, '_> {
         // The band reports the release it runs: it must be the one signed and sent.
         if after.firmware_release != self.update.version {
             return Err(DeployError::WrongRelease {
-                expected: release_text(self.update.version),
-                running: release_text(after.firmware_release),
+                expected: Release(self.update.version).to_string(),
+                running: Release(after.firmware_release).to_string(),
             });
         }
         Ok((after, client))
@@ -925,10 +916,6 @@ async fn connect(
             BandError::Link(e) => e,
             other => LinkError::Gatt(other.to_string()),
         })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// [`deploy`], recorded in the store ([`Recording`]): a payload refused before anything is sent is

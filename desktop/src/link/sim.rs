@@ -130,18 +130,6 @@ struct BondFile {
     ltk: Option<String>,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let bytes: Vec<u8> = (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect::<Option<_>>()?;
-    bytes.try_into().ok()
-}
-
 /// This desktop's bond from `path`; a missing or unreadable file is a desktop that never paired (a new
 /// address is drawn and kept).
 fn load_central(path: &Path) -> Central {
@@ -150,9 +138,9 @@ fn load_central(path: &Path) -> Central {
         .and_then(|b| serde_json::from_slice::<BondFile>(&b).ok())
         .and_then(|f| {
             Some(Central {
-                address: unhex(&f.address)?,
+                address: crate::hex::decode(&f.address)?,
                 ltk: match f.ltk {
-                    Some(k) => Some(unhex(&k)?),
+                    Some(k) => Some(crate::hex::decode(&k)?),
                     None => None,
                 },
             })
@@ -174,8 +162,8 @@ fn load_central(path: &Path) -> Central {
 /// Writes this desktop's bond (to a temporary file, then renamed: never half a key).
 fn store_central(path: &Path, central: &Central) -> Result<(), LinkError> {
     let file = BondFile {
-        address: hex(&central.address),
-        ltk: central.ltk.map(|k| hex(&k)),
+        address: crate::hex::encode(&central.address),
+        ltk: central.ltk.map(|k| crate::hex::encode(&k)),
     };
     let json = serde_json::to_vec_pretty(&file).expect("a bond serializes");
     let tmp = path.with_extension("tmp");

@@ -59,10 +59,7 @@ pub fn import_profile(store: &Store, src: &Path) -> Result<ProfileId, ArchiveErr
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::encode(&Sha256::digest(bytes))
 }
 
 impl ProfileArchive {

@@ -1,5 +1,6 @@
 //! [`OwnerRecord`]: the band's owner key on raw NOR flash, readable after a power cut at any instant as the old
-//! or the new value, never garbage (the same log scheme as [`crate::update::record::SlotRecord`]).
+//! or the new value, never garbage: the same two-sector log as the active-slot record
+//! ([`crate::update::record::EntryLog`]), with its own entry format.
 //!
 //! Two sectors hold an append-only log of 48-byte entries:
 //! `"BXok" | seq u32 LE | kind u8 (0 no owner, 1 owner) | !kind | A5 A5 | key [32] | CRC-32 (ISO-HDLC) of bytes 0..44`.
@@ -17,21 +18,24 @@ use crc::{CRC_32_ISO_HDLC, Crc};
 
 use super::{OWNER_KEY_LEN, OwnerKey};
 use crate::update::StorageError;
+use crate::update::record::{EntryFormat, EntryLog, RECORD_LEN, RECORD_SECTOR, RecordFlash};
 
 /// Erase unit of the flash the record lives on.
-pub const OWNER_RECORD_SECTOR: u32 = 4096;
+pub const OWNER_RECORD_SECTOR: u32 = RECORD_SECTOR;
 /// Bytes the record occupies: two sectors.
-pub const OWNER_RECORD_LEN: u32 = 2 * OWNER_RECORD_SECTOR;
+pub const OWNER_RECORD_LEN: u32 = RECORD_LEN;
 
 const MAGIC: [u8; 4] = *b"BXok";
 const ENTRY: usize = 48;
 const CRC_AT: usize = ENTRY - 4;
+#[cfg(test)]
 const PER_SECTOR: u32 = OWNER_RECORD_SECTOR / ENTRY as u32;
 const KIND_NONE: u8 = 0;
 const KIND_OWNER: u8 = 1;
 const CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
 
-/// The two sectors the record lives in, addressed from their start (`0..OWNER_RECORD_LEN`).
+/// The two sectors the owner record lives in, addressed from their start (`0..OWNER_RECORD_LEN`): the board's
+/// seam for *this* record (a board keeps it apart from the active-slot record's [`RecordFlash`] sectors).
 pub trait OwnerFlash {
     fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError>;
     /// Programs `data` (NOR: bits only go from 1 to 0) at a 4-byte aligned `offset`.
@@ -40,22 +44,44 @@ pub trait OwnerFlash {
     fn erase_sector(&mut self, offset: u32) -> Result<(), StorageError>;
 }
 
+/// An [`OwnerFlash`] seen as the log's [`RecordFlash`].
+struct Sectors<'a, F: OwnerFlash + ?Sized>(&'a mut F);
+
+impl<F: OwnerFlash + ?Sized> RecordFlash for Sectors<'_, F> {
+    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        self.0.read(offset, buf)
+    }
+    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        self.0.program(offset, data)
+    }
+    fn erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
+        self.0.erase_sector(offset)
+    }
+}
+
 /// What one entry says: an owner's key bytes, or none.
 type Value = Option<[u8; OWNER_KEY_LEN]>;
 
-/// Where the newest entry is and what it says.
+/// The owner entry (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Newest {
-    sector: u32,
-    index: u32,
-    seq: u32,
-    value: Value,
+struct OwnerEntry;
+
+impl EntryFormat<ENTRY> for OwnerEntry {
+    type Value = Value;
+
+    fn encode(seq: u32, value: &Value) -> [u8; ENTRY] {
+        entry(seq, value)
+    }
+
+    fn parse(e: &[u8; ENTRY]) -> Option<(u32, Value)> {
+        parse(e)
+    }
 }
 
 /// The record as last read or written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OwnerRecord {
-    newest: Option<Newest>,
+    log: EntryLog<OwnerEntry, ENTRY>,
     owner: Option<OwnerKey>,
 }
 
@@ -95,36 +121,18 @@ fn parse(e: &[u8; ENTRY]) -> Option<(u32, Value)> {
     }
 }
 
-fn at(sector: u32, index: u32) -> u32 {
-    sector * OWNER_RECORD_SECTOR + index * ENTRY as u32
-}
-
-fn owner_of(value: &Value) -> Option<OwnerKey> {
-    value.as_ref().and_then(|k| OwnerKey::from_bytes(k).ok())
+fn owner_of(value: Option<Value>) -> Option<OwnerKey> {
+    value.flatten().and_then(|k| OwnerKey::from_bytes(&k).ok())
 }
 
 impl OwnerRecord {
     /// Reads both sectors. Any content (erased, foreign, torn) loads; what does not parse is no owner.
     pub fn load<F: OwnerFlash + ?Sized>(flash: &mut F) -> Result<OwnerRecord, StorageError> {
-        let mut newest: Option<Newest> = None;
-        let mut e = [0u8; ENTRY];
-        for sector in 0..2 {
-            for index in 0..PER_SECTOR {
-                flash.read(at(sector, index), &mut e)?;
-                if let Some((seq, value)) = parse(&e)
-                    && newest.is_none_or(|n| seq > n.seq)
-                {
-                    newest = Some(Newest {
-                        sector,
-                        index,
-                        seq,
-                        value,
-                    });
-                }
-            }
-        }
-        let owner = newest.and_then(|n| owner_of(&n.value));
-        Ok(OwnerRecord { newest, owner })
+        let log = EntryLog::load(&mut Sectors(flash))?;
+        Ok(OwnerRecord {
+            owner: owner_of(log.value()),
+            log,
+        })
     }
 
     /// The stored owner, if any.
@@ -146,62 +154,15 @@ impl OwnerRecord {
         self.write(flash, None)
     }
 
-    /// Appends one entry (and, when a sector is full, erases the other sector first), then reads it back.
     fn write<F: OwnerFlash + ?Sized>(
         &mut self,
         flash: &mut F,
         value: Value,
     ) -> Result<(), StorageError> {
-        let (sector, index, seq) = match self.newest {
-            Some(n) => {
-                // Only crafted flash gets here (2^32 writes are far beyond NOR endurance); erasing the region
-                // resets the record.
-                let seq = n.seq.checked_add(1).ok_or(StorageError)?;
-                match free_after(flash, n)? {
-                    Some(index) => (n.sector, index, seq),
-                    None => {
-                        let other = 1 - n.sector;
-                        flash.erase_sector(other * OWNER_RECORD_SECTOR)?;
-                        (other, 0, seq)
-                    }
-                }
-            }
-            None => {
-                // No entry yet (erased, or foreign data): nothing to lose by erasing sector 0.
-                flash.erase_sector(0)?;
-                (0, 0, 1)
-            }
-        };
-        flash.program(at(sector, index), &entry(seq, &value))?;
-        let mut back = [0u8; ENTRY];
-        flash.read(at(sector, index), &mut back)?;
-        if parse(&back) != Some((seq, value)) {
-            return Err(StorageError);
-        }
-        self.newest = Some(Newest {
-            sector,
-            index,
-            seq,
-            value,
-        });
-        self.owner = owner_of(&value);
+        self.log.append(&mut Sectors(flash), value)?;
+        self.owner = owner_of(Some(value));
         Ok(())
     }
-}
-
-/// The first erased entry after the newest one in its sector.
-fn free_after<F: OwnerFlash + ?Sized>(
-    flash: &mut F,
-    n: Newest,
-) -> Result<Option<u32>, StorageError> {
-    let mut e = [0u8; ENTRY];
-    for index in n.index + 1..PER_SECTOR {
-        flash.read(at(n.sector, index), &mut e)?;
-        if e.iter().all(|&b| b == 0xFF) {
-            return Ok(Some(index));
-        }
-    }
-    Ok(None)
 }
 
 #[cfg(test)]

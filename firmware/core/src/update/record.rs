@@ -6,7 +6,10 @@
 //! its complement, six bytes 0xA5. The valid entry with the highest sequence number wins; an entry torn by a power
 //! cut fails its checks and is skipped. When the newest entry's sector has no erased entry left, the next entry
 //! goes to the other sector, which is erased first (its entries are all older), while the full sector still
-//! holds the current record.
+//! holds the current record. Sequence numbers never wrap (a crafted `u32::MAX` refuses writes until erased).
+//!
+//! The log itself is [`EntryLog`], generic over its [`EntryFormat`]: the owner record (`crate::owner::record`)
+//! keeps its 48-byte entries in the same scheme.
 
 use super::store::{Slot, StorageError};
 
@@ -17,6 +20,7 @@ pub const RECORD_LEN: u32 = 2 * RECORD_SECTOR;
 
 const MAGIC: [u8; 4] = *b"BXas";
 const ENTRY: usize = 16;
+#[cfg(test)]
 const PER_SECTOR: u32 = RECORD_SECTOR / ENTRY as u32;
 
 /// The two sectors the record lives in, addressed from their start (`0..RECORD_LEN`).
@@ -28,73 +32,168 @@ pub trait RecordFlash {
     fn erase_sector(&mut self, offset: u32) -> Result<(), StorageError>;
 }
 
+/// An entry format of an [`EntryLog`]: `N` bytes that carry a sequence number and a value, and check themselves
+/// (a torn or foreign entry must not parse).
+pub trait EntryFormat<const N: usize> {
+    type Value: Copy + PartialEq;
+    fn encode(seq: u32, value: &Self::Value) -> [u8; N];
+    fn parse(entry: &[u8; N]) -> Option<(u32, Self::Value)>;
+}
+
 /// Where the newest entry is and what it says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Newest {
+struct Newest<V> {
     sector: u32,
     index: u32,
     seq: u32,
-    slot: Slot,
+    value: V,
 }
 
-/// The record as last read or written.
+/// The power-cut-safe log both the active-slot record and the owner record are kept in: two sectors of `N`-byte
+/// entries in format `E`; the valid entry with the highest sequence number wins (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SlotRecord {
-    newest: Option<Newest>,
+pub struct EntryLog<E: EntryFormat<N>, const N: usize> {
+    newest: Option<Newest<E::Value>>,
 }
 
-fn entry(seq: u32, slot: Slot) -> [u8; ENTRY] {
-    let mut e = [0xA5u8; ENTRY];
-    e[..4].copy_from_slice(&MAGIC);
-    e[4..8].copy_from_slice(&seq.to_le_bytes());
-    e[8] = slot as u8;
-    e[9] = !(slot as u8);
-    e
-}
+impl<E: EntryFormat<N>, const N: usize> EntryLog<E, N> {
+    const PER_SECTOR: u32 = RECORD_SECTOR / N as u32;
 
-fn parse(e: &[u8]) -> Option<(u32, Slot)> {
-    if e.len() != ENTRY || e[..4] != MAGIC || e[9] != !e[8] || e[10..].iter().any(|&b| b != 0xA5) {
-        return None;
+    fn at(sector: u32, index: u32) -> u32 {
+        sector * RECORD_SECTOR + index * N as u32
     }
-    let seq = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
-    let slot = match e[8] {
-        0 => Slot::A,
-        1 => Slot::B,
-        _ => return None,
-    };
-    Some((seq, slot))
-}
 
-fn at(sector: u32, index: u32) -> u32 {
-    sector * RECORD_SECTOR + index * ENTRY as u32
-}
-
-impl SlotRecord {
-    /// Reads both sectors.
-    pub fn load<F: RecordFlash + ?Sized>(flash: &mut F) -> Result<SlotRecord, StorageError> {
-        let mut newest: Option<Newest> = None;
-        let mut e = [0u8; ENTRY];
+    /// Reads both sectors; any content loads (what does not parse is no entry).
+    pub fn load<F: RecordFlash + ?Sized>(flash: &mut F) -> Result<Self, StorageError> {
+        let mut newest: Option<Newest<E::Value>> = None;
+        let mut e = [0u8; N];
         for sector in 0..2 {
-            for index in 0..PER_SECTOR {
-                flash.read(at(sector, index), &mut e)?;
-                if let Some((seq, slot)) = parse(&e)
+            for index in 0..Self::PER_SECTOR {
+                flash.read(Self::at(sector, index), &mut e)?;
+                if let Some((seq, value)) = E::parse(&e)
                     && newest.is_none_or(|n| seq > n.seq)
                 {
                     newest = Some(Newest {
                         sector,
                         index,
                         seq,
-                        slot,
+                        value,
                     });
                 }
             }
         }
-        Ok(SlotRecord { newest })
+        Ok(EntryLog { newest })
+    }
+
+    /// The newest entry's value.
+    pub fn value(&self) -> Option<E::Value> {
+        self.newest.map(|n| n.value)
+    }
+
+    /// Appends `value`: one entry programmed (and, when its sector is full, the other sector erased first), then
+    /// read back. Sequence numbers never wrap: a log whose newest entry has `u32::MAX` (crafted flash only)
+    /// refuses writes until the region is erased.
+    pub fn append<F: RecordFlash + ?Sized>(
+        &mut self,
+        flash: &mut F,
+        value: E::Value,
+    ) -> Result<(), StorageError> {
+        let (sector, index, seq) = match self.newest {
+            Some(n) => {
+                let seq = n.seq.checked_add(1).ok_or(StorageError)?;
+                match Self::free_after(flash, n)? {
+                    Some(index) => (n.sector, index, seq),
+                    None => {
+                        let other = 1 - n.sector;
+                        flash.erase_sector(other * RECORD_SECTOR)?;
+                        (other, 0, seq)
+                    }
+                }
+            }
+            None => {
+                // No entry yet (erased, or foreign data): nothing to lose by erasing sector 0.
+                flash.erase_sector(0)?;
+                (0, 0, 1)
+            }
+        };
+        flash.program(Self::at(sector, index), &E::encode(seq, &value))?;
+        let mut back = [0u8; N];
+        flash.read(Self::at(sector, index), &mut back)?;
+        if E::parse(&back) != Some((seq, value)) {
+            return Err(StorageError);
+        }
+        self.newest = Some(Newest {
+            sector,
+            index,
+            seq,
+            value,
+        });
+        Ok(())
+    }
+
+    /// The first erased entry after the newest one in its sector.
+    fn free_after<F: RecordFlash + ?Sized>(
+        flash: &mut F,
+        n: Newest<E::Value>,
+    ) -> Result<Option<u32>, StorageError> {
+        let mut e = [0u8; N];
+        for index in n.index + 1..Self::PER_SECTOR {
+            flash.read(Self::at(n.sector, index), &mut e)?;
+            if e.iter().all(|&b| b == 0xFF) {
+                return Ok(Some(index));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The active-slot entry: magic `BXas`, sequence number, the slot and its complement, six bytes 0xA5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotEntry;
+
+impl EntryFormat<ENTRY> for SlotEntry {
+    type Value = Slot;
+
+    fn encode(seq: u32, slot: &Slot) -> [u8; ENTRY] {
+        let mut e = [0xA5u8; ENTRY];
+        e[..4].copy_from_slice(&MAGIC);
+        e[4..8].copy_from_slice(&seq.to_le_bytes());
+        e[8] = *slot as u8;
+        e[9] = !(*slot as u8);
+        e
+    }
+
+    fn parse(e: &[u8; ENTRY]) -> Option<(u32, Slot)> {
+        if e[..4] != MAGIC || e[9] != !e[8] || e[10..].iter().any(|&b| b != 0xA5) {
+            return None;
+        }
+        let seq = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
+        let slot = match e[8] {
+            0 => Slot::A,
+            1 => Slot::B,
+            _ => return None,
+        };
+        Some((seq, slot))
+    }
+}
+
+/// The record as last read or written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotRecord {
+    log: EntryLog<SlotEntry, ENTRY>,
+}
+
+impl SlotRecord {
+    /// Reads both sectors.
+    pub fn load<F: RecordFlash + ?Sized>(flash: &mut F) -> Result<SlotRecord, StorageError> {
+        Ok(SlotRecord {
+            log: EntryLog::load(flash)?,
+        })
     }
 
     /// The recorded slot.
     pub fn slot(&self) -> Option<Slot> {
-        self.newest.map(|n| n.slot)
+        self.log.value()
     }
 
     /// Records `slot`: one entry programmed (and, when a sector is full, the other sector erased first).
@@ -103,50 +202,8 @@ impl SlotRecord {
         flash: &mut F,
         slot: Slot,
     ) -> Result<(), StorageError> {
-        let (sector, index, seq) = match self.newest {
-            Some(n) => match free_after(flash, n)? {
-                Some(index) => (n.sector, index, n.seq.wrapping_add(1)),
-                None => {
-                    let other = 1 - n.sector;
-                    flash.erase_sector(other * RECORD_SECTOR)?;
-                    (other, 0, n.seq.wrapping_add(1))
-                }
-            },
-            None => {
-                // No record yet (erased, or foreign data): nothing to lose by erasing sector 0.
-                flash.erase_sector(0)?;
-                (0, 0, 1)
-            }
-        };
-        flash.program(at(sector, index), &entry(seq, slot))?;
-        let mut back = [0u8; ENTRY];
-        flash.read(at(sector, index), &mut back)?;
-        if parse(&back) != Some((seq, slot)) {
-            return Err(StorageError);
-        }
-        self.newest = Some(Newest {
-            sector,
-            index,
-            seq,
-            slot,
-        });
-        Ok(())
+        self.log.append(flash, slot)
     }
-}
-
-/// The first erased entry after the newest one in its sector.
-fn free_after<F: RecordFlash + ?Sized>(
-    flash: &mut F,
-    n: Newest,
-) -> Result<Option<u32>, StorageError> {
-    let mut e = [0u8; ENTRY];
-    for index in n.index + 1..PER_SECTOR {
-        flash.read(at(n.sector, index), &mut e)?;
-        if e.iter().all(|&b| b == 0xFF) {
-            return Ok(Some(index));
-        }
-    }
-    Ok(None)
 }
 
 #[cfg(test)]

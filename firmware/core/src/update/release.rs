@@ -35,6 +35,23 @@ pub fn release_code(version: &str) -> Option<u32> {
     Some(major * 1_000_000 + minor * 1_000 + patch)
 }
 
+/// A release number as `major.minor.patch` (the inverse of [`release_code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Release(pub u32);
+
+impl core::fmt::Display for Release {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let code = self.0;
+        write!(
+            f,
+            "{}.{}.{}",
+            code / 1_000_000,
+            code / 1_000 % 1_000,
+            code % 1_000
+        )
+    }
+}
+
 /// The release number an app description declares (the [`APP_DESC_READ_LEN`] bytes at [`APP_DESC_OFFSET`]).
 pub fn app_desc_release(desc: &[u8]) -> Option<u32> {
     let magic = u32::from_le_bytes(desc.get(..4)?.try_into().ok()?);
@@ -72,6 +89,15 @@ mod tests {
         assert!(release_code("0.10.0") > release_code("0.9.9"));
         for bad in ["", "sim-abcdef12", "1.2", "1.2.x", "1000.0.0", "1..2"] {
             assert_eq!(release_code(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_release_number_prints_as_the_version_it_came_from() {
+        extern crate std;
+        use std::string::ToString;
+        for v in ["0.1.0", "1.2.3", "999.0.42"] {
+            assert_eq!(Release(release_code(v).unwrap()).to_string(), v);
         }
     }
 
