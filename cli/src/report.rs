@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use bandx_core::imu::{self, AccelRange, GyroRange};
 use bandx_core::{SAMPLE_RATE_HZ, WINDOW_HOP, WINDOW_LEN};
+use bandx_desktop::live;
 use bandx_desktop::paths::DataDir;
 use bandx_desktop::plots::{self, DailyBars, PlotError, PlotOptions, TimelinePoint, WindowSpan};
 use bandx_desktop::store::{ActivityClass, Day, Model, Profile, Recording, Store, UnixMs, Verdict};
@@ -463,7 +464,7 @@ fn activity(
         }
         report.skip("No live predictions stored (`bandx live` records them): timeline skipped.");
         report.line("");
-        return daily_section(synced, classes, utc_offset_minutes, report);
+        return daily_section(store, profile, synced, classes, utc_offset_minutes, report);
     };
 
     // The last hour if the band was heard from in it, else the last hour that has predictions.
@@ -517,11 +518,13 @@ fn activity(
     );
     report.plot("timeline.svg", &caption, svg)?;
 
-    daily_section(synced, classes, utc_offset_minutes, report)
+    daily_section(store, profile, synced, classes, utc_offset_minutes, report)
 }
 
 /// Minutes per class per day, merged from live predictions and the band's synced log (a minute counted once).
 fn daily_section(
+    store: &Store,
+    profile: &Profile,
     merged: Vec<bandx_desktop::store::DailyMinutes>,
     classes: &[String],
     utc_offset_minutes: i32,
@@ -558,6 +561,43 @@ fn daily_section(
     report.line("");
     let svg = plots::daily_totals(&bars, &PlotOptions::default());
     report.plot("daily.svg", "Minutes per class per day", svg)?;
+    match days.last() {
+        Some(&day) => day_section(store, profile, day, classes, utc_offset_minutes, report),
+        None => Ok(()),
+    }
+}
+
+/// The timeline of `day` from both sources, with its minutes per row and source.
+fn day_section(
+    store: &Store,
+    profile: &Profile,
+    day: Day,
+    classes: &[String],
+    utc_offset_minutes: i32,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let timeline = live::day_timeline(store, profile.id, day, utc_offset_minutes)?;
+    report.line(format!(
+        "### Day timeline: {day} (the latest day with activity, UTC{:+})",
+        f64::from(utc_offset_minutes) / 60.0
+    ));
+    report.line("");
+    report.line("| | from the band's log (min) | live (min) |");
+    report.line("|---|---:|---:|");
+    for (label, logged, live) in timeline.minutes() {
+        report.line(format!("| {} | {logged:.1} | {live:.1} |", md(&label)));
+    }
+    report.line("");
+    let caption = format!("Activity on {day}");
+    let svg = plots::day_timeline(
+        &timeline.plot_segments(),
+        classes,
+        &live::MUTED_ROWS,
+        timeline.start_ms,
+        &caption,
+        &PlotOptions::default(),
+    );
+    report.plot("day.svg", &caption, svg)?;
     Ok(())
 }
 

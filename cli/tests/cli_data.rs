@@ -11,8 +11,8 @@ use support::{bandx, stderr, stdout};
 use bandx_desktop::paths::DataDir;
 use bandx_desktop::plots::palette;
 use bandx_desktop::store::{
-    BandId, DeploymentStatus, DeploymentUpdate, NewDeployment, NewModel, NewPrediction, ProfileId,
-    Store, Transport, Verdict,
+    BandId, Day, DeploymentStatus, DeploymentUpdate, NewDeployment, NewModel, NewPrediction,
+    ProfileId, Store, SyncedMinute, Transport, Verdict,
 };
 use bandx_sim::wearer::{Activity, Wearer};
 use bandx_testkit::Calibration;
@@ -135,6 +135,30 @@ fn add_history(store: &Store, profile: ProfileId) -> BandId {
     }
     store.add_predictions(profile, &predictions).unwrap();
     band
+}
+
+/// Minutes synced from the band's log on the later day, after the live predictions: 10 of sitting, then 5
+/// off the wrist.
+fn add_synced_minutes(store: &Store, profile: ProfileId, band: BandId) {
+    let minutes: Vec<SyncedMinute> = (0..15u32)
+        .map(|m| SyncedMinute {
+            band,
+            seq: m + 1,
+            boot: 1,
+            band_minute: m,
+            t_ms: Some(PAST_MS + 30 * 60_000 + i64::from(m) * 60_000),
+            model_version: 1,
+            class_index: 2,
+            class: Some("sitting".into()),
+            dominant: 30,
+            windows: 40,
+            confidence_pct: 90,
+            flags: u8::from(m >= 10),
+        })
+        .collect();
+    store
+        .add_synced_minutes(profile, &minutes, PAST_MS + 3_600_000)
+        .unwrap();
 }
 
 #[test]
@@ -512,7 +536,8 @@ fn report_writes_every_plot_and_links_it() {
     let out = bandx(dir.path(), &["train"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let store = open(dir.path());
-    add_history(&store, profile);
+    let band = add_history(&store, profile);
+    add_synced_minutes(&store, profile, band);
 
     let report = dir.path().join("report");
     let out = bandx(dir.path(), &["report", "--out", report.to_str().unwrap()]);
@@ -528,6 +553,7 @@ fn report_writes_every_plot_and_links_it() {
         "confusion.svg",
         "timeline.svg",
         "daily.svg",
+        "day.svg",
     ];
     for plot in plots {
         let path = report.join(plot);
@@ -562,6 +588,25 @@ fn report_writes_every_plot_and_links_it() {
         assert_eq!(class_bars(&timeline, class), stretches, "class {class}");
         assert_eq!(class_bars(&daily, class), 2, "class {class}");
     }
+    // The latest day's timeline merges both sources: the 20 live minutes (jogging, sitting, walking, jogging:
+    // 5 minutes each) and the band's 10 minutes of sitting and 5 off the wrist, 10 minutes later.
+    let day = Day::of(PAST_MS, 0);
+    assert!(md.contains(&format!("### Day timeline: {day}")), "{md}");
+    for row in [
+        "| jogging | 0.0 | 10.0 |",
+        "| walking | 0.0 | 5.0 |",
+        "| sitting | 10.0 | 5.0 |",
+        "| not worn | 5.0 | 0.0 |",
+    ] {
+        assert!(md.contains(row), "{row} missing:\n{md}");
+    }
+    let day_plot = svg_elements(&report.join("day.svg"));
+    let muted = palette::hex(palette::MUTED);
+    let grey = day_plot
+        .iter()
+        .filter(|(name, fill)| name == "rect" && fill.as_deref() == Some(muted.as_str()))
+        .count();
+    assert_eq!(grey, 1, "one stretch off the wrist");
 }
 
 #[test]

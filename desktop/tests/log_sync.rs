@@ -16,8 +16,10 @@ use bandx_desktop::link::sim::{SHIPPED_MODEL, SimLink};
 use bandx_desktop::link::{
     Backoff, Characteristic, Connection, Link, LinkError, Notification, ScanRequest,
 };
-use bandx_desktop::live::daily_history;
-use bandx_desktop::store::{BandId, NewPrediction, ProfileId, Store, SyncedMinute};
+use bandx_desktop::live::{Source, daily_history, day_timeline};
+use bandx_desktop::store::{
+    BandId, Day, MinuteState, NewPrediction, ProfileId, Store, SyncedMinute,
+};
 use bandx_desktop::sync::{SyncError, sync_log, sync_resuming};
 use bandx_sim::{Faults, LinkTiming, Script, SimBand, SimConfig, SimFlash};
 use futures::stream::BoxStream;
@@ -196,6 +198,39 @@ async fn a_day_away_then_a_sync_equals_what_the_band_classified_minute_for_minut
     let total: f64 = day.minutes.iter().flatten().sum();
     let activity = stored.iter().filter(|s| s.activity().is_some()).count();
     assert_eq!(total, activity as f64);
+    // The day's timeline holds every synced minute once, in order, and the wearer's 10 minutes off the wrist
+    // as one "not worn" stretch where the script put them.
+    let timeline = day_timeline(&store.lock().unwrap(), profile, Day::of(T0 as i64, 0), 0).unwrap();
+    let drawn: f64 = timeline.segments.iter().map(|s| s.minutes()).sum();
+    assert!(
+        (drawn - stored.len() as f64).abs() < 1e-9,
+        "{drawn} vs {}",
+        stored.len()
+    );
+    assert!(
+        timeline
+            .segments
+            .windows(2)
+            .all(|w| w[0].end_ms <= w[1].start_ms)
+    );
+    assert!(
+        timeline
+            .segments
+            .iter()
+            .all(|s| s.source == Source::BandLog)
+    );
+    let off: Vec<_> = timeline
+        .segments
+        .iter()
+        .filter(|s| s.state == MinuteState::NotWorn)
+        .collect();
+    assert_eq!(off.len(), 1, "{:?}", timeline.segments);
+    let off_start = (T0 - uptime_at_set) as i64 + 40 * 60_000;
+    assert!(
+        off[0].start_ms >= off_start && off[0].start_ms <= off_start + 60_000,
+        "{off:?}"
+    );
+    assert!(off[0].minutes() >= 9.0, "{off:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -452,6 +487,34 @@ fn the_merged_history_counts_a_minute_the_log_covers_once() {
         .unwrap();
     assert_eq!(models.len(), 1);
     assert_eq!(models[0].1, vec![1, 2]);
+    // The day's timeline: live walking until the band's minute 0 began, the band's four minutes, the live
+    // minute 5; no time twice.
+    let timeline = day_timeline(&store, profile, Day::of(t, 0), 0).unwrap();
+    let spans: Vec<(i64, i64, MinuteState, Source)> = timeline
+        .segments
+        .iter()
+        .map(|s| {
+            (
+                (s.start_ms - t) / 1000,
+                (s.end_ms - t) / 1000,
+                s.state.clone(),
+                s.source,
+            )
+        })
+        .collect();
+    let walking = || MinuteState::Activity("walking".into());
+    let sitting = || MinuteState::Activity("sitting".into());
+    assert_eq!(
+        spans,
+        vec![
+            (0, 20, walking(), Source::Live),
+            (20, 80, walking(), Source::BandLog),
+            (80, 140, sitting(), Source::BandLog),
+            (140, 200, MinuteState::NotWorn, Source::BandLog),
+            (200, 260, walking(), Source::BandLog),
+            (300, 360, walking(), Source::Live),
+        ]
+    );
 }
 
 /// The figure for the README: how long a full log (16 sectors' worth, past a wrap) takes to sync on the

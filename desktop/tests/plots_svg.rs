@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use bandx_desktop::plots::{
     DailyBars, PlotError, PlotOptions, Segment, Theme, TimelinePoint, WindowSpan,
-    activity_timeline, confusion_matrix, daily_totals, palette, signal_preview, timeline_segments,
+    activity_timeline, confusion_matrix, daily_totals, day_timeline, palette, signal_preview,
+    timeline_segments,
 };
 use bandx_desktop::store::{DailyTotal, Day};
 use quick_xml::XmlVersion;
@@ -348,6 +349,82 @@ fn activity_timeline_draws_a_bar_per_segment_of_the_last_hour() {
             now,
             1500,
             "Last hour",
+            &PlotOptions::default()
+        ),
+        Err(PlotError::Invalid(_))
+    ));
+}
+
+#[test]
+fn day_timeline_places_each_stretch_at_its_hour_and_greys_the_muted_rows() {
+    let midnight = 1_795_651_200_000;
+    let hour = 60 * MIN;
+    let seg = |from_h: i64, to_h: i64, class: &str| Segment {
+        class: class.into(),
+        start_ms: midnight + from_h * hour,
+        end_ms: midnight + to_h * hour,
+    };
+    let classes: Vec<String> = ["walk", "sit"].map(String::from).to_vec();
+    let segments = [
+        seg(0, 6, "not worn"),
+        seg(6, 12, "walk"),
+        seg(12, 18, "sit"),
+        seg(18, 30, "walk"), // runs past midnight: drawn up to 24:00
+    ];
+    let muted = ["not worn", "no model"];
+    let svg = day_timeline(
+        &segments,
+        &classes,
+        &muted,
+        midnight,
+        "2026-11-25",
+        &PlotOptions::default(),
+    )
+    .unwrap();
+    let (elements, texts) = parse(&svg);
+    let rect = |color| -> Vec<(f64, f64)> {
+        let hex = palette::hex(color);
+        elements
+            .iter()
+            .filter(|e| e.name == "rect" && e.attrs.get("fill") == Some(&hex))
+            .map(|e| {
+                (
+                    e.attrs["x"].parse().unwrap(),
+                    e.attrs["width"].parse().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let walk = rect(palette::class_color(0));
+    let sit = rect(palette::class_color(1));
+    let grey = rect(palette::MUTED);
+    assert_eq!((walk.len(), sit.len(), grey.len()), (2, 1, 1), "{svg}");
+    // Six hours are the same width wherever they are, and the stretches meet end to start.
+    let (night, morning, afternoon, evening) = (grey[0], walk[0], sit[0], walk[1]);
+    for (a, b) in [(night, morning), (morning, afternoon), (afternoon, evening)] {
+        assert!((a.1 - b.1).abs() <= 1.0, "{a:?} {b:?}");
+        assert!((a.0 + a.1 - b.0).abs() <= 1.0, "{a:?} {b:?}");
+    }
+    for label in ["walk", "sit", "not worn", "2026-11-25"] {
+        assert_eq!(count_of(&texts, label), 1, "{label}: {texts:?}");
+    }
+    assert_eq!(
+        count_of(&texts, "no model"),
+        0,
+        "a muted row only when it occurs"
+    );
+    let backwards = [Segment {
+        class: "walk".into(),
+        start_ms: midnight + hour,
+        end_ms: midnight,
+    }];
+    assert!(matches!(
+        day_timeline(
+            &backwards,
+            &classes,
+            &muted,
+            midnight,
+            "x",
             &PlotOptions::default()
         ),
         Err(PlotError::Invalid(_))

@@ -88,6 +88,7 @@ pub fn run(startup: Startup) -> anyhow::Result<()> {
             commands::flash::start_flash,
             commands::live::start_live,
             commands::live::live_summary,
+            commands::live::activity_history,
             commands::train::start_training,
             commands::train::model_result,
             commands::train::latest_model_result,

@@ -18,7 +18,9 @@ use bandx_studio::commands::calibrate::{CalibrateEvent, CalibrateResult};
 use bandx_studio::commands::data::DataOverview;
 use bandx_studio::commands::dialogs::PickKind;
 use bandx_studio::commands::flash::{FlashProgress, FlashRequest, FlashResult};
-use bandx_studio::commands::live::{LiveLink, LivePrediction, LiveSummaryView, ShadowCheck};
+use bandx_studio::commands::live::{
+    ActivityHistoryView, DayRowView, LiveLink, LivePrediction, LiveSummaryView, ShadowCheck,
+};
 use bandx_studio::commands::pairing::PairingCode;
 use bandx_studio::commands::profiles::ClassView;
 use bandx_studio::commands::settings::{MoveResult, SettingsView};
@@ -71,6 +73,8 @@ fn collect_roots(c: &mut Collect) {
     c.visit::<ShadowCheck>();
     c.visit::<LiveLink>();
     c.visit::<LiveSummaryView>();
+    c.visit::<ActivityHistoryView>();
+    c.visit::<DayRowView>();
     // data screen
     c.visit::<DataOverview>();
     c.visit::<PickKind>();

@@ -14,6 +14,8 @@ import path from 'node:path';
 import { openApp, screenshot } from './session.mjs';
 
 const CLASSES = ['walking', 'typing'];
+/** A bar of nonzero width in the first class's color (bandx-desktop's plots::palette) in a timeline plot. */
+const WALKING_BAR = /<rect [^>]*width="[1-9][^"]*"[^>]*fill="#0072B2"/;
 /** Where the tests put files (firmware images, exports): outside the app's data folder. */
 const FILES = process.env.E2E_FILES ?? os.tmpdir();
 /** The app's data folder: the default one in the run's own XDG_DATA_HOME. */
@@ -274,6 +276,11 @@ test('the live view names what the wearer is doing', async () => {
     { timeout: 60000, interval: 250, timeoutMsg: "the band's log did not sync" },
   );
   assert.match(await synced.getText(), /Synced \d+ new minutes? from the band's log/);
+  // Today's timeline, merged from the live view and the band's log, draws what the wearer did: a bar in
+  // walking's color (the model's first class).
+  const day = await $('[data-testid="day-timeline"]');
+  await day.waitForExist({ timeout: 5000 });
+  assert.match(decodeURIComponent(await day.getAttribute('src')), WALKING_BAR);
   await screenshot(browser, '05-live');
 });
 
@@ -285,6 +292,13 @@ test('the data screen lists the recordings, the model and the deployment', async
   assert.ok(recordings.length >= 2, `${recordings.length} recordings`);
   const deployments = await $('table[aria-label="Deployments"]');
   assert.match(await deployments.getText(), /verified/);
+  // The merged history: today's minutes per activity, and today's timeline with where each minute came from.
+  const history = await $('table[aria-label="Activity history"]');
+  await history.waitForExist({ timeout: 5000 });
+  assert.match(await history.getText(), /walking/);
+  const plot = await $('[data-testid="history-timeline"]');
+  assert.match(decodeURIComponent(await plot.getAttribute('src')), WALKING_BAR);
+  assert.match(await (await $('[data-testid="history-day-rows"]')).getText(), /walking/);
   await screenshot(browser, '06-data');
 });
 

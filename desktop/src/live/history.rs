@@ -35,9 +35,8 @@ pub fn daily_history(
     let days = i64::from(days.max(1));
     let today = Day::of(now_ms, utc_offset_minutes);
     let first = Day(today.0 - days + 1);
-    let offset_ms = i64::from(utc_offset_minutes) * 60_000;
-    let from_ms = first.0 * 86_400_000 - offset_ms;
-    let to_ms = (today.0 + 1) * 86_400_000 - offset_ms;
+    let from_ms = first.start_ms(utc_offset_minutes);
+    let to_ms = Day(today.0 + 1).start_ms(utc_offset_minutes);
     let totals = store.merged_daily_minutes(profile, from_ms, to_ms, utc_offset_minutes)?;
     let mut classes: Vec<String> = totals.iter().map(|t| t.class.clone()).collect();
     classes.sort();

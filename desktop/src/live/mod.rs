@@ -17,11 +17,14 @@
 //! (lost frames) is counted as unmatched, not as a disagreement. Since both sides run the same
 //! integer engine on the same counts, agreement is 100 % unless the windows are misaligned.
 //!
-//! Modules: [`shadow`] (the desktop's check of every band window), [`history`] (per-day minutes per class).
+//! Modules: [`shadow`] (the desktop's check of every band window), [`history`] (per-day minutes per class),
+//! [`day`] (one day's merged timeline).
 
+mod day;
 mod history;
 mod shadow;
 
+pub use day::{DaySegment, DayTimeline, MUTED_ROWS, Source, day_timeline, row_label};
 pub use history::{DailyHistory, WINDOW_SECONDS, daily_history};
 pub use shadow::{Shadow, ShadowMatch, deployed_blob};
 

@@ -15,7 +15,7 @@ mod timeline;
 pub use confusion::confusion_matrix;
 pub use daily::{DailyBars, daily_totals};
 pub use signal::{WindowSpan, signal_preview};
-pub use timeline::{Segment, TimelinePoint, activity_timeline, timeline_segments};
+pub use timeline::{Segment, TimelinePoint, activity_timeline, day_timeline, timeline_segments};
 
 use plotters::prelude::*;
 

@@ -14,6 +14,9 @@ const CLASS_COLORS: [RGBColor; 8] = [
     RGBColor(0x59, 0x59, 0x59),
 ];
 
+/// Rows that are not an activity ("not worn", "no model").
+pub const MUTED: RGBColor = RGBColor(0xB0, 0xB0, 0xB0);
+
 /// The color of the `index`-th class.
 pub fn class_color(index: usize) -> RGBColor {
     CLASS_COLORS[index % CLASS_COLORS.len()]

@@ -1,4 +1,5 @@
-//! Activity timeline: which class the band reported over the last hour, one row per class.
+//! Activity timelines, one row per class: what the band reported over the last hour, and one day of the
+//! merged history.
 
 use plotters::prelude::*;
 
@@ -75,35 +76,100 @@ pub fn activity_timeline(
         }
     }
     let segments = timeline_segments(&recent, hop_ms);
+    let axis = Axis {
+        range: (-60.0, 0.0),
+        desc: "minutes ago",
+        labels: 7,
+        label: &|m: &f64| {
+            if *m > -0.5 {
+                "now".into()
+            } else {
+                format!("{:.0}", -m)
+            }
+        },
+        at: &|t: i64| (t - now_ms) as f64 / 60_000.0,
+    };
+    draw_rows(&segments, &rows, &[], &axis, title, options)
+}
+
+/// Draws one local day under `title`: hours 0-24 from `day_start_ms` (local midnight), a row per class in
+/// `classes` (classes seen in `segments` but not listed follow), then the rows in `muted` that occur (states that
+/// are not an activity, e.g. "not worn"), drawn grey.
+pub fn day_timeline(
+    segments: &[Segment],
+    classes: &[String],
+    muted: &[&str],
+    day_start_ms: i64,
+    title: &str,
+    options: &PlotOptions,
+) -> Result<String, PlotError> {
+    if segments.iter().any(|s| s.end_ms < s.start_ms) {
+        return Err(PlotError::Invalid(
+            "a timeline segment ends before it starts".into(),
+        ));
+    }
+    let mut rows: Vec<String> = classes.to_vec();
+    for s in segments {
+        if !rows.contains(&s.class) && !muted.contains(&s.class.as_str()) {
+            rows.push(s.class.clone());
+        }
+    }
+    for m in muted {
+        if segments.iter().any(|s| s.class == *m) {
+            rows.push((*m).to_string());
+        }
+    }
+    let axis = Axis {
+        range: (0.0, 24.0),
+        desc: "hour of the day",
+        labels: 9,
+        label: &|h: &f64| format!("{:02}:00", h.round() as i64),
+        at: &|t: i64| (t - day_start_ms) as f64 / 3_600_000.0,
+    };
+    draw_rows(segments, &rows, muted, &axis, title, options)
+}
+
+/// The time axis of a row chart: its range, description, label count and format, and where a time falls on it.
+struct Axis<'a> {
+    range: (f64, f64),
+    desc: &'a str,
+    labels: usize,
+    label: &'a dyn Fn(&f64) -> String,
+    at: &'a dyn Fn(i64) -> f64,
+}
+
+/// A bar per segment in its row (rows top to bottom in `rows` order); rows named in `muted` are grey.
+fn draw_rows(
+    segments: &[Segment],
+    rows: &[String],
+    muted: &[&str],
+    axis: &Axis<'_>,
+    title: &str,
+    options: &PlotOptions,
+) -> Result<String, PlotError> {
     let fg = options.theme.foreground();
     let row_count = rows.len().max(1);
+    let (lo, hi) = axis.range;
 
     render(options, |root| {
-        let label_rows = rows.clone();
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, 16).into_font().color(&fg))
             .margin(10)
             .x_label_area_size(28)
             .y_label_area_size(110)
-            .build_cartesian_2d(-60.0..0.0f64, 0.0..row_count as f64)?;
+            .build_cartesian_2d(lo..hi, 0.0..row_count as f64)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .x_desc("minutes ago")
-            .x_labels(7)
-            .x_label_formatter(&|m| {
-                if *m > -0.5 {
-                    "now".into()
-                } else {
-                    format!("{:.0}", -m)
-                }
-            })
+            .x_desc(axis.desc)
+            .x_labels(axis.labels)
+            .x_label_formatter(axis.label)
             .y_labels(row_count * 2 + 1)
             .y_label_formatter(&|y| {
                 // Label only the row centres (k + 0.5).
                 let k = y.floor();
-                if (y - k - 0.5).abs() < 1e-6 && (k as usize) < label_rows.len() {
-                    label_rows[row_count - 1 - k as usize].clone()
+                if (y - k - 0.5).abs() < 1e-6 && (k as usize) < rows.len() {
+                    rows[row_count - 1 - k as usize].clone()
                 } else {
                     String::new()
                 }
@@ -113,16 +179,23 @@ pub fn activity_timeline(
             .light_line_style(fg.mix(0.06))
             .bold_line_style(fg.mix(0.15))
             .draw()?;
-        let minutes = |t: i64| ((t - now_ms) as f64 / 60_000.0).clamp(-60.0, 0.0);
-        for seg in &segments {
+        let x = |t: i64| (axis.at)(t).clamp(lo, hi);
+        // A stretch shorter than a pixel or two (a minute on a day's axis) still shows.
+        let min_width = (hi - lo) / 400.0;
+        for seg in segments {
             let row = rows.iter().position(|c| *c == seg.class).unwrap_or(0);
             let y = (row_count - 1 - row) as f64;
+            let color = if muted.contains(&seg.class.as_str()) {
+                palette::MUTED
+            } else {
+                palette::class_color(row)
+            };
             chart.draw_series(std::iter::once(Rectangle::new(
                 [
-                    (minutes(seg.start_ms), y + 0.15),
-                    (minutes(seg.end_ms), y + 0.85),
+                    (x(seg.start_ms), y + 0.15),
+                    (x(seg.end_ms).max(x(seg.start_ms) + min_width), y + 0.85),
                 ],
-                palette::class_color(row).filled(),
+                color.filled(),
             )))?;
         }
         Ok(())

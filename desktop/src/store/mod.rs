@@ -39,7 +39,7 @@ pub use outdated::{OutdatedModel, outdated_reason};
 pub use predictions::{DailyTotal, Day, NewPrediction, Prediction};
 pub use profiles::Profile;
 pub use recordings::{FlushPolicy, FullScale, NewRecording, RawSample, Recording, RecordingWriter};
-pub use synced::{DailyMinutes, SyncedMinute};
+pub use synced::{DailyMinutes, LoggedMinute, MergedActivity, MinuteState, SyncedMinute};
 pub use windows::{CalibrationWindow, NewWindow, Verdict};
 
 use std::path::{Path, PathBuf};

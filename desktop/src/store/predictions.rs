@@ -37,6 +37,11 @@ impl Day {
         Day((t_ms + i64::from(utc_offset_minutes) * 60_000).div_euclid(MS_PER_DAY))
     }
 
+    /// When the day starts (local midnight, `utc_offset_minutes` east of UTC), in UTC milliseconds.
+    pub fn start_ms(self, utc_offset_minutes: i32) -> UnixMs {
+        self.0 * MS_PER_DAY - i64::from(utc_offset_minutes) * 60_000
+    }
+
     /// (year, month 1-12, day 1-31) in the proleptic Gregorian calendar.
     pub fn ymd(self) -> (i64, u32, u32) {
         // Howard Hinnant's civil_from_days.

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::params;
 
-use super::{BandId, Day, ProfileId, Store, StoreError, UnixMs};
+use bandx_core::protocol::{FLAG_NO_MODEL, FLAG_NOT_WORN};
+
+use super::{BandId, Day, Prediction, ProfileId, Store, StoreError, UnixMs};
 
 const MS_PER_MINUTE: i64 = 60_000;
 
@@ -50,6 +52,49 @@ pub struct DailyMinutes {
     pub synced: f64,
     /// Minutes from live predictions in minutes the log does not cover (windows x 1.5 s).
     pub live: f64,
+}
+
+/// The history of a time range from both sources (see [`Store::merged_activity`]), each sorted by time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergedActivity {
+    /// Minutes from the band's log whose time is known.
+    pub logged: Vec<LoggedMinute>,
+    /// Live predictions in time no synced minute covers.
+    pub live: Vec<Prediction>,
+}
+
+/// One minute of the band's log placed in time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedMinute {
+    pub band: BandId,
+    /// Start of the minute.
+    pub t_ms: UnixMs,
+    pub state: MinuteState,
+}
+
+/// What a minute of the band's log says the wearer did.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MinuteState {
+    /// Worn and classified: the minute's dominant activity.
+    Activity(String),
+    /// Not worn (no window, or most windows motionless).
+    NotWorn,
+    /// Worn, but the band had no model to classify with.
+    NoModel,
+    /// Classified by a model this desktop does not know the labels of.
+    UnknownModel,
+}
+
+impl MinuteState {
+    fn of(class: Option<String>, flags: u8, dominant: u8) -> Self {
+        if flags & FLAG_NOT_WORN != 0 {
+            MinuteState::NotWorn
+        } else if flags & FLAG_NO_MODEL != 0 || dominant == 0 {
+            MinuteState::NoModel
+        } else {
+            class.map_or(MinuteState::UnknownModel, MinuteState::Activity)
+        }
+    }
 }
 
 impl Store {
@@ -170,47 +215,33 @@ impl Store {
         Ok(days.into_iter().collect())
     }
 
-    /// Per-day minutes per activity with `from_ms <= t < to_ms` (days `utc_offset_minutes` east of UTC), from
-    /// both sources, never counting a minute twice: a wall-clock minute (per band) the log covers counts once,
-    /// from the log; the live predictions of that minute are left out. Minutes not worn, without a model or of
-    /// an unknown model's class are not activity. Sorted by day, then class.
-    pub fn merged_daily_minutes(
+    /// Both sources of the history with `from_ms <= t < to_ms`, never the same time twice: every synced minute
+    /// (time known), and the live predictions that no synced minute of the same band covers. A synced minute
+    /// covers the band time `[t_ms, t_ms + 1 min)`: the band's minutes need not line up with the wall clock's.
+    pub fn merged_activity(
         &self,
         profile: ProfileId,
         from_ms: UnixMs,
         to_ms: UnixMs,
-        utc_offset_minutes: i32,
-    ) -> Result<Vec<DailyMinutes>, StoreError> {
-        // The band time each synced minute covers, [t_ms, t_ms + 1 min), per band: the band's minutes need not
-        // line up with the wall clock's.
-        let mut covered: HashMap<BandId, Vec<i64>> = HashMap::new();
-        // (synced minutes, live windows) per day and class.
-        let mut totals: BTreeMap<(Day, String), (u64, u64)> = BTreeMap::new();
-        let mut synced = self.conn.prepare_cached(
+    ) -> Result<MergedActivity, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
             "SELECT band_id, t_ms, class, flags, dominant FROM synced_minutes
-             WHERE profile_id = ?1 AND t_ms >= ?2 AND t_ms < ?3",
+             WHERE profile_id = ?1 AND t_ms >= ?2 AND t_ms < ?3 ORDER BY t_ms, band_id",
         )?;
-        let rows = synced.query_map(params![profile, from_ms, to_ms], |row| {
-            Ok((
-                row.get::<_, BandId>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, Option<String>>(2)?,
-                row.get::<_, u8>(3)?,
-                row.get::<_, u8>(4)?,
-            ))
+        let rows = stmt.query_map(params![profile, from_ms, to_ms], |row| {
+            let class: Option<String> = row.get(2)?;
+            let flags: u8 = row.get(3)?;
+            let dominant: u8 = row.get(4)?;
+            Ok(LoggedMinute {
+                band: row.get(0)?,
+                t_ms: row.get(1)?,
+                state: MinuteState::of(class, flags, dominant),
+            })
         })?;
-        for row in rows {
-            let (band, t_ms, class, flags, dominant) = row?;
-            covered.entry(band).or_default().push(t_ms);
-            if let Some(class) = class.filter(|_| flags == 0 && dominant > 0) {
-                totals
-                    .entry((Day::of(t_ms, utc_offset_minutes), class))
-                    .or_default()
-                    .0 += 1;
-            }
-        }
-        for starts in covered.values_mut() {
-            starts.sort_unstable();
+        let logged: Vec<LoggedMinute> = rows.collect::<Result<_, _>>()?;
+        let mut covered: HashMap<BandId, Vec<i64>> = HashMap::new();
+        for m in &logged {
+            covered.entry(m.band).or_default().push(m.t_ms);
         }
         let is_covered = |band: BandId, t_ms: i64| {
             covered.get(&band).is_some_and(|starts| {
@@ -218,28 +249,42 @@ impl Store {
                 after > 0 && t_ms < starts[after - 1] + MS_PER_MINUTE
             })
         };
-        let window_minutes = crate::live::WINDOW_SECONDS / 60.0;
-        let mut live = self.conn.prepare_cached(
-            "SELECT band_id, t_ms, class FROM predictions
-             WHERE profile_id = ?1 AND t_ms >= ?2 AND t_ms < ?3",
-        )?;
-        let rows = live.query_map(params![profile, from_ms, to_ms], |row| {
-            Ok((
-                row.get::<_, BandId>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, String>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (band, t_ms, class) = row?;
-            if is_covered(band, t_ms) {
-                continue;
+        let live = self
+            .predictions_between(profile, from_ms, to_ms)?
+            .into_iter()
+            .filter(|p| !is_covered(p.band, p.t_ms))
+            .collect();
+        Ok(MergedActivity { logged, live })
+    }
+
+    /// Per-day minutes per activity with `from_ms <= t < to_ms` (days `utc_offset_minutes` east of UTC), from
+    /// both sources, never counting a minute twice (see [`Store::merged_activity`]). Minutes not worn, without
+    /// a model or of an unknown model's class are not activity. Sorted by day, then class.
+    pub fn merged_daily_minutes(
+        &self,
+        profile: ProfileId,
+        from_ms: UnixMs,
+        to_ms: UnixMs,
+        utc_offset_minutes: i32,
+    ) -> Result<Vec<DailyMinutes>, StoreError> {
+        let merged = self.merged_activity(profile, from_ms, to_ms)?;
+        // (synced minutes, live windows) per day and class.
+        let mut totals: BTreeMap<(Day, String), (u64, u64)> = BTreeMap::new();
+        for m in merged.logged {
+            if let MinuteState::Activity(class) = m.state {
+                totals
+                    .entry((Day::of(m.t_ms, utc_offset_minutes), class))
+                    .or_default()
+                    .0 += 1;
             }
+        }
+        for p in merged.live {
             totals
-                .entry((Day::of(t_ms, utc_offset_minutes), class))
+                .entry((Day::of(p.t_ms, utc_offset_minutes), p.class))
                 .or_default()
                 .1 += 1;
         }
+        let window_minutes = crate::live::WINDOW_SECONDS / 60.0;
         Ok(totals
             .into_iter()
             .map(|((day, class), (synced, live))| DailyMinutes {

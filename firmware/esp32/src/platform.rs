@@ -46,6 +46,8 @@ pub struct EspPlatform {
     nvs: EspNvs<NvsDefault>,
     partitions: [*const idf::esp_partition_t; 2],
     maps: [Mapping; 2],
+    /// The activity log's partition.
+    log: *const idf::esp_partition_t,
     ota: Option<idf::esp_ota_handle_t>,
 }
 
@@ -70,10 +72,11 @@ impl EspPlatform {
         i2c.write(IMU_ADDR, &[0x1C, 0x08], BLOCK)?;
         i2c.write(IMU_ADDR, &[0x1B, 0x08], BLOCK)?;
         let nvs = EspNvs::new(EspDefaultNvsPartition::take()?, "bandx", true)?;
-        let a = find_model_partition(c"model_a")?;
-        let b = find_model_partition(c"model_b")?;
+        let a = find_data_partition(c"model_a")?;
+        let b = find_data_partition(c"model_b")?;
         let maps = [Mapping::new(a)?, Mapping::new(b)?];
-        Ok(Self { i2c, outbox, nvs, partitions: [a, b], maps, ota: None })
+        let log = find_data_partition(c"log")?;
+        Ok(Self { i2c, outbox, nvs, partitions: [a, b], maps, log, ota: None })
     }
 
     /// Shows the pairing code on the OLED, or clears it (`None`).
@@ -93,8 +96,8 @@ impl EspPlatform {
     }
 }
 
-/// Finds a model partition by label (they are data/undefined, see ../partitions.csv).
-fn find_model_partition(
+/// Finds a data partition by label (the model slots and the log are data/undefined, see ../partitions.csv).
+fn find_data_partition(
     label: &core::ffi::CStr,
 ) -> Result<*const idf::esp_partition_t, Box<dyn std::error::Error>> {
     // SAFETY: a plain lookup in the partition table, which is static for the program's life.
@@ -235,21 +238,30 @@ impl FirmwareSink for EspPlatform {
     }
 }
 
-/// The activity log is not wired on this (unbuildable here) board yet: a length of 0 means "no log", and the
-/// band answers `ReadLog` with `NoLog`. Mapping it onto the `log` partition (esp_partition_read / write /
-/// erase_range, as the model slots) is the next step for this build.
+/// The activity log on the `log` partition (16 sectors of 4 KB, ../partitions.csv), through esp_partition's
+/// read / write / erase_range; bandx-core's `log` keeps the records and their power-cut rules.
 impl LogFlash for EspPlatform {
     fn log_len(&self) -> u32 {
-        0
+        // SAFETY: the partition pointer came from esp_partition_find_first and is valid forever.
+        unsafe { (*self.log).size }
     }
-    fn log_read(&mut self, _offset: u32, _buf: &mut [u8]) -> Result<(), StorageError> {
-        Err(StorageError)
+    fn log_read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        // SAFETY: as above; buf is a valid, writable slice for the duration of the call (bounds checked by IDF).
+        flash(unsafe {
+            idf::esp_partition_read(self.log, offset as usize, buf.as_mut_ptr().cast(), buf.len())
+        })
     }
-    fn log_program(&mut self, _offset: u32, _data: &[u8]) -> Result<(), StorageError> {
-        Err(StorageError)
+    fn log_program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        // SAFETY: as above; data is a valid slice for the duration of the call.
+        flash(unsafe {
+            idf::esp_partition_write(self.log, offset as usize, data.as_ptr().cast(), data.len())
+        })
     }
-    fn log_erase_sector(&mut self, _offset: u32) -> Result<(), StorageError> {
-        Err(StorageError)
+    fn log_erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
+        // SAFETY: as above; IDF refuses a range outside the partition or not sector-aligned.
+        flash(unsafe {
+            idf::esp_partition_erase_range(self.log, offset as usize, bandx_core::log::LOG_SECTOR as usize)
+        })
     }
 }
 

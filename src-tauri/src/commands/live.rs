@@ -10,7 +10,7 @@ use crate::state::{AppState, JobKind, now_ms};
 use crate::{UiError, plot_options};
 use bandx_desktop::live::{self, LiveConfig, LiveError, LiveEvent, LiveTarget};
 use bandx_desktop::plots::{self, TimelinePoint};
-use bandx_desktop::store::ProfileId;
+use bandx_desktop::store::{Day, ProfileId};
 
 /// One band prediction for the window.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -42,6 +42,8 @@ pub struct LiveLink {
 #[ts(rename = "LiveSummary")]
 pub struct LiveSummaryView {
     pub timeline_svg: String,
+    /// Today from midnight, merged from the band's log and the live predictions.
+    pub day_svg: String,
     pub today: Vec<DailyTotalView>,
 }
 
@@ -209,13 +211,16 @@ pub async fn live_summary(
         .latest_model(profile)?
         .map(|m| m.classes)
         .unwrap_or_default();
-    let history = live::daily_history(&store, profile, 1, now, offset.clamp(-14 * 60, 14 * 60))?;
+    let offset = offset.clamp(-14 * 60, 14 * 60);
+    let history = live::daily_history(&store, profile, 1, now, offset)?;
+    let day = live::day_timeline(&store, profile, Day::of(now, offset), offset)?;
     drop(store);
     let mut options = plot_options(dark);
     options.height = 240;
     let timeline_svg =
         plots::activity_timeline(&points, &classes, now, HOP_MS, "Last hour", &options)
             .map_err(|e| UiError::internal("Drawing the timeline", e))?;
+    let day_svg = day_svg(&day, &classes, "Today", &options)?;
     let today = history
         .minutes
         .last()
@@ -234,6 +239,99 @@ pub async fn live_summary(
         .unwrap_or_default();
     Ok(LiveSummaryView {
         timeline_svg,
+        day_svg,
         today,
     })
+}
+
+/// The Data screen's activity history: merged minutes per activity for each of the last `days` days, and the
+/// timeline of one of them.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct ActivityHistoryView {
+    /// `YYYY-MM-DD`, oldest first.
+    pub days: Vec<String>,
+    pub classes: Vec<String>,
+    /// `minutes[d][c]`: merged minutes of `classes[c]` on `days[d]`.
+    pub minutes: Vec<Vec<f64>>,
+    /// Index into `days` of the day drawn.
+    pub day: usize,
+    pub day_svg: String,
+    /// Minutes of each row of that day's timeline, by source.
+    pub day_rows: Vec<DayRowView>,
+    /// Minutes synced from the band whose time is unknown (in no day).
+    pub time_unknown_minutes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct DayRowView {
+    /// An activity, or "not worn" / "no model" / "unknown model".
+    pub label: String,
+    pub band_log_minutes: f64,
+    pub live_minutes: f64,
+}
+
+/// The last `days` days (1-92) of merged history and the timeline of `day` (an index into them; the last day
+/// when absent). `offset` is the local time zone, minutes east of UTC.
+#[tauri::command]
+pub async fn activity_history(
+    state: State<'_, AppState>,
+    profile: ProfileId,
+    days: u32,
+    day: Option<usize>,
+    dark: bool,
+    offset: i32,
+) -> Result<ActivityHistoryView, UiError> {
+    let now = now_ms();
+    let offset = offset.clamp(-14 * 60, 14 * 60);
+    let store = state.store();
+    let history = live::daily_history(&store, profile, days.clamp(1, 92), now, offset)?;
+    let last = history.days.len() - 1;
+    let index = day.unwrap_or(last).min(last);
+    let chosen = Day(Day::of(now, offset).0 - (last - index) as i64);
+    let timeline = live::day_timeline(&store, profile, chosen, offset)?;
+    let classes = store
+        .latest_model(profile)?
+        .map(|m| m.classes)
+        .unwrap_or_default();
+    let time_unknown_minutes = store.time_unknown_minutes(profile)?;
+    drop(store);
+    let mut options = plot_options(dark);
+    options.height = 260;
+    let day_svg = day_svg(&timeline, &classes, &history.days[index], &options)?;
+    Ok(ActivityHistoryView {
+        day: index,
+        day_svg,
+        day_rows: timeline
+            .minutes()
+            .into_iter()
+            .map(|(label, band_log_minutes, live_minutes)| DayRowView {
+                label,
+                band_log_minutes,
+                live_minutes,
+            })
+            .collect(),
+        days: history.days,
+        classes: history.classes,
+        minutes: history.minutes,
+        time_unknown_minutes,
+    })
+}
+
+/// One day of the merged history drawn as a timeline (rows: `classes`, then any other activity, then the
+/// "not worn" / "no model" rows that occur).
+pub(crate) fn day_svg(
+    day: &live::DayTimeline,
+    classes: &[String],
+    title: &str,
+    options: &plots::PlotOptions,
+) -> Result<String, UiError> {
+    plots::day_timeline(
+        &day.plot_segments(),
+        classes,
+        &live::MUTED_ROWS,
+        day.start_ms,
+        title,
+        options,
+    )
+    .map_err(|e| UiError::internal("Drawing the day's timeline", e))
 }

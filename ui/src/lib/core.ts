@@ -3,6 +3,7 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type {
+  ActivityHistoryView,
   BandState,
   BandView,
   CalibrateEvent,
@@ -115,6 +116,14 @@ export const startLive = (profile: number) => invoke<void>('start_live', { profi
 /** `offset`: the local time zone in minutes east of UTC (today's totals are local days). */
 export const liveSummary = (profile: number, dark: boolean, offset = -new Date().getTimezoneOffset()) =>
   invoke<LiveSummary>('live_summary', { profile, dark, offset });
+/** The last `days` days of merged history and the timeline of `day` (an index into them; the last when null). */
+export const activityHistory = (
+  profile: number,
+  days: number,
+  day: number | null,
+  dark: boolean,
+  offset = -new Date().getTimezoneOffset(),
+) => invoke<ActivityHistoryView>('activity_history', { profile, days, day, dark, offset });
 export const onLiveShadow = (cb: (s: ShadowCheck) => void) => on('live:shadow', cb);
 export const onLivePrediction = (cb: (p: LivePrediction) => void) => on('live:prediction', cb);
 export const onLiveLink = (cb: (l: LiveLink) => void) => on('live:link', cb);

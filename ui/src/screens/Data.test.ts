@@ -2,7 +2,7 @@ import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import * as core from '../lib/core';
 import { session } from '../lib/session.svelte';
-import type { DataOverview } from '../lib/types';
+import type { ActivityHistoryView, DataOverview } from '../lib/types';
 import { profile, resetSession, uiError } from '../test/fixtures';
 import Data from './Data.svelte';
 
@@ -36,6 +36,27 @@ const overview: DataOverview = {
   ],
 };
 
+const history = (day: number): ActivityHistoryView => ({
+  days: ['2026-12-03', '2026-12-04', '2026-12-05'],
+  classes: ['sitting', 'walking'],
+  minutes: [
+    [30, 12.5],
+    [0, 0],
+    [0, 4],
+  ],
+  day,
+  day_svg: `<svg xmlns="http://www.w3.org/2000/svg"><title>day ${day}</title></svg>`,
+  day_rows:
+    day === 0
+      ? [
+          { label: 'sitting', band_log_minutes: 30, live_minutes: 0 },
+          { label: 'walking', band_log_minutes: 10, live_minutes: 2.5 },
+          { label: 'not worn', band_log_minutes: 45, live_minutes: 0 },
+        ]
+      : [],
+  time_unknown_minutes: 3,
+});
+
 describe('Data screen', () => {
   beforeEach(() => {
     vi.clearAllMocks();
@@ -54,6 +75,34 @@ describe('Data screen', () => {
     const deployments = screen.getByRole('table', { name: 'Deployments' });
     expect(within(deployments).getByText('verified')).toBeInTheDocument();
     expect(within(deployments).getByText('model v1')).toBeInTheDocument();
+  });
+
+  it("shows the merged history per day and any day's timeline with its sources", async () => {
+    vi.mocked(core.activityHistory).mockImplementation(async (_p, _d, day) => history(day ?? 2));
+    render(Data);
+    const table = await screen.findByRole('table', { name: 'Activity history' });
+    const rows = within(table).getAllByRole('row');
+    // Days with activity only, newest first.
+    expect(rows.map((r) => r.textContent)).toEqual([
+      expect.stringContaining('sitting'),
+      expect.stringContaining('2026-12-05'),
+      expect.stringContaining('2026-12-03'),
+    ]);
+    expect(within(rows[2]).getByText('12.5')).toBeInTheDocument();
+    expect(core.activityHistory).toHaveBeenLastCalledWith(7, 14, null, false);
+    expect(screen.getByText('Nothing recorded on 2026-12-05.')).toBeInTheDocument();
+    expect(screen.getByTestId('history-time-unknown')).toHaveTextContent('3 synced minutes have no time');
+
+    await fireEvent.click(within(rows[2]).getByRole('button', { name: 'Timeline' }));
+    expect(core.activityHistory).toHaveBeenLastCalledWith(7, 14, 0, false);
+    const img = await screen.findByRole('img', { name: 'Activity on 2026-12-03' });
+    expect(decodeURIComponent(img.getAttribute('src') ?? '')).toContain('day 0');
+    const sources = screen.getByRole('table', { name: 'Minutes on 2026-12-03' });
+    expect(within(sources).getByText('not worn')).toBeInTheDocument();
+    expect(within(sources).getByText('2.5')).toBeInTheDocument();
+
+    await fireEvent.change(screen.getByTestId('history-day'), { target: { value: '1' } });
+    expect(core.activityHistory).toHaveBeenLastCalledWith(7, 14, 1, false);
   });
 
   it('deletes a recording only after confirmation, then reloads', async () => {

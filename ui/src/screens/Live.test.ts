@@ -10,6 +10,7 @@ vi.mock('../lib/core');
 
 const summary = {
   timeline_svg: '<svg xmlns="http://www.w3.org/2000/svg"/>',
+  day_svg: '<svg xmlns="http://www.w3.org/2000/svg"><title>today</title></svg>',
   today: [
     { class: 'typing', minutes: 12.5 },
     { class: 'walking', minutes: 3 },
@@ -26,6 +27,8 @@ describe('Live screen', () => {
   it("shows the band's current activity large with its confidence, the last hour and today's totals", async () => {
     render(Live);
     expect(await screen.findByRole('img', { name: 'Activity timeline of the last hour' })).toBeInTheDocument();
+    const day = screen.getByRole('img', { name: /Today's activity since midnight/ });
+    expect(decodeURIComponent(day.getAttribute('src') ?? '')).toContain('<title>today</title>');
     const today = screen.getByRole('table', { name: "Today's totals" });
     expect(within(today).getByText('12.5')).toBeInTheDocument();
 

@@ -56,6 +56,15 @@ export const startFlash = none();
 
 export const startLive = none();
 export const liveSummary = none();
+export const activityHistory = vi.fn(async () => ({
+  days: ['2026-12-05'],
+  classes: [],
+  minutes: [[]],
+  day: 0,
+  day_svg: '<svg xmlns="http://www.w3.org/2000/svg"/>',
+  day_rows: [],
+  time_unknown_minutes: 0,
+}));
 
 export const dataOverview = vi.fn(async () => ({ recordings: [], models: [], deployments: [] }));
 export const deleteRecording = none();

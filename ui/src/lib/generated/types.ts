@@ -3,6 +3,32 @@
 //   BANDX_UPDATE_UI_TYPES=1 cargo test --workspace --test ui_types
 // The UI imports them through ../types.ts.
 
+/**
+ * The Data screen's activity history: merged minutes per activity for each of the last `days` days, and the
+ * timeline of one of them.
+ */
+export type ActivityHistoryView = { 
+/**
+ * `YYYY-MM-DD`, oldest first.
+ */
+days: Array<string>, classes: Array<string>, 
+/**
+ * `minutes[d][c]`: merged minutes of `classes[c]` on `days[d]`.
+ */
+minutes: Array<Array<number>>, 
+/**
+ * Index into `days` of the day drawn.
+ */
+day: number, day_svg: string, 
+/**
+ * Minutes of each row of that day's timeline, by source.
+ */
+day_rows: Array<DayRowView>, 
+/**
+ * Minutes synced from the band whose time is unknown (in no day).
+ */
+time_unknown_minutes: number, };
+
 export type BandId = number;
 
 /**
@@ -52,6 +78,12 @@ good_windows: number, };
 export type DailyTotal = { class: string, minutes: number, };
 
 export type DataOverview = { recordings: Array<RecordingRow>, models: Array<ModelRow>, deployments: Array<DeploymentRow>, };
+
+export type DayRowView = { 
+/**
+ * An activity, or "not worn" / "no model" / "unknown model".
+ */
+label: string, band_log_minutes: number, live_minutes: number, };
 
 export type DeploymentId = number;
 
@@ -123,7 +155,11 @@ export type LivePrediction = { window_seq: number, t_ms: number, class: string, 
 /**
  * What the Live screen shows besides the current prediction.
  */
-export type LiveSummary = { timeline_svg: string, today: Array<DailyTotal>, };
+export type LiveSummary = { timeline_svg: string, 
+/**
+ * Today from midnight, merged from the band's log and the live predictions.
+ */
+day_svg: string, today: Array<DailyTotal>, };
 
 export type ModelId = number;
 
