@@ -1,8 +1,11 @@
 //! `bandx history`: minutes per class per day, merged from the stored live predictions and the minutes synced from
-//! the band's log (`bandx sync`; a minute both cover counts once), as a tab-separated table.
+//! the band's log (`bandx sync`; a minute both cover counts once), as a tab-separated table; with `--day`, that
+//! day's timeline instead: one line per stretch of one activity (or "not worn" / "no model") from one source.
 
-use bandx_desktop::live::{self, WINDOW_SECONDS};
+use anyhow::anyhow;
+use bandx_desktop::live::{self, Source, WINDOW_SECONDS};
 use bandx_desktop::paths::DataDir;
+use bandx_desktop::store::{Day, ProfileId, Store, UnixMs};
 
 use crate::profile;
 
@@ -14,6 +17,9 @@ pub struct HistoryArgs {
     /// The profile [default: the only profile].
     #[arg(long, value_name = "NAME")]
     profile: Option<String>,
+    /// Print this day's timeline (YYYY-MM-DD, or `today`) instead of the daily table.
+    #[arg(long, value_name = "DATE")]
+    day: Option<String>,
     /// Local time zone as minutes east of UTC (days start at local midnight).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-14 * 60..=14 * 60))]
     utc_offset_minutes: i32,
@@ -24,6 +30,13 @@ pub fn run(dir: &DataDir, args: &HistoryArgs) -> anyhow::Result<()> {
     let store = profile::open_existing_store(dir)?;
     let profile = profile::select(&store, args.profile.as_deref())?;
     let now = bandx_desktop::store::now_ms();
+    if let Some(day) = &args.day {
+        let day = match day.as_str() {
+            "today" => Day::of(now, args.utc_offset_minutes),
+            text => text.parse::<Day>().map_err(|e| anyhow!("--day: {e}"))?,
+        };
+        return print_day(&store, profile.id, day, args.utc_offset_minutes);
+    }
     let history = live::daily_history(&store, profile.id, args.days, now, args.utc_offset_minutes)?;
     let mut header = vec!["day".to_string()];
     header.extend(history.classes.iter().cloned());
@@ -65,6 +78,40 @@ pub fn run(dir: &DataDir, args: &HistoryArgs) -> anyhow::Result<()> {
         eprintln!(
             "note: {unknown} synced minute(s) have no known time (logged after a restart of the band, before its clock was set) and are not shown"
         );
+    }
+    Ok(())
+}
+
+/// Prints `start<TAB>end<TAB>what<TAB>source` (local `HH:MM:SS`) per stretch of `day`, then the minutes per row.
+fn print_day(
+    store: &Store,
+    profile: ProfileId,
+    day: Day,
+    utc_offset_minutes: i32,
+) -> anyhow::Result<()> {
+    let timeline = live::day_timeline(store, profile, day, utc_offset_minutes)?;
+    let clock = |t: UnixMs| {
+        let s = (t - timeline.start_ms) / 1000;
+        format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    };
+    println!("start\tend\twhat\tsource");
+    for s in &timeline.segments {
+        let source = match s.source {
+            Source::BandLog => "band log",
+            Source::Live => "live",
+        };
+        println!(
+            "{}\t{}\t{}\t{source}",
+            clock(s.start_ms),
+            clock(s.end_ms),
+            live::row_label(&s.state)
+        );
+    }
+    if timeline.is_empty() {
+        eprintln!("nothing recorded on {day}");
+    }
+    for (label, logged, live) in timeline.minutes() {
+        eprintln!("{label}: {logged:.1} min from the band's log, {live:.1} min live");
     }
     Ok(())
 }

@@ -610,6 +610,54 @@ fn report_writes_every_plot_and_links_it() {
 }
 
 #[test]
+fn history_day_prints_the_merged_timeline_of_that_day() {
+    let (dir, profile) = calibrated([15, 15, 15]);
+    let store = open(dir.path());
+    let band = add_history(&store, profile);
+    add_synced_minutes(&store, profile, band);
+    let day = Day::of(PAST_MS, 0).to_string();
+    let out = bandx(dir.path(), &["history", "--day", &day]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Live from 10:00 UTC, 5 minutes per class; the band's log from 10:30.
+    assert_eq!(
+        stdout(&out),
+        "start\tend\twhat\tsource\n\
+         10:00:00\t10:05:00\tjogging\tlive\n\
+         10:05:00\t10:10:00\tsitting\tlive\n\
+         10:10:00\t10:15:00\twalking\tlive\n\
+         10:15:00\t10:20:00\tjogging\tlive\n\
+         10:30:00\t10:40:00\tsitting\tband log\n\
+         10:40:00\t10:45:00\tnot worn\tband log\n"
+    );
+    assert!(
+        stderr(&out).contains("sitting: 10.0 min from the band's log, 5.0 min live"),
+        "{}",
+        stderr(&out)
+    );
+    // Local time: an hour east of UTC the same stretches start at 11:00.
+    let out = bandx(
+        dir.path(),
+        &["history", "--day", &day, "--utc-offset-minutes", "60"],
+    );
+    assert!(
+        stdout(&out)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("11:00:00\t11:05:00\tjogging"),
+        "{}",
+        stdout(&out)
+    );
+    let out = bandx(dir.path(), &["history", "--day", "2026-02-30"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is not a date like"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn report_with_only_calibration_data_skips_what_is_missing() {
     let (dir, _) = calibrated([15, 15, 15]);
     let report = dir.path().join("report");

@@ -424,6 +424,23 @@ fn daily_totals_count_windows_per_class_per_local_day() {
     assert_eq!(Day(0).to_string(), "1970-01-01");
     assert_eq!(Day(-1).to_string(), "1969-12-31");
     assert_eq!(Day(11_016).to_string(), "2000-02-29");
+    // Parsing is the inverse of printing, over four centuries each side of 1970 (leap years, the 400-year rule).
+    for d in (-160_000..160_000).step_by(7) {
+        assert_eq!(Day(d).to_string().parse::<Day>(), Ok(Day(d)), "{}", Day(d));
+    }
+    for bad in [
+        "2026-02-29",
+        "2026-13-01",
+        "2026-00-10",
+        "2026-1-32",
+        "26-1",
+        "today",
+        "2026-12-05x",
+        "",
+    ] {
+        assert!(bad.parse::<Day>().is_err(), "{bad:?}");
+    }
+    assert_eq!("2026-1-5".parse::<Day>(), "2026-01-05".parse::<Day>());
 
     let last_hour = store
         .predictions_between(ada, DAY_2026_11_26 + 8 * HOUR, DAY_2026_11_26 + 10 * HOUR)

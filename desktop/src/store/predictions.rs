@@ -58,6 +58,39 @@ impl Day {
     }
 }
 
+impl std::str::FromStr for Day {
+    type Err = String;
+
+    /// `YYYY-MM-DD` (proleptic Gregorian), the form [`Day`] displays as.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{text:?} is not a date like 2026-12-05");
+        let mut parts = text.splitn(3, '-');
+        let mut next = || {
+            parts
+                .next()
+                .and_then(|p| p.parse::<i64>().ok())
+                .ok_or_else(bad)
+        };
+        let (y, m, d) = (next()?, next()?, next()?);
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1..=9999).contains(&y) {
+            return Err(bad());
+        }
+        // Howard Hinnant's days_from_civil.
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let day = Day(era * 146_097 + doe - 719_468);
+        // 2026-02-30 and the like come back as another date.
+        if day.to_string() != format!("{:04}-{m:02}-{d:02}", if m <= 2 { y + 1 } else { y }) {
+            return Err(bad());
+        }
+        Ok(day)
+    }
+}
+
 impl std::fmt::Display for Day {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (y, m, d) = self.ymd();
