@@ -413,6 +413,36 @@ fn day_timeline_places_each_stretch_at_its_hour_and_greys_the_muted_rows() {
         0,
         "a muted row only when it occurs"
     );
+    // Ten seconds before midnight is still a visible bar, and inside the plot.
+    let blip = [Segment {
+        class: "walk".into(),
+        start_ms: midnight + 24 * hour - 10_000,
+        end_ms: midnight + 24 * hour,
+    }];
+    let svg = day_timeline(
+        &blip,
+        &classes,
+        &muted,
+        midnight,
+        "x",
+        &PlotOptions::default(),
+    )
+    .unwrap();
+    let (elements, _) = parse(&svg);
+    let hex = palette::hex(palette::class_color(0));
+    let bar = elements
+        .iter()
+        .find(|e| e.name == "rect" && e.attrs.get("fill") == Some(&hex))
+        .expect("a bar for ten seconds");
+    let (x, width): (f64, f64) = (
+        bar.attrs["x"].parse().unwrap(),
+        bar.attrs["width"].parse().unwrap(),
+    );
+    assert!(width >= 1.0, "{width}");
+    assert!(
+        x + width <= evening.0 + evening.1 + 1.0,
+        "{x} + {width} past midnight"
+    );
     let backwards = [Segment {
         class: "walk".into(),
         start_ms: midnight + hour,

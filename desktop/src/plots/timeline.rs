@@ -190,11 +190,10 @@ fn draw_rows(
             } else {
                 palette::class_color(row)
             };
+            let end = x(seg.end_ms).max(x(seg.start_ms) + min_width).min(hi);
+            let start = x(seg.start_ms).min(end - min_width);
             chart.draw_series(std::iter::once(Rectangle::new(
-                [
-                    (x(seg.start_ms), y + 0.15),
-                    (x(seg.end_ms).max(x(seg.start_ms) + min_width), y + 0.85),
-                ],
+                [(start, y + 0.15), (end, y + 0.85)],
                 color.filled(),
             )))?;
         }
