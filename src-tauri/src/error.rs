@@ -122,7 +122,8 @@ impl From<LinkError> for UiError {
             LinkError::NotAuthenticated => UiError::new(
                 "not_paired",
                 "The band only answers the desktop it is paired with",
-                "Pair with it on the Bands screen: type the six-digit code the band shows",
+                "Pair with it on the Bands screen: type the six-digit code the band shows. If it was paired \
+                 before, the band has forgotten this computer: choose Forget this band, then pair again",
             ),
             LinkError::Gatt(detail) => UiError::new(
                 "gatt",

@@ -226,7 +226,8 @@ pub enum LinkError {
     },
     /// The band refuses a desktop that has not paired with it (ATT Insufficient Authentication).
     #[error(
-        "the band only answers its paired desktop: pair with it first (the band shows a six-digit code)"
+        "the band only answers its paired desktop: pair with it first (the band shows a six-digit code); if this \
+         desktop was paired before, the band has forgotten it: unpair, then pair again"
     )]
     NotAuthenticated,
     /// The band answered, but not as a BandX should (missing service, rejected write, ...).
