@@ -46,6 +46,9 @@ pub enum NotEnoughData {
     },
     #[error("not enough calibration windows: {}", describe(.0))]
     Windows(Vec<Shortfall>),
+    /// The windows do not make a personal model better than the generic one (its estimate is below).
+    #[error("{0}; record more windows of each activity (`bandx record`) and train again")]
+    WorseThanGeneric(TrainError),
 }
 
 fn describe(shortfalls: &[Shortfall]) -> String {
@@ -121,6 +124,9 @@ pub fn run(dir: &DataDir, args: &TrainArgs) -> anyhow::Result<()> {
                 chosen: args.classes.is_some(),
             }
             .into());
+        }
+        Err(e @ TrainError::WorseThanGeneric { .. }) => {
+            return Err(NotEnoughData::WorseThanGeneric(e).into());
         }
         Err(e) => return Err(e.into()),
     };

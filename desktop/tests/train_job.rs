@@ -334,6 +334,50 @@ fn two_labels_on_the_same_activity_are_flagged_as_too_alike() {
 }
 
 #[test]
+fn a_personal_model_not_better_than_the_generic_one_is_refused_and_the_old_one_stays() {
+    let (_dir, store) = file_store();
+    let profile = store.create_profile("Ada", 1).unwrap();
+    let mut w = wearer();
+    calibrate(&store, profile, &mut w, "walking", Activity::WALKING, 15, 0);
+    calibrate(&store, profile, &mut w, "sitting", Activity::SITTING, 15, 0);
+    let (first, _) = run(&store, profile, &TrainOptions::default(), None);
+    let (kept, trained) = first.unwrap();
+    let generic = match trained.report.generic {
+        GenericAccuracy::Comparable { accuracy, .. } => accuracy,
+        ref other => panic!("walking and sitting are pre-training labels: {other:?}"),
+    };
+    // Ask for more than any model can give over the generic one: the estimate falls short of the bar.
+    let opts = TrainOptions {
+        min_gain_over_generic: 1.0 - generic + 1e-6,
+        ..TrainOptions::default()
+    };
+    let (result, events) = run(&store, profile, &opts, None);
+    match result {
+        Err(
+            ref e @ TrainError::WorseThanGeneric {
+                personal,
+                generic: g,
+            },
+        ) => {
+            assert_eq!(g, generic);
+            assert!(personal <= 1.0);
+            let text = e.to_string();
+            assert!(text.contains("the current model stays"), "{text}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Refused right after the estimate: no final personalization, nothing stored, the old model is the latest.
+    assert!(
+        events
+            .iter()
+            .all(|p| !matches!(p.stage, Stage::Personalizing | Stage::Storing | Stage::Done))
+    );
+    let models = store.models(profile).unwrap();
+    assert_eq!(models.len(), 1);
+    assert_eq!(store.latest_model(profile).unwrap().unwrap().id, kept);
+}
+
+#[test]
 fn cancelling_stops_the_job_and_stores_nothing() {
     let (_dir, store) = file_store();
     let profile = store.create_profile("Ada", 1).unwrap();

@@ -239,6 +239,9 @@ impl From<TrainError> for UiError {
             TrainError::TooManyClasses { .. } => "Delete a class on the Calibrate screen",
             TrainError::ClassNameTooLong { .. } => "Rename it on the Calibrate screen",
             TrainError::TooFewWindows { .. } => "Record more of it on the Calibrate screen",
+            TrainError::WorseThanGeneric { .. } => {
+                "Record more windows of each activity on the Calibrate screen, the way you usually do it, then train again"
+            }
             TrainError::WindowOutOfRange { .. } | TrainError::UnsupportedRecording { .. } => {
                 "Delete that recording on the Data screen and record the class again"
             }

@@ -100,6 +100,13 @@ pub enum TrainError {
     },
     #[error("another model was stored as version {expected} meanwhile (got {got}); train again")]
     VersionTaken { expected: u32, got: u32 },
+    /// The personal model's cross-validated estimate is below the generic model's on the same windows: it is
+    /// not offered, and the model the profile has stays.
+    #[error(
+        "the personal model is estimated at {:.1} % on your windows, below the generic model's {:.1} % on the same windows: it was not kept, and the current model stays",
+        personal * 100.0, generic * 100.0
+    )]
+    WorseThanGeneric { personal: f64, generic: f64 },
     #[error("training was cancelled")]
     Cancelled,
 }
@@ -120,6 +127,9 @@ pub struct TrainOptions {
     pub personalize: PersonalizeConfig,
     /// The profile's classes the model learns (in the profile's order); `None`: all of them.
     pub classes: Option<Vec<ClassId>>,
+    /// A personal model is kept only if its cross-validated accuracy is at least the generic model's on the same
+    /// windows plus this (0: never worse than generic). Applies when the generic model knows every class.
+    pub min_gain_over_generic: f64,
 }
 
 impl Default for TrainOptions {
@@ -131,6 +141,7 @@ impl Default for TrainOptions {
             min_parity_agreement: 0.95,
             personalize: PersonalizeConfig::new(),
             classes: None,
+            min_gain_over_generic: 0.0,
         }
     }
 }
@@ -362,6 +373,7 @@ pub fn train(
         )
     })?;
     seconds.cross_validation = t.elapsed().as_secs_f64();
+    estimate::never_worse_than_generic(confusion.accuracy(), &generic, opts.min_gain_over_generic)?;
     let similar_classes = estimate::similar_pairs(&confusion, opts.similar_threshold);
 
     // bandx-model's one pipeline: personalize -> int8 -> parity -> the band's check.
