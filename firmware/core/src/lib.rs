@@ -37,6 +37,8 @@ pub mod window;
 pub mod demo;
 #[cfg(test)]
 mod reference;
+#[cfg(test)]
+mod torn_nor;
 
 /// Samples per model window (3 s at 20 Hz).
 pub const WINDOW_LEN: usize = 60;

@@ -5,89 +5,12 @@ extern crate std;
 use super::*;
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
-use std::vec;
-use std::vec::Vec;
 
-/// NOR flash of [`OWNER_RECORD_LEN`] bytes. After `power_left` erases/programs the next one is torn: a program lands
-/// only its first `torn_at` bytes, an erase only its first `torn_at` bytes; then nothing works until `reboot`.
-struct Nor {
-    bytes: Vec<u8>,
-    power_left: Option<usize>,
-    torn_at: usize,
-    dead: bool,
-}
+use crate::torn_nor::TornNor as Nor;
 
-impl Nor {
-    fn new(fill: u8) -> Nor {
-        Nor {
-            bytes: vec![fill; OWNER_RECORD_LEN as usize],
-            power_left: None,
-            torn_at: 0,
-            dead: false,
-        }
-    }
-
-    /// Whether the operation runs whole (`Ok(true)`), torn (`Ok(false)`), or not at all.
-    fn spend(&mut self) -> Result<bool, StorageError> {
-        if self.dead {
-            return Err(StorageError);
-        }
-        match self.power_left.as_mut() {
-            Some(0) => {
-                self.dead = true;
-                Ok(false)
-            }
-            Some(left) => {
-                *left -= 1;
-                Ok(true)
-            }
-            None => Ok(true),
-        }
-    }
-
-    fn reboot(&mut self) {
-        self.dead = false;
-        self.power_left = None;
-    }
-}
-
-impl OwnerFlash for Nor {
-    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
-        if self.dead {
-            return Err(StorageError);
-        }
-        let at = offset as usize;
-        buf.copy_from_slice(&self.bytes[at..at + buf.len()]);
-        Ok(())
-    }
-
-    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
-        assert_eq!(offset % 4, 0, "programs are word aligned");
-        let whole = self.spend()?;
-        let n = if whole {
-            data.len()
-        } else {
-            self.torn_at.min(data.len())
-        };
-        let at = offset as usize;
-        for (dst, &b) in self.bytes[at..at + n].iter_mut().zip(data) {
-            *dst &= b;
-        }
-        if whole { Ok(()) } else { Err(StorageError) }
-    }
-
-    fn erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
-        assert_eq!(offset % OWNER_RECORD_SECTOR, 0);
-        let whole = self.spend()?;
-        let n = if whole {
-            OWNER_RECORD_SECTOR as usize
-        } else {
-            self.torn_at * 256 % OWNER_RECORD_SECTOR as usize
-        };
-        let at = offset as usize;
-        self.bytes[at..at + n].fill(0xFF);
-        if whole { Ok(()) } else { Err(StorageError) }
-    }
+/// A flash the size of the record, every byte `fill`.
+fn flash_of(fill: u8) -> Nor {
+    Nor::new(OWNER_RECORD_LEN, OWNER_RECORD_SECTOR, fill)
 }
 
 /// The owner key of seed `i` (distinct keys for distinct seeds); `None` = no owner.
@@ -111,7 +34,7 @@ fn write(r: &mut OwnerRecord, nor: &mut Nor, v: Option<OwnerKey>) -> Result<(), 
 #[test]
 fn an_erased_or_foreign_region_has_no_owner_until_the_first_write() {
     for fill in [0xFF, 0x00, 0x5A] {
-        let mut nor = Nor::new(fill);
+        let mut nor = flash_of(fill);
         let mut r = OwnerRecord::load(&mut nor).unwrap();
         assert_eq!(r.owner(), None);
         r.set(&mut nor, &key(1)).unwrap();
@@ -124,7 +47,7 @@ fn an_erased_or_foreign_region_has_no_owner_until_the_first_write() {
 
 #[test]
 fn erasing_both_sectors_forgets_the_owner() {
-    let mut nor = Nor::new(0xFF);
+    let mut nor = flash_of(0xFF);
     let mut r = OwnerRecord::load(&mut nor).unwrap();
     for i in 0..(PER_SECTOR as u8 + 3) {
         r.set(&mut nor, &key(i % 3)).unwrap();
@@ -137,7 +60,7 @@ fn erasing_both_sectors_forgets_the_owner() {
 
 #[test]
 fn the_last_write_wins_across_many_sector_switches() {
-    let mut nor = Nor::new(0xFF);
+    let mut nor = flash_of(0xFF);
     let mut r = OwnerRecord::load(&mut nor).unwrap();
     for i in 0..(5 * PER_SECTOR + 3) {
         let v = value(i as u8);
@@ -151,7 +74,7 @@ fn an_entry_with_a_changed_byte_is_not_read() {
     // One entry only: any byte changed in it (a bit flip, or a foreign write) leaves "no owner", not a key.
     for at in 0..ENTRY {
         for x in [0x01u8, 0x80, 0xFF] {
-            let mut nor = Nor::new(0xFF);
+            let mut nor = flash_of(0xFF);
             OwnerRecord::load(&mut nor)
                 .unwrap()
                 .set(&mut nor, &key(3))
@@ -168,7 +91,7 @@ fn an_entry_with_a_changed_byte_is_not_read() {
 
 #[test]
 fn an_exhausted_sequence_number_refuses_writes_instead_of_wrapping() {
-    let mut nor = Nor::new(0xFF);
+    let mut nor = flash_of(0xFF);
     nor.bytes[..ENTRY].copy_from_slice(&entry(u32::MAX, &Some(key(1).to_bytes())));
     let mut r = OwnerRecord::load(&mut nor).unwrap();
     assert_eq!(r.owner(), Some(key(1)));
@@ -189,7 +112,7 @@ proptest! {
     fn a_power_cut_leaves_the_old_or_the_new_owner(
         runs in proptest::collection::vec((proptest::collection::vec(any::<u8>(), 1..250), 0usize..300, 0usize..ENTRY), 1..4),
     ) {
-        let mut nor = Nor::new(0x00); // foreign data before the first write
+        let mut nor = flash_of(0x00); // foreign data before the first write
         let mut committed: Option<OwnerKey> = None;
         for (writes, cut_after, torn_at) in runs {
             nor.power_left = Some(cut_after);
@@ -222,7 +145,7 @@ fn a_power_cut_at_any_byte_around_the_sector_switches_keeps_the_old_or_new_owner
     let cuts = (0..4).chain(p - 3..p + 4).chain(2 * p - 3..2 * p + 4);
     for cut in cuts {
         for torn_at in 0..ENTRY {
-            let mut nor = Nor::new(0xFF);
+            let mut nor = flash_of(0xFF);
             let mut r = OwnerRecord::load(&mut nor).unwrap();
             r.set(&mut nor, &key(0)).unwrap();
             let mut committed = Some(key(0));

@@ -3,89 +3,12 @@ extern crate std;
 
 use super::*;
 use proptest::prelude::*;
-use std::vec;
-use std::vec::Vec;
 
-/// NOR flash of [`RECORD_LEN`] bytes. After `power_left` erases/programs the next one is torn: a program lands
-/// only its first `torn_at` bytes, an erase only its first `torn_at` bytes; then nothing works until `reboot`.
-struct Nor {
-    bytes: Vec<u8>,
-    power_left: Option<usize>,
-    torn_at: usize,
-    dead: bool,
-}
+use crate::torn_nor::TornNor as Nor;
 
-impl Nor {
-    fn new(fill: u8) -> Nor {
-        Nor {
-            bytes: vec![fill; RECORD_LEN as usize],
-            power_left: None,
-            torn_at: 0,
-            dead: false,
-        }
-    }
-
-    /// Whether the operation runs whole (`Ok(true)`), torn (`Ok(false)`), or not at all.
-    fn spend(&mut self) -> Result<bool, StorageError> {
-        if self.dead {
-            return Err(StorageError);
-        }
-        match self.power_left.as_mut() {
-            Some(0) => {
-                self.dead = true;
-                Ok(false)
-            }
-            Some(left) => {
-                *left -= 1;
-                Ok(true)
-            }
-            None => Ok(true),
-        }
-    }
-
-    fn reboot(&mut self) {
-        self.dead = false;
-        self.power_left = None;
-    }
-}
-
-impl RecordFlash for Nor {
-    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
-        if self.dead {
-            return Err(StorageError);
-        }
-        let at = offset as usize;
-        buf.copy_from_slice(&self.bytes[at..at + buf.len()]);
-        Ok(())
-    }
-
-    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageError> {
-        assert_eq!(offset % 4, 0, "programs are word aligned");
-        let whole = self.spend()?;
-        let n = if whole {
-            data.len()
-        } else {
-            self.torn_at.min(data.len())
-        };
-        let at = offset as usize;
-        for (dst, &b) in self.bytes[at..at + n].iter_mut().zip(data) {
-            *dst &= b;
-        }
-        if whole { Ok(()) } else { Err(StorageError) }
-    }
-
-    fn erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
-        assert_eq!(offset % RECORD_SECTOR, 0);
-        let whole = self.spend()?;
-        let n = if whole {
-            RECORD_SECTOR as usize
-        } else {
-            self.torn_at * 256 % RECORD_SECTOR as usize
-        };
-        let at = offset as usize;
-        self.bytes[at..at + n].fill(0xFF);
-        if whole { Ok(()) } else { Err(StorageError) }
-    }
+/// A flash the size of the record, every byte `fill`.
+fn flash_of(fill: u8) -> Nor {
+    Nor::new(RECORD_LEN, RECORD_SECTOR, fill)
 }
 
 fn slot(b: bool) -> Slot {
@@ -95,7 +18,7 @@ fn slot(b: bool) -> Slot {
 #[test]
 fn an_erased_or_foreign_region_has_no_record_until_the_first_write() {
     for fill in [0xFF, 0x00, 0x5A] {
-        let mut nor = Nor::new(fill);
+        let mut nor = flash_of(fill);
         let mut r = SlotRecord::load(&mut nor).unwrap();
         assert_eq!(r.slot(), None);
         r.set(&mut nor, Slot::B).unwrap();
@@ -105,7 +28,7 @@ fn an_erased_or_foreign_region_has_no_record_until_the_first_write() {
 
 #[test]
 fn the_last_write_wins_across_many_sector_switches() {
-    let mut nor = Nor::new(0xFF);
+    let mut nor = flash_of(0xFF);
     let mut r = SlotRecord::load(&mut nor).unwrap();
     for i in 0..(5 * PER_SECTOR + 3) {
         let s = slot(i % 3 == 0);
@@ -127,7 +50,7 @@ proptest! {
     fn a_power_cut_leaves_the_old_or_the_new_value(
         runs in proptest::collection::vec((proptest::collection::vec(any::<bool>(), 1..700), 0usize..800, 0usize..16), 1..4),
     ) {
-        let mut nor = Nor::new(0x00); // foreign data before the first write
+        let mut nor = flash_of(0x00); // foreign data before the first write
         let mut committed: Option<Slot> = None;
         for (writes, cut_after, torn_at) in runs {
             nor.power_left = Some(cut_after);
@@ -157,7 +80,7 @@ proptest! {
 fn a_power_cut_at_any_operation_keeps_a_value() {
     for torn_at in [0, 4, 9, 15] {
         for cut in 0..(3 * PER_SECTOR as usize + 6) {
-            let mut nor = Nor::new(0xFF);
+            let mut nor = flash_of(0xFF);
             let mut r = SlotRecord::load(&mut nor).unwrap();
             r.set(&mut nor, Slot::A).unwrap();
             let mut committed = Slot::A;
