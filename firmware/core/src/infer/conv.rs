@@ -10,8 +10,9 @@
 //!    per channel: `Σ (x − zp)·w = Σ x·w − zp·Σ w`, exact in wrapping `i32` arithmetic, which is what the
 //!    original per-tap loop computed;
 //! 3. computes 10 or [`BLOCK`] time steps together, so every weight byte loaded serves 10 or 5 outputs (on a
-//!    scalar core: one `lb`, then `lh`/`mul`/`add` per output: 3.4-3.8 instructions per MAC on rv32imc;
-//!    on baseline x86-64 LLVM vectorizes it 4 lanes wide with `pmaddwd`);
+//!    scalar core: one `lb`, then `lh`/`mul`/`add` per output: 3.4-3.8 instructions per MAC on rv32imc);
+//!    on x86-64 the layer takes the paired kernel instead ([`super::pairs`]: blocks of steps × channels,
+//!    SSE2 `pmaddwd` with all 8 lanes; [`Conv::tile_paired`]), the same sums in another order;
 //! 4. specializes the common channel counts, so the row offsets are constants (immediates on RISC-V);
 //! 5. fuses a following MaxPool1d ([`Conv::run_pooled`]): only each window's largest accumulator is
 //!    requantized, and the pre-pool tensor is never written.
