@@ -2,18 +2,24 @@
 //! computed together from `i16` inputs and `i16` weights, products summed in pairs.
 //!
 //! Written so that LLVM's loop vectorizer turns it into SSE2's `pmaddwd` on baseline x86-64 (8 MACs
-//! per instruction, each pair of products added into one `i32` lane): one loop over pairs of taps,
-//! eight scalar reductions (one per output of the block), each pair summed by its own two-step loop.
-//! That small loop matters: written as `acc + x0·w0 + x1·w1`, the reassociation pass splits the pair
-//! and the vectorizer falls back to `pmaddwd` with half its lanes zero. Each loaded input vector then
-//! serves 4 channels and each weight vector 2 steps (6 loads per 64 MACs, no spills in 16 registers).
-//! The weights are widened to `i16` once per call into [`Staged`] (`i8` operands defeat the
-//! vectorizer) and zero-padded to a multiple of 8, so the vector loop has no remainder; the input rows
-//! past a patch's end are read and multiplied by those zeros.
+//! per instruction, each pair of products added into one `i32` lane): one loop over pairs of taps with
+//! one scalar reduction per output of the block. Two conditions, found by reading the generated code:
+//! - both operands `i16`: the weights are widened once per block of channels into [`Staged`] (`i8`
+//!   operands defeat the vectorizer), zero-padded to a multiple of 8 so the vector loop has no remainder;
+//!   the input rows past a patch's end are read and multiplied by those zeros;
+//! - each pair sum reaches the vectorizer as one value. Written `acc + (x0·w0 + x1·w1)`, the reassociation
+//!   pass turns it into `(acc + x0·w0) + x1·w1` and LLVM falls back to `pmaddwd` with half its lanes
+//!   zero. It never splits a value with a second use, so every pair sum is also OR-ed into `seen`, kept by
+//!   `black_box` (one `por` per `pmaddwd`). Pass ordering is no way out: a release build with several
+//!   codegen units runs the pipeline twice (ThinLTO) and undoes what held after the first.
 //!
-//! All arithmetic is wrapping `i32`, the same sums as the scalar kernels in any order: results are
+//! 3 steps × 2 channels keep the 6 accumulators, `seen` and the 5 loaded vectors in SSE2's 16 registers
+//! (2 × 4 spills one accumulator); 3 divides the shipped lengths (60, 30, 15).
+//!
+//! All arithmetic is wrapping `i32`, the same sums as the scalar kernels in another order: results are
 //! bit-identical (property-tested against `legacy`). On the band's scalar core (rv32imc) this layout
-//! buys nothing and the staging buffer costs 4 KB of stack, so it runs on x86-64 only ([`super::PAIRED`]).
+//! buys nothing and the staging buffer costs 2 KB of stack, so it runs on x86-64 only
+//! ([`super::USE_PAIRS`]).
 
 use crate::blob::Filter;
 
