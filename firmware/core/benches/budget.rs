@@ -1,6 +1,8 @@
 //! Budget report for the band's models: blob bytes, arena bytes, MACs per window (printed), host time per
 //! window beside the paper's stack (LiteRT) on the same machine, and criterion timings. Targets: blob <= 10 KB,
-//! arena <= 16 KB, <= 200 k MACs, <= 10 us per window on the host.
+//! arena <= 16 KB, <= 200 k MACs, <= 10 us per window on the host. The host time is the fastest of 15
+//! wall-clock batches; beside it the thread's CPU time per window and the load average, since on a shared
+//! 2-core machine the wall-clock figure also counts time spent waiting for a core.
 //!
 //! Also writes `target/bench/engine.json` (or `$CARGO_TARGET_DIR/bench/engine.json`) for scripts; when
 //! `scripts/rv32-bench --json target/bench/rv32.json` ran first (as `make bench` does), its instruction counts
@@ -28,6 +30,8 @@ const LITERT_XNNPACK_US: f64 = 4.8;
 const LITERT_REFERENCE_US: f64 = 66.0;
 /// This engine before the fast kernels (issue 20, same day and machine).
 const ENGINE_BEFORE_US: f64 = 97.7;
+/// This engine with the step-blocked kernels only, before the paired kernel (same machine, 2026-12-05).
+const ENGINE_STEP_BLOCKED_US: f64 = 20.9;
 
 /// The generic model a fresh band (and the virtual band) runs.
 const SHIPPED_BLOB: &str = "../../model/pretrained/generic-wisdm18.blob";
@@ -67,6 +71,27 @@ fn micros(mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// On-CPU nanoseconds of this thread so far (Linux `/proc/thread-self/schedstat`), if readable.
+fn cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// Microseconds of CPU time per call of `f` over ~0.3 s: unlike the wall-clock figure, time the thread
+/// spends waiting for a core on a busy machine does not count (a core shared with another busy thread
+/// still slows it). `None` where the kernel does not say.
+fn cpu_micros(mut f: impl FnMut()) -> Option<f64> {
+    let (start, wall) = (cpu_ns()?, Instant::now());
+    let mut calls = 0u64;
+    while wall.elapsed().as_millis() < 300 {
+        for _ in 0..100 {
+            f();
+        }
+        calls += 100;
+    }
+    Some((cpu_ns()? - start) as f64 / 1e3 / calls as f64)
+}
+
 fn bench_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -80,6 +105,7 @@ struct Figures {
     arena: usize,
     macs: u32,
     infer_us: f64,
+    infer_cpu_us: Option<f64>,
     infer_quantized_us: f64,
     parse_us: f64,
 }
@@ -97,6 +123,9 @@ fn measure(name: &'static str, blob: &[u8]) -> Figures {
         infer_us: micros(|| {
             black_box(model.infer(black_box(&window), &mut arena).expect("infer"));
         }),
+        infer_cpu_us: cpu_micros(|| {
+            black_box(model.infer(black_box(&window), &mut arena).expect("infer"));
+        }),
         infer_quantized_us: micros(|| {
             black_box(
                 model
@@ -108,6 +137,14 @@ fn measure(name: &'static str, blob: &[u8]) -> Figures {
             black_box(Model::parse(black_box(blob)).expect("parse"));
         }),
     }
+}
+
+/// The 1-minute load average (`/proc/loadavg`), to read the figures beside: this machine is shared.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 fn report(figures: &[Figures]) {
@@ -135,10 +172,16 @@ fn report(figures: &[Figures]) {
             verdict(f.infer_us <= HOST_US_BUDGET),
             f.infer_quantized_us
         );
+        if let Some(cpu) = f.infer_cpu_us {
+            println!(
+                "           CPU time {cpu:.2} us / window (load average {})",
+                load_average()
+            );
+        }
         println!(
             "           {:.1}x LiteRT builtin ({LITERT_BUILTIN_US} us), {:.1}x LiteRT XNNPACK ({LITERT_XNNPACK_US} us), \
              {:.1}x LiteRT reference ({LITERT_REFERENCE_US} us): the time ratio, measured {LITERT_MEASURED_ON}; \
-             this engine before: {ENGINE_BEFORE_US} us",
+             this engine before: {ENGINE_BEFORE_US} us, with the step-blocked kernels only: {ENGINE_STEP_BLOCKED_US} us",
             f.infer_us / LITERT_BUILTIN_US,
             f.infer_us / LITERT_XNNPACK_US,
             f.infer_us / LITERT_REFERENCE_US,
@@ -157,17 +200,27 @@ fn write_json(figures: &[Figures]) {
         .map(|f| {
             format!(
                 "    \"{}\": {{\"blob_bytes\": {}, \"arena_bytes\": {}, \"macs\": {}, \"host_infer_us\": {:.3}, \
-                 \"host_infer_quantized_us\": {:.3}, \"host_parse_sha256_us\": {:.3}}}",
-                f.name, f.blob, f.arena, f.macs, f.infer_us, f.infer_quantized_us, f.parse_us
+                 \"host_infer_cpu_us\": {}, \"host_infer_quantized_us\": {:.3}, \"host_parse_sha256_us\": {:.3}}}",
+                f.name,
+                f.blob,
+                f.arena,
+                f.macs,
+                f.infer_us,
+                f.infer_cpu_us.map_or("null".to_string(), |v| format!("{v:.3}")),
+                f.infer_quantized_us,
+                f.parse_us
             )
         })
         .collect();
     let json = format!(
-        "{{\n  \"host\": {{\n    \"how\": \"cargo bench -p bandx-core --bench budget: fastest of 15 batches, 1 thread\",\n    \
+        "{{\n  \"host\": {{\n    \"how\": \"cargo bench -p bandx-core --bench budget: fastest of 15 batches, 1 thread; \
+         host_infer_cpu_us: on-CPU time per window over 0.3 s (schedstat)\",\n    \"load_average\": \"{}\",\n    \
          \"budget_us\": {HOST_US_BUDGET},\n    \"anchors_us\": {{\"measured_on\": \"{LITERT_MEASURED_ON}\", \
          \"litert_builtin\": {LITERT_BUILTIN_US}, \"litert_xnnpack\": {LITERT_XNNPACK_US}, \
-         \"litert_reference\": {LITERT_REFERENCE_US}, \"bandx_engine_before\": {ENGINE_BEFORE_US}}}\n  }},\n  \
+         \"litert_reference\": {LITERT_REFERENCE_US}, \"bandx_engine_before\": {ENGINE_BEFORE_US}, \
+         \"bandx_engine_step_blocked\": {ENGINE_STEP_BLOCKED_US}}}\n  }},\n  \
          \"models\": {{\n{}\n  }},\n  \"rv32\": {}\n}}\n",
+        load_average(),
         models.join(",\n"),
         rv32.as_deref().map_or("null", str::trim_end),
     );

@@ -10,8 +10,9 @@
 //!    per channel: `Σ (x − zp)·w = Σ x·w − zp·Σ w`, exact in wrapping `i32` arithmetic, which is what the
 //!    original per-tap loop computed;
 //! 3. computes 10 or [`BLOCK`] time steps together, so every weight byte loaded serves 10 or 5 outputs (on a
-//!    scalar core: one `lb`, then `lh`/`mul`/`add` per output: 3.4-3.8 instructions per MAC on rv32imc;
-//!    on baseline x86-64 LLVM vectorizes it 4 lanes wide with `pmaddwd`);
+//!    scalar core: one `lb`, then `lh`/`mul`/`add` per output: 3.4-3.8 instructions per MAC on rv32imc);
+//!    on x86-64 the layer takes the paired kernel instead ([`super::pairs`]: blocks of steps × channels,
+//!    SSE2 `pmaddwd` with all 8 lanes; [`Conv::tile_paired`]), the same sums in another order;
 //! 4. specializes the common channel counts, so the row offsets are constants (immediates on RISC-V);
 //! 5. fuses a following MaxPool1d ([`Conv::run_pooled`]): only each window's largest accumulator is
 //!    requantized, and the pre-pool tensor is never written.
@@ -19,6 +20,7 @@
 //! A layer whose `K` rows do not fit the scratch takes [`Conv::run_direct`], the original loop.
 
 use super::DECISION_BITS;
+use super::pairs::{self, Staged};
 use super::requant::{Requant, mul_shift_div};
 use crate::blob::{Filter, MAX_CLASSES, Shape};
 
@@ -29,6 +31,14 @@ const BLOCK: usize = 5;
 
 /// Longest pooled output [`Conv::run_pooled`] handles (its per-channel maxima live on the stack).
 const MAX_POOLED: usize = 64;
+
+/// The per-channel constants of one block of the paired kernel.
+struct ChannelBlock {
+    /// Channels of the block that exist (the last block of a layer may be short).
+    channels: usize,
+    base: [i32; pairs::CHANNELS],
+    requant: [Requant; pairs::CHANNELS],
+}
 
 /// One Conv1d (or Dense) applied to a `[t][c]` tensor.
 pub(super) struct Conv<'f, 'a> {
@@ -42,7 +52,7 @@ pub(super) struct Conv<'f, 'a> {
 impl Conv<'_, '_> {
     /// Runs the layer from `src` (its input tensor's bytes) into `dst`. `fine`, when given, receives each
     /// output channel of step 0 with [`DECISION_BITS`] more bits (the final Dense's class decision).
-    pub fn run(
+    pub fn run<const PAIRED: bool>(
         &self,
         src: &[u8],
         dst: &mut [u8],
@@ -51,7 +61,9 @@ impl Conv<'_, '_> {
     ) {
         let ic = self.inp.channels;
         let k = self.f.kernel as usize;
-        let rows_cap = scratch.len() / ic.max(1);
+        let paired = self.paired_patch::<PAIRED>();
+        let slack = paired.map_or(0, |len| len - k * ic);
+        let rows_cap = scratch.len().saturating_sub(slack) / ic.max(1);
         if ic == 0 || rows_cap < k {
             return self.run_direct(src, dst, fine);
         }
@@ -59,9 +71,15 @@ impl Conv<'_, '_> {
         let mut t0 = 0;
         while t0 < self.out.len {
             let t1 = (t0 + per_tile).min(self.out.len);
-            let xs = &mut scratch[..(t1 - t0 + k - 1) * ic];
-            self.load_rows(src, t0, xs);
+            let rows = (t1 - t0 + k - 1) * ic;
+            let xs = &mut scratch[..rows + slack];
+            self.load_rows(src, t0, &mut xs[..rows]);
             let fine = fine.as_deref_mut();
+            if let Some(len) = paired {
+                self.tile_paired(xs, len, t0..t1, dst, fine);
+                t0 = t1;
+                continue;
+            }
             match ic {
                 6 => self.tile::<6>(xs, t0..t1, dst, fine),
                 8 => self.tile::<8>(xs, t0..t1, dst, fine),
@@ -74,12 +92,19 @@ impl Conv<'_, '_> {
         }
     }
 
+    /// The padded patch length when this layer takes the paired kernel (`PAIRED` and the patch fits
+    /// its staging buffer).
+    fn paired_patch<const PAIRED: bool>(&self) -> Option<usize> {
+        let len = pairs::padded(self.f.kernel as usize * self.inp.channels);
+        (PAIRED && len > 0 && len <= pairs::MAX_PATCH).then_some(len)
+    }
+
     /// This convolution followed by MaxPool1d of `size` (output `pooled`), in one pass: the pool keeps
     /// the largest accumulator of each window and only that one is requantized (requantization is
     /// monotone for a multiplier >= 0, which the parser guarantees; other channels take the max of the
     /// requantized values). Returns false, having done nothing, when the whole input does not fit the
     /// scratch at once or the pooled length exceeds [`MAX_POOLED`]; then run the two layers apart.
-    pub fn run_pooled(
+    pub fn run_pooled<const PAIRED: bool>(
         &self,
         src: &[u8],
         dst: &mut [u8],
@@ -88,11 +113,20 @@ impl Conv<'_, '_> {
         pooled: Shape,
     ) -> bool {
         let ic = self.inp.channels;
-        let rows = self.out.len + self.f.kernel as usize - 1;
-        if ic == 0 || size == 0 || pooled.len > MAX_POOLED || rows * ic > scratch.len() {
+        let rows = (self.out.len + self.f.kernel as usize - 1) * ic;
+        if ic == 0 || size == 0 || pooled.len > MAX_POOLED || rows > scratch.len() {
             return false;
         }
-        let xs = &mut scratch[..rows * ic];
+        let paired = self
+            .paired_patch::<PAIRED>()
+            .filter(|&len| rows + len - self.f.kernel as usize * ic <= scratch.len());
+        if let Some(len) = paired {
+            let xs = &mut scratch[..rows + len - self.f.kernel as usize * ic];
+            self.load_rows(src, 0, &mut xs[..rows]);
+            self.tile_pooled_paired(xs, len, dst, size, pooled);
+            return true;
+        }
+        let xs = &mut scratch[..rows];
         self.load_rows(src, 0, xs);
         match ic {
             6 => self.tile_pooled::<6>(xs, dst, size, pooled),
@@ -103,6 +137,113 @@ impl Conv<'_, '_> {
             _ => self.tile_pooled::<0>(xs, dst, size, pooled),
         }
         true
+    }
+
+    /// [`Self::tile`] with the paired kernel: blocks of [`pairs::STEPS`] steps × [`pairs::CHANNELS`]
+    /// channels over patches of `len` values (the last of an odd number of steps is computed in both
+    /// rows of its block and stored once).
+    fn tile_paired(
+        &self,
+        xs: &[i16],
+        len: usize,
+        steps: core::ops::Range<usize>,
+        dst: &mut [u8],
+        mut fine: Option<&mut [i32; MAX_CLASSES]>,
+    ) {
+        let ic = self.inp.channels;
+        let t0 = steps.start;
+        let store = Store::new(self.f);
+        let mut staged = Staged::new();
+        for first in (0..self.out.channels).step_by(pairs::CHANNELS) {
+            let block = self.channel_block(&mut staged, first, len);
+            let w = staged.pairs();
+            let mut t = t0;
+            while t < steps.end {
+                // Steps past the end repeat the last one (computed, not stored).
+                let x = core::array::from_fn(|s| {
+                    let step = (t + s).min(steps.end - 1);
+                    pairs::patch(xs, (step - t0) * ic, len)
+                });
+                let acc = pairs::block(&x, &w);
+                for (s, row) in acc.iter().enumerate().take(steps.end - t) {
+                    for (o, &a) in row.iter().enumerate().take(block.channels) {
+                        let acc = block.base[o].wrapping_add(a);
+                        let requant = &block.requant[o];
+                        if t + s == 0 {
+                            store_fine(&mut fine, first + o, acc, requant);
+                        }
+                        let v = store.value(acc, requant);
+                        store.write(dst, (t + s) * self.out.channels + first + o, v);
+                    }
+                }
+                t += pairs::STEPS;
+            }
+        }
+    }
+
+    /// [`Self::tile_pooled`] with the paired kernel (see [`Self::tile_paired`]).
+    fn tile_pooled_paired(
+        &self,
+        xs: &[i16],
+        len: usize,
+        dst: &mut [u8],
+        size: usize,
+        pooled: Shape,
+    ) {
+        let ic = self.inp.channels;
+        let store = Store::new(self.f);
+        let used = pooled.len * size;
+        let mut staged = Staged::new();
+        let mut best = [[i32::MIN; MAX_POOLED]; pairs::CHANNELS];
+        for first in (0..self.out.channels).step_by(pairs::CHANNELS) {
+            let block = self.channel_block(&mut staged, first, len);
+            let w = staged.pairs();
+            let monotone = block.requant.map(|r| r.multiplier >= 0);
+            for b in &mut best {
+                b[..pooled.len].fill(i32::MIN);
+            }
+            let mut window = PoolWindow::new(size);
+            let mut t = 0;
+            while t < used {
+                let x = core::array::from_fn(|s| pairs::patch(xs, (t + s).min(used - 1) * ic, len));
+                let acc = pairs::block(&x, &w);
+                for row in acc.iter().take(used - t) {
+                    let p = window.next();
+                    for (o, &a) in row.iter().enumerate().take(block.channels) {
+                        let acc = block.base[o].wrapping_add(a);
+                        keep_max(&mut best[o], p, monotone[o], acc, &store, &block.requant[o]);
+                    }
+                }
+                t += pairs::STEPS;
+            }
+            for (o, best) in best.iter().enumerate().take(block.channels) {
+                for (p, &b) in best[..pooled.len].iter().enumerate() {
+                    let v = match monotone[o] {
+                        true => store.value(b, &block.requant[o]),
+                        false => b,
+                    };
+                    store.write(dst, p * pooled.channels + first + o, v);
+                }
+            }
+        }
+    }
+
+    /// Stages the weights of channels `first..` for the paired kernel and prepares their biases and
+    /// requantizations.
+    fn channel_block(&self, staged: &mut Staged, first: usize, len: usize) -> ChannelBlock {
+        let f = self.f;
+        staged.load(f, first, len);
+        let channels = (self.out.channels - first).min(pairs::CHANNELS);
+        ChannelBlock {
+            channels,
+            base: core::array::from_fn(|o| match o < channels {
+                true => self.base(first + o, f.kernel_weights(first + o)),
+                false => 0,
+            }),
+            requant: core::array::from_fn(|o| {
+                Requant::new(f.multiplier(first + o), f.shift(first + o))
+            }),
+        }
     }
 
     #[inline(always)]

@@ -471,7 +471,8 @@ fn random_filter(rng: &mut Rng, ic: usize, oc: usize, k: usize) -> RandomFilter 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
 
-    /// The fast kernels give exactly the original engine's int8 logits and fine logits on random models
+    /// The fast kernels (the step-blocked ones the band runs and the paired one the host runs) give
+    /// exactly the original engine's int8 logits and fine logits on random models
     /// and inputs, with the normal scratch and with scratch so small that the convolutions tile their
     /// input (or fall back to the original loop), pooling is not fused and the head sums per channel.
     /// (The arenas differ by design: a fused convolution + pool never writes the pre-pool tensor.)
@@ -502,11 +503,16 @@ proptest::proptest! {
         let mut new_arena = old_arena.clone();
         let old = legacy::forward(model.layers(), zp, &input, &mut old_arena).unwrap();
         let (old_int8, old_fine) = (old.int8.to_vec(), old.fine);
-        let mut scratch = std::vec![0i16; scratch_len];
-        let new = forward_with(model.layers(), zp, &input, &mut new_arena, &mut scratch).unwrap();
         let classes = model.labels().len();
-        proptest::prop_assert_eq!(&old_int8[..], new.int8);
-        proptest::prop_assert_eq!(&old_fine[..classes], &new.fine[..classes]);
+        let mut scratch = std::vec![0i16; scratch_len];
+        let new = forward_with::<false>(model.layers(), zp, &input, &mut new_arena, &mut scratch).unwrap();
+        proptest::prop_assert_eq!(&old_int8[..], new.int8, "step-blocked kernels");
+        proptest::prop_assert_eq!(&old_fine[..classes], &new.fine[..classes], "step-blocked kernels");
+        // Stale scratch contents must not matter (the paired kernel reads padding past each patch).
+        scratch.fill(i16::MIN);
+        let new = forward_with::<true>(model.layers(), zp, &input, &mut new_arena, &mut scratch).unwrap();
+        proptest::prop_assert_eq!(&old_int8[..], new.int8, "paired kernel");
+        proptest::prop_assert_eq!(&old_fine[..classes], &new.fine[..classes], "paired kernel");
     }
 }
 
@@ -532,6 +538,23 @@ fn fast_engine_matches_the_original_on_the_shipped_blobs() {
             let new = super::forward(model.layers(), zp, &input, &mut new_arena).unwrap();
             assert_eq!(&old_int8[..], new.int8, "{}", path.display());
             assert_eq!(old_fine, new.fine, "{}", path.display());
+            // Both kernels, whichever this target runs.
+            for paired in [false, true] {
+                let mut scratch = [0i16; SCRATCH_LEN];
+                let (layers, arena) = (model.layers(), &mut new_arena);
+                let new = match paired {
+                    false => forward_with::<false>(layers, zp, &input, arena, &mut scratch),
+                    true => forward_with::<true>(layers, zp, &input, arena, &mut scratch),
+                }
+                .unwrap();
+                assert_eq!(
+                    &old_int8[..],
+                    new.int8,
+                    "{} paired {paired}",
+                    path.display()
+                );
+                assert_eq!(old_fine, new.fine, "{} paired {paired}", path.display());
+            }
         }
         model
             .self_test(&mut std::vec![0u8; model.arena_size()])
