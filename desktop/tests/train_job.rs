@@ -146,7 +146,7 @@ fn distinct_classes_train_well_above_chance_and_beat_the_generic_model() {
         Some(r.personal_accuracy)
     );
     // Every class name is a pre-training label, so the shipped replay set takes part.
-    assert_eq!(stored.metrics["method"], "replay");
+    assert_eq!(stored.metrics["method"], "anchored");
     let model = bandx_core::blob::Model::parse(&stored.blob).unwrap();
     let mut arena = vec![0u8; model.arena_size()];
     model.self_test(&mut arena).unwrap();
@@ -469,7 +469,7 @@ fn a_class_the_replay_set_does_not_know_is_still_learned() {
     let (result, _) = run(&store, profile, &TrainOptions::default(), None);
     let (_, trained) = result.unwrap();
     let r = &trained.report;
-    assert_eq!(r.method, "replay");
+    assert_eq!(r.method, "anchored");
     let boxing = &r.confusion.counts[1];
     let recall = f64::from(boxing[1]) / f64::from(boxing.iter().sum::<u32>());
     assert!(recall >= 0.8, "boxing recall {recall}: {:?}", r.confusion);
@@ -485,7 +485,7 @@ fn without_known_class_names_the_job_fine_tunes_on_the_users_windows_alone() {
     calibrate(&store, profile, &mut w, "run", Activity::JOGGING, 15, 0);
     let (result, _) = run(&store, profile, &TrainOptions::default(), None);
     let (_, trained) = result.unwrap();
-    assert_eq!(trained.report.method, "dense_fine_tune");
+    assert_eq!(trained.report.method, "anchored");
     assert!(trained.report.personal_accuracy >= 0.8);
 }
 

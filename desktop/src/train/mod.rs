@@ -1,8 +1,10 @@
 //! The training job: a profile's calibration windows -> the shipped backbone personalized with
-//! bandx-model's default method (`replay`: fine-tuning that mixes other people's windows of the
-//! same class names, shipped beside the backbone, into every batch) -> accuracy estimated by
-//! cross-validation beside the generic model's -> int8 blob (parity-checked, within the band's
-//! budget) -> stored as the profile's next model.
+//! bandx-model's default method (`anchored`: starts as the generic model, fine-tunes with other
+//! people's windows of the same class names, shipped beside the backbone, in every batch, and
+//! moves from the generic model by a share fixed by the windows per class) -> accuracy estimated
+//! by cross-validation beside the generic model's (a model estimated worse than the generic one
+//! is refused, [`TrainError::WorseThanGeneric`], and the profile keeps its model) -> int8 blob
+//! (parity-checked, within the band's budget) -> stored as the profile's next model.
 //!
 //! The job runs in three steps so the store is only held while reading and writing:
 //! [`calibration::load`] (store) -> [`train`] (no store; progress events, cancellable) -> [`save`] (store).
@@ -32,9 +34,9 @@ pub use estimate::{Confusion, GenericAccuracy, SimilarPair};
 
 use crate::store::{ClassId, ModelId, NewModel, ProfileId, RecordingId, Store, StoreError};
 
-/// bandx-model's default personalization method. It runs as `dense_fine_tune`
-/// ([`Method::effective`]) when the backbone has no replay set or the set knows none of the
-/// user's class names.
+/// bandx-model's default personalization method (`anchored`). It fine-tunes on the user's
+/// windows alone when the backbone has no replay set or the set knows none of the user's class
+/// names.
 pub const METHOD: Method = Method::DEFAULT;
 
 /// Why a model could not be trained or stored.
@@ -102,6 +104,10 @@ pub enum TrainError {
     VersionTaken { expected: u32, got: u32 },
     #[error("training was cancelled")]
     Cancelled,
+    /// The personal model's cross-validated estimate is below the generic model's on the same
+    /// windows: nothing is stored, the profile keeps its current model.
+    #[error(transparent)]
+    WorseThanGeneric(#[from] bandx_model::pipeline::WorseThanGeneric),
 }
 
 /// The job's settings; [`TrainOptions::default`] is what the app uses.
@@ -362,6 +368,10 @@ pub fn train(
         )
     })?;
     seconds.cross_validation = t.elapsed().as_secs_f64();
+    // Never offer a model estimated worse than the generic one on the same windows.
+    if let GenericAccuracy::Comparable { accuracy, .. } = &generic {
+        bandx_model::pipeline::offer(confusion.accuracy(), Some(*accuracy))?;
+    }
     let similar_classes = estimate::similar_pairs(&confusion, opts.similar_threshold);
 
     // bandx-model's one pipeline: personalize -> int8 -> parity -> the band's check.
