@@ -77,7 +77,7 @@ fn one_window_of_known_classes_starts_exactly_at_the_generic_model() {
         .iter()
         .map(|l| uw.iter().find(|w| w.label == *l).unwrap())
         .collect();
-    let cal = Examples::new(first.into_iter(), &ulabels, &norm);
+    let cal = Examples::new(first, &ulabels, &norm);
     let all = Examples::new(uw.iter(), &ulabels, &norm);
     let generic = logits(&model, &all.x);
 
@@ -145,7 +145,7 @@ fn a_new_class_starts_from_its_class_mean_direction() {
         .iter()
         .map(|l| uw.iter().find(|w| w.label == *l).unwrap())
         .collect();
-    let cal = Examples::new(first.into_iter(), &ulabels, &norm);
+    let cal = Examples::new(first, &ulabels, &norm);
     let cfg = PersonalizeConfig::new().with_dense_copies(0);
     let start = anchored_start(&model, &labels, &net, &cal, &ulabels, &cfg).weights();
     let pre = model.weights().head;
