@@ -12,7 +12,7 @@ use super::report::FoldReport;
 use super::split::general_split;
 use super::{EvalOptions, GivenBase};
 use crate::checkpoint::Checkpoint;
-use crate::cnn::{HarCnn, activation_ranges};
+use crate::cnn::{HarCnn, HarCnnConfig, activation_ranges};
 use crate::error::Result;
 use crate::preprocess::{Normalization, WINDOW_VALUES, Window, label_set};
 use crate::replay::ReplaySet;
@@ -24,6 +24,8 @@ use crate::train::{
 pub(super) struct Fold<'a> {
     /// The pre-training classes (the generalized model's outputs).
     pub labels: Vec<String>,
+    /// The backbone's network (`--widths`, or the given checkpoint's).
+    pub net: HarCnnConfig,
     /// Fitted on the training windows; every example of the fold uses it.
     pub norm: Normalization,
     pub base: HarCnn,
@@ -61,6 +63,7 @@ pub(super) fn given<'a>(base: &GivenBase, personal: &[String]) -> Fold<'a> {
     let ck = &base.checkpoint;
     Fold {
         labels: ck.labels.clone(),
+        net: ck.network.clone(),
         norm: ck.normalization,
         base: ck.model(&Device::flex()),
         base_ranges: ck.ranges.clone(),
@@ -139,6 +142,7 @@ pub(super) fn prepare<'a>(
     tracing::info!(fold = f, gs, "generalized model");
     Ok(Fold {
         labels,
+        net: opts.net.clone(),
         norm,
         base,
         base_ranges,

@@ -72,7 +72,8 @@ pub struct EvalOptions {
     pub backbone_cache: Option<std::path::PathBuf>,
     /// Classes left out of each fold's pre-training (rotated over folds; 0 = none).
     pub novel_classes: usize,
-    /// A pre-trained backbone to personalize for every subject instead of pre-training folds.
+    /// A pre-trained backbone to personalize for every subject instead of pre-training folds
+    /// (its own network is used, whatever `net` says).
     pub base: Option<GivenBase>,
 }
 

@@ -35,7 +35,7 @@ impl Personalizing<'_, '_> {
             m if m.uses_replay() => personalize_replay(
                 &f.base,
                 &f.labels,
-                &o.net,
+                &f.net,
                 m,
                 cal,
                 &self.user_labels,
@@ -45,7 +45,7 @@ impl Personalizing<'_, '_> {
             _ => personalize_named(
                 &f.base,
                 &f.labels,
-                &o.net,
+                &f.net,
                 m,
                 cal,
                 &self.user_labels,
@@ -57,7 +57,7 @@ impl Personalizing<'_, '_> {
     /// The personal model as the band would run it: int8 blob, parity with float on `test`.
     fn int8(&self, pm: &HarCnn, cal: &Examples, test: &Examples) -> crate::Result<Parity> {
         let mut ck = Checkpoint::new(
-            self.opts.net.clone(),
+            self.fold.net.clone(),
             self.user_labels.clone(),
             self.fold.norm,
             pm,
