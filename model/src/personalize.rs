@@ -13,8 +13,9 @@
 //! - [`Method::Replay`]: `dense_fine_tune` at a higher learning rate, every batch mixing the
 //!   user's dense windows with other people's windows of the same class names (a replay set), so
 //!   the backbone adapts to the user without forgetting what the classes look like in general.
-//! - [`Method::Anchored`] (the default): never worse than the generic model by construction of
-//!   its start. The head starts as the generic model ([`anchored_start`]: the pre-trained rows,
+//! - [`Method::Anchored`] (the default): starts as the generic model and moves from it only by a
+//!   share fixed in advance, so few windows cannot take it far below it. The head starts as the
+//!   generic model ([`anchored_start`]: the pre-trained rows,
 //!   biases included, of the classes the backbone knows by name; a new class imprinted from the
 //!   user's class-mean embedding, scaled to the pre-trained rows' norm, then fitted against the
 //!   generic rows, which stay fixed: [`fit_new_rows`]), `replay` fine-tunes it,
