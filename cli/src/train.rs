@@ -47,7 +47,7 @@ pub enum NotEnoughData {
     #[error("not enough calibration windows: {}", describe(.0))]
     Windows(Vec<Shortfall>),
     /// The windows do not make a personal model better than the generic one (its estimate is below).
-    #[error("{0}; record more windows of each activity (`bandx record`) and train again")]
+    #[error("{0}")]
     WorseThanGeneric(TrainError),
 }
 

@@ -146,7 +146,7 @@ fn distinct_classes_train_well_above_chance_and_beat_the_generic_model() {
         Some(r.personal_accuracy)
     );
     // Every class name is a pre-training label, so the shipped replay set takes part.
-    assert_eq!(stored.metrics["method"], "replay");
+    assert_eq!(stored.metrics["method"], "anchored");
     let model = bandx_core::blob::Model::parse(&stored.blob).unwrap();
     let mut arena = vec![0u8; model.arena_size()];
     model.self_test(&mut arena).unwrap();
@@ -334,50 +334,6 @@ fn two_labels_on_the_same_activity_are_flagged_as_too_alike() {
 }
 
 #[test]
-fn a_personal_model_not_better_than_the_generic_one_is_refused_and_the_old_one_stays() {
-    let (_dir, store) = file_store();
-    let profile = store.create_profile("Ada", 1).unwrap();
-    let mut w = wearer();
-    calibrate(&store, profile, &mut w, "walking", Activity::WALKING, 15, 0);
-    calibrate(&store, profile, &mut w, "sitting", Activity::SITTING, 15, 0);
-    let (first, _) = run(&store, profile, &TrainOptions::default(), None);
-    let (kept, trained) = first.unwrap();
-    let generic = match trained.report.generic {
-        GenericAccuracy::Comparable { accuracy, .. } => accuracy,
-        ref other => panic!("walking and sitting are pre-training labels: {other:?}"),
-    };
-    // Ask for more than any model can give over the generic one: the estimate falls short of the bar.
-    let opts = TrainOptions {
-        min_gain_over_generic: 1.0 - generic + 1e-6,
-        ..TrainOptions::default()
-    };
-    let (result, events) = run(&store, profile, &opts, None);
-    match result {
-        Err(
-            ref e @ TrainError::WorseThanGeneric {
-                personal,
-                generic: g,
-            },
-        ) => {
-            assert_eq!(g, generic);
-            assert!(personal <= 1.0);
-            let text = e.to_string();
-            assert!(text.contains("the current model stays"), "{text}");
-        }
-        other => panic!("expected a refusal, got {other:?}"),
-    }
-    // Refused right after the estimate: no final personalization, nothing stored, the old model is the latest.
-    assert!(
-        events
-            .iter()
-            .all(|p| !matches!(p.stage, Stage::Personalizing | Stage::Storing | Stage::Done))
-    );
-    let models = store.models(profile).unwrap();
-    assert_eq!(models.len(), 1);
-    assert_eq!(store.latest_model(profile).unwrap().unwrap().id, kept);
-}
-
-#[test]
 fn cancelling_stops_the_job_and_stores_nothing() {
     let (_dir, store) = file_store();
     let profile = store.create_profile("Ada", 1).unwrap();
@@ -513,7 +469,7 @@ fn a_class_the_replay_set_does_not_know_is_still_learned() {
     let (result, _) = run(&store, profile, &TrainOptions::default(), None);
     let (_, trained) = result.unwrap();
     let r = &trained.report;
-    assert_eq!(r.method, "replay");
+    assert_eq!(r.method, "anchored");
     let boxing = &r.confusion.counts[1];
     let recall = f64::from(boxing[1]) / f64::from(boxing.iter().sum::<u32>());
     assert!(recall >= 0.8, "boxing recall {recall}: {:?}", r.confusion);
@@ -529,7 +485,7 @@ fn without_known_class_names_the_job_fine_tunes_on_the_users_windows_alone() {
     calibrate(&store, profile, &mut w, "run", Activity::JOGGING, 15, 0);
     let (result, _) = run(&store, profile, &TrainOptions::default(), None);
     let (_, trained) = result.unwrap();
-    assert_eq!(trained.report.method, "dense_fine_tune");
+    assert_eq!(trained.report.method, "anchored");
     assert!(trained.report.personal_accuracy >= 0.8);
 }
 

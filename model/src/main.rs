@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use bandx_model::checkpoint::Checkpoint;
 use bandx_model::cnn::{HarCnnConfig, activation_ranges, activation_ranges_clipped};
 use bandx_model::data::DataSource;
-use bandx_model::evaluate::{EvalOptions, evaluate, markdown};
+use bandx_model::evaluate::{EvalOptions, GivenBase, evaluate, markdown};
 use bandx_model::personalize::{Method, PersonalizeConfig};
 use bandx_model::pipeline::{BlobOptions, Personalizer};
 use bandx_model::preprocess::{Normalization, label_set, windows};
@@ -283,6 +283,14 @@ enum Command {
         /// Personalization settings (JSON of `PersonalizeConfig`; missing fields take defaults).
         #[arg(long, value_name = "FILE")]
         personalize_config: Option<PathBuf>,
+        /// Leave N classes out of each fold's pre-training (rotated over folds); the personal
+        /// subjects keep them, and PS(PM) is reported on known and novel classes separately.
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        novel_classes: usize,
+        /// Skip pre-training: personalize this checkpoint (and the replay set beside it, if
+        /// any) for every subject of the data set.
+        #[arg(long, value_name = "CKPT")]
+        base: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -373,8 +381,11 @@ fn main() -> Result<()> {
             curve_methods,
             backbone_cache,
             personalize_config,
+            novel_classes,
+            base,
             out,
         } => {
+            let given = base.as_deref().map(given_base).transpose()?;
             let (source, w, _) = data.load()?;
             let mut opts = EvalOptions::new(source.name());
             opts.windows_per_class = windows_per_class;
@@ -394,6 +405,11 @@ fn main() -> Result<()> {
             opts.curve_methods = curve_methods;
             if let Some(path) = personalize_config {
                 opts.personalize = personalize_config_file(&path)?;
+            }
+            opts.novel_classes = novel_classes;
+            opts.base = given;
+            if opts.base.is_some() && opts.novel_classes > 0 {
+                bail!("--novel-classes needs pre-training; it cannot be used with --base");
             }
             let report = evaluate(&w, &opts)?;
             write_report(&report, &out)
@@ -646,6 +662,26 @@ fn user_split<'a>(
     Ok((cal, rest))
 }
 
+/// The checkpoint `evaluate --base` personalizes, with the replay set beside it if there is one.
+fn given_base(path: &Path) -> Result<GivenBase> {
+    let checkpoint = Checkpoint::load(path)?;
+    let beside = ReplaySet::path_beside(path);
+    let replay = if beside.exists() {
+        Some(ReplaySet::load(&beside)?)
+    } else {
+        eprintln!(
+            "no replay set at {}: personalizing without other people's windows",
+            beside.display()
+        );
+        None
+    };
+    Ok(GivenBase {
+        path: path.display().to_string(),
+        checkpoint,
+        replay,
+    })
+}
+
 fn cmd_personalize(
     base: &Path,
     data: &DataArgs,
@@ -656,11 +692,11 @@ fn cmd_personalize(
     blob: Option<&Path>,
 ) -> Result<()> {
     let ckpt = Checkpoint::load(base)?;
-    let replay_set = if method == Method::Replay {
+    let replay_set = if method.uses_replay() {
         let path = replay.map_or_else(|| ReplaySet::path_beside(base), Path::to_path_buf);
         if !path.exists() {
             bail!(
-                "--method replay (the default) needs the backbone's replay set, and {} does not \
+                "--method {method} needs the backbone's replay set, and {} does not \
                  exist. Write it with `bandx-model replay-set --base {} ...`, give one with \
                  --replay FILE, or use --method dense-fine-tune.",
                 path.display(),

@@ -13,13 +13,22 @@
 //! - [`Method::Replay`]: `dense_fine_tune` at a higher learning rate, every batch mixing the
 //!   user's dense windows with other people's windows of the same class names (a replay set), so
 //!   the backbone adapts to the user without forgetting what the classes look like in general.
+//! - [`Method::Anchored`] (the default): starts as the generic model and moves from it only by a
+//!   share fixed in advance, so few windows cannot take it far below it. The head starts as the
+//!   generic model ([`anchored_start`]: the pre-trained rows,
+//!   biases included, of the classes the backbone knows by name; a new class imprinted from the
+//!   user's class-mean embedding, scaled to the pre-trained rows' norm, then fitted against the
+//!   generic rows, which stay fixed: [`fit_new_rows`]), `replay` fine-tunes it,
+//!   and the result is moved only part of the way from that start, by a fraction fixed in advance
+//!   as a function of the windows per class ([`move_fraction`]: `K / (K + anchor_windows)`), so
+//!   one window per class barely moves the generic model and many move it almost all the way.
 
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
 
-use crate::cnn::{DenseWeights, HarCnn, HarCnnConfig, linear_from, windows_tensor};
+use crate::cnn::{DenseWeights, FloatWeights, HarCnn, HarCnnConfig, linear_from, windows_tensor};
 use crate::preprocess::{WINDOW_LEN, Window};
 use crate::recording::CHANNELS;
 use crate::train::{Examples, balanced_cross_entropy, class_weights, embeddings};
@@ -56,15 +65,19 @@ pub enum Method {
     /// `dense_fine_tune` with other people's windows of the user's class names in every batch
     /// (needs a replay set, see [`personalize_replay`]; without one it is `dense_fine_tune`).
     Replay,
+    /// `replay` started from the generic head (known class names) or the imprinted class mean
+    /// (new ones), then interpolated from that start by [`move_fraction`] of the user's windows
+    /// per class. Without replay windows it fine-tunes like `dense_fine_tune`, still anchored.
+    Anchored,
 }
 
 impl Method {
-    /// The default, as the evaluation decided (model/README.md: best PS(PM) on 18 WISDM classes
-    /// and on the band's 7). Its replay set ships beside the backbone
-    /// (`model/pretrained/backbone.replay`, see [`crate::replay`]); a caller without one gets
-    /// `dense_fine_tune`, the best method that needs nothing but the user's windows.
-    pub const DEFAULT: Method = Method::Replay;
-    pub const ALL: [Method; 7] = [
+    /// The default: what the app and `bandx-model personalize` run, and what `evaluate` reports
+    /// as `default_method` (configured here, never chosen by an evaluation's test scores; see
+    /// model/README.md, "Personalization methods"). It uses the replay set shipped beside the
+    /// backbone (`model/pretrained/backbone.replay`, see [`crate::replay`]) when there is one.
+    pub const DEFAULT: Method = Method::Anchored;
+    pub const ALL: [Method; 8] = [
         Method::Head,
         Method::FineTune,
         Method::Ncm,
@@ -72,7 +85,13 @@ impl Method {
         Method::DenseFineTune,
         Method::Warm,
         Method::Replay,
+        Method::Anchored,
     ];
+
+    /// Whether the method mixes a replay set (other people's windows) into its fine-tuning.
+    pub fn uses_replay(self) -> bool {
+        matches!(self, Method::Replay | Method::Anchored)
+    }
 
     /// What this method runs as, given the replay windows of the user's classes: `replay`
     /// without any (or with `replay_batch` 0) is `dense_fine_tune`.
@@ -93,6 +112,7 @@ impl Method {
             Method::DenseFineTune => "dense_fine_tune",
             Method::Warm => "warm",
             Method::Replay => "replay",
+            Method::Anchored => "anchored",
         }
     }
 }
@@ -148,6 +168,32 @@ pub struct PersonalizeConfig {
     /// Peak learning rate of [`Method::Replay`], decayed to zero (cosine) over its steps.
     #[config(default = 4e-3)]
     pub replay_learning_rate: f64,
+    /// [`Method::Anchored`] keeps `K / (K + anchor_windows)` of the way from its start (the
+    /// generic head) to the fine-tuned model, K the user's windows per class (see
+    /// [`move_fraction`]). Fixed in advance (model/README.md), not tuned on test subjects.
+    #[config(default = 2.0)]
+    pub anchor_windows: f64,
+}
+
+/// How far [`Method::Anchored`] moves from its start toward the fine-tuned model, for `k` windows
+/// per class: `k / (k + anchor_windows)` (0 without windows, 1/3 at one window with the default
+/// 2, 0.88 at 15). The rule is fixed in advance, not chosen by test accuracy.
+pub fn move_fraction(k: usize, anchor_windows: f64) -> f64 {
+    let k = k as f64;
+    if k + anchor_windows <= 0.0 {
+        return 1.0;
+    }
+    k / (k + anchor_windows.max(0.0))
+}
+
+/// The windows per class that decide [`move_fraction`]: the smallest class's count (the least
+/// evidence the user gave for any class).
+pub fn windows_per_class(calibration: &Examples, classes: usize) -> usize {
+    let mut count = vec![0usize; classes];
+    for &y in &calibration.y {
+        count[y] += 1;
+    }
+    count.into_iter().min().unwrap_or(0)
 }
 
 /// Returns a model whose head has one output per user class (`classes`), from calibration
@@ -204,11 +250,12 @@ pub fn personalize_replay(
     personalize_known(base, net, method, calibration, &known, Some(replay), cfg)
 }
 
-/// For every user class, the pre-trained head row of the same name, if any.
+/// For every user class, the pre-trained head row of the same name (ignoring ASCII case, as the
+/// app compares names), if any.
 fn known_rows(base_labels: &[String], user_labels: &[String]) -> Vec<Option<usize>> {
     user_labels
         .iter()
-        .map(|u| base_labels.iter().position(|b| b == u))
+        .map(|u| base_labels.iter().position(|b| b.eq_ignore_ascii_case(u)))
         .collect()
 }
 
@@ -267,6 +314,17 @@ fn personalize_known(
                 train_head(&emb, &calibration.y, classes, &fit, cfg.seed),
             )
         }
+        Method::Anchored => {
+            let dense = dense_examples(calibration, cfg);
+            let mut head = anchored_head(base, known, &dense, dim);
+            if known.iter().any(Option::is_none) {
+                // New rows learn to compete with the generic rows, which stay as they are.
+                let frozen: Vec<bool> = known.iter().map(Option::is_some).collect();
+                let emb = embeddings(base, &dense.x);
+                fit_new_rows(&mut head, &frozen, &emb, &dense.y, cfg);
+            }
+            (Some(dense), head)
+        }
         Method::Dense | Method::DenseFineTune | Method::Warm | Method::Replay => {
             let dense = dense_examples(calibration, cfg);
             let emb = embeddings(base, &dense.x);
@@ -296,9 +354,10 @@ fn personalize_known(
             };
             fine_tune(&model, net, calibration, None, classes, &schedule, cfg.seed)
         }
-        Method::DenseFineTune | Method::Warm | Method::Replay => {
+        Method::DenseFineTune | Method::Warm | Method::Replay | Method::Anchored => {
             let dense = examples.unwrap_or_default();
-            let replay = replay.filter(|r| method.effective(r, cfg) == Method::Replay);
+            let replay = replay.filter(|r| !r.is_empty() && cfg.replay_batch > 0);
+            let replay = replay.filter(|r| method.effective(r, cfg).uses_replay());
             let schedule = match replay {
                 Some(_) => FineTune {
                     epochs: cfg.replay_epochs,
@@ -314,10 +373,127 @@ fn personalize_known(
                 },
             };
             let replay = replay.map(|r| (r, cfg.replay_batch));
-            fine_tune(&model, net, &dense, replay, classes, &schedule, cfg.seed)
+            if method != Method::Anchored {
+                return fine_tune(&model, net, &dense, replay, classes, &schedule, cfg.seed);
+            }
+            let k = windows_per_class(calibration, classes);
+            let alpha = move_fraction(k, cfg.anchor_windows) as f32;
+            if alpha == 0.0 {
+                return model;
+            }
+            let tuned = fine_tune(&model, net, &dense, replay, classes, &schedule, cfg.seed);
+            let moved = interpolate(&model.weights(), &tuned.weights(), alpha);
+            HarCnn::from_weights(net, &moved, &Device::flex())
         }
         Method::Head | Method::Ncm | Method::Dense => model,
     }
+}
+
+/// The model [`Method::Anchored`] starts from before any step: the backbone as pre-trained, and
+/// a head whose row for a user class the backbone knows by name (`base_labels`) is the generic
+/// head's row and bias, so on those classes its logits are the generic model's; a new class's
+/// row is its class-mean embedding (of the dense windows of `calibration`) scaled to the
+/// pre-trained rows' mean norm.
+pub fn anchored_start(
+    base: &HarCnn,
+    base_labels: &[String],
+    net: &HarCnnConfig,
+    calibration: &Examples,
+    user_labels: &[String],
+    cfg: &PersonalizeConfig,
+) -> HarCnn {
+    let known = known_rows(base_labels, user_labels);
+    let dense = dense_examples(calibration, cfg);
+    let mut model = base.valid();
+    model.head = linear_from(
+        &anchored_head(base, &known, &dense, net.embedding_size()),
+        &Device::flex(),
+    );
+    model
+}
+
+/// [`warm_start`] from the base's head; the embeddings are only computed when a class is new.
+fn anchored_head(
+    base: &HarCnn,
+    known: &[Option<usize>],
+    dense: &Examples,
+    dim: usize,
+) -> DenseWeights {
+    let pre = crate::cnn::dense_weights(&base.head);
+    let emb = if known.iter().any(Option::is_none) {
+        embeddings(base, &dense.x)
+    } else {
+        Vec::new()
+    };
+    warm_start(&pre, known, &emb, &dense.y, dim)
+}
+
+/// Fits the rows of `head` that are not `frozen` (weights and bias) to the embeddings `emb`
+/// (labels `y`), the frozen rows taking part in the softmax unchanged: `cfg.dense_steps` full-batch
+/// Adam steps at `cfg.head_learning_rate` on the class-balanced cross-entropy. So a new class's
+/// imprinted row learns where it stands against the generic rows without moving them.
+pub fn fit_new_rows(
+    head: &mut DenseWeights,
+    frozen: &[bool],
+    emb: &[f32],
+    y: &[usize],
+    cfg: &PersonalizeConfig,
+) {
+    let (dim, classes) = (head.inputs, head.outputs);
+    let weights = class_weights(y, classes);
+    let total: f32 = y.iter().map(|&c| weights[c]).sum::<f32>().max(1e-12);
+    let params = classes * (dim + 1);
+    let (mut m, mut v) = (vec![0f32; params], vec![0f32; params]);
+    let (b1, b2, eps, lr) = (0.9f32, 0.999f32, 1e-8f32, cfg.head_learning_rate as f32);
+    let mut logits = vec![0f32; classes];
+    for step in 1..=cfg.dense_steps {
+        let mut grad = vec![0f32; params];
+        for (e, &c) in emb.chunks_exact(dim).zip(y) {
+            for (o, l) in logits.iter_mut().enumerate() {
+                let row = &head.weight[o * dim..(o + 1) * dim];
+                *l = head.bias[o] + row.iter().zip(e).map(|(w, x)| w * x).sum::<f32>();
+            }
+            let max = logits.iter().copied().fold(f32::MIN, f32::max);
+            let sum: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+            let scale = weights[c] / total;
+            for o in (0..classes).filter(|&o| !frozen[o]) {
+                let p = (logits[o] - max).exp() / sum;
+                let g = scale * (p - f32::from(u8::from(o == c)));
+                for (k, x) in e.iter().enumerate() {
+                    grad[o * dim + k] += g * x;
+                }
+                grad[classes * dim + o] += g;
+            }
+        }
+        let (c1, c2) = (1.0 - b1.powi(step as i32), 1.0 - b2.powi(step as i32));
+        for (i, g) in grad.iter().enumerate() {
+            m[i] = b1 * m[i] + (1.0 - b1) * g;
+            v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+            let delta = lr * (m[i] / c1) / ((v[i] / c2).sqrt() + eps);
+            if i < classes * dim {
+                if !frozen[i / dim] {
+                    head.weight[i] -= delta;
+                }
+            } else if !frozen[i - classes * dim] {
+                head.bias[i - classes * dim] -= delta;
+            }
+        }
+    }
+}
+
+/// `start + alpha * (end - start)`, layer by layer (same shapes).
+pub fn interpolate(start: &FloatWeights, end: &FloatWeights, alpha: f32) -> FloatWeights {
+    let lerp = |a: &[f32], b: &[f32]| -> Vec<f32> {
+        a.iter().zip(b).map(|(a, b)| a + alpha * (b - a)).collect()
+    };
+    let mut out = end.clone();
+    for (o, (a, b)) in out.convs.iter_mut().zip(start.convs.iter().zip(&end.convs)) {
+        o.weight = lerp(&a.weight, &b.weight);
+        o.bias = lerp(&a.bias, &b.bias);
+    }
+    out.head.weight = lerp(&start.head.weight, &end.head.weight);
+    out.head.bias = lerp(&start.head.bias, &end.head.bias);
+    out
 }
 
 /// The head a warm start begins from: the pre-trained row (weights and bias) for a known class,

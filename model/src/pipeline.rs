@@ -4,7 +4,9 @@
 //!
 //! `bandx-model personalize` and BandX Studio's training job both call
 //! [`Personalizer::personal_blob`]; the job's cross-validation fits its folds with
-//! [`Personalizer::fit`], the same settings as the final model.
+//! [`Personalizer::fit`], the same settings as the final model, and [`offer`] decides from that
+//! estimate whether the personal model may replace the user's current one: never when it is
+//! estimated worse than the generic model on the same windows ([`WorseThanGeneric`]).
 
 use std::ops::ControlFlow;
 use std::time::Instant;
@@ -91,6 +93,30 @@ pub enum PipelineError {
     Band(#[source] ModelCheckError),
     #[error("personalization was cancelled")]
     Cancelled,
+}
+
+/// The personal model's own cross-validated accuracy (on the user's windows) is below the
+/// generic model's on the same windows: it is not offered, the current model stays.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error(
+    "the personal model would be worse than the generic one: {:.1} % estimated by cross-validation on your windows against {:.1} % for the generic model on the same windows; the current model is kept (record more windows of each activity, or more varied ones, and train again)",
+    personal * 100.0, generic * 100.0
+)]
+pub struct WorseThanGeneric {
+    /// Cross-validated accuracy of the personal model (out-of-fold predictions).
+    pub personal: f64,
+    /// The generic model's accuracy on the same windows.
+    pub generic: f64,
+}
+
+/// Whether a personal model whose cross-validated accuracy is `personal` may be offered, given
+/// the generic model's accuracy on the same windows (`None` when the generic model cannot name
+/// every user class, so there is nothing to compare with). Ties are offered.
+pub fn offer(personal: f64, generic: Option<f64>) -> Result<(), WorseThanGeneric> {
+    match generic {
+        Some(generic) if personal < generic => Err(WorseThanGeneric { personal, generic }),
+        _ => Ok(()),
+    }
 }
 
 /// How a personal model is made from a backbone: the same for every cross-validation fold and

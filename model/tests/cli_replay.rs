@@ -73,7 +73,8 @@ fn personalize_uses_the_replay_set_beside_the_backbone_and_refuses_without_one()
         a.into_iter().map(String::from).collect()
     };
 
-    // The default method is replay; with no backbone.replay beside the copy it names the fix.
+    // The default method (anchored) mixes in the replay set; with no backbone.replay beside the
+    // copy it names the fix.
     let o = bandx_model(&args(&[]));
     assert!(!o.status.success());
     let e = stderr(&o);
@@ -90,18 +91,18 @@ fn personalize_uses_the_replay_set_beside_the_backbone_and_refuses_without_one()
     assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
     assert!(!out.exists());
 
-    // The shipped one beside it: personalized with replay.
+    // The shipped one beside it: personalized with the default, replay windows included.
     std::fs::write(&replay, &shipped).unwrap();
     let o = bandx_model(&args(&[]));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("personalized (replay) 2 classes"),
+        stderr(&o).contains("personalized (anchored) 2 classes"),
         "{}",
         stderr(&o)
     );
     let personal = bandx_model::checkpoint::Checkpoint::load(&out).unwrap();
     assert_eq!(personal.labels, ["walking", "sitting"]);
-    assert_eq!(personal.notes["method"], "replay");
+    assert_eq!(personal.notes["method"], "anchored");
 
     // A class with fewer than 15 windows (10 here) is named.
     let short = dir.path().join("short.csv");

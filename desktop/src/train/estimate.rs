@@ -108,25 +108,6 @@ pub enum GenericAccuracy {
     NotComparable { unknown_classes: Vec<String> },
 }
 
-/// The rule that keeps a user from ending up worse off: a personal model whose cross-validated accuracy is below
-/// the generic model's on the same windows (plus `min_gain`) is refused. When the generic model cannot name every
-/// class there is nothing to compare with, and the personal model is the only one that can.
-pub fn never_worse_than_generic(
-    personal: f64,
-    generic: &GenericAccuracy,
-    min_gain: f64,
-) -> Result<(), super::TrainError> {
-    match generic {
-        GenericAccuracy::Comparable { accuracy, .. } if personal < accuracy + min_gain => {
-            Err(super::TrainError::WorseThanGeneric {
-                personal,
-                generic: *accuracy,
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
 /// The windows laid out for bandx-model: normalized, with class indices and cross-validation blocks.
 pub(super) struct Dataset<'a> {
     pub examples: Examples,
@@ -282,28 +263,6 @@ mod tests {
         assert!(window(1, 0).overlaps(&window(1, 30)));
         assert!(!window(1, 0).overlaps(&window(1, 60)));
         assert!(!window(1, 0).overlaps(&window(2, 0)));
-    }
-
-    #[test]
-    fn a_personal_model_below_the_generic_one_is_refused() {
-        let generic = GenericAccuracy::Comparable {
-            accuracy: 0.70,
-            among_user_classes: 0.80,
-        };
-        assert!(never_worse_than_generic(0.70, &generic, 0.0).is_ok());
-        assert!(never_worse_than_generic(0.91, &generic, 0.2).is_ok());
-        let refused = never_worse_than_generic(0.69, &generic, 0.0).unwrap_err();
-        assert!(matches!(
-            refused,
-            crate::train::TrainError::WorseThanGeneric { personal, generic } if personal == 0.69 && generic == 0.70
-        ));
-        assert!(refused.to_string().contains("69.0 %"), "{refused}");
-        assert!(never_worse_than_generic(0.89, &generic, 0.2).is_err());
-        // A class the generic model cannot name: nothing to compare with.
-        let novel = GenericAccuracy::NotComparable {
-            unknown_classes: vec!["kayaking".into()],
-        };
-        assert!(never_worse_than_generic(0.1, &novel, 0.0).is_ok());
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The training job: a profile's calibration windows -> the shipped backbone personalized with
-//! bandx-model's default method (`replay`: fine-tuning that mixes other people's windows of the
-//! same class names, shipped beside the backbone, into every batch) -> accuracy estimated by
-//! cross-validation beside the generic model's -> int8 blob (parity-checked, within the band's
-//! budget) -> stored as the profile's next model.
+//! bandx-model's default method (`anchored`: starts as the generic model, fine-tunes with other
+//! people's windows of the same class names, shipped beside the backbone, in every batch, and
+//! moves from the generic model by a share fixed by the windows per class) -> accuracy estimated
+//! by cross-validation beside the generic model's (a model estimated worse than the generic one
+//! is refused, [`TrainError::WorseThanGeneric`], and the profile keeps its model) -> int8 blob
+//! (parity-checked, within the band's budget) -> stored as the profile's next model.
 //!
 //! The job runs in three steps so the store is only held while reading and writing:
 //! [`calibration::load`] (store) -> [`train`] (no store; progress events, cancellable) -> [`save`] (store).
@@ -32,9 +34,9 @@ pub use estimate::{Confusion, GenericAccuracy, SimilarPair};
 
 use crate::store::{ClassId, ModelId, NewModel, ProfileId, RecordingId, Store, StoreError};
 
-/// bandx-model's default personalization method. It runs as `dense_fine_tune`
-/// ([`Method::effective`]) when the backbone has no replay set or the set knows none of the
-/// user's class names.
+/// bandx-model's default personalization method (`anchored`). It fine-tunes on the user's
+/// windows alone when the backbone has no replay set or the set knows none of the user's class
+/// names.
 pub const METHOD: Method = Method::DEFAULT;
 
 /// Why a model could not be trained or stored.
@@ -100,15 +102,12 @@ pub enum TrainError {
     },
     #[error("another model was stored as version {expected} meanwhile (got {got}); train again")]
     VersionTaken { expected: u32, got: u32 },
-    /// The personal model's cross-validated estimate is below the generic model's on the same windows: it is
-    /// not offered, and the model the profile has stays.
-    #[error(
-        "the personal model is estimated at {:.1} % on your windows, below the generic model's {:.1} % on the same windows: it was not kept, and the current model stays",
-        personal * 100.0, generic * 100.0
-    )]
-    WorseThanGeneric { personal: f64, generic: f64 },
     #[error("training was cancelled")]
     Cancelled,
+    /// The personal model's cross-validated estimate is below the generic model's on the same
+    /// windows: nothing is stored, the profile keeps its current model.
+    #[error(transparent)]
+    WorseThanGeneric(#[from] bandx_model::pipeline::WorseThanGeneric),
 }
 
 /// The job's settings; [`TrainOptions::default`] is what the app uses.
@@ -127,9 +126,6 @@ pub struct TrainOptions {
     pub personalize: PersonalizeConfig,
     /// The profile's classes the model learns (in the profile's order); `None`: all of them.
     pub classes: Option<Vec<ClassId>>,
-    /// A personal model is kept only if its cross-validated accuracy is at least the generic model's on the same
-    /// windows plus this (0: never worse than generic). Applies when the generic model knows every class.
-    pub min_gain_over_generic: f64,
 }
 
 impl Default for TrainOptions {
@@ -141,7 +137,6 @@ impl Default for TrainOptions {
             min_parity_agreement: 0.95,
             personalize: PersonalizeConfig::new(),
             classes: None,
-            min_gain_over_generic: 0.0,
         }
     }
 }
@@ -373,7 +368,10 @@ pub fn train(
         )
     })?;
     seconds.cross_validation = t.elapsed().as_secs_f64();
-    estimate::never_worse_than_generic(confusion.accuracy(), &generic, opts.min_gain_over_generic)?;
+    // Never offer a model estimated worse than the generic one on the same windows.
+    if let GenericAccuracy::Comparable { accuracy, .. } = &generic {
+        bandx_model::pipeline::offer(confusion.accuracy(), Some(*accuracy))?;
+    }
     let similar_classes = estimate::similar_pairs(&confusion, opts.similar_threshold);
 
     // bandx-model's one pipeline: personalize -> int8 -> parity -> the band's check.

@@ -14,6 +14,15 @@ pub fn markdown(report: &Report) -> String {
         report.per_subject.len(),
         report.windows_per_class
     ));
+    if let Some(base) = &report.base {
+        s.push_str(&format!(
+            "Backbone given (`--base {base}`): no pre-training, every subject personal, no GS.\n\n"
+        ));
+    }
+    s.push_str(&format!(
+        "`default_method` (configured, not chosen by these scores): {}.\n\n",
+        report.default_method
+    ));
     s.push_str("| model | GS | PS(GM) | PS(PM) | PS(PM) int8 | personalize (s) |\n|---|---|---|---|---|---|\n");
     if let Some(p) = &report.paper {
         s.push_str(&format!(
@@ -21,7 +30,13 @@ pub fn markdown(report: &Report) -> String {
             p.dataset, p.gs, p.ps_gm, p.ps_pm
         ));
     }
-    let pm = |x: &Stat| format!("{:.4} ± {:.4}", x.mean, x.std);
+    let pm = |x: &Stat| {
+        if x.n == 0 {
+            "—".to_string()
+        } else {
+            format!("{:.4} ± {:.4}", x.mean, x.std)
+        }
+    };
     for (name, m) in &report.methods {
         let star = if *name == report.default_method {
             " (default)"
@@ -55,16 +70,56 @@ pub fn markdown(report: &Report) -> String {
     s.push_str("\n|---|");
     s.push_str(&"---|".repeat(ks.len()));
     s.push('\n');
+    let row = |s: &mut String, name: &str, curve: &[super::report::CurvePoint]| {
+        s.push_str(&format!("| {name} |"));
+        for c in curve {
+            s.push_str(&format!(" {:.4} |", c.accuracy.mean));
+        }
+        s.push('\n');
+    };
     for (name, m) in report
         .methods
         .iter()
         .filter(|(_, m)| !m.learning_curve.is_empty())
     {
-        s.push_str(&format!("| {name} |"));
-        for c in &m.learning_curve {
-            s.push_str(&format!(" {:.4} |", c.accuracy.mean));
+        row(&mut s, name, &m.learning_curve);
+        if !m.learning_curve_known.is_empty() {
+            row(
+                &mut s,
+                &format!("{name}, known classes"),
+                &m.learning_curve_known,
+            );
         }
-        s.push('\n');
+        if !m.learning_curve_novel.is_empty() {
+            row(
+                &mut s,
+                &format!("{name}, novel classes"),
+                &m.learning_curve_novel,
+            );
+        }
+    }
+    if let Some(gm) = &report.ps_gm_curve {
+        s.push_str(&format!(
+            "\nPS(GM) on the same test windows (known classes): {}.\n",
+            pm(gm)
+        ));
+    }
+    let split: Vec<_> = report
+        .methods
+        .iter()
+        .filter_map(|(n, m)| Some((n, m.ps_pm_known?, m.ps_pm_novel?)))
+        .collect();
+    if !split.is_empty() {
+        s.push_str("\nPS(PM) by class group (novel: left out of the fold's pre-training):\n\n| method | known classes | novel classes |\n|---|---|---|\n");
+        for (name, known, novel) in split {
+            s.push_str(&format!("| {name} | {} | {} |\n", pm(&known), pm(&novel)));
+        }
+        let novel: Vec<String> = report
+            .folds
+            .iter()
+            .map(|f| format!("fold {}: {}", f.fold, f.novel_classes.join(", ")))
+            .collect();
+        s.push_str(&format!("\nNovel classes: {}.\n", novel.join("; ")));
     }
     s.push_str(
         "\nPre-training per fold:\n\n| fold | GS | steps (epochs) | best step | stopped | seconds |\n|---|---|---|---|---|---|\n",

@@ -9,7 +9,13 @@
 //!   subject's windows that do not overlap them (test windows do not overlap each other either).
 //!
 //! A learning curve over several K uses, for every K, the windows that do not overlap the first
-//! `max K` windows, so all points share one test set.
+//! `max K` windows, so all points share one test set (PS(GM) is measured on it too).
+//!
+//! `--novel-classes N` leaves N classes (rotated over folds) out of each fold's pre-training; the
+//! personal subjects keep them, and PS(PM) and the curve are also reported on the known and the
+//! novel classes' windows separately. `--base CKPT` skips pre-training: every subject is
+//! personal and personalizes the given checkpoint (with its replay set, if one lies beside it).
+//! `default_method` is always the configured default ([`Method::DEFAULT`]).
 //!
 //! Files: [`split`] (folds, time blocks, calibration/test windows), `fold` (a fold's backbone and
 //! GS), `subject` (a personal subject's PS(GM), PS(PM), int8 and learning curve), [`report`]
@@ -23,6 +29,7 @@ mod subject;
 
 use std::time::Instant;
 
+pub use fold::novel_classes;
 pub use markdown::markdown;
 pub use report::{
     Confusion, CurvePoint, FoldReport, MethodReport, PaperFigures, Report, Stat, SubjectReport,
@@ -63,6 +70,21 @@ pub struct EvalOptions {
     /// Folder where each fold's pre-trained backbone is saved and, when its fold and training
     /// settings match, reloaded instead of re-trained (personalization experiments reuse them).
     pub backbone_cache: Option<std::path::PathBuf>,
+    /// Classes left out of each fold's pre-training (rotated over folds; 0 = none).
+    pub novel_classes: usize,
+    /// A pre-trained backbone to personalize for every subject instead of pre-training folds
+    /// (its own network is used, whatever `net` says).
+    pub base: Option<GivenBase>,
+}
+
+/// A pre-trained checkpoint `evaluate --base` personalizes for every subject of the data set.
+#[derive(Debug, Clone)]
+pub struct GivenBase {
+    /// Where it came from (reported as `base`).
+    pub path: String,
+    pub checkpoint: crate::checkpoint::Checkpoint,
+    /// Its replay set (`<checkpoint>.replay`), when there is one.
+    pub replay: Option<crate::replay::ReplaySet>,
 }
 
 impl EvalOptions {
@@ -85,6 +107,8 @@ impl EvalOptions {
             user_classes: Vec::new(),
             show_progress: false,
             backbone_cache: None,
+            novel_classes: 0,
+            base: None,
         }
     }
 }
@@ -94,7 +118,7 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
     let started = Instant::now();
     let mut subjects = label_set(windows.iter().map(|w| w.subject.as_str()));
     subjects.sort();
-    if subjects.len() < opts.personal_per_fold + 2 {
+    if opts.base.is_none() && subjects.len() < opts.personal_per_fold + 2 {
         return Err(ModelError::NoData(format!(
             "evaluate needs at least {} subjects ({} personal + 2 general), found {}",
             opts.personal_per_fold + 2,
@@ -102,7 +126,10 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
             subjects.len()
         )));
     }
-    let all_folds = folds(&subjects, opts.personal_per_fold);
+    let all_folds = match opts.base {
+        Some(_) => vec![subjects.clone()],
+        None => folds(&subjects, opts.personal_per_fold),
+    };
     if opts.first_fold >= all_folds.len() {
         return Err(ModelError::NoData(format!(
             "first fold {} does not exist: {} subjects make {} folds (0-{})",
@@ -129,7 +156,10 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
     let mut fold_reports = Vec::new();
     let mut tally = Tally::default();
     for (f, personal) in all_folds.iter().enumerate().skip(opts.first_fold).take(run) {
-        let fold = fold::prepare(windows, &subjects, personal, f, opts)?;
+        let fold = match &opts.base {
+            Some(base) => fold::given(base, personal),
+            None => fold::prepare(windows, &subjects, personal, f, opts)?,
+        };
         for p in personal {
             if !tally.has(p) {
                 subject::evaluate(windows, p, &fold, opts, k_max, confusion_method, &mut tally);
@@ -144,11 +174,8 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
     }
 
     let methods = tally.method_reports(&opts.methods, &opts.learning_curve, &fold_reports);
-    let default_method = methods
-        .iter()
-        .max_by(|a, b| a.1.ps_pm.mean.total_cmp(&b.1.ps_pm.mean))
-        .map(|(k, _)| k.clone())
-        .unwrap_or_default();
+    let default_method = default_method();
+    let ps_gm_curve = (!tally.curve_gm.is_empty()).then(|| report::Stat::of(&tally.curve_gm));
     Ok(Report {
         dataset: opts.dataset.clone(),
         subjects: subjects.len(),
@@ -157,6 +184,8 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
         windows_per_class: opts.windows_per_class,
         methods,
         default_method,
+        ps_gm_curve,
+        base: opts.base.as_ref().map(|b| b.path.clone()),
         paper: paper_figures(&opts.dataset),
         folds: fold_reports,
         per_subject: tally.subjects,
@@ -167,10 +196,19 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
     })
 }
 
+/// The report's `default_method`: the configured default ([`Method::DEFAULT`], what the app
+/// runs), whatever the methods compared in this run scored on its personal subjects (choosing
+/// by those scores would be selection on the test subjects).
+pub fn default_method() -> String {
+    Method::DEFAULT.name().to_string()
+}
+
 /// The method whose PS(PM) confusion matrix is drawn: the default one when it runs (see
-/// model/README.md), else `dense_fine_tune`, else the first.
+/// model/README.md), else `replay`, else `dense_fine_tune`, else the first.
 fn confusion_method(methods: &[Method]) -> Method {
-    if methods.contains(&Method::Replay) {
+    if methods.contains(&Method::DEFAULT) {
+        Method::DEFAULT
+    } else if methods.contains(&Method::Replay) {
         Method::Replay
     } else if methods.contains(&Method::DenseFineTune) {
         Method::DenseFineTune

@@ -48,6 +48,16 @@ pub struct MethodReport {
     pub int8_agreement: Option<Stat>,
     pub learning_curve: Vec<CurvePoint>,
     pub personalize_seconds: Stat,
+    /// With `--novel-classes`: PS(PM) on the test windows of the classes pre-training saw
+    /// (`known`) and of those it left out (`novel`), and the learning curve of each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ps_pm_known: Option<Stat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ps_pm_novel: Option<Stat>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learning_curve_known: Vec<CurvePoint>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learning_curve_novel: Vec<CurvePoint>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,6 +70,11 @@ pub struct SubjectReport {
     pub ps_gm: f64,
     pub ps_pm: BTreeMap<String, f64>,
     pub ps_pm_int8: BTreeMap<String, f64>,
+    /// With `--novel-classes`: PS(PM) per method on the known and on the novel classes' windows.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ps_pm_known: BTreeMap<String, f64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ps_pm_novel: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,9 +82,14 @@ pub struct FoldReport {
     pub fold: usize,
     pub personal: Vec<String>,
     pub validation: Vec<String>,
+    /// GS (0 with `gs_windows` 0 when the backbone was given with `--base`: no general subjects).
     pub gs: f64,
     pub gs_windows: usize,
+    /// All zero when the backbone was given with `--base` (no pre-training ran).
     pub pretrain: TrainReport,
+    /// The classes left out of this fold's pre-training (`--novel-classes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub novel_classes: Vec<String>,
 }
 
 /// Row-normalizable counts `[true][predicted]` over `labels`.
@@ -130,7 +150,16 @@ pub struct Report {
     pub folds_run: usize,
     pub windows_per_class: usize,
     pub methods: BTreeMap<String, MethodReport>,
+    /// The configured default method ([`Method::DEFAULT`], what the app runs); never chosen by
+    /// this run's scores.
     pub default_method: String,
+    /// PS(GM) on the learning curve's shared test set (the windows of classes pre-training
+    /// saw), to set beside each curve point.
+    #[serde(default)]
+    pub ps_gm_curve: Option<Stat>,
+    /// The checkpoint given with `--base` (no pre-training; every subject personal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
     pub paper: Option<PaperFigures>,
     pub folds: Vec<FoldReport>,
     pub per_subject: Vec<SubjectReport>,
@@ -148,6 +177,11 @@ pub(super) struct Tally {
     pub subjects: Vec<SubjectReport>,
     /// PS(PM) per (method, K) on the learning curve's shared test set.
     pub curve: BTreeMap<(Method, usize), Vec<f64>>,
+    /// The same on the known and on the novel classes' windows (`--novel-classes`).
+    pub curve_known: BTreeMap<(Method, usize), Vec<f64>>,
+    pub curve_novel: BTreeMap<(Method, usize), Vec<f64>>,
+    /// PS(GM) on the learning curve's test windows of known classes, per subject.
+    pub curve_gm: Vec<f64>,
     /// Seconds per personalization.
     pub times: BTreeMap<Method, Vec<f64>>,
     /// int8/float agreement per personal subject.
@@ -169,7 +203,28 @@ impl Tally {
         curve_ks: &[usize],
         folds: &[FoldReport],
     ) -> BTreeMap<String, MethodReport> {
-        let gs = Stat::of(&folds.iter().map(|f| f.gs).collect::<Vec<_>>());
+        let gs = Stat::of(
+            &folds
+                .iter()
+                .filter(|f| f.gs_windows > 0)
+                .map(|f| f.gs)
+                .collect::<Vec<_>>(),
+        );
+        let curve = |table: &BTreeMap<(Method, usize), Vec<f64>>, m: Method| -> Vec<CurvePoint> {
+            curve_ks
+                .iter()
+                .filter_map(|&k| {
+                    table.get(&(m, k)).map(|v| CurvePoint {
+                        windows_per_class: k,
+                        accuracy: Stat::of(v),
+                    })
+                })
+                .collect()
+        };
+        let per_subject = |pick: &dyn Fn(&SubjectReport) -> Option<f64>| -> Option<Stat> {
+            let v: Vec<f64> = self.subjects.iter().filter_map(pick).collect();
+            (!v.is_empty()).then(|| Stat::of(&v))
+        };
         let ps_gm = Stat::of(&self.subjects.iter().map(|s| s.ps_gm).collect::<Vec<_>>());
         let mut out = BTreeMap::new();
         for &m in methods {
@@ -191,18 +246,14 @@ impl Tally {
                     ps_pm: Stat::of(&pm),
                     ps_pm_int8: (!pm8.is_empty()).then(|| Stat::of(&pm8)),
                     int8_agreement: self.agreement.get(&m).map(|a| Stat::of(a)),
-                    learning_curve: curve_ks
-                        .iter()
-                        .filter_map(|&k| {
-                            self.curve.get(&(m, k)).map(|v| CurvePoint {
-                                windows_per_class: k,
-                                accuracy: Stat::of(v),
-                            })
-                        })
-                        .collect(),
+                    learning_curve: curve(&self.curve, m),
                     personalize_seconds: Stat::of(
                         self.times.get(&m).map(Vec::as_slice).unwrap_or(&[]),
                     ),
+                    ps_pm_known: per_subject(&|s| s.ps_pm_known.get(m.name()).copied()),
+                    ps_pm_novel: per_subject(&|s| s.ps_pm_novel.get(m.name()).copied()),
+                    learning_curve_known: curve(&self.curve_known, m),
+                    learning_curve_novel: curve(&self.curve_novel, m),
                 },
             );
         }

@@ -1,6 +1,7 @@
 //! One personal subject of a fold: PS(GM) of the generalized model, PS(PM) of every method
 //! (personalized on the first K windows of each class, optionally also as an int8 blob on the
-//! bandx-core engine), and the learning curve over K on one shared test set.
+//! bandx-core engine), and the learning curve over K on one shared test set (with PS(GM) on that
+//! set). With novel classes in the fold, PS(PM) and the curve also on known and novel classes.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -23,16 +24,18 @@ struct Personalizing<'f, 'a> {
     opts: &'f EvalOptions,
     user_labels: Vec<String>,
     replay: Examples,
+    /// `novel[c]`: user class `c` was left out of the fold's pre-training.
+    novel: Vec<bool>,
 }
 
 impl Personalizing<'_, '_> {
     fn fit(&self, m: Method, cal: &Examples) -> HarCnn {
         let (f, o) = (self.fold, self.opts);
         match m {
-            Method::Replay => personalize_replay(
+            m if m.uses_replay() => personalize_replay(
                 &f.base,
                 &f.labels,
-                &o.net,
+                &f.net,
                 m,
                 cal,
                 &self.user_labels,
@@ -42,7 +45,7 @@ impl Personalizing<'_, '_> {
             _ => personalize_named(
                 &f.base,
                 &f.labels,
-                &o.net,
+                &f.net,
                 m,
                 cal,
                 &self.user_labels,
@@ -54,7 +57,7 @@ impl Personalizing<'_, '_> {
     /// The personal model as the band would run it: int8 blob, parity with float on `test`.
     fn int8(&self, pm: &HarCnn, cal: &Examples, test: &Examples) -> crate::Result<Parity> {
         let mut ck = Checkpoint::new(
-            self.opts.net.clone(),
+            self.fold.net.clone(),
             self.user_labels.clone(),
             self.fold.norm,
             pm,
@@ -95,22 +98,29 @@ pub(super) fn evaluate(
     let ps_gm = generalized_accuracy(fold, &user_labels, &test, tally);
     let cal = Examples::new(cal_w.iter().copied(), &user_labels, &fold.norm);
     // Other people's windows of this user's classes, for `replay` (the general subjects'
-    // training windows only: nothing of this user or of the GS test blocks).
-    let replay = Examples::new(
-        replay_set(
-            &fold.train_windows,
+    // training windows only: nothing of this user or of the GS test blocks; or the given
+    // backbone's own replay set).
+    let replay = match &fold.replay_set {
+        Some(set) => set.examples(&user_labels, &fold.norm),
+        None => Examples::new(
+            replay_set(
+                &fold.train_windows,
+                &user_labels,
+                opts.personalize.replay_per_class,
+            ),
             &user_labels,
-            opts.personalize.replay_per_class,
+            &fold.norm,
         ),
-        &user_labels,
-        &fold.norm,
-    );
+    };
+    let novel = user_labels.iter().map(|l| fold.novel.contains(l)).collect();
     let who = Personalizing {
         fold,
         opts,
         user_labels,
         replay,
+        novel,
     };
+    let (mut ps_pm_known, mut ps_pm_novel) = (BTreeMap::new(), BTreeMap::new());
     let mut ps_pm = BTreeMap::new();
     let mut ps_pm_int8 = BTreeMap::new();
     for &m in &opts.methods {
@@ -123,6 +133,15 @@ pub(super) fn evaluate(
             .push(t0.elapsed().as_secs_f64());
         let pred = predict(&pm, &test.x);
         ps_pm.insert(m.name().to_string(), accuracy(&pred, &test.y) as f64);
+        if !fold.novel.is_empty() {
+            let (known, novel) = by_group(&pred, &test.y, &who.novel);
+            if let Some(a) = known {
+                ps_pm_known.insert(m.name().to_string(), a);
+            }
+            if let Some(a) = novel {
+                ps_pm_novel.insert(m.name().to_string(), a);
+            }
+        }
         if m == confusion_method {
             for (pr, y) in pred.iter().zip(&test.y) {
                 tally
@@ -151,7 +170,22 @@ pub(super) fn evaluate(
         ps_gm,
         ps_pm,
         ps_pm_int8,
+        ps_pm_known,
+        ps_pm_novel,
     });
+}
+
+/// Accuracy on the windows of known classes and on those of novel ones (`None`: no window).
+fn by_group(pred: &[usize], y: &[usize], novel: &[bool]) -> (Option<f64>, Option<f64>) {
+    let mut ok = [0usize; 2];
+    let mut n = [0usize; 2];
+    for (p, t) in pred.iter().zip(y) {
+        let g = usize::from(novel[*t]);
+        n[g] += 1;
+        ok[g] += usize::from(p == t);
+    }
+    let acc = |g: usize| (n[g] > 0).then(|| ok[g] as f64 / n[g] as f64);
+    (acc(0), acc(1))
 }
 
 /// PS(GM): the generalized model's label names against the truth (and its confusion matrix).
@@ -174,6 +208,22 @@ fn generalized_accuracy(
 fn learning_curve(who: &Personalizing<'_, '_>, mine: &[&Window], k_max: usize, tally: &mut Tally) {
     let (opts, norm) = (who.opts, &who.fold.norm);
     let (_, curve_test_w) = calibration_split(mine, 1, k_max);
+    // PS(GM) on the same test windows (those of classes pre-training saw), by label name.
+    let known_w: Vec<&Window> = curve_test_w
+        .iter()
+        .copied()
+        .filter(|w| !who.fold.novel.contains(&w.label))
+        .collect();
+    if !known_w.is_empty() {
+        let gm_test = Examples::new(known_w.iter().copied(), &who.user_labels, norm);
+        let pred = predict(&who.fold.base, &gm_test.x);
+        let ok = pred
+            .iter()
+            .zip(&gm_test.y)
+            .filter(|(p, y)| who.fold.labels.get(**p) == Some(&who.user_labels[**y]))
+            .count();
+        tally.curve_gm.push(ok as f64 / gm_test.len() as f64);
+    }
     for &k in &opts.learning_curve {
         let (cal_k, _) = calibration_split(mine, k, k_max);
         let cal_k = Examples::new(cal_k.iter().copied(), &who.user_labels, norm);
@@ -186,8 +236,18 @@ fn learning_curve(who: &Personalizing<'_, '_>, mine: &[&Window], k_max: usize, t
                 continue;
             }
             let pm = who.fit(m, &cal_k);
-            let acc = accuracy(&predict(&pm, &test_k.x), &test_k.y) as f64;
+            let pred = predict(&pm, &test_k.x);
+            let acc = accuracy(&pred, &test_k.y) as f64;
             tally.curve.entry((m, k)).or_default().push(acc);
+            if !who.fold.novel.is_empty() {
+                let (known, novel) = by_group(&pred, &test_k.y, &who.novel);
+                if let Some(a) = known {
+                    tally.curve_known.entry((m, k)).or_default().push(a);
+                }
+                if let Some(a) = novel {
+                    tally.curve_novel.entry((m, k)).or_default().push(a);
+                }
+            }
         }
     }
 }

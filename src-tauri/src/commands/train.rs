@@ -207,6 +207,10 @@ fn result_view(
 /// The user's sentence for a report's `method` (reports before it was recorded have none).
 fn describe_method(method: Option<&str>) -> String {
     match method {
+        Some("anchored") => "Started from the generic model and fine-tuned on your windows (with other \
+                             people's recordings of the activities it knows mixed in), moving further from \
+                             the generic model the more windows you record"
+            .into(),
         Some("replay") => "Fine-tuned on your windows, with other people's recordings of the same \
                            activities mixed in so it keeps what they have in common"
             .into(),
