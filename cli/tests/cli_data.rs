@@ -177,8 +177,8 @@ fn train_stores_a_model_and_prints_its_estimates() {
     assert_eq!(model.classes, ["walking", "jogging", "sitting"]);
     let lines: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once(": ")).collect();
     assert_eq!(lines.get("model_version"), Some(&"1"), "{text}");
-    // walking, jogging and sitting are pre-training labels: the shipped replay set takes part.
-    assert_eq!(lines.get("method"), Some(&"replay"), "{text}");
+    // The default method, which starts from the generic model (walking, jogging and sitting are pre-training labels).
+    assert_eq!(lines.get("method"), Some(&"anchored"), "{text}");
     // What it prints is what it stored.
     let personal = model.metrics["personal_accuracy"].as_f64().unwrap();
     assert!(
