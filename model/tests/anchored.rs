@@ -4,6 +4,9 @@
 //! the best-scoring method, and runs a given backbone (`--base`) or leaves classes out of
 //! pre-training (`--novel-classes`).
 
+mod support;
+use support::synthetic;
+
 use bandx_model::checkpoint::Checkpoint;
 use bandx_model::cnn::{HarCnn, HarCnnConfig};
 use bandx_model::evaluate::{EvalOptions, GivenBase, evaluate, markdown, novel_classes};
@@ -12,30 +15,7 @@ use bandx_model::personalize::{
 };
 use bandx_model::pipeline::{WorseThanGeneric, offer};
 use bandx_model::preprocess::{Normalization, Window, windows};
-use bandx_model::recording::{Recording, Sample};
 use bandx_model::train::{Examples, TrainConfig, embeddings, logits, pretrain};
-
-fn rec(subject: &str, label: &str, n: usize, f: impl Fn(usize) -> Sample) -> Recording {
-    Recording {
-        subject: subject.into(),
-        session: "s".into(),
-        label: label.into(),
-        rate_hz: 20.0,
-        order: 0,
-        samples: (0..n).map(f).collect(),
-    }
-}
-
-/// Classes that differ by the frequency of a wrist oscillation on different axes.
-fn synthetic(subject: &str, label: &str, freq: f32, axis: usize, phase: f32) -> Recording {
-    rec(subject, label, 600, |i| {
-        let mut s = [0.0, 0.0, 9.8, 0.0, 0.0, 0.0];
-        let t = i as f32 / 20.0;
-        s[axis] += 3.0 * (2.0 * std::f32::consts::PI * freq * t + phase).sin();
-        s[3 + axis] += (2.0 * std::f32::consts::PI * freq * t).cos();
-        s
-    })
-}
 
 /// A small backbone pre-trained on "wave" and "shake".
 fn backbone() -> (HarCnn, Vec<String>, Normalization, Vec<Window>) {

@@ -1,5 +1,8 @@
 //! Preprocessing, the CNN and personalization on synthetic signals.
 
+mod support;
+use support::{rec, synthetic};
+
 use bandx_model::checkpoint::Checkpoint;
 use bandx_model::cnn::{
     HarCnnConfig, activation_ranges, macs, reference_forward, to_vec, windows_tensor,
@@ -10,7 +13,7 @@ use bandx_model::personalize::{
     recorded_spans, replay_set,
 };
 use bandx_model::preprocess::{Normalization, WINDOW_LEN, Window, resample, windows};
-use bandx_model::recording::{Recording, Sample};
+use bandx_model::recording::Sample;
 use bandx_model::train::{Examples, TrainConfig, accuracy, logits, predict, pretrain};
 use burn::prelude::*;
 
@@ -51,17 +54,6 @@ fn resampling_keeps_slow_motion_and_removes_what_would_alias() {
     // Same rate: untouched.
     let same = sine(20.0, 1.0, 3.0);
     assert_eq!(resample(&same, 20.0), same);
-}
-
-fn rec(subject: &str, label: &str, n: usize, f: impl Fn(usize) -> Sample) -> Recording {
-    Recording {
-        subject: subject.into(),
-        session: "s".into(),
-        label: label.into(),
-        rate_hz: 20.0,
-        order: 0,
-        samples: (0..n).map(f).collect(),
-    }
 }
 
 #[test]
@@ -141,16 +133,6 @@ fn cnn_fits_the_band_budget_and_matches_the_reference_forward() {
 }
 
 /// Classes that differ by the frequency of a wrist oscillation on different axes.
-fn synthetic(subject: &str, label: &str, freq: f32, axis: usize, phase: f32) -> Recording {
-    rec(subject, label, 600, |i| {
-        let mut s = [0.0, 0.0, 9.8, 0.0, 0.0, 0.0];
-        let t = i as f32 / 20.0;
-        s[axis] += 3.0 * (2.0 * std::f32::consts::PI * freq * t + phase).sin();
-        s[3 + axis] += (2.0 * std::f32::consts::PI * freq * t).cos();
-        s
-    })
-}
-
 #[test]
 fn pretraining_learns_and_personalization_handles_new_classes() {
     let mut recs = Vec::new();
