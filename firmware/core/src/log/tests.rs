@@ -4,6 +4,7 @@ extern crate std;
 
 use super::record::{Header, decode_record, encode_record};
 use super::*;
+use crate::torn_nor::Power;
 use crate::update::StorageError;
 use proptest::prelude::*;
 use std::vec;
@@ -12,12 +13,11 @@ use std::vec::Vec;
 const LEN: u32 = 16 * LOG_SECTOR;
 
 #[derive(Clone)]
-/// NOR flash: erase sets 0xFF, programming clears bits. After `power_left` mutating operations the power
+/// NOR flash: erase sets 0xFF, programming clears bits. After `power.left` mutating operations the power
 /// fails: that operation is torn (a random part of it lands, bit by bit) and every later one fails.
 struct Nor {
     bytes: Vec<u8>,
-    power_left: Option<usize>,
-    dead: bool,
+    power: Power,
     rng: u64,
     erases: Vec<u32>,
 }
@@ -26,8 +26,7 @@ impl Nor {
     fn new() -> Self {
         Nor {
             bytes: vec![0xFF; LEN as usize],
-            power_left: None,
-            dead: false,
+            power: Power::default(),
             rng: 0x9E37_79B9_7F4A_7C15,
             erases: Vec::new(),
         }
@@ -39,29 +38,6 @@ impl Nor {
         self.rng ^= self.rng << 17;
         self.rng
     }
-
-    /// `Ok(true)`: the operation completes; `Ok(false)`: it is torn; `Err`: the power is already gone.
-    fn spend(&mut self) -> Result<bool, StorageError> {
-        if self.dead {
-            return Err(StorageError);
-        }
-        match self.power_left.as_mut() {
-            Some(0) => {
-                self.dead = true;
-                Ok(false)
-            }
-            Some(left) => {
-                *left -= 1;
-                Ok(true)
-            }
-            None => Ok(true),
-        }
-    }
-
-    fn reboot(&mut self) {
-        self.dead = false;
-        self.power_left = None;
-    }
 }
 
 impl LogFlash for Nor {
@@ -69,9 +45,7 @@ impl LogFlash for Nor {
         LEN
     }
     fn log_read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
-        if self.dead {
-            return Err(StorageError);
-        }
+        self.power.check()?;
         let o = offset as usize;
         buf.copy_from_slice(self.bytes.get(o..o + buf.len()).ok_or(StorageError)?);
         Ok(())
@@ -81,7 +55,7 @@ impl LogFlash for Nor {
             offset.is_multiple_of(4) && data.len().is_multiple_of(4),
             "unaligned program"
         );
-        let whole = self.spend()?;
+        let whole = self.power.spend()?;
         for (i, &d) in data.iter().enumerate() {
             // A torn program clears a random part of the bits it should clear.
             let mask = if whole { 0xFF } else { self.random() as u8 };
@@ -91,7 +65,7 @@ impl LogFlash for Nor {
     }
     fn log_erase_sector(&mut self, offset: u32) -> Result<(), StorageError> {
         assert!(offset.is_multiple_of(LOG_SECTOR));
-        let whole = self.spend()?;
+        let whole = self.power.spend()?;
         self.erases.push(offset / LOG_SECTOR);
         for i in 0..LOG_SECTOR as usize {
             // A torn erase sets a random part of the bits.
@@ -361,10 +335,10 @@ fn a_power_cut_at_each_step_of_a_wrap_loses_only_the_oldest_sector_and_the_new_r
             let mut flash = full.clone();
             flash.rng ^= seed.wrapping_mul(0x2545_F491_4F6C_DD1D);
             let mut log = ActivityLog::load(&mut flash).unwrap();
-            flash.power_left = Some(cut);
+            flash.power.left = Some(cut);
             let result = log.append(&mut flash, 0, MODEL, &minute(5, 1, 1, 50));
             assert_eq!(result.is_ok(), cut >= 5, "cut {cut}");
-            flash.reboot();
+            flash.power.reboot();
             let log = ActivityLog::load(&mut flash).unwrap();
             let got = all(&log, &mut flash, 0);
             // The 15 newest sectors are intact; the new record is there whole or not at all.
@@ -445,7 +419,7 @@ proptest! {
         // The record being written when the power went: it may read back (whole) or not at all.
         let mut pending: Option<(u32, (u32, u32, Minute))> = None;
         for (appends, cut_after, set_time) in boots {
-            flash.reboot();
+            flash.power.reboot();
             let mut log = ActivityLog::load(&mut flash).unwrap();
             // Check what survived.
             let got = all(&log, &mut flash, 0);
@@ -464,7 +438,7 @@ proptest! {
             if set_time {
                 log.set_time(&mut flash, 1_700_000_000_000).unwrap();
             }
-            flash.power_left = cut_after;
+            flash.power.left = cut_after;
             for m in 0..appends as u32 {
                 let seq_before = log.next_seq();
                 let data = minutes[m as usize % minutes.len()];
@@ -481,7 +455,7 @@ proptest! {
             }
         }
         // A final clean boot sees every stored record the ring covers.
-        flash.reboot();
+        flash.power.reboot();
         let log = ActivityLog::load(&mut flash).unwrap();
         let got = all(&log, &mut flash, 0);
         if let Some((seq, record)) = pending.take()

@@ -5,20 +5,20 @@ use super::*;
 use crate::blob::sha256;
 use crate::demo::{DEMO_BLOB_CAPACITY, write_demo_model};
 use crate::protocol::{BulkChunk, ErrorCode, UpdateTarget};
+use crate::torn_nor::Power;
 use proptest::prelude::*;
 use std::vec;
 use std::vec::Vec;
 
 const SLOT: usize = 8 * 1024;
 
-/// NOR flash: erase sets 0xFF, writes can only clear bits. After `power_left` mutating operations the power
+/// NOR flash: erase sets 0xFF, writes can only clear bits. After `power.left` mutating operations the power
 /// fails: the failing write is torn (a prefix lands) and every later operation fails until `reboot`.
 #[derive(Clone)]
 struct SimFlash {
     slots: [Vec<u8>; 2],
     active: Option<Slot>,
-    power_left: Option<usize>,
-    dead: bool,
+    power: Power,
     firmware: Vec<u8>,
     firmware_committed: bool,
     writes: usize,
@@ -29,33 +29,22 @@ impl SimFlash {
         SimFlash {
             slots: [vec![0xFF; SLOT], vec![0xFF; SLOT]],
             active: None,
-            power_left: None,
-            dead: false,
+            power: Power::default(),
             firmware: Vec::new(),
             firmware_committed: false,
             writes: 0,
         }
     }
 
-    /// Counts one mutating operation; `Err` if the power is (now) gone. Returns how much of a write lands.
+    /// Counts one mutating operation; `Err` if the power is (now) gone (a torn write lands a prefix).
     fn spend(&mut self) -> Result<(), StorageError> {
-        if self.dead {
-            return Err(StorageError);
-        }
+        let whole = self.power.spend()?;
         self.writes += 1;
-        if let Some(left) = self.power_left.as_mut() {
-            if *left == 0 {
-                self.dead = true;
-                return Err(StorageError);
-            }
-            *left -= 1;
-        }
-        Ok(())
+        if whole { Ok(()) } else { Err(StorageError) }
     }
 
     fn reboot(&mut self) {
-        self.dead = false;
-        self.power_left = None;
+        self.power.reboot();
     }
 
     fn idx(slot: Slot) -> usize {
@@ -510,7 +499,7 @@ proptest! {
         let image = demo_blob(2, 9);
         let digest = sha256(&image);
 
-        flash.power_left = Some(cut_after);
+        flash.power.left = Some(cut_after);
         let mut rx = UpdateReceiver::new();
         let mut committed = false;
         if begin(&mut rx, &mut flash, UpdateTarget::Model, image.len() as u32, digest, 2).is_ok() {
@@ -718,7 +707,7 @@ proptest! {
                 }
                 Event::Ble { chunks, end } => {
                     if let BleEnd::PowerCut(after) = end {
-                        flash.power_left = Some(*after);
+                        flash.power.left = Some(*after);
                     }
                     let digest = sha256(blob);
                     let version = 10 + n as u32;

@@ -115,7 +115,7 @@ proptest! {
         let mut nor = flash_of(0x00); // foreign data before the first write
         let mut committed: Option<OwnerKey> = None;
         for (writes, cut_after, torn_at) in runs {
-            nor.power_left = Some(cut_after);
+            nor.power.left = Some(cut_after);
             nor.torn_at = torn_at;
             let mut r = OwnerRecord::load(&mut nor).unwrap();
             prop_assert_eq!(r.owner(), committed);
@@ -149,7 +149,7 @@ fn a_power_cut_at_any_byte_around_the_sector_switches_keeps_the_old_or_new_owner
             let mut r = OwnerRecord::load(&mut nor).unwrap();
             r.set(&mut nor, &key(0)).unwrap();
             let mut committed = Some(key(0));
-            nor.power_left = Some(cut);
+            nor.power.left = Some(cut);
             nor.torn_at = torn_at;
             let mut interrupted = None;
             for i in 1u32.. {

@@ -53,7 +53,7 @@ proptest! {
         let mut nor = flash_of(0x00); // foreign data before the first write
         let mut committed: Option<Slot> = None;
         for (writes, cut_after, torn_at) in runs {
-            nor.power_left = Some(cut_after);
+            nor.power.left = Some(cut_after);
             nor.torn_at = torn_at;
             let mut r = SlotRecord::load(&mut nor).unwrap();
             prop_assert_eq!(r.slot(), committed);
@@ -84,7 +84,7 @@ fn a_power_cut_at_any_operation_keeps_a_value() {
             let mut r = SlotRecord::load(&mut nor).unwrap();
             r.set(&mut nor, Slot::A).unwrap();
             let mut committed = Slot::A;
-            nor.power_left = Some(cut);
+            nor.power.left = Some(cut);
             nor.torn_at = torn_at;
             let mut interrupted = None;
             for i in 0.. {
