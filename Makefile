@@ -81,7 +81,8 @@ firmware-c3: build
 ## Benchmarks and budget reports: the ESP32-C3 firmware's app image and static RAM (firmware-c3), the band's budget
 ## (blob, arena, MACs, time per inference), the virtual band's
 ## upload throughput, and the paper's protocol on WISDM for the band's 7 classes (a few minutes; report in
-## target/bench/bandx-model/report.json: PS(PM), int8 parity, personalization seconds for 7 x 15 windows).
+## target/bench/bandx-model/report.json: PS(PM), int8 parity, personalization seconds for 7 x 15 windows), and the
+## personalization speed with the shipped backbone (7 and 18 classes x 15 windows, median of 5).
 ## The engine's figures also go to target/bench/engine.json: host us/window beside LiteRT's, and instructions
 ## per window on the band's ISA (rv32imc, counted in qemu by scripts/rv32-bench, ~1 min; also rv32.json).
 ## The owner check of an update (ed25519 verify of the signed grant): host us and rv32imc instructions, in
@@ -93,10 +94,19 @@ bench: setup firmware-c3
 	$(CARGO) run -p bandx-sim --example upload_report
 	# bandx-model at opt-level 3 (the workspace's dev profile builds it at 0), in its own target dir so the
 	# test build is not invalidated: personalize_seconds then match `bandx-model personalize`.
-	CARGO_TARGET_DIR=target/bandx-model-private $(CARGO) run -p bandx-model --bin bandx-model \
-	  --config 'profile.dev.package.bandx-model.opt-level=3' --config 'profile.dev.package.bandx-core.opt-level=3' \
-	  -- evaluate --wisdm ../shared/datasets/wisdm --folds 1 --max-steps 12000 \
-	  --user-classes walking,jogging,stairs,sitting,standing,typing,writing --out target/bench/bandx-model
+	$(BANDX_MODEL_O3) evaluate --wisdm ../shared/datasets/wisdm --folds 1 --max-steps 12000 \
+	  --user-classes $(BAND_CLASSES) --out target/bench/bandx-model
+	# Personalization speed (issue 19): the shipped backbone, WISDM subject 1650, the band's 7 and all 18
+	# classes x 15 windows, median of 5 runs, in target/bench/personalize-{7,18}x15.json (with the load average).
+	$(BANDX_MODEL_O3) personalize --base model/pretrained/backbone.json --wisdm ../shared/datasets/wisdm \
+	  --subjects 1650 --labels $(BAND_CLASSES) --out target/bench/personal-7.json \
+	  --repeat 5 --timings target/bench/personalize-7x15.json
+	$(BANDX_MODEL_O3) personalize --base model/pretrained/backbone.json --wisdm ../shared/datasets/wisdm \
+	  --subjects 1650 --out target/bench/personal-18.json --repeat 5 --timings target/bench/personalize-18x15.json
+
+BAND_CLASSES = walking,jogging,stairs,sitting,standing,typing,writing
+BANDX_MODEL_O3 = CARGO_TARGET_DIR=target/bandx-model-private $(CARGO) run -q -p bandx-model --bin bandx-model \
+  --config 'profile.dev.package.bandx-model.opt-level=3' --config 'profile.dev.package.bandx-core.opt-level=3' --
 
 ## The installable Debian package: UI, app and `bandx` CLI in release, bundled by Tauri (deb only, nothing
 ## downloaded), then inspected by scripts/check-deb (files, declared dependencies, the embedded UI, `bandx --version`

@@ -8,7 +8,9 @@ use anyhow::{Context, Result, bail};
 use bandx_model::checkpoint::Checkpoint;
 use bandx_model::cnn::{HarCnnConfig, activation_ranges, activation_ranges_clipped};
 use bandx_model::data::DataSource;
-use bandx_model::evaluate::{EvalOptions, GivenBase, evaluate, markdown};
+use bandx_model::evaluate::{
+    EvalOptions, GivenBase, Schedule, SelectOptions, evaluate, markdown, selection_summary,
+};
 use bandx_model::personalize::{Method, PersonalizeConfig};
 use bandx_model::pipeline::{BlobOptions, Personalizer};
 use bandx_model::preprocess::{Normalization, label_set, windows};
@@ -209,6 +211,8 @@ impl TrainArgs {
     }
 }
 
+// Parsed once per run: the size of the largest variant (`evaluate`'s options) does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Pre-train the generalized model (validation on held-out subjects, early stopping).
@@ -291,6 +295,16 @@ enum Command {
         /// any) for every subject of the data set.
         #[arg(long, value_name = "CKPT")]
         base: Option<PathBuf>,
+        /// Choose the fine-tuning schedule and the anchor rule per fold on its validation
+        /// subjects (never the personal ones), then evaluate the personal subjects with it.
+        #[arg(long)]
+        select: bool,
+        /// Schedules `--select` tries (EPOCHSxCOPIES: fine-tuning epochs x augmented copies).
+        #[arg(long, value_delimiter = ',', default_values_t = SelectOptions::default().schedules)]
+        select_schedules: Vec<Schedule>,
+        /// Anchor constants c (`K / (K + c)` of the way from the generic model) `--select` tries.
+        #[arg(long, value_delimiter = ',', default_values_t = SelectOptions::default().anchors)]
+        select_anchors: Vec<f64>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -304,7 +318,7 @@ enum Command {
         /// Calibration windows per class (the first K consecutive ones).
         #[arg(long, default_value_t = 15)]
         windows_per_class: usize,
-        /// Personalization method (default: the best by evaluation).
+        /// Personalization method (default: the configured one, what the app runs).
         #[arg(long, value_enum, default_value_t = Method::DEFAULT)]
         method: Method,
         /// Replay set for --method replay (default: the one beside --base, `<base>.replay`).
@@ -319,6 +333,13 @@ enum Command {
         /// Also export the int8 blob here, parity-checked on the user's other windows.
         #[arg(long)]
         blob: Option<PathBuf>,
+        /// Personalize this many times (the same work each time) and report the median
+        /// seconds: the speed benchmark of `make bench`.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        repeat: usize,
+        /// Write the timings (every run, median, load average) here as JSON.
+        #[arg(long, value_name = "FILE")]
+        timings: Option<PathBuf>,
     },
     /// Quantize a checkpoint to the band's int8 blob (bandx-core format).
     Export {
@@ -350,6 +371,14 @@ enum Command {
     },
     /// Print a blob's size, MACs, arena, classes and self-test result.
     Inspect { blob: PathBuf },
+    /// Print the settings chosen on the validation subjects (`evaluate --select`) over the folds
+    /// of several reports (a 12-fold evaluation split over processes), and what the same rule
+    /// picks on every candidate's mean over them.
+    Selection {
+        /// `report.json` files of `evaluate --select` runs.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -383,6 +412,9 @@ fn main() -> Result<()> {
             personalize_config,
             novel_classes,
             base,
+            select,
+            select_schedules,
+            select_anchors,
             out,
         } => {
             let given = base.as_deref().map(given_base).transpose()?;
@@ -411,6 +443,18 @@ fn main() -> Result<()> {
             if opts.base.is_some() && opts.novel_classes > 0 {
                 bail!("--novel-classes needs pre-training; it cannot be used with --base");
             }
+            if select {
+                if opts.base.is_some() {
+                    bail!(
+                        "--select chooses on the general subjects' validation split; it cannot be used with --base"
+                    );
+                }
+                opts.select = Some(SelectOptions {
+                    schedules: select_schedules,
+                    anchors: select_anchors,
+                    ..SelectOptions::default()
+                });
+            }
             let report = evaluate(&w, &opts)?;
             write_report(&report, &out)
         }
@@ -423,6 +467,8 @@ fn main() -> Result<()> {
             personalize_config,
             out,
             blob,
+            repeat,
+            timings,
         } => {
             let cfg = match personalize_config {
                 Some(path) => personalize_config_file(&path)?,
@@ -434,8 +480,8 @@ fn main() -> Result<()> {
                 windows_per_class,
                 (method, &cfg),
                 replay.as_deref(),
-                &out,
-                blob.as_deref(),
+                (&out, blob.as_deref()),
+                (repeat.max(1), timings.as_deref()),
             )
         }
         Command::ReplaySet {
@@ -481,6 +527,23 @@ fn main() -> Result<()> {
                 ex.len(),
                 ckpt.ranges
             );
+            Ok(())
+        }
+        Command::Selection { reports } => {
+            let mut folds = Vec::new();
+            for path in &reports {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let report: bandx_model::evaluate::Report = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not an evaluate report", path.display()))?;
+                folds.extend(report.folds);
+            }
+            folds.sort_by_key(|f| f.fold);
+            let summary = selection_summary(&folds);
+            if summary.is_empty() {
+                bail!("no fold in these reports chose settings (run evaluate with --select)");
+            }
+            print!("{summary}");
             Ok(())
         }
         Command::Inspect { blob } => {
@@ -682,14 +745,50 @@ fn given_base(path: &Path) -> Result<GivenBase> {
     })
 }
 
+/// The median of `runs` (seconds per personalization) on stderr and, with `out`, as JSON beside
+/// every run and the 1-minute load average (this machine may be shared; read the figure with it).
+fn write_timings(
+    runs: &[f64],
+    (classes, k, method): (usize, usize, Method),
+    out: Option<&Path>,
+) -> Result<()> {
+    let mut sorted = runs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
+    eprintln!(
+        "median of {}: {median:.3} s for {classes} classes x {k} windows ({method}; load average {load})",
+        runs.len()
+    );
+    if let Some(path) = out {
+        let json = serde_json::json!({
+            "method": method.name(),
+            "classes": classes,
+            "windows_per_class": k,
+            "runs_seconds": runs,
+            "median_seconds": median,
+            "load_average": load,
+        });
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
 fn cmd_personalize(
     base: &Path,
     data: &DataArgs,
     k: usize,
     (method, cfg): (Method, &PersonalizeConfig),
     replay: Option<&Path>,
-    out: &Path,
-    blob: Option<&Path>,
+    (out, blob): (&Path, Option<&Path>),
+    (repeat, timings): (usize, Option<&Path>),
 ) -> Result<()> {
     let ckpt = Checkpoint::load(base)?;
     let replay_set = if method.uses_replay() {
@@ -719,18 +818,28 @@ fn cmd_personalize(
         .unwrap_or_default();
     let personalizer = Personalizer::new(&ckpt, &base_model, &labels, &replay, method, cfg);
     let rest = Examples::new(rest_w.iter().copied(), &labels, &ckpt.normalization);
-    let made = personalizer
-        .personal_blob(&cal, Some(&rest), &BlobOptions::default(), &mut |_| {
-            ControlFlow::Continue(())
-        })
-        .context("personalizing")?;
-    eprintln!(
-        "personalized ({}) {} classes x {k} windows in {:.3} s; training accuracy {:.4}",
-        made.method,
-        labels.len(),
-        made.seconds.personalize,
-        made.training_accuracy
-    );
+    let mut runs = Vec::new();
+    let made = loop {
+        let made = personalizer
+            .personal_blob(&cal, Some(&rest), &BlobOptions::default(), &mut |_| {
+                ControlFlow::Continue(())
+            })
+            .context("personalizing")?;
+        eprintln!(
+            "personalized ({}) {} classes x {k} windows in {:.3} s; training accuracy {:.4}",
+            made.method,
+            labels.len(),
+            made.seconds.personalize,
+            made.training_accuracy
+        );
+        runs.push(made.seconds.personalize);
+        if runs.len() == repeat {
+            break made;
+        }
+    };
+    if repeat > 1 || timings.is_some() {
+        write_timings(&runs, (labels.len(), k, made.method), timings)?;
+    }
     let mut personal = made.checkpoint;
     personal.notes =
         serde_json::json!({ "base": base, "method": made.method.name(), "windows_per_class": k });

@@ -5,7 +5,7 @@
 //! pre-training (`--novel-classes`).
 
 mod support;
-use support::synthetic;
+use support::{synthetic, wave_shake_backbone};
 
 use bandx_model::checkpoint::Checkpoint;
 use bandx_model::cnn::{HarCnn, HarCnnConfig};
@@ -15,31 +15,11 @@ use bandx_model::personalize::{
 };
 use bandx_model::pipeline::{WorseThanGeneric, offer};
 use bandx_model::preprocess::{Normalization, Window, windows};
-use bandx_model::train::{Examples, TrainConfig, embeddings, logits, pretrain};
+use bandx_model::train::{Examples, TrainConfig, embeddings, logits};
 
 /// A small backbone pre-trained on "wave" and "shake".
 fn backbone() -> (HarCnn, Vec<String>, Normalization, Vec<Window>) {
-    let mut recs = Vec::new();
-    for (k, s) in ["s1", "s2"].iter().enumerate() {
-        recs.push(synthetic(s, "wave", 1.0, 0, k as f32));
-        recs.push(synthetic(s, "shake", 4.0, 1, k as f32));
-    }
-    let w = windows(&recs);
-    let labels = vec!["wave".to_string(), "shake".into()];
-    let norm = Normalization::fit(&w);
-    let train = Examples::new(w.iter(), &labels, &norm);
-    let tc = TrainConfig::new()
-        .with_max_steps(30)
-        .with_eval_every_steps(2);
-    let (model, _) = pretrain(
-        &HarCnnConfig::new(),
-        &train,
-        &Examples::default(),
-        2,
-        &tc,
-        false,
-    );
-    (model, labels, norm, w)
+    wave_shake_backbone(30)
 }
 
 #[test]
@@ -90,11 +70,12 @@ fn one_window_of_known_classes_starts_exactly_at_the_generic_model() {
         &still,
     );
     assert_eq!(pm.weights(), start.weights());
-    // The default rule moves a third of the way at K = 1 and most of it at K = 15.
+    // The default rule moves half the way at K = 1 and most of it at K = 15.
     let a = PersonalizeConfig::new().anchor_windows;
-    assert!((move_fraction(1, a) - 1.0 / 3.0).abs() < 1e-12);
+    assert!((move_fraction(1, a) - 0.5).abs() < 1e-12);
     assert!(move_fraction(3, a) < move_fraction(5, a));
-    assert!((move_fraction(15, a) - 15.0 / 17.0).abs() < 1e-12);
+    assert!((move_fraction(15, a) - 15.0 / 16.0).abs() < 1e-12);
+    assert!((move_fraction(1, 2.0) - 1.0 / 3.0).abs() < 1e-12);
     // The default rule moves: the personal model differs from its start, by less than the
     // fine-tuned model (interpolation), and still predicts like it on most windows.
     let moved = personalize_named(

@@ -104,6 +104,30 @@ fn personalize_uses_the_replay_set_beside_the_backbone_and_refuses_without_one()
     assert_eq!(personal.labels, ["walking", "sitting"]);
     assert_eq!(personal.notes["method"], "anchored");
 
+    // The speed benchmark: the same personalization three times, the median of the runs.
+    let timings = dir.path().join("bench/personalize.json");
+    let mut a = args(&["--repeat", "3", "--timings"]);
+    a.push(timings.to_str().unwrap().to_string());
+    let o = bandx_model(&a);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o).matches("personalized (anchored)").count(), 3);
+    assert!(stderr(&o).contains("median of 3:"), "{}", stderr(&o));
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&timings).unwrap()).unwrap();
+    let mut runs: Vec<f64> = t["runs_seconds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    assert_eq!(runs.len(), 3);
+    assert_eq!(t["median_seconds"].as_f64().unwrap(), runs[1]);
+    assert_eq!(
+        (t["classes"].as_u64(), t["windows_per_class"].as_u64()),
+        (Some(2), Some(15))
+    );
+
     // A class with fewer than 15 windows (10 here) is named.
     let short = dir.path().join("short.csv");
     write_user_csv(&short, 330);

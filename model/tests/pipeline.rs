@@ -428,20 +428,8 @@ fn dense_windows_come_from_the_recorded_span_only() {
 
 #[test]
 fn warm_start_reuses_the_pretrained_rows_of_known_class_names() {
-    let mut recs = Vec::new();
-    for (k, s) in ["s1", "s2"].iter().enumerate() {
-        recs.push(synthetic(s, "wave", 1.0, 0, k as f32));
-        recs.push(synthetic(s, "shake", 4.0, 1, k as f32));
-    }
-    let w = windows(&recs);
-    let labels = vec!["wave".to_string(), "shake".into()];
-    let norm = Normalization::fit(&w);
-    let train = Examples::new(w.iter(), &labels, &norm);
+    let (model, labels, norm, _) = support::wave_shake_backbone(30);
     let cfg = HarCnnConfig::new();
-    let tc = TrainConfig::new()
-        .with_max_steps(30)
-        .with_eval_every_steps(2);
-    let (model, _) = pretrain(&cfg, &train, &Examples::default(), 2, &tc, false);
     // The user keeps "wave" and adds a class of their own.
     let user = [
         synthetic("u", "row", 3.0, 2, 0.3),

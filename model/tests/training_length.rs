@@ -2,6 +2,9 @@
 //! minimum length, convergence of the learning-rate decay), the schedule's independence from
 //! the data set's size, and the small-data recipe's `first_seconds`.
 
+mod support;
+use support::rec;
+
 use bandx_model::cnn::HarCnnConfig;
 use bandx_model::preprocess::{Normalization, windows};
 use bandx_model::recording::{Recording, first_seconds};
@@ -10,20 +13,10 @@ use bandx_model::train::{
 };
 
 fn wave(subject: &str, label: &str, freq: f32, seconds: usize) -> Recording {
-    Recording {
-        subject: subject.into(),
-        session: "s".into(),
-        label: label.into(),
-        rate_hz: 20.0,
-        order: 0,
-        samples: (0..seconds * 20)
-            .map(|i| {
-                let t = i as f32 / 20.0;
-                let v = (std::f32::consts::TAU * freq * t).sin();
-                [v, 0.0, 9.8, v, 0.0, 0.0]
-            })
-            .collect(),
-    }
+    rec(subject, label, seconds * 20, |i| {
+        let v = (std::f32::consts::TAU * freq * i as f32 / 20.0).sin();
+        [v, 0.0, 9.8, v, 0.0, 0.0]
+    })
 }
 
 /// Two easy classes: 2 x 9 windows = one step per epoch at batch 64.

@@ -89,6 +89,7 @@ pub(super) fn given<'a>(base: &GivenBase, personal: &[String]) -> Fold<'a> {
                 windows_per_second: 0.0,
             },
             novel_classes: Vec::new(),
+            selection: None,
         },
     }
 }
@@ -157,6 +158,7 @@ pub(super) fn prepare<'a>(
             gs_windows: gs_ex.len(),
             pretrain,
             novel_classes: novel,
+            selection: None,
         },
     })
 }

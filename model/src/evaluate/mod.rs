@@ -24,17 +24,19 @@
 mod fold;
 mod markdown;
 pub mod report;
+pub mod select;
 pub mod split;
 mod subject;
 
 use std::time::Instant;
 
 pub use fold::novel_classes;
-pub use markdown::markdown;
+pub use markdown::{markdown, selection_summary};
 pub use report::{
     Confusion, CurvePoint, FoldReport, MethodReport, PaperFigures, Report, Stat, SubjectReport,
     paper_figures,
 };
+pub use select::{Schedule, SelectOptions, SelectionReport};
 pub use split::{calibration_split, folds, user_split};
 
 use crate::cnn::HarCnnConfig;
@@ -75,6 +77,9 @@ pub struct EvalOptions {
     /// A pre-trained backbone to personalize for every subject instead of pre-training folds
     /// (its own network is used, whatever `net` says).
     pub base: Option<GivenBase>,
+    /// Choose the fine-tuning schedule and the anchor rule per fold on its validation subjects
+    /// (see [`select`]); the personal subjects are then evaluated with that fold's choice.
+    pub select: Option<SelectOptions>,
 }
 
 /// A pre-trained checkpoint `evaluate --base` personalizes for every subject of the data set.
@@ -109,6 +114,7 @@ impl EvalOptions {
             backbone_cache: None,
             novel_classes: 0,
             base: None,
+            select: None,
         }
     }
 }
@@ -130,6 +136,11 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
         Some(_) => vec![subjects.clone()],
         None => folds(&subjects, opts.personal_per_fold),
     };
+    if opts.base.is_some() && opts.select.is_some() {
+        return Err(ModelError::InvalidInput(
+            "choosing settings needs the general subjects' validation split: it cannot be used with a given backbone".into(),
+        ));
+    }
     if opts.first_fold >= all_folds.len() {
         return Err(ModelError::NoData(format!(
             "first fold {} does not exist: {} subjects make {} folds (0-{})",
@@ -156,13 +167,33 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
     let mut fold_reports = Vec::new();
     let mut tally = Tally::default();
     for (f, personal) in all_folds.iter().enumerate().skip(opts.first_fold).take(run) {
-        let fold = match &opts.base {
+        let mut fold = match &opts.base {
             Some(base) => fold::given(base, personal),
             None => fold::prepare(windows, &subjects, personal, f, opts)?,
         };
+        let chosen = opts
+            .select
+            .as_ref()
+            .and_then(|sel| select::select(windows, &fold, opts, sel, k_max));
+        let fold_opts = chosen.map(|(report, cfg)| {
+            fold.report.selection = Some(report);
+            EvalOptions {
+                personalize: cfg,
+                ..opts.clone()
+            }
+        });
+        let fold_opts = fold_opts.as_ref().unwrap_or(opts);
         for p in personal {
             if !tally.has(p) {
-                subject::evaluate(windows, p, &fold, opts, k_max, confusion_method, &mut tally);
+                subject::evaluate(
+                    windows,
+                    p,
+                    &fold,
+                    fold_opts,
+                    k_max,
+                    confusion_method,
+                    &mut tally,
+                );
             }
         }
         fold_reports.push(fold.report);

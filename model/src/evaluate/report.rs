@@ -90,6 +90,10 @@ pub struct FoldReport {
     /// The classes left out of this fold's pre-training (`--novel-classes`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub novel_classes: Vec<String>,
+    /// The settings chosen on this fold's validation subjects (`--select`), with which its
+    /// personal subjects were evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<super::select::SelectionReport>,
 }
 
 /// Row-normalizable counts `[true][predicted]` over `labels`.

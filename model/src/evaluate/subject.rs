@@ -19,16 +19,67 @@ use crate::train::{Examples, accuracy, logits, predict};
 
 /// What personalizing for one subject needs: the fold's backbone, the user's classes and other
 /// people's windows of them.
-struct Personalizing<'f, 'a> {
-    fold: &'f Fold<'a>,
-    opts: &'f EvalOptions,
-    user_labels: Vec<String>,
-    replay: Examples,
+pub(super) struct Personalizing<'f, 'a> {
+    pub fold: &'f Fold<'a>,
+    pub opts: &'f EvalOptions,
+    pub user_labels: Vec<String>,
+    pub replay: Examples,
     /// `novel[c]`: user class `c` was left out of the fold's pre-training.
-    novel: Vec<bool>,
+    pub novel: Vec<bool>,
 }
 
-impl Personalizing<'_, '_> {
+impl<'f, 'a> Personalizing<'f, 'a> {
+    /// Personalizing `user_labels` on `fold`, with other people's windows of those classes for
+    /// `replay` (the general subjects' training windows only: nothing of this user, of the
+    /// validation subjects or of the GS test blocks; or the given backbone's own replay set).
+    pub(super) fn new(
+        fold: &'f Fold<'a>,
+        opts: &'f EvalOptions,
+        user_labels: Vec<String>,
+    ) -> Personalizing<'f, 'a> {
+        let replay = match &fold.replay_set {
+            Some(set) => set.examples(&user_labels, &fold.norm),
+            None => Examples::new(
+                replay_set(
+                    &fold.train_windows,
+                    &user_labels,
+                    opts.personalize.replay_per_class,
+                ),
+                &user_labels,
+                &fold.norm,
+            ),
+        };
+        let novel = user_labels.iter().map(|l| fold.novel.contains(l)).collect();
+        Personalizing {
+            fold,
+            opts,
+            user_labels,
+            replay,
+            novel,
+        }
+    }
+
+    /// PS(GM) on the windows of `test` whose class pre-training saw, by label name (`None`
+    /// when there are none).
+    pub(super) fn generic_on_known(&self, test: &[&Window]) -> Option<f64> {
+        let known_w: Vec<&Window> = test
+            .iter()
+            .copied()
+            .filter(|w| !self.fold.novel.contains(&w.label))
+            .collect();
+        if known_w.is_empty() {
+            return None;
+        }
+        let gm_test = Examples::new(known_w.iter().copied(), &self.user_labels, &self.fold.norm);
+        let pred = predict(&self.fold.base, &gm_test.x);
+        let ok = pred
+            .iter()
+            .zip(&gm_test.y)
+            .filter(|(p, y)| self.fold.labels.get(**p) == Some(&self.user_labels[**y]))
+            .count();
+        Some(ok as f64 / gm_test.len() as f64)
+    }
+
     fn fit(&self, m: Method, cal: &Examples) -> HarCnn {
         let (f, o) = (self.fold, self.opts);
         match m {
@@ -55,7 +106,12 @@ impl Personalizing<'_, '_> {
     }
 
     /// The personal model as the band would run it: int8 blob, parity with float on `test`.
-    fn int8(&self, pm: &HarCnn, cal: &Examples, test: &Examples) -> crate::Result<Parity> {
+    pub(super) fn int8(
+        &self,
+        pm: &HarCnn,
+        cal: &Examples,
+        test: &Examples,
+    ) -> crate::Result<Parity> {
         let mut ck = Checkpoint::new(
             self.fold.net.clone(),
             self.user_labels.clone(),
@@ -97,29 +153,7 @@ pub(super) fn evaluate(
     let test = Examples::new(test_w.iter().copied(), &user_labels, &fold.norm);
     let ps_gm = generalized_accuracy(fold, &user_labels, &test, tally);
     let cal = Examples::new(cal_w.iter().copied(), &user_labels, &fold.norm);
-    // Other people's windows of this user's classes, for `replay` (the general subjects'
-    // training windows only: nothing of this user or of the GS test blocks; or the given
-    // backbone's own replay set).
-    let replay = match &fold.replay_set {
-        Some(set) => set.examples(&user_labels, &fold.norm),
-        None => Examples::new(
-            replay_set(
-                &fold.train_windows,
-                &user_labels,
-                opts.personalize.replay_per_class,
-            ),
-            &user_labels,
-            &fold.norm,
-        ),
-    };
-    let novel = user_labels.iter().map(|l| fold.novel.contains(l)).collect();
-    let who = Personalizing {
-        fold,
-        opts,
-        user_labels,
-        replay,
-        novel,
-    };
+    let who = Personalizing::new(fold, opts, user_labels);
     let (mut ps_pm_known, mut ps_pm_novel) = (BTreeMap::new(), BTreeMap::new());
     let mut ps_pm = BTreeMap::new();
     let mut ps_pm_int8 = BTreeMap::new();
@@ -176,7 +210,7 @@ pub(super) fn evaluate(
 }
 
 /// Accuracy on the windows of known classes and on those of novel ones (`None`: no window).
-fn by_group(pred: &[usize], y: &[usize], novel: &[bool]) -> (Option<f64>, Option<f64>) {
+pub(super) fn by_group(pred: &[usize], y: &[usize], novel: &[bool]) -> (Option<f64>, Option<f64>) {
     let mut ok = [0usize; 2];
     let mut n = [0usize; 2];
     for (p, t) in pred.iter().zip(y) {
@@ -208,21 +242,8 @@ fn generalized_accuracy(
 fn learning_curve(who: &Personalizing<'_, '_>, mine: &[&Window], k_max: usize, tally: &mut Tally) {
     let (opts, norm) = (who.opts, &who.fold.norm);
     let (_, curve_test_w) = calibration_split(mine, 1, k_max);
-    // PS(GM) on the same test windows (those of classes pre-training saw), by label name.
-    let known_w: Vec<&Window> = curve_test_w
-        .iter()
-        .copied()
-        .filter(|w| !who.fold.novel.contains(&w.label))
-        .collect();
-    if !known_w.is_empty() {
-        let gm_test = Examples::new(known_w.iter().copied(), &who.user_labels, norm);
-        let pred = predict(&who.fold.base, &gm_test.x);
-        let ok = pred
-            .iter()
-            .zip(&gm_test.y)
-            .filter(|(p, y)| who.fold.labels.get(**p) == Some(&who.user_labels[**y]))
-            .count();
-        tally.curve_gm.push(ok as f64 / gm_test.len() as f64);
+    if let Some(gm) = who.generic_on_known(&curve_test_w) {
+        tally.curve_gm.push(gm);
     }
     for &k in &opts.learning_curve {
         let (cal_k, _) = calibration_split(mine, k, k_max);

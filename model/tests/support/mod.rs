@@ -1,4 +1,6 @@
 //! Synthetic wrist recordings shared by bandx-model's test files.
+// Each test file uses some of these, never all.
+#![allow(dead_code)]
 
 use bandx_model::recording::{Recording, Sample};
 
@@ -23,4 +25,32 @@ pub fn synthetic(subject: &str, label: &str, freq: f32, axis: usize, phase: f32)
         s[3 + axis] += (2.0 * std::f32::consts::PI * freq * t).cos();
         s
     })
+}
+
+/// A small backbone pre-trained for `steps` steps on "wave" and "shake" of two subjects: the
+/// model, its labels, its normalization and its training windows.
+pub fn wave_shake_backbone(
+    steps: usize,
+) -> (
+    bandx_model::cnn::HarCnn,
+    Vec<String>,
+    bandx_model::preprocess::Normalization,
+    Vec<bandx_model::preprocess::Window>,
+) {
+    use bandx_model::train::{Examples, TrainConfig, pretrain};
+    let mut recs = Vec::new();
+    for (k, s) in ["s1", "s2"].iter().enumerate() {
+        recs.push(synthetic(s, "wave", 1.0, 0, k as f32));
+        recs.push(synthetic(s, "shake", 4.0, 1, k as f32));
+    }
+    let w = bandx_model::preprocess::windows(&recs);
+    let labels = vec!["wave".to_string(), "shake".into()];
+    let norm = bandx_model::preprocess::Normalization::fit(&w);
+    let train = Examples::new(w.iter(), &labels, &norm);
+    let tc = TrainConfig::new()
+        .with_max_steps(steps)
+        .with_eval_every_steps(2);
+    let net = bandx_model::cnn::HarCnnConfig::new();
+    let (model, _) = pretrain(&net, &train, &Examples::default(), 2, &tc, false);
+    (model, labels, norm, w)
 }
