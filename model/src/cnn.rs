@@ -79,15 +79,27 @@ impl Backbone {
 }
 
 /// Max pool of size and stride 2 over time (`[batch, channels, len]`, an odd last step dropped, as the band
-/// does). Written as a reshape and a max over the pairs: burn's MaxPool1d runs a generic pool that also tracks
-/// indices, which cost half as much as the first convolution in training.
+/// does). burn's MaxPool1d runs a generic pool that also tracks indices (half as costly as the first
+/// convolution in training), so the pairs are reshaped side by side; when gradients flow through (training),
+/// each pair's larger value is picked by multiplying with 1/0 weights read off the values, because
+/// `max_dim`'s backward is a scatter over computed gather indices, 10 % of a personalization, where a
+/// product's is elementwise. Both give the same values and gradients to the bit (the first on ties).
 fn max_pool2_tensor(x: Tensor<3>) -> Tensor<3> {
     let [batch, channels, len] = x.dims();
     let half = len / 2;
-    x.narrow(2, 0, half * 2)
-        .reshape([batch, channels, half, 2])
-        .max_dim(3)
-        .reshape([batch, channels, half])
+    let pairs = x.narrow(2, 0, half * 2).reshape([batch, channels, half, 2]);
+    if !pairs.is_tracked() {
+        return pairs.max_dim(3).reshape([batch, channels, half]);
+    }
+    let values = pairs.clone().detach().into_data();
+    let values = values.as_slice::<f32>().expect("activations are f32");
+    let mut pick = vec![0f32; values.len()];
+    for (p, v) in pick.chunks_exact_mut(2).zip(values.chunks_exact(2)) {
+        p[usize::from(v[0] < v[1])] = 1.0;
+    }
+    let pick = TensorData::new(pick, [batch, channels, half, 2]);
+    let pick = Tensor::from_data(pick, &pairs.device());
+    (pairs * pick).sum_dim(3).reshape([batch, channels, half])
 }
 
 #[derive(Module, Debug)]
@@ -368,4 +380,61 @@ pub fn activation_ranges_clipped(w: &FloatWeights, windows: &[f32], tail: f64) -
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pool as it was (`max_dim` over the pairs, also when tracked): the reference.
+    fn max_dim_pool(x: Tensor<3>) -> Tensor<3> {
+        let [batch, channels, len] = x.dims();
+        let half = len / 2;
+        x.narrow(2, 0, half * 2)
+            .reshape([batch, channels, half, 2])
+            .max_dim(3)
+            .reshape([batch, channels, half])
+    }
+
+    /// Values, then the gradient of a weighted sum of the pooled values with respect to the input.
+    fn pooled_and_grad(pool: fn(Tensor<3>) -> Tensor<3>, input: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let device = Device::flex().autodiff();
+        let x = Tensor::<3>::from_data(TensorData::new(input.to_vec(), [2, 3, 9]), &device)
+            .require_grad();
+        let pooled = pool(x.clone());
+        assert!(pooled.is_tracked());
+        let weights: Vec<f32> = (0..2 * 3 * 4).map(|i| (i as f32 * 0.7).cos()).collect();
+        let weights = Tensor::<3>::from_data(TensorData::new(weights, [2, 3, 4]), &device);
+        let grads = (pooled.clone() * weights).sum().backward();
+        let grad = x.grad(&grads).expect("the input's gradient");
+        let values = |t: Tensor<3>| t.into_data().try_to_vec::<f32>().unwrap();
+        (values(pooled.detach()), values(grad))
+    }
+
+    #[test]
+    fn the_tracked_pool_matches_max_dim_in_values_and_gradients_ties_included() {
+        // Odd length (the last step dropped), zeros as after ReLU, equal positive pairs, and
+        // pairs whose larger value comes first or second.
+        let input: Vec<f32> = (0..2 * 3 * 9)
+            .map(|i| match i % 7 {
+                0 | 1 => 0.0,
+                2 | 3 => 1.25,
+                _ => ((i * 37 % 11) as f32 - 5.0) * 0.3,
+            })
+            .collect();
+        let (values, grad) = pooled_and_grad(max_pool2_tensor, &input);
+        let (want_values, want_grad) = pooled_and_grad(max_dim_pool, &input);
+        assert_eq!(values, want_values);
+        assert_eq!(grad, want_grad);
+        // Untracked (inference), the pool is max_dim itself.
+        let x = Tensor::<3>::from_data(TensorData::new(input, [2, 3, 9]), &Device::flex());
+        assert!(!x.is_tracked());
+        assert_eq!(
+            max_pool2_tensor(x.clone())
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap(),
+            want_values
+        );
+    }
 }
