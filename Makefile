@@ -92,8 +92,8 @@ bench: setup firmware-c3
 	$(CARGO) bench -p bandx-core --bench budget
 	$(CARGO) bench -p bandx-core --bench owner
 	$(CARGO) run -p bandx-sim --example upload_report
-	# bandx-model at opt-level 3 (the workspace's dev profile builds it at 0), in its own target dir so the
-	# test build is not invalidated: personalize_seconds then match `bandx-model personalize`.
+	# bandx-model and bandx-core at opt-level 3 (the workspace's dev profile builds bandx-core at 0), in their own
+	# target dir so the test build is not invalidated: the int8 parity then runs at the band engine's host speed.
 	$(BANDX_MODEL_O3) evaluate --wisdm ../shared/datasets/wisdm --folds 1 --max-steps 12000 \
 	  --user-classes $(BAND_CLASSES) --out target/bench/bandx-model
 	# Personalization speed (issue 19): the shipped backbone, WISDM subject 1650, the band's 7 and all 18
