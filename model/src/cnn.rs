@@ -83,7 +83,8 @@ impl Backbone {
 /// convolution in training), so the pairs are reshaped side by side; when gradients flow through (training),
 /// each pair's larger value is picked by multiplying with 1/0 weights read off the values, because
 /// `max_dim`'s backward is a scatter over computed gather indices, 10 % of a personalization, where a
-/// product's is elementwise. Both give the same values and gradients to the bit (the first on ties).
+/// product's is elementwise. Both give the same values and the same gradients (the first on ties; a zero
+/// gradient may be -0.0 instead of 0.0, which changes no update).
 fn max_pool2_tensor(x: Tensor<3>) -> Tensor<3> {
     let [batch, channels, len] = x.dims();
     let half = len / 2;

@@ -214,11 +214,7 @@ fn settings_are_chosen_on_validation_subjects_and_used_for_the_personal_ones() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
     std::fs::write(&path, serde_json::to_string(&report).unwrap()).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_bandx-model"))
-        .arg("selection")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let o = bandx_model(&["selection", path.to_str().unwrap()]);
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -239,11 +235,7 @@ fn settings_are_chosen_on_validation_subjects_and_used_for_the_personal_ones() {
     assert_eq!(pm(&again), pm(&report));
     assert!(again.folds[0].selection.is_none());
     std::fs::write(&path, serde_json::to_string(&again).unwrap()).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_bandx-model"))
-        .arg("selection")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let o = bandx_model(&["selection", path.to_str().unwrap()]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--select"));
 }
@@ -304,4 +296,34 @@ fn selection_needs_the_general_subjects() {
     });
     let err = evaluate(&six_subjects(&[]), &opts).unwrap_err().to_string();
     assert!(err.contains("validation split"), "{err}");
+    // Nor can classes be left out of a pre-training that does not happen.
+    opts.select = None;
+    opts.novel_classes = 1;
+    let err = evaluate(&six_subjects(&[]), &opts).unwrap_err().to_string();
+    assert!(err.contains("needs pre-training"), "{err}");
+    // The CLI refuses both before reading any data.
+    for flag in [&["--select"][..], &["--novel-classes", "2"]] {
+        let o = bandx_model(
+            &[
+                &[
+                    "evaluate", "--csv", "none.csv", "--base", "b.json", "--out", "r",
+                ],
+                flag,
+            ]
+            .concat(),
+        );
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("cannot be used with") && err.contains("--base"),
+            "{err}"
+        );
+    }
+}
+
+fn bandx_model(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_bandx-model"))
+        .args(args)
+        .output()
+        .unwrap()
 }

@@ -141,6 +141,12 @@ pub fn evaluate(windows: &[Window], opts: &EvalOptions) -> Result<Report> {
             "choosing settings needs the general subjects' validation split: it cannot be used with a given backbone".into(),
         ));
     }
+    if opts.base.is_some() && opts.novel_classes > 0 {
+        return Err(ModelError::InvalidInput(
+            "leaving classes out needs pre-training: it cannot be used with a given backbone"
+                .into(),
+        ));
+    }
     if opts.first_fold >= all_folds.len() {
         return Err(ModelError::NoData(format!(
             "first fold {} does not exist: {} subjects make {} folds (0-{})",

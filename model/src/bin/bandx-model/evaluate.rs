@@ -56,7 +56,7 @@ pub struct EvaluateArgs {
     personalize_config: Option<PathBuf>,
     /// Leave N classes out of each fold's pre-training (rotated over folds); the personal
     /// subjects keep them, and PS(PM) is reported on known and novel classes separately.
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", conflicts_with = "base")]
     novel_classes: usize,
     /// Skip pre-training: personalize this checkpoint (and the replay set beside it, if
     /// any) for every subject of the data set.
@@ -64,7 +64,7 @@ pub struct EvaluateArgs {
     base: Option<PathBuf>,
     /// Choose the fine-tuning schedule and the anchor rule per fold on its validation
     /// subjects (never the personal ones), then evaluate the personal subjects with it.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "base")]
     select: bool,
     /// Schedules `--select` tries (EPOCHSxCOPIES: fine-tuning epochs x augmented copies).
     #[arg(long, value_delimiter = ',', default_values_t = SelectOptions::default().schedules)]
@@ -129,21 +129,11 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
     }
     opts.novel_classes = novel_classes;
     opts.base = given;
-    if opts.base.is_some() && opts.novel_classes > 0 {
-        bail!("--novel-classes needs pre-training; it cannot be used with --base");
-    }
-    if select {
-        if opts.base.is_some() {
-            bail!(
-                "--select chooses on the general subjects' validation split; it cannot be used with --base"
-            );
-        }
-        opts.select = Some(SelectOptions {
-            schedules: select_schedules,
-            anchors: select_anchors,
-            ..SelectOptions::default()
-        });
-    }
+    opts.select = select.then(|| SelectOptions {
+        schedules: select_schedules,
+        anchors: select_anchors,
+        ..SelectOptions::default()
+    });
     let report = evaluate(&w, &opts)?;
     write_report(&report, &out)
 }
