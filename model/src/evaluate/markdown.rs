@@ -139,7 +139,7 @@ pub fn markdown(report: &Report) -> String {
             p.seconds
         ));
     }
-    selection(&mut s, report);
+    s.push_str(&selection_summary(&report.folds));
     s.push_str(&format!(
         "\nGS: generalized model on held-out time blocks of the general subjects (mean ± std over folds). \
 PS(GM)/PS(PM): on each personal subject's windows that do not overlap the first {} calibration windows of each class \
@@ -149,17 +149,11 @@ PS(GM)/PS(PM): on each personal subject's windows that do not overlap the first 
     s
 }
 
-/// The settings each fold chose on its validation subjects, and every candidate's mean score.
-fn selection(s: &mut String, report: &Report) {
-    s.push_str(&selection_summary(&report.folds));
-}
-
 /// The settings each fold chose on its validation subjects (`--select`), every candidate averaged
 /// over the folds and what the same rule picks on those means (empty without selections). Takes
 /// folds from several reports, e.g. a 12-fold evaluation split over processes.
 pub fn selection_summary(folds: &[FoldReport]) -> String {
     let mut s = String::new();
-    let s = &mut s;
     let chosen: Vec<_> = folds
         .iter()
         .filter_map(|f| Some((f.fold, f.selection.as_ref()?)))
@@ -175,7 +169,7 @@ generic model):\n\n\
         first.tolerance * 100.0,
         first.min_agreement * 100.0
     ));
-    let mean_of = |curve: &[super::report::CurvePoint]| {
+    let mean_of = |curve: &[CurvePoint]| {
         curve.iter().map(|p| p.accuracy.mean).sum::<f64>() / curve.len().max(1) as f64
     };
     for (fold, sel) in &chosen {
@@ -219,7 +213,7 @@ generic model):\n\n\
 schedule {}, anchor c {}.\n",
         pick.schedule, pick.anchor_windows
     ));
-    std::mem::take(s)
+    s
 }
 
 /// Every candidate averaged over the folds' selections (same candidates in the same order):
